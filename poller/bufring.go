@@ -61,7 +61,7 @@ func (r *Ring) RegisterBufferRing(bgid uint16, entries, bufSize uint32) (*Buffer
 	b := &BufferRing{
 		ring: r, bgid: bgid, entries: entries, mask: entries - 1, bufSize: bufSize,
 		ringMem: ringMem, data: data,
-		bufs: unsafe.Slice((*ringBuf)(unsafe.Pointer(&ringMem[0])), entries),
+		bufs:     unsafe.Slice((*ringBuf)(unsafe.Pointer(&ringMem[0])), entries),
 		tailWord: (*uint32)(unsafe.Pointer(&ringMem[unsafe.Offsetof(ringBuf{}.bid)])),
 	}
 	for bid := uint32(0); bid < entries; bid++ {

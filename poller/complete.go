@@ -84,7 +84,7 @@ func (r *Ring) FlushCQOverflow() error {
 	if r.closed {
 		return ErrClosed
 	}
-	_, err := r.enter(0, 0, enterGetEvents, false)
+	_, err := r.enterNoWait(0, enterGetEvents)
 	return err
 }
 

@@ -258,10 +258,10 @@ func TestSubmitAndWaitTimeout(t *testing.T) {
 	if el := time.Since(start); el < 30*time.Millisecond {
 		t.Fatalf("timed out after %v, before the 30ms asked", el)
 	}
-	// Entries submitted are reported even when the wait itself finds too few completions.
+	// Entries submitted are reported even when the wait times out with too few completions.
 	prep(t, r, 1, func(s *SQE) { s.PrepNop() })
-	if n, err := r.SubmitAndWaitTimeout(2, 10*time.Millisecond); n != 1 || err != nil {
-		t.Fatalf("submit 1, wait for 2: %d, %v; want 1, nil", n, err)
+	if n, err := r.SubmitAndWaitTimeout(2, 10*time.Millisecond); n != 1 || err != ErrTimedOut {
+		t.Fatalf("submit 1, wait for 2: %d, %v; want 1, ErrTimedOut", n, err)
 	}
 	waitCQE(t, r, 1)
 }
@@ -291,6 +291,20 @@ func TestWaitSurvivesSignals(t *testing.T) {
 	start := time.Now()
 	_, timedErr := r.SubmitAndWaitTimeout(1, 200*time.Millisecond)
 	elapsed := time.Since(start)
+
+	// A wait that also submits: the kernel may be interrupted after consuming the SQE, and
+	// then reports the submission without an error. The wait must go on until the completion.
+	ts := unix.NsecToTimespec(int64(50 * time.Millisecond))
+	for i := 0; i < 3; i++ {
+		prep(t, r, 8, func(s *SQE) { s.PrepTimeout(&ts, 0, 0) })
+		start := time.Now()
+		n, err := r.SubmitAndWait(1)
+		if n != 1 || err != nil || r.CQReady() != 1 {
+			t.Fatalf("submit-and-wait under signals: %d, %v, %d ready after %v; want 1, nil, 1",
+				n, err, r.CQReady(), time.Since(start))
+		}
+		waitCQE(t, r, 8)
+	}
 
 	// An untimed wait is ended by a message, not by the signals.
 	go func() {

@@ -57,74 +57,91 @@ func (r *Ring) Submit() (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	return r.enter(n, 0, 0, false)
+	return r.enterNoWait(n, 0)
+}
+
+// enterNoWait calls io_uring_enter without waiting, retrying if a signal interrupts it.
+func (r *Ring) enterNoWait(toSubmit, flags uint32) (int, error) {
+	for {
+		n, err := r.enter(toSubmit, 0, flags, false)
+		if err != errInterrupted {
+			return n, err
+		}
+	}
 }
 
 // SubmitAndWait submits the queued entries and blocks until at least minComplete completions
 // are in the completion queue. minComplete 0 submits and runs pending completion work without
 // blocking. It returns how many entries the kernel consumed.
 func (r *Ring) SubmitAndWait(minComplete uint32) (int, error) {
-	if r.closed {
-		return 0, ErrClosed
-	}
-	return r.enter(r.flushSQ(), minComplete, enterGetEvents, false)
+	return r.submitAndWait(minComplete, false, 0)
 }
 
-// SubmitAndWaitTimeout is SubmitAndWait that gives up after timeout, returning ErrTimedOut
-// when nothing was submitted and fewer than minComplete completions arrived. When entries were
-// submitted it returns their count and no error even if the wait timed out: the caller reaps
-// whatever is there either way.
+// SubmitAndWaitTimeout is SubmitAndWait that gives up after timeout. It returns ErrTimedOut
+// (with the number of entries submitted) when fewer than minComplete completions are ready at
+// the end; the caller reaps whatever is there either way.
 func (r *Ring) SubmitAndWaitTimeout(minComplete uint32, timeout time.Duration) (int, error) {
+	return r.submitAndWait(minComplete, true, max(timeout, 0))
+}
+
+// submitAndWait enters the kernel until minComplete completions are ready, the timeout passes,
+// or an error other than a signal occurs. A signal (Go's preemption, typically) can end the
+// kernel's wait after it consumed the SQEs, in which case io_uring_enter reports the count and
+// no error: so readiness is judged by the completion queue, never by the return value.
+func (r *Ring) submitAndWait(minComplete uint32, timed bool, timeout time.Duration) (int, error) {
 	if r.closed {
 		return 0, ErrClosed
 	}
-	if timeout < 0 {
-		timeout = 0
+	var deadline time.Time
+	flags := uint32(enterGetEvents)
+	if timed {
+		deadline = time.Now().Add(timeout)
+		flags |= enterExtArg
 	}
-	deadline := time.Now().Add(timeout)
-	toSubmit := r.flushSQ()
+	submitted := 0
 	for {
-		r.waitTs = unix.NsecToTimespec(int64(timeout))
-		r.waitArg = getEventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.waitTs)))}
-		n, err := r.enter(toSubmit, minComplete, enterGetEvents|enterExtArg, true)
-		if err != errInterrupted {
-			return n, err
+		if timed {
+			r.waitTs = unix.NsecToTimespec(int64(timeout))
+			r.waitArg = getEventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.waitTs)))}
 		}
-		// A signal (Go's preemption, typically) cut the wait short; nothing was submitted.
-		// Wait for what is left of the timeout.
-		timeout = time.Until(deadline)
-		if timeout <= 0 {
-			return 0, ErrTimedOut
+		n, err := r.enter(r.flushSQ(), minComplete, flags, timed)
+		submitted += n
+		switch {
+		case err == ErrTimedOut:
+			return submitted, ErrTimedOut
+		case err != nil && err != errInterrupted:
+			return submitted, err
+		case r.CQReady() >= minComplete:
+			return submitted, nil
+		}
+		if timed {
+			if timeout = time.Until(deadline); timeout <= 0 {
+				return submitted, ErrTimedOut
+			}
 		}
 	}
 }
 
-// errInterrupted reports an EINTR from a timed wait to SubmitAndWaitTimeout, which retries
-// with the remaining time; it never leaves the package.
+// errInterrupted reports an EINTR from io_uring_enter to submitAndWait, which decides whether
+// to wait again; it never leaves the package.
 var errInterrupted = errors.New("poller: interrupted")
 
-// enter calls io_uring_enter(2). An EINTR is retried here when the wait has no timeout; a timed
-// wait returns errInterrupted so that its caller can shorten the timeout.
+// enter calls io_uring_enter(2) once (again only when a signal interrupts it before it waits).
 func (r *Ring) enter(toSubmit, minComplete, flags uint32, withArg bool) (int, error) {
 	var arg unsafe.Pointer
 	var argSize uintptr
 	if withArg {
 		arg, argSize = unsafe.Pointer(&r.waitArg), unsafe.Sizeof(r.waitArg)
 	}
-	for {
-		n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, r.enterFd, uintptr(toSubmit), uintptr(minComplete),
-			uintptr(flags|r.enterFlags), uintptr(arg), argSize)
-		switch errno {
-		case 0:
-			return int(n), nil
-		case unix.EINTR:
-			if withArg {
-				return 0, errInterrupted
-			}
-			continue
-		case unix.ETIME:
-			return 0, ErrTimedOut
-		}
-		return 0, fmt.Errorf("poller: io_uring_enter (submit %d, wait %d): %w", toSubmit, minComplete, errno)
+	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, r.enterFd, uintptr(toSubmit), uintptr(minComplete),
+		uintptr(flags|r.enterFlags), uintptr(arg), argSize)
+	switch errno {
+	case 0:
+		return int(n), nil
+	case unix.EINTR:
+		return 0, errInterrupted
+	case unix.ETIME:
+		return 0, ErrTimedOut
 	}
+	return 0, fmt.Errorf("poller: io_uring_enter (submit %d, wait %d): %w", toSubmit, minComplete, errno)
 }

@@ -1,0 +1,19 @@
+# uringnet's everyday commands. `make test` is what CI runs.
+GO ?= go
+
+.PHONY: test vet fmt-check bench-poller
+
+# Vet, then every test under the race detector, never from the test cache.
+test: vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+# Fails when a file is not gofmt-formatted.
+fmt-check:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# The poller's Go benchmarks: NOP submit-and-reap and the loop-to-loop wake-up, five runs each.
+bench-poller:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./poller

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -98,13 +99,7 @@ func BenchmarkWakePingPong(b *testing.B) {
 			player := func(first bool, n int, mineOut chan<- int, otherIn <-chan int) {
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
-				r, err := New(Options{Entries: 8, Flags: LoopRingFlags})
-				if err == nil {
-					err = r.Enable()
-				}
-				if err == nil {
-					err = r.RegisterRingFd()
-				}
+				r, err := NewLoopRing(8, 0)
 				if err != nil {
 					errs <- err
 					return
@@ -131,12 +126,14 @@ func BenchmarkWakePingPong(b *testing.B) {
 					}
 				}
 				for i := 0; i < n; i++ {
-					if _, err := r.SubmitAndWait(1); err != nil {
-						errs <- err
+					// A wake-up that never comes fails the benchmark instead of hanging it.
+					if _, err := r.SubmitAndWaitTimeout(1, 10*time.Second); err != nil {
+						errs <- fmt.Errorf("round trip %d of %d (first %v): %w; %d ready, %d pending",
+							i, n, first, err, r.CQReady(), r.SQPending())
 						return
 					}
-					if r.ReapCompletions(cqes) != 1 {
-						errs <- fmt.Errorf("woken without exactly one completion")
+					if k := r.ReapCompletions(cqes); k != 1 || cqes[0].UserData != 1 || cqes[0].Res < 0 {
+						errs <- fmt.Errorf("round trip %d: woken by %+v", i, cqes[:k])
 						return
 					}
 					m.arm(r, mine, buf)

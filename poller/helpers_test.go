@@ -11,17 +11,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ownedRing sets up a ring owned by the calling test goroutine, which it locks to its thread
-// until the test's cleanup has closed the ring. Rings created disabled are enabled here, from
-// that thread, so that it becomes the single issuer.
+// ownedRing sets up a ring owned by the calling test goroutine (see lockedRing); rings created
+// disabled are enabled here, from that thread, so that it becomes the single issuer.
 func ownedRing(t testing.TB, opts Options) *Ring {
+	t.Helper()
+	return lockedRing(t, func() (*Ring, error) {
+		r, err := New(opts)
+		if err == nil && opts.Flags&SetupRDisabled != 0 {
+			if err = r.Enable(); err != nil {
+				r.Close()
+			}
+		}
+		return r, err
+	})
+}
+
+// lockedRing locks the calling test goroutine to its thread, sets a ring up with newRing, and
+// keeps the thread locked until the test's cleanup has closed the ring.
+func lockedRing(t testing.TB, newRing func() (*Ring, error)) *Ring {
 	t.Helper()
 	requireFeatures(t)
 	runtime.LockOSThread()
-	r, err := New(opts)
+	r, err := newRing()
 	if err != nil {
 		runtime.UnlockOSThread()
-		t.Fatalf("New(%+v): %v", opts, err)
+		t.Fatalf("set up ring: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := r.Close(); err != nil {
@@ -29,22 +43,26 @@ func ownedRing(t testing.TB, opts Options) *Ring {
 		}
 		runtime.UnlockOSThread()
 	})
-	if opts.Flags&SetupRDisabled != 0 {
-		if err := r.Enable(); err != nil {
-			t.Fatalf("Enable: %v", err)
-		}
-	}
 	return r
 }
 
-// loopRing is ownedRing with the flags an event loop uses and a registered ring fd.
+// loopRing sets up a ring the way an event loop does (NewLoopRing), owned by the calling test
+// goroutine (see lockedRing).
 func loopRing(t testing.TB, entries uint32) *Ring {
 	t.Helper()
-	r := ownedRing(t, Options{Entries: entries, Flags: LoopRingFlags})
-	if err := r.RegisterRingFd(); err != nil {
-		t.Fatalf("RegisterRingFd: %v", err)
-	}
-	return r
+	return lockedRing(t, func() (*Ring, error) { return NewLoopRing(entries, 0) })
+}
+
+// ringWithConn is a loop ring with a fixed-file table, a direct listener on 127.0.0.1 and one
+// accepted connection: its slot, and the standard library's end of it.
+func ringWithConn(t testing.TB) (*Ring, uint32, net.Conn) {
+	t.Helper()
+	requireFeatures(t, CapSocketDirect, CapBindListen, CapMultishotAccept, CapFixedFdInstall, CapSparseFiles)
+	r := loopRing(t, 16)
+	fileTable(t, r, 8)
+	lslot, addr := directListener(t, r)
+	slot, peer := acceptOne(t, r, lslot, addr)
+	return r, slot, peer
 }
 
 // prep gets an SQE, lets fill prepare it, and sets its user data.

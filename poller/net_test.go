@@ -77,10 +77,7 @@ func lslot32(s uint32) int32 { return int32(s) }
 // the rest arrives. Every byte arrives once, in order.
 func TestMultishotRecvBufferRingENOBUFS(t *testing.T) {
 	requireFeatures(t, CapMultishotRecv, CapBufferRing, CapSocketDirect, CapBindListen, CapFixedFdInstall)
-	r := loopRing(t, 16)
-	fileTable(t, r, 8)
-	lslot, addr := directListener(t, r)
-	slot, peer := acceptOne(t, r, lslot, addr)
+	r, slot, peer := ringWithConn(t)
 
 	br, err := r.RegisterBufferRing(7, 4, 512)
 	if err != nil {
@@ -163,10 +160,7 @@ func TestMultishotRecvBufferRingENOBUFS(t *testing.T) {
 // SEND, gathered SENDMSG and SEND_ZC to a standard peer that echoes; RECV brings it back.
 func TestSendSendmsgSendZCRoundTrip(t *testing.T) {
 	requireFeatures(t, CapSocketDirect, CapBindListen, CapFixedFdInstall, CapSendZC)
-	r := loopRing(t, 16)
-	fileTable(t, r, 8)
-	lslot, addr := directListener(t, r)
-	slot, peer := acceptOne(t, r, lslot, addr)
+	r, slot, peer := ringWithConn(t)
 	go io.Copy(peer, peer) // echo
 
 	roundTrip := func(what string, want []byte, send func()) {
@@ -224,11 +218,7 @@ func TestSendSendmsgSendZCRoundTrip(t *testing.T) {
 // SHUTDOWN(SHUT_WR) gives the peer EOF while the connection still receives; CLOSE of the
 // direct descriptor frees the slot.
 func TestShutdownAndCloseDirect(t *testing.T) {
-	requireFeatures(t, CapSocketDirect, CapBindListen, CapFixedFdInstall)
-	r := loopRing(t, 16)
-	fileTable(t, r, 8)
-	lslot, addr := directListener(t, r)
-	slot, peer := acceptOne(t, r, lslot, addr)
+	r, slot, peer := ringWithConn(t)
 
 	prep(t, r, 70, func(s *SQE) { s.PrepShutdown(int32(slot), unix.SHUT_WR); s.SetFlags(FlagFixedFile) })
 	mustRes(t, waitCQE(t, r, 70), "shutdown")
@@ -270,11 +260,7 @@ func TestShutdownAndCloseDirect(t *testing.T) {
 // FIXED_FD_INSTALL turns a direct descriptor into a regular fd that works with setsockopt
 // and read, and that stays valid after the slot is closed.
 func TestFixedFdInstall(t *testing.T) {
-	requireFeatures(t, CapSocketDirect, CapBindListen, CapFixedFdInstall)
-	r := loopRing(t, 16)
-	fileTable(t, r, 8)
-	lslot, addr := directListener(t, r)
-	slot, peer := acceptOne(t, r, lslot, addr)
+	r, slot, peer := ringWithConn(t)
 
 	fd := installFd(t, r, slot)
 	if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC == 0 {

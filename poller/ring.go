@@ -26,6 +26,26 @@ type Options struct {
 // fails, and created disabled so that the owner thread enables it and becomes its issuer.
 const LoopRingFlags = SetupSingleIssuer | SetupDeferTaskrun | SetupTaskrunFlag | SetupSubmitAll | SetupRDisabled
 
+// NewLoopRing sets up an event loop's ring on the calling thread, which must be locked to its
+// goroutine (runtime.LockOSThread) and stays the ring's only owner: the ring is created with
+// LoopRingFlags, enabled from this thread (making it the single issuer) and its fd registered
+// with this thread. cqEntries 0 keeps the kernel's default of twice entries.
+func NewLoopRing(entries, cqEntries uint32) (*Ring, error) {
+	r, err := New(Options{Entries: entries, CQEntries: cqEntries, Flags: LoopRingFlags})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Enable(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if err := r.RegisterRingFd(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
 // Ring is one io_uring instance. See the package documentation for who may call what.
 type Ring struct {
 	fd         int

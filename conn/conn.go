@@ -1,0 +1,187 @@
+package conn
+
+import "net"
+
+// ErrClosed is returned by writes to a connection that is closing or closed.
+var ErrClosed = net.ErrClosed
+
+// Loop is the event loop a connection lives on, as the connection needs it.
+type Loop interface {
+	// ScheduleSend asks the loop to send c's pending bytes at the end of its current batch.
+	ScheduleSend(c *Conn)
+	// CloseConn starts closing c (on the loop's goroutine). err is what the close reports:
+	// nil for a local close.
+	CloseConn(c *Conn, err error)
+	// Post runs f on the loop's goroutine; any goroutine may call it. It fails once the loop
+	// has stopped.
+	Post(f func()) error
+	// Index is the loop's position in its set.
+	Index() int
+}
+
+// State is where a connection is in its life.
+type State uint8
+
+// States.
+const (
+	Open    State = iota // serving
+	Closing              // close started: waiting for in-flight operations and pending sends
+	Closed               // the descriptor is closed and the close was reported
+)
+
+// Conn is one connection. Its methods run on its loop's goroutine unless they say otherwise.
+type Conn struct {
+	// Slot is the direct descriptor in the loop's fixed-file table; Gen tells this connection
+	// from earlier ones in the same slot (completions carry both).
+	Slot uint32
+	Gen  uint32
+
+	// Ops is the loop's bookkeeping of this connection's operations in the kernel.
+	Ops Ops
+
+	loop   Loop
+	state  State
+	in     inbound
+	out    outbound
+	ctx    any
+	local  net.Addr
+	remote net.Addr
+	err    error // what the close reports
+}
+
+// Ops records which kernel operations a connection has in flight. The loop owns it.
+type Ops struct {
+	RecvArmed  bool // a multishot receive is armed
+	RecvPaused bool // receiving stopped for back-pressure
+	SendQueued bool // on the loop's list of connections to send for at the end of the batch
+	SendFailed bool // a send failed: pending bytes cannot be delivered
+	CancelSent bool // the close protocol's cancel is in flight
+	FinalSent  bool // the close protocol's last, non-blocking send was made
+	CloseSent  bool // the close of the descriptor is in flight
+}
+
+// New returns an open connection in slot of loop.
+func New(loop Loop, slot, gen uint32, local, remote net.Addr) *Conn {
+	return &Conn{loop: loop, Slot: slot, Gen: gen, local: local, remote: remote}
+}
+
+// Loop is the loop the connection lives on.
+func (c *Conn) Loop() Loop { return c.loop }
+
+// State reports where the connection is in its life.
+func (c *Conn) State() State { return c.state }
+
+// Context returns the user's value.
+func (c *Conn) Context() any { return c.ctx }
+
+// SetContext sets the user's value.
+func (c *Conn) SetContext(v any) { c.ctx = v }
+
+// LocalAddr and RemoteAddr are the connection's addresses (nil when unknown).
+func (c *Conn) LocalAddr() net.Addr { return c.local }
+
+// RemoteAddr is the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// SetAddrs records the connection's addresses once they are known.
+func (c *Conn) SetAddrs(local, remote net.Addr) { c.local, c.remote = local, remote }
+
+// InboundBuffered is how many received bytes the handler has not consumed.
+func (c *Conn) InboundBuffered() int { return c.in.Buffered() }
+
+// Peek returns the next n unconsumed bytes (all with n <= 0) without consuming them; with fewer
+// than n buffered it returns them and io.ErrShortBuffer. Valid until the handler returns.
+func (c *Conn) Peek(n int) ([]byte, error) { return c.in.Peek(n) }
+
+// Next is Peek that consumes what it returns.
+func (c *Conn) Next(n int) ([]byte, error) { return c.in.Next(n) }
+
+// Discard drops n unconsumed bytes (all with n <= 0 or n beyond what there is).
+func (c *Conn) Discard(n int) int { return c.in.Discard(n) }
+
+// Read copies unconsumed bytes into p.
+func (c *Conn) Read(p []byte) int { return c.in.Read(p) }
+
+// OutboundBuffered is how many written bytes the kernel has not yet taken.
+func (c *Conn) OutboundBuffered() int { return c.out.Buffered() }
+
+// Write queues p to be sent at the end of the loop's batch, in order; p may be reused as soon
+// as Write returns.
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.state != Open {
+		return 0, ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.out.write(p)
+	c.loop.ScheduleSend(c)
+	return len(p), nil
+}
+
+// Writev queues the slices in order, as one Write of their concatenation.
+func (c *Conn) Writev(bs [][]byte) (int, error) {
+	if c.state != Open {
+		return 0, ErrClosed
+	}
+	n := 0
+	for _, b := range bs {
+		c.out.write(b)
+		n += len(b)
+	}
+	if n > 0 {
+		c.loop.ScheduleSend(c)
+	}
+	return n, nil
+}
+
+// Close starts closing the connection: what is pending is sent as far as the socket takes it
+// without waiting (as gnet does), then the connection closes and the loop reports it once.
+// Calling it again does nothing.
+func (c *Conn) Close() error {
+	if c.state != Open {
+		return nil
+	}
+	c.loop.CloseConn(c, nil)
+	return nil
+}
+
+// Err is what the close reports: nil for a local close, io.EOF for the peer's, or the error.
+func (c *Conn) Err() error { return c.err }
+
+// The loop's side of the connection.
+
+// Receive makes a completion's bytes readable. data is borrowed: call Settle before the
+// buffer it points into is recycled.
+func (c *Conn) Receive(data []byte) { c.in.receive(data) }
+
+// Settle copies what the handler left of borrowed bytes into the connection's own buffer.
+func (c *Conn) Settle() { c.in.settle() }
+
+// NextSend returns what the next send should carry (nil when a send is in flight or nothing
+// waits) and marks a send in flight.
+func (c *Conn) NextSend() []byte { return c.out.nextSend() }
+
+// SendDone records that the send in flight wrote n bytes and reports whether bytes remain.
+func (c *Conn) SendDone(n int) bool { return c.out.sendDone(n) }
+
+// SendBusy reports whether a send is in flight.
+func (c *Conn) SendBusy() bool { return c.out.busy }
+
+// BeginClose moves an open connection to Closing with the error its close will report, and
+// reports whether it did; the first reason wins, as in gnet (a local close reports nil even if
+// the peer's EOF arrives while it completes).
+func (c *Conn) BeginClose(err error) bool {
+	if c.state != Open {
+		return false
+	}
+	c.state, c.err = Closing, err
+	return true
+}
+
+// Finish marks the connection closed and frees its buffers; the loop reports the close after.
+func (c *Conn) Finish() {
+	c.state = Closed
+	c.in.release()
+	c.out.release()
+}

@@ -1,0 +1,112 @@
+package conn
+
+import (
+	"bytes"
+	"io"
+	"testing"
+)
+
+type fakeLoop struct {
+	scheduled int
+	closed    []error
+}
+
+func (l *fakeLoop) ScheduleSend(*Conn)           { l.scheduled++ }
+func (l *fakeLoop) CloseConn(c *Conn, err error) { l.closed = append(l.closed, err); c.BeginClose(err) }
+func (l *fakeLoop) Post(f func()) error          { f(); return nil }
+func (l *fakeLoop) Index() int                   { return 0 }
+
+// The handler reads a completion's bytes in place; what it leaves is copied before the
+// provided buffer is recycled, and later bytes queue behind it.
+func TestInboundViewThenLeftovers(t *testing.T) {
+	c := New(&fakeLoop{}, 3, 1, nil, nil)
+	provided := []byte("hello world")
+	c.Receive(provided)
+	if got, err := c.Peek(5); err != nil || &got[0] != &provided[0] {
+		t.Fatalf("Peek did not return the provided buffer in place: %q, %v", got, err)
+	}
+	if got, _ := c.Next(6); string(got) != "hello " {
+		t.Fatalf("Next(6) = %q", got)
+	}
+	if _, err := c.Next(100); err != io.ErrShortBuffer {
+		t.Fatalf("Next beyond the buffered bytes: %v, want io.ErrShortBuffer", err)
+	}
+	c.Settle()
+	copy(provided, "XXXXXXXXXXX") // the loop recycles the buffer
+	if got, _ := c.Peek(0); string(got) != "world" {
+		t.Fatalf("after settle: %q, want the leftovers copied", got)
+	}
+	c.Receive([]byte("!!"))
+	if got, _ := c.Next(-1); string(got) != "world!!" {
+		t.Fatalf("leftovers then new bytes: %q", got)
+	}
+	if c.InboundBuffered() != 0 {
+		t.Fatalf("%d bytes left after Next(-1)", c.InboundBuffered())
+	}
+	c.Settle()
+	c.Receive([]byte("abc"))
+	if n := c.Discard(100); n != 3 || c.InboundBuffered() != 0 {
+		t.Fatalf("Discard(100) = %d, %d left; want all 3 dropped", n, c.InboundBuffered())
+	}
+	c.Receive([]byte("defg"))
+	p := make([]byte, 2)
+	if n := c.Read(p); n != 2 || string(p) != "de" || c.InboundBuffered() != 2 {
+		t.Fatalf("Read: %d %q, %d left", n, p, c.InboundBuffered())
+	}
+}
+
+// Writes made while a send is in flight never touch the bytes the kernel holds, and go out
+// next, in order; a short send continues where it stopped.
+func TestOutboundDoubleBuffer(t *testing.T) {
+	l := &fakeLoop{}
+	c := New(l, 0, 0, nil, nil)
+	c.Write([]byte("first "))
+	flight := c.NextSend()
+	if string(flight) != "first " || c.NextSend() != nil {
+		t.Fatalf("first send %q; a second send must wait", flight)
+	}
+	c.Write([]byte("second "))
+	c.Writev([][]byte{[]byte("third "), []byte("fourth")})
+	if string(flight) != "first " {
+		t.Fatalf("in-flight bytes changed to %q", flight)
+	}
+	if !c.SendDone(2) {
+		t.Fatal("bytes remain after a short send")
+	}
+	var wire bytes.Buffer
+	wire.Write(flight[:2])
+	for {
+		b := c.NextSend()
+		if b == nil {
+			break
+		}
+		wire.Write(b)
+		c.SendDone(len(b))
+	}
+	if wire.String() != "first second third fourth" || c.OutboundBuffered() != 0 {
+		t.Fatalf("wire %q, %d still buffered", wire.String(), c.OutboundBuffered())
+	}
+	if l.scheduled != 3 {
+		t.Fatalf("scheduled %d sends, want one per write call", l.scheduled)
+	}
+}
+
+func TestCloseOnceAndWritesAfter(t *testing.T) {
+	l := &fakeLoop{}
+	c := New(l, 0, 0, nil, nil)
+	c.Close()
+	c.Close()
+	if len(l.closed) != 1 || c.State() != Closing {
+		t.Fatalf("closes %v, state %v", l.closed, c.State())
+	}
+	if _, err := c.Write([]byte("x")); err != ErrClosed {
+		t.Fatalf("Write after Close: %v", err)
+	}
+	if c.BeginClose(io.EOF) || c.Err() != nil {
+		t.Fatalf("a later EOF replaced the local close's nil: %v", c.Err())
+	}
+	c.Finish()
+	if c.State() != Closed || c.InboundBuffered() != 0 || c.OutboundBuffered() != 0 {
+		t.Fatal("Finish left state behind")
+	}
+}

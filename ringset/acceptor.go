@@ -1,0 +1,150 @@
+package ringset
+
+import (
+	"fmt"
+	"log"
+	"runtime"
+	"sync/atomic"
+
+	"github.com/uringnet/uringnet/poller"
+	"golang.org/x/sys/unix"
+)
+
+// The acceptor takes connections with a multishot accept into direct descriptors of its own
+// ring and passes each to the loop the balancer picks with MSG_RING (IORING_MSG_SEND_FD into a
+// slot the target allocates), linked to the close of its own copy, so a connection costs the
+// acceptor two SQEs and, on success, no completion at all.
+type acceptor struct {
+	set      *Set
+	listenFd int
+	ring     *poller.Ring
+	fd       int
+	stop     atomic.Bool
+	next     uint64 // round-robin position
+	cqes     []poller.CQE
+	slots    uint32
+}
+
+const listenerSlot = 0
+
+func (a *acceptor) run(ready chan<- error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := a.setup(); err != nil {
+		ready <- err
+		return
+	}
+	ready <- nil
+	a.armAccept()
+	for !a.stop.Load() {
+		if _, err := a.ring.SubmitAndWaitTimeout(1, maxWait); err != nil && err != poller.ErrTimedOut {
+			a.set.fail(fmt.Errorf("ringset: acceptor: %w", err))
+			break
+		}
+		n := a.ring.ReapCompletions(a.cqes)
+		for i := range a.cqes[:n] {
+			a.dispatch(&a.cqes[i])
+		}
+	}
+	// Closing the ring cancels the accept and closes every slot still held, so a connection
+	// accepted but not yet passed is closed, not leaked.
+	if err := a.ring.Close(); err != nil {
+		log.Printf("uringnet: acceptor: %v", err)
+	}
+}
+
+func (a *acceptor) setup() error {
+	r, err := poller.NewLoopRing(256, 4096)
+	if err != nil {
+		return fmt.Errorf("ringset: acceptor: %w", err)
+	}
+	a.slots = 1024
+	err = r.RegisterSparseFiles(a.slots)
+	if err == nil {
+		err = r.SetFileAllocRange(listenerSlot+1, a.slots-1)
+	}
+	if err == nil {
+		_, err = r.UpdateFiles(listenerSlot, []int32{int32(a.listenFd)})
+	}
+	if err != nil {
+		r.Close()
+		return fmt.Errorf("ringset: acceptor: %w", err)
+	}
+	a.ring, a.fd = r, r.Fd()
+	a.cqes = make([]poller.CQE, 4096)
+	return nil
+}
+
+// wake ends the acceptor's current wait so that it sees stop.
+func (a *acceptor) wake() error { return a.set.waker.wake(a.fd) }
+
+func (a *acceptor) armAccept() {
+	s := a.sqe()
+	s.PrepMultishotAcceptDirect(listenerSlot, 0)
+	s.SetFlags(poller.FlagFixedFile)
+	s.SetUserData(userData(opAccept, 0, 0))
+}
+
+func (a *acceptor) sqe() *poller.SQE {
+	s, err := a.ring.GetSQE()
+	if err != nil {
+		panic(fmt.Errorf("ringset: acceptor: %w", err))
+	}
+	return s
+}
+
+func (a *acceptor) dispatch(c *poller.CQE) {
+	kind, target, slot := splitUserData(c.UserData)
+	switch kind {
+	case opAccept:
+		if c.Res >= 0 {
+			a.handOff(uint32(c.Res))
+		} else {
+			a.acceptFailed(unix.Errno(-c.Res))
+		}
+		if !c.More() && !a.stop.Load() {
+			a.armAccept()
+		}
+	case opHandOff:
+		// The target refused the descriptor (its table is full, or it is gone); the linked close
+		// of our copy was cancelled with it, so close it here: the connection is refused.
+		a.set.loops[target].count.Add(-1)
+		log.Printf("uringnet: acceptor: passing a connection to loop %d: %v; connection closed", target, unix.Errno(-c.Res))
+		s := a.sqe()
+		s.PrepCloseDirect(slot)
+		s.SetFlags(poller.FlagCQESkipSuccess)
+		s.SetUserData(userData(opHandOffClose, 0, slot))
+	case opHandOffClose:
+		if c.Res != -int32(unix.ECANCELED) {
+			log.Printf("uringnet: acceptor: closing passed slot %d: %v", slot, unix.Errno(-c.Res))
+		}
+	}
+}
+
+// acceptFailed handles an accept error. The multishot accept stays armed unless the kernel
+// ended it, and is re-armed then: running out of descriptors or memory is temporary.
+func (a *acceptor) acceptFailed(errno unix.Errno) {
+	switch errno {
+	case unix.ECANCELED:
+	case unix.ENFILE, unix.EMFILE, unix.ENOBUFS, unix.ENOMEM:
+		log.Printf("uringnet: acceptor: accept: %v; retrying", errno)
+	default:
+		if !a.stop.Load() {
+			log.Printf("uringnet: acceptor: accept: %v", errno)
+		}
+	}
+}
+
+func (a *acceptor) handOff(slot uint32) {
+	target := a.set.pick(&a.next)
+	target.count.Add(1)
+	s := a.sqe()
+	s.PrepMsgRingFd(target.fd, slot, poller.AllocSlot, userData(opNewConn, 0, 0))
+	s.SetFlags(poller.FlagIOLink | poller.FlagCQESkipSuccess)
+	// The loop's index rides in the generation bits, to undo the count if the pass fails.
+	s.SetUserData(userData(opHandOff, uint32(target.idx), slot))
+	s = a.sqe()
+	s.PrepCloseDirect(slot)
+	s.SetFlags(poller.FlagCQESkipSuccess)
+	s.SetUserData(userData(opHandOffClose, 0, slot))
+}

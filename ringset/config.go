@@ -1,0 +1,136 @@
+package ringset
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/poller"
+)
+
+// Action is what a handler asks of the loop after a callback.
+type Action int
+
+// Actions.
+const (
+	None     Action = iota // carry on
+	Close                  // close the connection
+	Shutdown               // stop the whole set
+)
+
+// Handler receives a set's events. OnBoot runs before the loops serve; OnOpen, OnTraffic and
+// OnClose run on the connection's loop; OnTick on loop 0.
+type Handler interface {
+	OnBoot(s *Set) Action
+	OnShutdown(s *Set)
+	OnOpen(c *conn.Conn) (out []byte, action Action)
+	OnClose(c *conn.Conn, err error) Action
+	OnTraffic(c *conn.Conn) Action
+	OnTick() (delay time.Duration, action Action)
+}
+
+// Balancer picks the loop a new connection goes to.
+type Balancer int
+
+// Balancers.
+const (
+	RoundRobin       Balancer = iota // each loop in turn
+	LeastConnections                 // the loop serving the fewest connections
+)
+
+func (b Balancer) String() string {
+	switch b {
+	case RoundRobin:
+		return "round-robin"
+	case LeastConnections:
+		return "least-connections"
+	}
+	return fmt.Sprintf("balancer(%d)", int(b))
+}
+
+// MaxLoops is the most loops a set runs.
+const MaxLoops = 256
+
+// Config says what a set serves and how.
+type Config struct {
+	Network string // "tcp", "tcp4", "tcp6" or "unix"
+	Address string // host:port, or a path for unix
+
+	Loops    int      // event loops; 0 means 1, at most MaxLoops
+	Balancer Balancer // how connections are spread over loops
+
+	// MaxConnsPerLoop sizes each loop's fixed-file table (default 8192; the kernel caps it at
+	// RLIMIT_NOFILE).
+	MaxConnsPerLoop uint32
+	// ReadBufferSize and ReadBuffers size each loop's provided-buffer ring (defaults 16 KiB and
+	// 512; the count is rounded up to a power of two).
+	ReadBufferSize uint32
+	ReadBuffers    uint32
+	// InboundLimit bounds the unconsumed bytes a connection may hold; receiving pauses there
+	// and resumes once the handler consumes (default 1 MiB).
+	InboundLimit int
+	// Ticker enables OnTick.
+	Ticker bool
+	// Backlog is the listen backlog (default 1024).
+	Backlog int
+
+	// Features is what the kernel may be assumed to have; the zero value means probe it.
+	// Tests remove capabilities to force the slower paths.
+	Features *poller.Features
+}
+
+// Required are the capabilities without which a set cannot run on io_uring.
+var Required = []poller.Capability{
+	poller.CapSingleIssuer, poller.CapDeferTaskrun, poller.CapRegisteredRing, poller.CapExtArg,
+	poller.CapBufferRing, poller.CapSparseFiles, poller.CapMultishotRecv, poller.CapMultishotAccept,
+	poller.CapMsgRing, poller.CapMsgRingFd,
+}
+
+// withDefaults validates c and fills in defaults.
+func (c Config) withDefaults() (Config, error) {
+	if c.Loops == 0 {
+		c.Loops = 1
+	}
+	if c.Loops < 0 || c.Loops > MaxLoops {
+		return c, fmt.Errorf("ringset: %d loops: want 1 to %d", c.Loops, MaxLoops)
+	}
+	if c.MaxConnsPerLoop == 0 {
+		c.MaxConnsPerLoop = 8192
+	}
+	if c.ReadBufferSize == 0 {
+		c.ReadBufferSize = 16 << 10
+	}
+	if c.ReadBuffers == 0 {
+		c.ReadBuffers = 512
+	}
+	for p := uint32(1); ; p <<= 1 {
+		if p >= c.ReadBuffers {
+			c.ReadBuffers = min(p, 1<<15)
+			break
+		}
+	}
+	if c.InboundLimit == 0 {
+		c.InboundLimit = 1 << 20
+	}
+	if c.Backlog == 0 {
+		c.Backlog = 1024
+	}
+	if c.Balancer != RoundRobin && c.Balancer != LeastConnections {
+		return c, fmt.Errorf("ringset: unknown balancer %v", c.Balancer)
+	}
+	if c.Features == nil {
+		f, err := poller.Probe()
+		if err != nil {
+			return c, err
+		}
+		c.Features = &f
+	}
+	if err := c.Features.Require(Required...); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// ErrStopped is returned when work is posted to a loop that has stopped.
+var ErrStopped = errors.New("ringset: loop stopped")

@@ -1,0 +1,125 @@
+package ringset
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/uringnet/uringnet/conn"
+)
+
+// echo is the handler most tests run: it writes back whatever arrives.
+type echo struct {
+	opened, closed atomic.Int64
+	closeErrs      chan error // if set, receives every OnClose error
+	boot, shut     atomic.Int64
+}
+
+func (h *echo) OnBoot(*Set) Action { h.boot.Add(1); return None }
+func (h *echo) OnShutdown(*Set)    { h.shut.Add(1) }
+func (h *echo) OnOpen(*conn.Conn) ([]byte, Action) {
+	h.opened.Add(1)
+	return nil, None
+}
+func (h *echo) OnClose(_ *conn.Conn, err error) Action {
+	h.closed.Add(1)
+	if h.closeErrs != nil {
+		h.closeErrs <- err
+	}
+	return None
+}
+func (h *echo) OnTraffic(c *conn.Conn) Action {
+	b, _ := c.Next(-1)
+	c.Write(b)
+	return None
+}
+func (h *echo) OnTick() (time.Duration, Action) { return time.Second, None }
+
+// startSet starts a set and stops it (checking Wait) when the test ends.
+func startSet(t testing.TB, cfg Config, h Handler) *Set {
+	t.Helper()
+	if cfg.Network == "" {
+		cfg.Network, cfg.Address = "tcp", "127.0.0.1:0"
+	}
+	s, err := Start(cfg, h)
+	if err != nil {
+		t.Fatalf("Start(%+v): %v", cfg, err)
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if err := s.Wait(); err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+	})
+	return s
+}
+
+// echoRoundTrip writes size random bytes to c in random-sized writes and checks that exactly
+// those bytes come back, in order.
+func echoRoundTrip(c net.Conn, size int, seed uint64) error {
+	rnd := rand.New(rand.NewPCG(seed, 7))
+	want := make([]byte, size)
+	for i := range want {
+		want[i] = byte(rnd.Uint32())
+	}
+	errc := make(chan error, 1)
+	go func() {
+		for rest := want; len(rest) > 0; {
+			n := min(len(rest), 1+rnd.IntN(8192))
+			if _, err := c.Write(rest[:n]); err != nil {
+				errc <- err
+				return
+			}
+			rest = rest[n:]
+		}
+		errc <- nil
+	}()
+	got := make([]byte, size)
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil {
+		return err
+	}
+	if !bytes.Equal(got, want) {
+		return errMismatch
+	}
+	return nil
+}
+
+var errMismatch = &net.AddrError{Err: "echoed bytes differ from those sent"}
+
+// openFds counts the process's open descriptors.
+func openFds(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// settle waits for the goroutine and descriptor counts to come back to a baseline, failing
+// the test if they do not within five seconds.
+func settle(t testing.TB, goroutines, fds int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		g, f := runtime.NumGoroutine(), openFds(t)
+		if g <= goroutines && f <= fds {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("leak: %d goroutines (was %d), %d fds (was %d)\n%s", g, goroutines, f, fds, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,218 @@
+package ringset
+
+import (
+	"fmt"
+	"log"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/poller"
+)
+
+// maxWait bounds every wait of a loop: a wake-up lost anywhere can delay a loop by this much at
+// most, never hang it.
+const maxWait = time.Second
+
+const bufferGroup = 0
+
+// loop is one event loop: one ring on one locked OS thread, and the connections it serves.
+type loop struct {
+	idx  int
+	set  *Set
+	ring *poller.Ring
+	bufs *poller.BufferRing
+	fd   int // the ring's fd, for MSG_RING and wake-ups from elsewhere
+
+	conns    []*conn.Conn // by slot
+	gens     []uint32     // generation of each slot's latest connection
+	open     int          // connections in conns
+	sendq    []*conn.Conn // connections with bytes to send at the end of the batch
+	cqes     []poller.CQE
+	nextTick time.Time
+
+	tasks   taskQueue
+	woken   atomic.Bool   // a wake-up is pending for this batch
+	stopped atomic.Bool   // the loop has exited; Post fails
+	count   atomic.Int64  // connections served, for the least-connections balancer
+	passed  atomic.Int64  // descriptors received from the acceptor by MSG_RING
+	closing bool          // shutdown: close everything and exit when empty
+	exit    chan struct{} // closed when the loop's goroutine has released everything
+}
+
+// Index is the loop's position in its set.
+func (l *loop) Index() int { return l.idx }
+
+// Post queues f to run on the loop and wakes the loop if no wake-up is pending for its batch.
+func (l *loop) Post(f func()) error {
+	if l.stopped.Load() {
+		return ErrStopped
+	}
+	l.tasks.push(f)
+	if !l.woken.Swap(true) {
+		if err := l.set.waker.wake(l.fd); err != nil {
+			return fmt.Errorf("ringset: wake loop %d: %w", l.idx, err)
+		}
+	}
+	return nil
+}
+
+// setup creates the ring and its resources on the calling (locked) thread.
+func (l *loop) setup() error {
+	cfg := &l.set.cfg
+	entries := uint32(1024)
+	r, err := poller.NewLoopRing(entries, 8*entries)
+	if err != nil {
+		return fmt.Errorf("ringset: loop %d: %w", l.idx, err)
+	}
+	if err := r.RegisterSparseFiles(cfg.MaxConnsPerLoop); err == nil {
+		err = r.SetFileAllocRange(0, cfg.MaxConnsPerLoop)
+	}
+	if err != nil {
+		r.Close()
+		return fmt.Errorf("ringset: loop %d: %w", l.idx, err)
+	}
+	br, err := r.RegisterBufferRing(bufferGroup, cfg.ReadBuffers, cfg.ReadBufferSize)
+	if err != nil {
+		r.Close()
+		return fmt.Errorf("ringset: loop %d: %w", l.idx, err)
+	}
+	l.ring, l.bufs, l.fd = r, br, r.Fd()
+	l.conns = make([]*conn.Conn, cfg.MaxConnsPerLoop)
+	l.gens = make([]uint32, cfg.MaxConnsPerLoop)
+	l.cqes = make([]poller.CQE, 8*entries)
+	return nil
+}
+
+// run is the loop's goroutine. ready receives the setup error (nil once serving).
+func (l *loop) run(ready chan<- error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := l.setup(); err != nil {
+		l.stopped.Store(true)
+		close(l.exit)
+		ready <- err
+		return
+	}
+	ready <- nil
+	defer l.teardown()
+	if l.idx == 0 && l.set.cfg.Ticker {
+		l.nextTick = time.Now()
+	}
+	for {
+		l.woken.Store(false)
+		l.tasks.runAll()
+		if l.closing && l.open == 0 {
+			return
+		}
+		l.tick()
+		l.flushSends()
+		wait := maxWait
+		if !l.nextTick.IsZero() {
+			wait = min(wait, max(time.Until(l.nextTick), 0))
+		}
+		if _, err := l.ring.SubmitAndWaitTimeout(1, wait); err != nil && err != poller.ErrTimedOut {
+			l.set.fail(fmt.Errorf("ringset: loop %d: %w", l.idx, err))
+			l.beginShutdown()
+		}
+		n := l.ring.ReapCompletions(l.cqes)
+		for i := range l.cqes[:n] {
+			l.dispatch(&l.cqes[i])
+		}
+		l.bufs.Publish()
+	}
+}
+
+// teardown runs when the loop exits: every connection is closed by then.
+func (l *loop) teardown() {
+	l.stopped.Store(true)
+	l.tasks.runAll() // tasks that raced with the stop see a stopped loop and give up
+	if err := l.bufs.Close(); err != nil {
+		log.Printf("uringnet: loop %d: %v", l.idx, err)
+	}
+	if err := l.ring.Close(); err != nil {
+		log.Printf("uringnet: loop %d: %v", l.idx, err)
+	}
+	close(l.exit)
+}
+
+func (l *loop) dispatch(c *poller.CQE) {
+	kind, gen, slot := splitUserData(c.UserData)
+	switch kind {
+	case opWake:
+		// The task queue runs at the top of the next iteration.
+	case opNewConn:
+		l.passed.Add(1)
+		l.openConn(c.Res)
+	case opRecv:
+		l.onRecv(l.lookup(slot, gen), c)
+	case opSend:
+		l.onSend(l.lookup(slot, gen), c)
+	case opCancel:
+		if cn := l.lookup(slot, gen); cn != nil {
+			cn.Ops.CancelSent = false
+			l.advanceClose(cn)
+		}
+	case opClose:
+		if cn := l.lookup(slot, gen); cn != nil {
+			l.finishClose(cn, c.Res)
+		}
+	default:
+		l.set.fail(fmt.Errorf("ringset: loop %d: completion with unknown user data %#x", l.idx, c.UserData))
+	}
+}
+
+// lookup returns the connection a completion is for, or nil when the completion is stale.
+func (l *loop) lookup(slot, gen uint32) *conn.Conn {
+	if int(slot) >= len(l.conns) {
+		return nil
+	}
+	c := l.conns[slot]
+	if c == nil || c.Gen != gen {
+		return nil
+	}
+	return c
+}
+
+// sqe returns an entry to fill; the ring submits to make room when full, so failing here means
+// the ring itself is broken, which stops the set.
+func (l *loop) sqe() *poller.SQE {
+	s, err := l.ring.GetSQE()
+	if err != nil {
+		panic(fmt.Errorf("ringset: loop %d: %w", l.idx, err))
+	}
+	return s
+}
+
+func (l *loop) tick() {
+	if l.nextTick.IsZero() || time.Now().Before(l.nextTick) {
+		return
+	}
+	var delay time.Duration
+	var action Action
+	if err := l.set.guard(func() { delay, action = l.set.handler.OnTick() }); err != nil {
+		l.set.fail(err) // a panic outside any connection stops the set
+		action = Shutdown
+	}
+	if action == Shutdown {
+		l.set.Stop()
+	}
+	if delay <= 0 {
+		delay = time.Second
+	}
+	l.nextTick = time.Now().Add(delay)
+}
+
+// beginShutdown closes every connection; the loop exits once they are all closed.
+func (l *loop) beginShutdown() {
+	if l.closing {
+		return
+	}
+	l.closing = true
+	for _, c := range l.conns {
+		if c != nil {
+			l.CloseConn(c, nil)
+		}
+	}
+}

@@ -1,0 +1,249 @@
+package ringset
+
+import (
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/poller"
+	"golang.org/x/sys/unix"
+)
+
+// openConn starts serving the connection the acceptor passed into slot (or handles the failure
+// it reports).
+func (l *loop) openConn(res int32) {
+	if res < 0 {
+		l.set.fail(fmt.Errorf("ringset: loop %d: descriptor hand-off: %w", l.idx, unix.Errno(-res)))
+		return
+	}
+	slot := uint32(res)
+	if int(slot) >= len(l.conns) || l.conns[slot] != nil {
+		l.set.fail(fmt.Errorf("ringset: loop %d: descriptor passed into slot %d, which is in use", l.idx, slot))
+		return
+	}
+	l.gens[slot] = (l.gens[slot] + 1) & genMask
+	c := conn.New(l, slot, l.gens[slot], l.set.addr, nil)
+	l.conns[slot] = c
+	l.open++
+	if l.closing {
+		l.CloseConn(c, nil)
+		return
+	}
+	l.armRecv(c)
+	var out []byte
+	action := None
+	if err := l.set.guard(func() { out, action = l.set.handler.OnOpen(c) }); err != nil {
+		l.CloseConn(c, err)
+		return
+	}
+	if len(out) > 0 {
+		c.Write(out)
+	}
+	l.act(c, action)
+}
+
+func (l *loop) armRecv(c *conn.Conn) {
+	s := l.sqe()
+	s.PrepRecvMultishot(int32(c.Slot), bufferGroup, 0)
+	s.SetFlags(poller.FlagFixedFile)
+	s.SetUserData(userData(opRecv, c.Gen, c.Slot))
+	c.Ops.RecvArmed = true
+}
+
+func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
+	bid, hasBuf := cqe.BufferID()
+	if c == nil {
+		if hasBuf {
+			l.bufs.Recycle(bid)
+		}
+		return
+	}
+	if !cqe.More() {
+		c.Ops.RecvArmed = false
+	}
+	switch res := cqe.Res; {
+	case res > 0:
+		if c.State() == conn.Open {
+			c.Receive(l.bufs.Buffer(bid, int(res)))
+			action := None
+			err := l.set.guard(func() { action = l.set.handler.OnTraffic(c) })
+			c.Settle()
+			l.bufs.Recycle(bid)
+			if err != nil {
+				l.CloseConn(c, err)
+			} else {
+				l.act(c, action)
+			}
+		} else {
+			l.bufs.Recycle(bid)
+		}
+	case res == 0:
+		l.CloseConn(c, io.EOF)
+	case res == -int32(unix.ENOBUFS):
+		// Every provided buffer is in use; they are handed back at the end of this batch, before
+		// the re-armed receive is submitted. Nothing was lost: the bytes wait in the socket.
+	case res == -int32(unix.ECANCELED):
+	default:
+		l.CloseConn(c, opError("read", c, unix.Errno(-res)))
+	}
+	if c.State() == conn.Open {
+		l.resumeOrPause(c)
+	} else {
+		l.advanceClose(c)
+	}
+}
+
+// resumeOrPause keeps the receive armed while the connection is open and holds less than the
+// inbound limit, and stops it (back-pressure) once it holds more.
+func (l *loop) resumeOrPause(c *conn.Conn) {
+	if c.State() != conn.Open {
+		return
+	}
+	over := c.InboundBuffered() >= l.set.cfg.InboundLimit
+	switch {
+	case over && c.Ops.RecvArmed && !c.Ops.RecvPaused:
+		c.Ops.RecvPaused = true
+		s := l.sqe()
+		s.PrepCancel(userData(opRecv, c.Gen, c.Slot), 0)
+		s.SetFlags(poller.FlagCQESkipSuccess)
+		s.SetUserData(userData(opCancel, c.Gen, c.Slot))
+	case !over && !c.Ops.RecvArmed:
+		c.Ops.RecvPaused = false
+		l.armRecv(c)
+	}
+}
+
+// ScheduleSend puts c on the list of connections to send for at the end of the batch.
+func (l *loop) ScheduleSend(c *conn.Conn) {
+	if !c.Ops.SendQueued {
+		c.Ops.SendQueued = true
+		l.sendq = append(l.sendq, c)
+	}
+}
+
+// flushSends prepares one send for every queued connection without one in flight.
+func (l *loop) flushSends() {
+	for i, c := range l.sendq {
+		l.sendq[i] = nil
+		c.Ops.SendQueued = false
+		if c.State() == conn.Open {
+			l.prepSend(c, poller.FlagFixedFile, unix.MSG_WAITALL|unix.MSG_NOSIGNAL)
+		}
+	}
+	l.sendq = l.sendq[:0]
+}
+
+func (l *loop) prepSend(c *conn.Conn, flags poller.SQEFlags, msgFlags int) bool {
+	b := c.NextSend()
+	if b == nil {
+		return false
+	}
+	s := l.sqe()
+	s.PrepSend(int32(c.Slot), b, msgFlags)
+	s.SetFlags(flags)
+	s.SetUserData(userData(opSend, c.Gen, c.Slot))
+	return true
+}
+
+func (l *loop) onSend(c *conn.Conn, cqe *poller.CQE) {
+	if c == nil {
+		return
+	}
+	switch res := cqe.Res; {
+	case res >= 0:
+		more := c.SendDone(int(res))
+		if more && c.State() == conn.Open {
+			l.ScheduleSend(c)
+		} else if more && c.Ops.FinalSent {
+			c.Ops.SendFailed = true // the socket had no room for the rest: dropped, as gnet does
+		}
+	case res == -int32(unix.ECANCELED):
+		c.SendDone(0) // cancelled by the close protocol, which tries once more
+	default:
+		c.SendDone(0)
+		c.Ops.SendFailed = true
+		if res != -int32(unix.EAGAIN) {
+			l.CloseConn(c, opError("write", c, unix.Errno(-res)))
+		}
+	}
+	if c.State() != conn.Open {
+		l.advanceClose(c)
+	}
+}
+
+// CloseConn starts the close protocol for c, reporting err when it completes.
+func (l *loop) CloseConn(c *conn.Conn, err error) {
+	if c.BeginClose(err) {
+		l.advanceClose(c)
+	}
+}
+
+// advanceClose moves a closing connection through the close protocol, as far as its
+// operations in flight allow; each of their completions calls it again:
+//  1. cancel the receive and any send in flight, and wait for their completions;
+//  2. send what is still pending once, without waiting for room (gnet's best-effort flush);
+//  3. close the direct descriptor; its completion reports the close (finishClose).
+func (l *loop) advanceClose(c *conn.Conn) {
+	if c.State() != conn.Closing || c.Ops.CloseSent {
+		return
+	}
+	if c.Ops.RecvArmed || c.SendBusy() {
+		if !c.Ops.CancelSent {
+			c.Ops.CancelSent = true
+			s := l.sqe()
+			s.PrepCancelFixedFd(c.Slot, poller.CancelAll)
+			s.SetUserData(userData(opCancel, c.Gen, c.Slot))
+		}
+		return
+	}
+	if !c.Ops.FinalSent && !c.Ops.SendFailed && c.OutboundBuffered() > 0 {
+		c.Ops.FinalSent = true
+		if l.prepSend(c, poller.FlagFixedFile, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL) {
+			return
+		}
+	}
+	c.Ops.CloseSent = true
+	s := l.sqe()
+	s.PrepCloseDirect(c.Slot)
+	s.SetUserData(userData(opClose, c.Gen, c.Slot))
+}
+
+// finishClose reports a connection whose descriptor is closed, once, and frees its slot.
+func (l *loop) finishClose(c *conn.Conn, res int32) {
+	if res < 0 {
+		// The slot was already empty: nothing is leaked, but it means a bug in the protocol.
+		l.set.fail(fmt.Errorf("ringset: loop %d: close slot %d: %w", l.idx, c.Slot, unix.Errno(-res)))
+	}
+	l.conns[c.Slot] = nil
+	l.open--
+	l.count.Add(-1)
+	err := c.Err()
+	c.Finish()
+	action := None
+	l.set.guard(func() { action = l.set.handler.OnClose(c, err) })
+	if action == Shutdown {
+		l.set.Stop()
+	}
+}
+
+// act carries out a handler's action for c, and resumes receiving if the handler consumed
+// enough of what back-pressure held.
+func (l *loop) act(c *conn.Conn, action Action) {
+	switch action {
+	case Close:
+		l.CloseConn(c, nil)
+	case Shutdown:
+		l.set.Stop()
+	}
+	l.resumeOrPause(c)
+}
+
+// opError wraps a socket error the way net does.
+func opError(op string, c *conn.Conn, err error) error {
+	e := &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	if a := c.LocalAddr(); a != nil {
+		e.Net = a.Network()
+	}
+	return e
+}

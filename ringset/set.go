@@ -1,0 +1,211 @@
+package ringset
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"runtime/debug"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Set is a running group of event loops serving one listener.
+type Set struct {
+	cfg     Config
+	handler Handler
+	loops   []*loop
+	acc     *acceptor
+	waker   waker
+	addr    net.Addr
+	unlink  string // a unix socket path to remove at the end
+
+	stopOnce sync.Once
+	done     chan struct{}
+	errMu    sync.Mutex
+	err      error
+}
+
+// Start listens, calls OnBoot, starts the loops and the acceptor, and returns a running set.
+// A returned error matching poller.ErrUnavailable means io_uring cannot serve here.
+func Start(cfg Config, h Handler) (*Set, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Set{cfg: cfg, handler: h, done: make(chan struct{})}
+	if s.waker, err = newWaker(cfg.Features); err != nil {
+		return nil, err
+	}
+	lfd, err := s.listen()
+	if err != nil {
+		s.waker.close()
+		return nil, err
+	}
+	defer unix.Close(lfd) // the acceptor's fixed-file table holds its own reference
+	if action := h.OnBoot(s); action == Shutdown {
+		s.release()
+		return nil, errors.New("ringset: OnBoot asked to shut down")
+	}
+	for i := 0; i < cfg.Loops; i++ {
+		l := &loop{idx: i, set: s, exit: make(chan struct{})}
+		ready := make(chan error, 1)
+		go l.run(ready)
+		if err := <-ready; err != nil {
+			s.stopLoops()
+			s.release()
+			return nil, err
+		}
+		s.loops = append(s.loops, l)
+	}
+	s.acc = &acceptor{set: s, listenFd: lfd}
+	ready := make(chan error, 1)
+	go s.acc.run(ready)
+	if err := <-ready; err != nil {
+		s.stopLoops()
+		s.release()
+		return nil, err
+	}
+	return s, nil
+}
+
+// listen creates the listening socket (a regular descriptor, through the standard library's
+// address handling) and returns a duplicate of it.
+func (s *Set) listen() (int, error) {
+	ln, err := net.Listen(s.cfg.Network, s.cfg.Address)
+	if err != nil {
+		return -1, fmt.Errorf("ringset: listen: %w", err)
+	}
+	defer ln.Close()
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+		s.unlink = s.cfg.Address
+	}
+	s.addr = ln.Addr()
+	raw, err := ln.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return -1, fmt.Errorf("ringset: listener descriptor: %w", err)
+	}
+	fd, dupErr := -1, error(nil)
+	if err := raw.Control(func(f uintptr) { fd, dupErr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, fmt.Errorf("ringset: listener descriptor: %w", err)
+	}
+	if dupErr != nil {
+		return -1, fmt.Errorf("ringset: duplicate listener descriptor: %w", dupErr)
+	}
+	return fd, nil
+}
+
+// Addr is the address the set listens on (with the real port when 0 was asked for).
+func (s *Set) Addr() net.Addr { return s.addr }
+
+// NumLoops is how many loops the set runs.
+func (s *Set) NumLoops() int { return len(s.loops) }
+
+// CountConnections is how many connections the loops serve.
+func (s *Set) CountConnections() int {
+	n := int64(0)
+	for _, l := range s.loops {
+		n += l.count.Load()
+	}
+	return int(n)
+}
+
+// PassedDescriptors is how many connections loop i received from the acceptor by MSG_RING.
+func (s *Set) PassedDescriptors(i int) int64 { return s.loops[i].passed.Load() }
+
+// Waker names how other goroutines wake the loops: "sync-msg-ring" or "messenger-ring".
+func (s *Set) Waker() string { return s.waker.kind() }
+
+// Post runs f on loop i.
+func (s *Set) Post(i int, f func()) error { return s.loops[i].Post(f) }
+
+// Stop starts shutting the set down: OnShutdown, then the acceptor stops, then every loop
+// closes its connections and exits. It returns at once; Wait returns when all is done.
+func (s *Set) Stop() {
+	s.stopOnce.Do(func() { go s.shutdown() })
+}
+
+func (s *Set) shutdown() {
+	s.guard(func() { s.handler.OnShutdown(s) })
+	if s.acc != nil {
+		s.acc.stop.Store(true)
+		if err := s.acc.wake(); err != nil {
+			s.fail(err)
+		}
+	}
+	s.stopLoops()
+	s.release()
+	close(s.done)
+}
+
+// stopLoops asks every loop to close its connections and waits for each to exit.
+func (s *Set) stopLoops() {
+	for _, l := range s.loops {
+		l := l
+		if err := l.Post(l.beginShutdown); err != nil && !errors.Is(err, ErrStopped) {
+			s.fail(err)
+		}
+	}
+	for _, l := range s.loops {
+		<-l.exit
+	}
+}
+
+// release frees what the set holds beyond its loops.
+func (s *Set) release() {
+	if s.unlink != "" {
+		unix.Unlink(s.unlink)
+	}
+	if err := s.waker.close(); err != nil {
+		s.fail(err)
+	}
+}
+
+// Wait blocks until the set has stopped and returns the first error that stopped it.
+func (s *Set) Wait() error {
+	<-s.done
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+// fail records err as the set's error (the first one wins) and stops the set.
+func (s *Set) fail(err error) {
+	s.errMu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.errMu.Unlock()
+	s.Stop()
+}
+
+// guard runs a handler callback; a panic becomes an error (logged with its stack).
+func (s *Set) guard(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Printf("uringnet: handler panic: %v\n%s", r, debug.Stack())
+			err = fmt.Errorf("ringset: handler panic: %v", r)
+		}
+	}()
+	f()
+	return nil
+}
+
+// pick chooses the loop for a new connection.
+func (s *Set) pick(next *uint64) *loop {
+	if s.cfg.Balancer == LeastConnections {
+		best := s.loops[0]
+		for _, l := range s.loops[1:] {
+			if l.count.Load() < best.count.Load() {
+				best = l
+			}
+		}
+		return best
+	}
+	l := s.loops[*next%uint64(len(s.loops))]
+	*next++
+	return l
+}

@@ -1,0 +1,28 @@
+package ringset
+
+// A completion's user data says what it is for: the operation kind in the top byte, then the
+// connection's generation (24 bits) and its slot (32 bits), so that a completion arriving after
+// its connection closed and the slot was reused is recognised and dropped. Never a pointer.
+type opKind uint8
+
+const (
+	opWake         opKind = iota + 1 // a wake-up message: run the task queue
+	opNewConn                        // a descriptor passed by the acceptor; Res is its slot here
+	opRecv                           // the connection's multishot receive
+	opSend                           // the connection's send
+	opCancel                         // the close protocol's cancel
+	opClose                          // the close of the connection's descriptor
+	opAccept                         // the acceptor's multishot accept
+	opHandOff                        // the acceptor's MSG_RING passing a descriptor
+	opHandOffClose                   // the acceptor's close of its copy once passed
+)
+
+const genMask = 1<<24 - 1
+
+func userData(kind opKind, gen, slot uint32) uint64 {
+	return uint64(kind)<<56 | uint64(gen&genMask)<<32 | uint64(slot)
+}
+
+func splitUserData(ud uint64) (kind opKind, gen, slot uint32) {
+	return opKind(ud >> 56), uint32(ud>>32) & genMask, uint32(ud)
+}

@@ -3,9 +3,11 @@ GO ?= go
 
 .PHONY: test vet fmt-check bench-poller
 
-# Vet, then every test under the race detector, never from the test cache.
+# Vet, then every test under the race detector, never from the test cache; then the load tests
+# that the race detector slows too much to run at full size, without it.
 test: vet
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -run 'ThousandConnections' ./ringset
 
 vet:
 	$(GO) vet ./...

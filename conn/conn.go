@@ -15,6 +15,8 @@ type Loop interface {
 	// Post runs f on the loop's goroutine; any goroutine may call it. It fails once the loop
 	// has stopped.
 	Post(f func()) error
+	// Wake calls the handler's OnTraffic for c (on the loop's goroutine), as if data arrived.
+	Wake(c *Conn)
 	// Index is the loop's position in its set.
 	Index() int
 }
@@ -52,7 +54,6 @@ type Conn struct {
 // Ops records which kernel operations a connection has in flight. The loop owns it.
 type Ops struct {
 	RecvArmed  bool // a multishot receive is armed
-	RecvPaused bool // receiving stopped for back-pressure
 	SendQueued bool // on the loop's list of connections to send for at the end of the batch
 	SendFailed bool // a send failed: pending bytes cannot be delivered
 	CancelSent bool // the close protocol's cancel is in flight
@@ -144,6 +145,44 @@ func (c *Conn) Close() error {
 	}
 	c.loop.CloseConn(c, nil)
 	return nil
+}
+
+// Callback reports the outcome of an asynchronous operation, on the connection's loop.
+type Callback func(c *Conn, err error)
+
+// AsyncWrite queues p to be written by the connection's loop; any goroutine may call it, and
+// the bytes of one call stay contiguous on the wire. p must not change until cb runs (or, with
+// no cb, until the write is sent). cb receives net.ErrClosed if the connection is gone by then.
+func (c *Conn) AsyncWrite(p []byte, cb Callback) error {
+	return c.post(cb, func() error { _, err := c.Write(p); return err })
+}
+
+// AsyncWritev is AsyncWrite of the slices in order, contiguous.
+func (c *Conn) AsyncWritev(bs [][]byte, cb Callback) error {
+	return c.post(cb, func() error { _, err := c.Writev(bs); return err })
+}
+
+// WakeAsync makes the loop call OnTraffic for the connection; any goroutine may call it.
+func (c *Conn) WakeAsync(cb Callback) error {
+	return c.post(cb, func() error { c.loop.Wake(c); return nil })
+}
+
+// CloseAsync closes the connection from any goroutine; cb runs once the close has started.
+func (c *Conn) CloseAsync(cb Callback) error {
+	return c.post(cb, func() error { return c.Close() })
+}
+
+// post runs op on the loop if the connection is still open then, and reports to cb.
+func (c *Conn) post(cb Callback, op func() error) error {
+	return c.loop.Post(func() {
+		err := ErrClosed
+		if c.state == Open {
+			err = op()
+		}
+		if cb != nil {
+			cb(c, err)
+		}
+	})
 }
 
 // Err is what the close reports: nil for a local close, io.EOF for the peer's, or the error.

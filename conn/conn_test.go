@@ -15,6 +15,7 @@ func (l *fakeLoop) ScheduleSend(*Conn)           { l.scheduled++ }
 func (l *fakeLoop) CloseConn(c *Conn, err error) { l.closed = append(l.closed, err); c.BeginClose(err) }
 func (l *fakeLoop) Post(f func()) error          { f(); return nil }
 func (l *fakeLoop) Index() int                   { return 0 }
+func (l *fakeLoop) Wake(*Conn)                   {}
 
 // The handler reads a completion's bytes in place; what it leaves is copied before the
 // provided buffer is recycled, and later bytes queue behind it.

@@ -61,6 +61,20 @@ func (s *SQE) PrepRecvMultishot(fd int32, bgid uint16, msgFlags int) {
 	s.bufIndex = bgid
 }
 
+// SetRecvLimit ends a multishot receive once it has delivered total bytes (its last completion
+// then lacks CQEFMore), for bounding what one connection can receive before its owner re-arms
+// it. The completion that reaches the limit may carry up to one buffer more. Call it after PrepRecvMultishot; it needs CapRecvLimit (a kernel without it fails the
+// receive with -EINVAL).
+func (s *SQE) SetRecvLimit(total uint32) { s.fileIndex = total }
+
+// PrepRecvBufferSelect receives once into a buffer the kernel takes from group bgid.
+func (s *SQE) PrepRecvBufferSelect(fd int32, bgid uint16, msgFlags int) {
+	s.prepRW(OpRecv, fd, 0, 0, 0)
+	s.opFlags = uint32(msgFlags)
+	s.flags |= uint8(FlagBufferSelect)
+	s.bufIndex = bgid
+}
+
 // PrepRecv receives once into b.
 func (s *SQE) PrepRecv(fd int32, b []byte, msgFlags int) {
 	s.prepRW(OpRecv, fd, addrOf(b), uint32(len(b)), 0)

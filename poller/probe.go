@@ -35,13 +35,14 @@ const (
 	CapFixedFdInstall                    // OP_FIXED_FD_INSTALL (6.8)
 	CapSendZC                            // OP_SEND_ZC (6.0)
 	CapSyncMsgRing                       // REGISTER_SEND_MSG_RING (6.13), by a message to the scratch ring
+	CapRecvLimit                         // SQE.SetRecvLimit on multishot receives, by a limited receive
 	numCapabilities
 )
 
 var capabilityNames = [numCapabilities]string{
 	"single-issuer", "defer-taskrun", "no-sqarray", "registered-ring", "ext-arg", "cqe-skip",
 	"buffer-ring", "sparse-files", "multishot-recv", "multishot-accept", "msg-ring", "msg-ring-fd",
-	"socket-direct", "bind-listen", "fixed-fd-install", "send-zc", "sync-msg-ring",
+	"socket-direct", "bind-listen", "fixed-fd-install", "send-zc", "sync-msg-ring", "recv-limit",
 }
 
 func (c Capability) String() string {
@@ -169,13 +170,14 @@ func probeKernel() (Features, error) {
 	f.set(CapRegisteredRing, r.RegisterRingFd() == nil)
 	f.set(CapSparseFiles, r.RegisterSparseFiles(4) == nil && r.SetFileAllocRange(0, 4) == nil)
 
-	if br, err := r.RegisterBufferRing(0, 1, 64); err == nil {
+	if br, err := r.RegisterBufferRing(0, 4, 64); err == nil {
 		f.set(CapBufferRing, true)
-		ok := probeMultishotRecv(r, br)
-		br.Close()
+		ok := probeMultishotRecv(r, br, 0)
 		f.set(CapMultishotRecv, ok)
 		f.set(CapMultishotAccept, ok)
 		f.set(CapMsgRingFd, ok && f.Has(CapMsgRing))
+		f.set(CapRecvLimit, ok && probeMultishotRecv(r, br, 1))
+		br.Close()
 	}
 	f.set(CapSyncMsgRing, probeSyncMsgRing(r))
 	return f, nil
@@ -209,16 +211,18 @@ func trySetup(flags SetupFlags) bool {
 	return true
 }
 
-// probeMultishotRecv receives one byte with a multishot receive: a kernel without it fails the
-// request with EINVAL; one with it completes with CQEFMore set.
-func probeMultishotRecv(r *Ring, br *BufferRing) bool {
+// probeMultishotRecv receives with a multishot receive: a kernel without it fails the request
+// with EINVAL; one with it completes with CQEFMore set. With limit 1, a kernel that honours
+// SetRecvLimit ends the receive after its first completion (which may carry more than the
+// limit: the limit ends the receive, it does not cut a buffer short).
+func probeMultishotRecv(r *Ring, br *BufferRing, limit uint32) bool {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return false
 	}
 	defer unix.Close(fds[0])
 	defer unix.Close(fds[1])
-	if _, err := unix.Write(fds[1], []byte{1}); err != nil {
+	if _, err := unix.Write(fds[1], []byte{1, 2}); err != nil {
 		return false
 	}
 	sqe, err := r.GetSQE()
@@ -226,10 +230,23 @@ func probeMultishotRecv(r *Ring, br *BufferRing) bool {
 		return false
 	}
 	sqe.PrepRecvMultishot(int32(fds[0]), br.GroupID(), 0)
+	if limit > 0 {
+		sqe.SetRecvLimit(limit)
+	}
 	sqe.SetUserData(1)
 	cqe, ok := waitOne(r)
-	if !ok || cqe.Res != 1 || !cqe.More() {
+	if bid, has := cqe.BufferID(); has {
+		br.Recycle(bid)
+		br.Publish()
+	}
+	if !ok || cqe.Res <= 0 {
 		return false
+	}
+	if !cqe.More() {
+		return limit > 0
+	}
+	if limit > 0 {
+		ok = false // the limit was ignored; the receive is still armed
 	}
 	// Stop the receive so that it does not outlive the probe.
 	if sqe, err = r.GetSQE(); err == nil {
@@ -239,7 +256,7 @@ func probeMultishotRecv(r *Ring, br *BufferRing) bool {
 			waitOne(r)
 		}
 	}
-	return true
+	return ok
 }
 
 // probeSyncMsgRing sends a synchronous message to r and expects it back as a completion.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/poller"
 )
 
 // echo is the handler most tests run: it writes back whatever arrives.
@@ -97,6 +98,8 @@ func echoRoundTrip(c net.Conn, size int, seed uint64) error {
 var errMismatch = &net.AddrError{Err: "echoed bytes differ from those sent"}
 
 // openFds counts the process's open descriptors.
+func runtimeGoroutines() int { return runtime.NumGoroutine() }
+
 func openFds(t testing.TB) int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")
@@ -121,5 +124,17 @@ func settle(t testing.TB, goroutines, fds int) {
 			t.Fatalf("leak: %d goroutines (was %d), %d fds (was %d)\n%s", g, goroutines, f, fds, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// requireCap skips (naming the feature) when the kernel lacks c; CI, whose kernel has every
+// feature, sets URINGNET_REQUIRE_ALL_FEATURES=1 to make that a failure.
+func requireCap(t testing.TB, f poller.Features, c poller.Capability) {
+	t.Helper()
+	if err := f.Require(c); err != nil {
+		if os.Getenv("URINGNET_REQUIRE_ALL_FEATURES") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
 	}
 }

@@ -43,9 +43,20 @@ func (l *loop) openConn(res int32) {
 	l.act(c, action)
 }
 
+// armRecv starts receiving, bounded by what the connection may still hold so that
+// back-pressure needs no cancel (a cancel can miss a multishot receive that is busy delivering).
+// Where the kernel can limit a multishot receive (CapRecvLimit), it is limited to the
+// connection's remaining budget; elsewhere each receive is single-shot and delivers one buffer.
+// Either way the kernel stops at the limit (plus at most one buffer) and the loop re-arms once
+// the handler has consumed.
 func (l *loop) armRecv(c *conn.Conn) {
 	s := l.sqe()
-	s.PrepRecvMultishot(int32(c.Slot), bufferGroup, 0)
+	if l.set.recvLimit {
+		s.PrepRecvMultishot(int32(c.Slot), bufferGroup, 0)
+		s.SetRecvLimit(uint32(l.set.cfg.InboundLimit - c.InboundBuffered()))
+	} else {
+		s.PrepRecvBufferSelect(int32(c.Slot), bufferGroup, 0)
+	}
 	s.SetFlags(poller.FlagFixedFile)
 	s.SetUserData(userData(opRecv, c.Gen, c.Slot))
 	c.Ops.RecvArmed = true
@@ -94,22 +105,10 @@ func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
 	}
 }
 
-// resumeOrPause keeps the receive armed while the connection is open and holds less than the
-// inbound limit, and stops it (back-pressure) once it holds more.
+// resumeOrPause re-arms the receive of an open connection that has ended its receive and holds
+// less than the inbound limit; one at the limit stays paused until the handler consumes.
 func (l *loop) resumeOrPause(c *conn.Conn) {
-	if c.State() != conn.Open {
-		return
-	}
-	over := c.InboundBuffered() >= l.set.cfg.InboundLimit
-	switch {
-	case over && c.Ops.RecvArmed && !c.Ops.RecvPaused:
-		c.Ops.RecvPaused = true
-		s := l.sqe()
-		s.PrepCancel(userData(opRecv, c.Gen, c.Slot), 0)
-		s.SetFlags(poller.FlagCQESkipSuccess)
-		s.SetUserData(userData(opCancel, c.Gen, c.Slot))
-	case !over && !c.Ops.RecvArmed:
-		c.Ops.RecvPaused = false
+	if c.State() == conn.Open && !c.Ops.RecvArmed && c.InboundBuffered() < l.set.cfg.InboundLimit {
 		l.armRecv(c)
 	}
 }
@@ -246,4 +245,17 @@ func opError(op string, c *conn.Conn, err error) error {
 		e.Net = a.Network()
 	}
 	return e
+}
+
+// Wake calls OnTraffic for c as if data had arrived (gnet's Conn.Wake).
+func (l *loop) Wake(c *conn.Conn) {
+	if c.State() != conn.Open {
+		return
+	}
+	action := None
+	if err := l.set.guard(func() { action = l.set.handler.OnTraffic(c) }); err != nil {
+		l.CloseConn(c, err)
+		return
+	}
+	l.act(c, action)
 }

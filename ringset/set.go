@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,6 +22,8 @@ type Set struct {
 	waker   waker
 	addr    net.Addr
 	unlink  string // a unix socket path to remove at the end
+	// recvLimit: receives are armed with the connection's remaining inbound budget.
+	recvLimit bool
 
 	stopOnce sync.Once
 	done     chan struct{}
@@ -35,7 +38,7 @@ func Start(cfg Config, h Handler) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{cfg: cfg, handler: h, done: make(chan struct{})}
+	s := &Set{cfg: cfg, handler: h, done: make(chan struct{}), recvLimit: cfg.Features.Has(poller.CapRecvLimit)}
 	if s.waker, err = newWaker(cfg.Features); err != nil {
 		return nil, err
 	}

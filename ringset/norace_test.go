@@ -1,0 +1,5 @@
+//go:build !race
+
+package ringset
+
+const raceEnabled = false

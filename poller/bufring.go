@@ -81,8 +81,12 @@ func (b *BufferRing) BufferSize() uint32 { return b.bufSize }
 func (b *BufferRing) Entries() uint32 { return b.entries }
 
 // Buffer returns the first n bytes of buffer bid, as a completion that picked it reports them.
-// The bytes are valid until the buffer is recycled.
+// The bytes are valid until the buffer is recycled. After Close it returns nil, and Recycle and
+// Publish do nothing.
 func (b *BufferRing) Buffer(bid uint16, n int) []byte {
+	if b.closed {
+		return nil
+	}
 	start := int(bid) * int(b.bufSize)
 	return b.data[start : start+n : start+int(b.bufSize)]
 }
@@ -90,6 +94,9 @@ func (b *BufferRing) Buffer(bid uint16, n int) []byte {
 // Recycle queues buffer bid to be handed back to the kernel. Nothing reaches the kernel until
 // Publish, so that a batch of completions costs one store.
 func (b *BufferRing) Recycle(bid uint16) {
+	if b.closed {
+		return
+	}
 	e := &b.bufs[uint32(b.localTail)&b.mask]
 	e.addr = uint64(uintptr(unsafe.Pointer(&b.data[int(bid)*int(b.bufSize)])))
 	e.len = b.bufSize
@@ -99,6 +106,9 @@ func (b *BufferRing) Recycle(bid uint16) {
 
 // Publish makes every recycled buffer available to the kernel.
 func (b *BufferRing) Publish() {
+	if b.closed {
+		return
+	}
 	// The 16-bit tail must be stored after the entries' contents, with release order; Go has
 	// no 16-bit atomic store, so the 32-bit word holding entry 0's bid and the tail is stored
 	// whole. Only this ring's owner writes entry 0, so its bid is rewritten with its own value.
@@ -107,24 +117,33 @@ func (b *BufferRing) Publish() {
 }
 
 // Close unregisters the group and frees its memory. Call it from the ring's owner before the
-// ring is closed, after every receive using the group has completed.
+// ring is closed, after every receive using the group has completed. If the group cannot be
+// unregistered (wrong thread, or the ring already closed) the memory is left mapped rather
+// than freed under the kernel's feet, and the error says so.
 func (b *BufferRing) Close() error {
 	if b.closed {
 		return nil
 	}
 	b.closed = true
-	var errs []error
-	if !b.ring.closed {
+	var err error
+	if b.ring.closed {
+		err = fmt.Errorf("poller: close buffer ring %d after its ring: memory left mapped", b.bgid)
+	} else {
 		reg := bufReg{bgid: b.bgid}
-		if _, err := register(b.ring.fd, unregisterPbufRing, unsafe.Pointer(&reg), 1); err != nil {
-			errs = append(errs, fmt.Errorf("poller: unregister buffer ring %d: %w", b.bgid, err))
+		if _, uerr := register(b.ring.fd, unregisterPbufRing, unsafe.Pointer(&reg), 1); uerr != nil {
+			err = fmt.Errorf("poller: unregister buffer ring %d (memory left mapped): %w", b.bgid, uerr)
 		}
 	}
-	b.bufs, b.tailWord = nil, nil
-	if err := unix.Munmap(b.data); err != nil {
+	data, ringMem := b.data, b.ringMem
+	b.bufs, b.tailWord, b.data, b.ringMem = nil, nil, nil, nil
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if err := unix.Munmap(data); err != nil {
 		errs = append(errs, fmt.Errorf("poller: munmap buffer ring %d data: %w", b.bgid, err))
 	}
-	if err := unix.Munmap(b.ringMem); err != nil {
+	if err := unix.Munmap(ringMem); err != nil {
 		errs = append(errs, fmt.Errorf("poller: munmap buffer ring %d: %w", b.bgid, err))
 	}
 	return errors.Join(errs...)

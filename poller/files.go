@@ -2,6 +2,7 @@ package poller
 
 import (
 	"fmt"
+	"runtime"
 	"unsafe"
 )
 
@@ -45,6 +46,7 @@ func (r *Ring) UpdateFiles(slot uint32, fds []int32) (int, error) {
 	}
 	upd := rsrcUpdate{offset: slot, data: uint64(uintptr(unsafe.Pointer(&fds[0])))}
 	n, err := register(r.fd, registerFilesUpdate, unsafe.Pointer(&upd), uint32(len(fds)))
+	runtime.KeepAlive(fds) // the kernel read it through an integer in upd
 	if err != nil {
 		return 0, fmt.Errorf("poller: update fixed files [%d, %d): %w", slot, int(slot)+len(fds), err)
 	}

@@ -131,8 +131,10 @@ func TestMsgRingDataAndFdBetweenThreads(t *testing.T) {
 	}
 
 	// The source slot still serves, then the source closes it.
-	prep(t, a, 103, func(s *SQE) { s.PrepSend(int32(aslot), []byte("from A"), 0); s.SetFlags(FlagFixedFile) })
+	fromA := []byte("from A")
+	prep(t, a, 103, func(s *SQE) { s.PrepSend(int32(aslot), fromA, 0); s.SetFlags(FlagFixedFile) })
 	mustRes(t, waitCQE(t, a, 103), "send on the source slot after passing it")
+	runtime.KeepAlive(fromA)
 	expectRead(t, peer, "from A")
 	prep(t, a, 104, func(s *SQE) { s.PrepCloseDirect(aslot) })
 	mustRes(t, waitCQE(t, a, 104), "close source slot")
@@ -148,7 +150,9 @@ func TestMsgRingDataAndFdBetweenThreads(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		send.PrepSend(int32(bslot), []byte("from B"), 0)
+		fromB := []byte("from B")
+		defer runtime.KeepAlive(fromB)
+		send.PrepSend(int32(bslot), fromB, 0)
 		send.SetFlags(FlagFixedFile | FlagIOLink) // the receive runs after the send
 		recv, err := r.GetSQE()
 		if err != nil {

@@ -325,8 +325,10 @@ func TestFixedFileTable(t *testing.T) {
 	}
 	unix.Close(fds[0]) // the table keeps its own reference
 
-	prep(t, r, 1, func(s *SQE) { s.PrepSend(0, []byte("slot 0"), 0); s.SetFlags(FlagFixedFile) })
+	msg := []byte("slot 0")
+	prep(t, r, 1, func(s *SQE) { s.PrepSend(0, msg, 0); s.SetFlags(FlagFixedFile) })
 	mustRes(t, waitCQE(t, r, 1), "send via placed slot")
+	runtime.KeepAlive(msg)
 	buf := make([]byte, 16)
 	if n, err := unix.Read(fds[1], buf); err != nil || string(buf[:n]) != "slot 0" {
 		t.Fatalf("read %q, %v", buf[:n], err)

@@ -3,6 +3,8 @@ package poller
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
+	"net/netip"
 	"os"
 	"testing"
 )
@@ -76,5 +78,38 @@ func TestFeaturesWithoutAndRequire(t *testing.T) {
 	want := "poller: io_uring unavailable: probe: kernel test lacks sync-msg-ring, bind-listen"
 	if err.Error() != want {
 		t.Fatalf("Require error = %q, want %q", err, want)
+	}
+}
+
+func TestSockaddr(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		family int
+	}{{"127.0.0.1:80", unix.AF_INET}, {"[::1]:443", unix.AF_INET6}, {"[::ffff:127.0.0.1]:8080", unix.AF_INET6}, {"[fe80::1%2]:9", unix.AF_INET6}} {
+		ap := netip.MustParseAddrPort(tc.in)
+		sa, err := SockaddrInet(ap)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		if sa.Family() != tc.family {
+			t.Errorf("%s: family %d, want %d", tc.in, sa.Family(), tc.family)
+		}
+		if back, ok := sa.AddrPort(); !ok || back != ap {
+			t.Errorf("%s: round trip gave %v, %v", tc.in, back, ok)
+		}
+	}
+	if _, err := SockaddrInet(netip.MustParseAddrPort("[fe80::1%1abc]:9")); err == nil {
+		t.Error("zone 1abc accepted as an interface index")
+	}
+	if _, err := SockaddrInet(netip.AddrPort{}); err == nil {
+		t.Error("the zero AddrPort accepted")
+	}
+	for _, bad := range []string{"", string(make([]byte, 108))} {
+		if _, err := SockaddrUnix(bad); err == nil {
+			t.Errorf("unix path of %d bytes accepted", len(bad))
+		}
+	}
+	if sa, err := SockaddrUnix("@abstract"); err != nil || sa.raw.Addr.Data[0] != 0 || sa.len != 2+9 {
+		t.Errorf("abstract unix address: %v, %+v", err, sa)
 	}
 }

@@ -46,12 +46,19 @@ func NewLoopRing(entries, cqEntries uint32) (*Ring, error) {
 	return r, nil
 }
 
+// supportedSetupFlags are those whose queue layout this package maps (no 128-byte SQEs or
+// 32-byte CQEs, no kernel-side polling, no user-provided ring memory).
+const supportedSetupFlags = SetupCQSize | SetupClamp | SetupRDisabled | SetupSubmitAll | SetupCoopTaskrun |
+	SetupTaskrunFlag | SetupSingleIssuer | SetupDeferTaskrun | SetupNoSQArray
+
 // Ring is one io_uring instance. See the package documentation for who may call what.
 type Ring struct {
 	fd         int
 	enterFd    uintptr // the ring fd, or its registered index with enterRegisteredRing
 	enterFlags uint32
 	ringIndex  int // registered ring index, -1 when not registered
+	ownerTid   int // the thread the ring fd is registered with
+	interrupts uint64
 	flags      SetupFlags
 	features   uint32
 	closed     bool
@@ -84,6 +91,9 @@ type Ring struct {
 func New(opts Options) (*Ring, error) {
 	if opts.Entries == 0 {
 		return nil, errors.New("poller: setup: Entries must be at least 1")
+	}
+	if unknown := opts.Flags &^ supportedSetupFlags; unknown != 0 {
+		return nil, fmt.Errorf("poller: setup: flags %#x are not supported by this package", uint32(unknown))
 	}
 	var p ioParams
 	p.flags = uint32(opts.Flags)
@@ -170,6 +180,7 @@ func (r *Ring) RegisterRingFd() error {
 		return fmt.Errorf("poller: register ring fd: %w", err)
 	}
 	r.ringIndex = int(upd.offset)
+	r.ownerTid = unix.Gettid()
 	r.enterFd = uintptr(upd.offset)
 	r.enterFlags = enterRegisteredRing
 	return nil
@@ -186,9 +197,15 @@ func (r *Ring) Close() error {
 	r.closed = true
 	var errs []error
 	if r.ringIndex >= 0 {
-		upd := rsrcUpdate{offset: uint32(r.ringIndex)}
-		if _, err := register(r.fd, unregisterRingFds, unsafe.Pointer(&upd), 1); err != nil {
-			errs = append(errs, fmt.Errorf("poller: unregister ring fd %d: %w", r.ringIndex, err))
+		// The index names a slot of the calling thread's own table: from another thread it
+		// would unregister whatever that thread has there.
+		if tid := unix.Gettid(); tid != r.ownerTid {
+			errs = append(errs, fmt.Errorf("poller: close from thread %d: the ring fd stays registered with thread %d (and the ring alive) until that thread exits", tid, r.ownerTid))
+		} else {
+			upd := rsrcUpdate{offset: uint32(r.ringIndex)}
+			if _, err := register(r.fd, unregisterRingFds, unsafe.Pointer(&upd), 1); err != nil {
+				errs = append(errs, fmt.Errorf("poller: unregister ring fd %d: %w", r.ringIndex, err))
+			}
 		}
 		r.ringIndex = -1
 	}

@@ -99,6 +99,11 @@ func TestUseAfterClose(t *testing.T) {
 	if err := br.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if br.Buffer(0, 1) != nil {
+		t.Error("Buffer after Close returned memory")
+	}
+	br.Recycle(0) // no-ops, not crashes
+	br.Publish()
 	if err := r.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -219,9 +224,10 @@ func TestGetSQEOnFullQueueSubmits(t *testing.T) {
 	r := ownedRing(t, Options{Entries: 4, CQEntries: 64})
 	for i := uint64(0); i < 30; i++ {
 		prep(t, r, i, func(s *SQE) { s.PrepNop() })
-		if r.SQPending() > r.SQEntries() {
-			t.Fatalf("%d entries pending in a queue of %d", r.SQPending(), r.SQEntries())
-		}
+	}
+	// 30 entries through a queue of 4: GetSQE submitted 28 of them itself.
+	if r.SQPending() != 30%r.SQEntries() && r.SQPending() != r.SQEntries() {
+		t.Fatalf("%d entries pending after 30 GetSQEs on a queue of %d", r.SQPending(), r.SQEntries())
 	}
 	got := byUserData(t, waitCQEs(t, r, 30))
 	for i := uint64(0); i < 30; i++ {
@@ -239,6 +245,9 @@ func TestUnsupportedOpcodeFailsItsRequestOnly(t *testing.T) {
 	r := loopRing(t, 4)
 	prep(t, r, 1, func(s *SQE) { s.PrepNop(); s.opcode = 250 })
 	prep(t, r, 2, func(s *SQE) { s.PrepNop() })
+	if n, err := r.Submit(); n != 2 || err != nil {
+		t.Fatalf("Submit: %d, %v; want both entries consumed (SetupSubmitAll)", n, err)
+	}
 	got := byUserData(t, waitCQEs(t, r, 2))
 	if got[1].Res != -int32(unix.EINVAL) {
 		t.Errorf("opcode 250 res %d, want -EINVAL", got[1].Res)
@@ -326,8 +335,8 @@ func TestWaitSurvivesSignals(t *testing.T) {
 	if c := waitCQE(t, r, 7); c.Res != 0 {
 		t.Errorf("message res %d", c.Res)
 	}
-	if sent < 10 {
-		t.Errorf("only %d signals were sent; the test did not exercise EINTR", sent)
+	if sent < 10 || r.Interrupts() == 0 {
+		t.Errorf("%d signals sent, %d waits interrupted; the test did not exercise EINTR", sent, r.Interrupts())
 	}
 }
 
@@ -437,5 +446,88 @@ func TestSetupErrors(t *testing.T) {
 	}
 	if err := setupError(unix.EINVAL); errors.Is(err, ErrUnavailable) {
 		t.Errorf("EINVAL classified as unavailable: %v", err)
+	}
+}
+
+// GetSQE never submits in the middle of a linked chain (the kernel would end the chain at the
+// batch boundary and the linked timeout would lose its target); Reserve makes room first.
+func TestLinkedChainIsNeverCut(t *testing.T) {
+	r := loopRing(t, 4)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	buf := make([]byte, 8)
+	ts := unix.NsecToTimespec(int64(5 * time.Millisecond))
+
+	// With room reserved, a chain started on a nearly full queue reaches the kernel whole.
+	for i := uint64(0); i < 3; i++ {
+		prep(t, r, i, func(s *SQE) { s.PrepNop() })
+	}
+	if err := r.Reserve(2); err != nil {
+		t.Fatal(err)
+	}
+	prep(t, r, 10, func(s *SQE) { s.PrepRecv(int32(fds[0]), buf, 0); s.SetFlags(FlagIOLink) })
+	prep(t, r, 11, func(s *SQE) { s.PrepLinkTimeout(&ts, 0) })
+	got := byUserData(t, waitCQEs(t, r, 5))
+	if got[10].Res != -int32(unix.ECANCELED) || got[11].Res != -int32(unix.ETIME) {
+		t.Fatalf("chain: recv %d (want -ECANCELED), link timeout %d (want -ETIME)", got[10].Res, got[11].Res)
+	}
+
+	// Without, GetSQE refuses to submit a queue that ends in an open chain.
+	for i := uint64(0); i < 3; i++ {
+		prep(t, r, 20+i, func(s *SQE) { s.PrepNop() })
+	}
+	prep(t, r, 30, func(s *SQE) { s.PrepRecv(int32(fds[0]), buf, 0); s.SetFlags(FlagIOLink) })
+	if _, err := r.GetSQE(); !errors.Is(err, ErrSQFull) {
+		t.Fatalf("GetSQE after a linked entry in a full queue: %v, want ErrSQFull", err)
+	}
+	if err := r.Reserve(1); !errors.Is(err, ErrSQFull) {
+		t.Fatalf("Reserve that would cut a chain: %v, want ErrSQFull", err)
+	}
+	unix.Write(fds[1], []byte("x")) // let the now-unbounded receive finish
+	waitCQEs(t, r, 4)
+	if err := r.Reserve(r.SQEntries() + 1); err == nil {
+		t.Fatal("Reserve of more than the queue holds succeeded")
+	}
+	runtime.KeepAlive(buf)
+}
+
+// Closing a ring from a thread other than the one its fd is registered with must not touch that
+// thread's registrations (indices are per thread, so another ring may sit at the same one).
+func TestCloseFromAnotherThreadLeavesItsRegistrationsAlone(t *testing.T) {
+	mine := loopRing(t, 4) // registered at some index of this thread's table
+	other := make(chan *Ring)
+	release := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		r, err := NewLoopRing(4, 0)
+		if err != nil {
+			t.Error(err)
+			close(other)
+			return
+		}
+		other <- r
+		<-release
+	}()
+	r, ok := <-other
+	if !ok {
+		t.FailNow()
+	}
+	if err := r.Close(); err == nil {
+		t.Error("closing another thread's ring reported no error")
+	}
+	close(release)
+	prep(t, mine, 5, func(s *SQE) { s.PrepNop() })
+	waitCQE(t, mine, 5) // this thread's registration still works
+}
+
+func TestUnsupportedSetupFlagsRefused(t *testing.T) {
+	const sqe128 = SetupFlags(1 << 10)
+	if _, err := New(Options{Entries: 4, Flags: sqe128}); err == nil {
+		t.Fatal("New with 128-byte SQEs succeeded; this package cannot map them")
 	}
 }

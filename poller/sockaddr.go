@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -15,19 +16,20 @@ type Sockaddr struct {
 	len uint32
 }
 
-// SockaddrInet builds an AF_INET address for a 4-byte (or 4-in-6) address and an AF_INET6
-// address otherwise. The IPv6 zone must be numeric or empty: names are not resolved here.
+// SockaddrInet builds an AF_INET address for a 4-byte address and an AF_INET6 address otherwise
+// (a 4-in-6 address stays AF_INET6, for dual-stack sockets; Unmap it for an AF_INET socket).
+// The IPv6 zone must be a numeric interface index or empty: names are not resolved here.
 func SockaddrInet(ap netip.AddrPort) (*Sockaddr, error) {
 	sa := new(Sockaddr)
 	addr := ap.Addr()
 	var port [2]byte
 	binary.BigEndian.PutUint16(port[:], ap.Port())
 	switch {
-	case addr.Is4() || addr.Is4In6():
+	case addr.Is4():
 		in := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa.raw))
 		in.Family = unix.AF_INET
 		in.Port = *(*uint16)(unsafe.Pointer(&port))
-		in.Addr = addr.Unmap().As4()
+		in.Addr = addr.As4()
 		sa.len = unix.SizeofSockaddrInet4
 	case addr.Is6():
 		in := (*unix.RawSockaddrInet6)(unsafe.Pointer(&sa.raw))
@@ -35,11 +37,11 @@ func SockaddrInet(ap netip.AddrPort) (*Sockaddr, error) {
 		in.Port = *(*uint16)(unsafe.Pointer(&port))
 		in.Addr = addr.As16()
 		if z := addr.Zone(); z != "" {
-			var id uint32
-			if _, err := fmt.Sscan(z, &id); err != nil {
-				return nil, fmt.Errorf("poller: sockaddr %v: zone %q is not numeric", ap, z)
+			id, err := strconv.ParseUint(z, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("poller: sockaddr %v: zone %q is not a numeric interface index", ap, z)
 			}
-			in.Scope_id = id
+			in.Scope_id = uint32(id)
 		}
 		sa.len = unix.SizeofSockaddrInet6
 	default:

@@ -12,23 +12,54 @@ import (
 
 // GetSQE returns the next free submission queue entry, cleared. When the queue is full it
 // submits what is queued to make room; if the kernel still consumes nothing it returns an
-// error rather than an entry that would overwrite one not yet submitted.
+// error rather than an entry that would overwrite one not yet submitted. It never submits in
+// the middle of a chain (after an entry with FlagIOLink or FlagIOHardlink), which would cut
+// the chain: it returns ErrSQFull instead. Use Reserve before building a chain.
 func (r *Ring) GetSQE() (*SQE, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
 	if r.sqeTail-atomic.LoadUint32(r.sqHead) >= r.sqEntries {
-		if _, err := r.Submit(); err != nil {
+		if err := r.makeRoom(1); err != nil {
 			return nil, fmt.Errorf("poller: get SQE from a full queue: %w", err)
-		}
-		if r.sqeTail-atomic.LoadUint32(r.sqHead) >= r.sqEntries {
-			return nil, ErrSQFull
 		}
 	}
 	sqe := &r.sqes[r.sqeTail&r.sqMask]
 	r.sqeTail++
 	*sqe = SQE{}
 	return sqe, nil
+}
+
+// Reserve makes sure the next n GetSQE calls find room without submitting, so that a chain of
+// up to n linked entries goes to the kernel whole. It submits what is queued if it must.
+func (r *Ring) Reserve(n uint32) error {
+	if r.closed {
+		return ErrClosed
+	}
+	if n > r.sqEntries {
+		return fmt.Errorf("poller: reserve %d SQEs in a queue of %d", n, r.sqEntries)
+	}
+	if r.sqEntries-(r.sqeTail-atomic.LoadUint32(r.sqHead)) >= n {
+		return nil
+	}
+	return r.makeRoom(n)
+}
+
+// makeRoom submits so that n entries are free, unless that would cut a chain.
+func (r *Ring) makeRoom(n uint32) error {
+	if r.sqeTail != atomic.LoadUint32(r.sqHead) {
+		last := &r.sqes[(r.sqeTail-1)&r.sqMask]
+		if SQEFlags(last.flags)&(FlagIOLink|FlagIOHardlink) != 0 {
+			return fmt.Errorf("%w: submitting now would cut a linked chain (Reserve room for it first)", ErrSQFull)
+		}
+	}
+	if _, err := r.Submit(); err != nil {
+		return err
+	}
+	if r.sqEntries-(r.sqeTail-atomic.LoadUint32(r.sqHead)) < n {
+		return ErrSQFull
+	}
+	return nil
 }
 
 // SQPending reports how many entries have been handed out but not yet consumed by the kernel.
@@ -59,6 +90,9 @@ func (r *Ring) Submit() (int, error) {
 	}
 	return r.enterNoWait(n, 0)
 }
+
+// Interrupts counts the waits a signal interrupted (and that were resumed).
+func (r *Ring) Interrupts() uint64 { return r.interrupts }
 
 // enterNoWait calls io_uring_enter without waiting, retrying if a signal interrupts it.
 func (r *Ring) enterNoWait(toSubmit, flags uint32) (int, error) {
@@ -139,9 +173,14 @@ func (r *Ring) enter(toSubmit, minComplete, flags uint32, withArg bool) (int, er
 	case 0:
 		return int(n), nil
 	case unix.EINTR:
+		r.interrupts++
 		return 0, errInterrupted
 	case unix.ETIME:
 		return 0, ErrTimedOut
+	case unix.EBADR:
+		// The kernel had to drop completions (its overflow backlog could not be allocated) and
+		// says so once; DroppedCompletions counts them. The wait itself goes on.
+		return 0, errInterrupted
 	}
 	return 0, fmt.Errorf("poller: io_uring_enter (submit %d, wait %d): %w", toSubmit, minComplete, errno)
 }

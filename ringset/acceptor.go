@@ -138,6 +138,10 @@ func (a *acceptor) acceptFailed(errno unix.Errno) {
 func (a *acceptor) handOff(slot uint32) {
 	target := a.set.pick(&a.next)
 	target.count.Add(1)
+	// The pass and the close are one chain: keep the queue from being submitted between them.
+	if err := a.ring.Reserve(2); err != nil {
+		panic(fmt.Errorf("ringset: acceptor: %w", err))
+	}
 	s := a.sqe()
 	s.PrepMsgRingFd(target.fd, slot, poller.AllocSlot, userData(opNewConn, 0, 0))
 	s.SetFlags(poller.FlagIOLink | poller.FlagCQESkipSuccess)

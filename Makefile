@@ -1,7 +1,7 @@
 # uringnet's everyday commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: test vet fmt-check bench-poller
+.PHONY: test vet fmt-check bench-poller bench-echo
 
 # Vet, then every test under the race detector, never from the test cache; then, without it,
 # the load tests it slows too much to run at full size and the allocation counts it distorts.
@@ -19,3 +19,10 @@ fmt-check:
 # The poller's Go benchmarks: NOP submit-and-reap and the loop-to-loop wake-up, five runs each.
 bench-poller:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./poller
+
+# 64-byte echo on the engine against gnet v2.10.0's epoll engine, servers in their own processes,
+# engines alternating, five rounds per point; the table is printed and the samples kept.
+bench-echo:
+	mkdir -p bin benchmarks/results
+	$(GO) build -o bin/echobench ./benchmarks/echobench
+	bin/echobench run -conns 100,1000 -size 64 -rounds 5 -duration 5s -json benchmarks/results/echo-64B.json

@@ -74,6 +74,9 @@ type Config struct {
 	Ticker bool
 	// Backlog is the listen backlog (default 1024).
 	Backlog int
+	// TCPDelay leaves Nagle's algorithm on. By default it is off (TCP_NODELAY), as in gnet; it
+	// is set on the listener, from which Linux copies it to every accepted connection.
+	TCPDelay bool
 
 	// Features is what the kernel may be assumed to have; the zero value means probe it.
 	// Tests remove capabilities to force the slower paths.

@@ -98,6 +98,12 @@ func (s *Set) listen() (int, error) {
 	if dupErr != nil {
 		return -1, fmt.Errorf("ringset: duplicate listener descriptor: %w", dupErr)
 	}
+	if _, isTCP := ln.(*net.TCPListener); isTCP && !s.cfg.TCPDelay {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("ringset: listener TCP_NODELAY: %w", err)
+		}
+	}
 	return fd, nil
 }
 

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var engines = []string{"uringnet", "gnet"}
+
+// sample is one measured run of one engine at one point.
+type sample struct {
+	Engine     string  `json:"engine"`
+	Conns      int     `json:"conns"`
+	Round      int     `json:"round"`
+	MsgsPerSec float64 `json:"msgs_per_sec"`
+	CPUPerMsg  float64 `json:"server_cpu_ns_per_msg"`
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	connsFlag := fs.String("conns", "100,1000", "connection counts, comma-separated")
+	size := fs.Int("size", 64, "message size in bytes")
+	rounds := fs.Int("rounds", 5, "alternations per point (the median is reported)")
+	duration := fs.Duration("duration", 5*time.Second, "measured time per run")
+	warmup := fs.Duration("warmup", time.Second, "unmeasured time before each run")
+	loops := fs.Int("loops", 1, "event loops per server")
+	out := fs.String("json", "", "write every sample to this JSON file")
+	fs.Parse(args)
+
+	var points []int
+	for _, f := range strings.Split(*connsFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("bad -conns entry %q", f)
+		}
+		points = append(points, n)
+	}
+	fmt.Printf("echo %d B, %d loop(s), %d rounds of %v (+%v warm-up), engines alternating; %s, %d CPUs, %s\n",
+		*size, *loops, *rounds, *duration, *warmup, kernelRelease(), runtime.NumCPU(), runtime.Version())
+	var all []sample
+	for _, conns := range points {
+		for round := 0; round < *rounds; round++ {
+			order := engines
+			if round%2 == 1 {
+				order = []string{engines[1], engines[0]}
+			}
+			for _, engine := range order {
+				s, err := measure(engine, conns, *size, *loops, *warmup, *duration)
+				if err != nil {
+					return fmt.Errorf("%s at %d connections, round %d: %w", engine, conns, round+1, err)
+				}
+				s.Round = round + 1
+				all = append(all, s)
+				fmt.Fprintf(os.Stderr, "  %-8s conns=%-5d round %d: %10.0f msg/s  %7.0f ns CPU/msg\n", engine, conns, round+1, s.MsgsPerSec, s.CPUPerMsg)
+			}
+		}
+	}
+	printTable(all, points)
+	if *out != "" {
+		b, _ := json.MarshalIndent(all, "", "  ")
+		if err := os.WriteFile(*out, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// measure starts a server, drives it, and stops it.
+func measure(engine string, conns, size, loops int, warmup, duration time.Duration) (sample, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return sample{}, err
+	}
+	cmd := exec.Command(self, "serve", "-engine", engine, "-loops", strconv.Itoa(loops))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return sample{}, err
+	}
+	defer func() { stdin.Close(); cmd.Wait() }()
+	// The server's own log lines (gnet prints a banner) may come first.
+	var addr string
+	for sc := bufio.NewScanner(stdout); addr == "" && sc.Scan(); {
+		if a, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
+			addr = strings.TrimSpace(a)
+		}
+	}
+	if addr == "" {
+		return sample{}, fmt.Errorf("server exited without reporting its address")
+	}
+	go io.Copy(io.Discard, stdout)
+
+	l, err := dialLoad(addr, conns, size)
+	if err != nil {
+		return sample{}, err
+	}
+	l.start()
+	time.Sleep(warmup)
+	c0, t0, cpu0 := l.count.Load(), time.Now(), processCPU(cmd.Process.Pid)
+	time.Sleep(duration)
+	c1, t1, cpu1 := l.count.Load(), time.Now(), processCPU(cmd.Process.Pid)
+	if err := l.finish(); err != nil {
+		return sample{}, err
+	}
+	msgs := float64(c1 - c0)
+	if msgs == 0 {
+		return sample{}, fmt.Errorf("no message completed in %v", duration)
+	}
+	return sample{Engine: engine, Conns: conns, MsgsPerSec: msgs / t1.Sub(t0).Seconds(),
+		CPUPerMsg: float64(cpu1-cpu0) / msgs}, nil
+}
+
+// processCPU is the user+system CPU time a process has used, in nanoseconds.
+func processCPU(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return (utime + stime) * int64(time.Second) / ticksPerSecond
+}
+
+func kernelRelease() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return "Linux " + strings.TrimSpace(string(b))
+}
+
+// stats is one engine's result at one point.
+type stats struct {
+	rate, rateMin, rateMax, cpu float64
+	n                           int
+}
+
+func summarize(all []sample, engine string, conns int) stats {
+	var rate, cpu []float64
+	for _, s := range all {
+		if s.Engine == engine && s.Conns == conns {
+			rate, cpu = append(rate, s.MsgsPerSec), append(cpu, s.CPUPerMsg)
+		}
+	}
+	sort.Float64s(rate)
+	sort.Float64s(cpu)
+	return stats{rate: median(rate), rateMin: rate[0], rateMax: rate[len(rate)-1], cpu: median(cpu), n: len(rate)}
+}
+
+// printTable prints, per point, each engine's median and range and uringnet's ratio to gnet.
+func printTable(all []sample, points []int) {
+	fmt.Printf("\n| conns | engine | runs | msg/s median (min–max) | server CPU ns/msg (median) | msg/s vs gnet | CPU/msg vs gnet |\n")
+	fmt.Printf("|---:|---|---:|---:|---:|---:|---:|\n")
+	for _, conns := range points {
+		g := summarize(all, "gnet", conns)
+		for _, engine := range engines {
+			s := summarize(all, engine, conns)
+			fmt.Printf("| %d | %s | %d | %.0f (%.0f–%.0f) | %.0f | %.2f× | %.2f× |\n",
+				conns, engine, s.n, s.rate, s.rateMin, s.rateMax, s.cpu, s.rate/g.rate, s.cpu/g.cpu)
+		}
+	}
+}
+
+func median(v []float64) float64 {
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}

@@ -23,6 +23,7 @@ type acceptor struct {
 	next     uint64 // round-robin position
 	cqes     []poller.CQE
 	slots    uint32
+	exit     chan struct{} // closed when the acceptor's goroutine is done
 }
 
 const listenerSlot = 0
@@ -31,10 +32,18 @@ func (a *acceptor) run(ready chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := a.setup(); err != nil {
+		close(a.exit)
 		ready <- err
 		return
 	}
 	ready <- nil
+	defer close(a.exit)
+	defer func() {
+		if r := recover(); r != nil {
+			a.set.fail(fmt.Errorf("ringset: acceptor: %v", r))
+			a.ring.Close()
+		}
+	}()
 	a.armAccept()
 	for !a.stop.Load() {
 		if _, err := a.ring.SubmitAndWaitTimeout(1, maxWait); err != nil && err != poller.ErrTimedOut {

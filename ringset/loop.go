@@ -45,11 +45,18 @@ type loop struct {
 func (l *loop) Index() int { return l.idx }
 
 // Post queues f to run on the loop and wakes the loop if no wake-up is pending for its batch.
+// A task that races with the loop's exit is not lost: once the loop has stopped, the poster
+// runs what is left itself (connections are closed by then, so tasks report net.ErrClosed),
+// and Post returns ErrStopped.
 func (l *loop) Post(f func()) error {
 	if l.stopped.Load() {
 		return ErrStopped
 	}
 	l.tasks.push(f)
+	if l.stopped.Load() {
+		l.tasks.runAll()
+		return ErrStopped
+	}
 	if !l.woken.Swap(true) {
 		if err := l.set.waker.wake(l.fd); err != nil {
 			return fmt.Errorf("ringset: wake loop %d: %w", l.idx, err)
@@ -97,6 +104,14 @@ func (l *loop) run(ready chan<- error) {
 	}
 	ready <- nil
 	defer l.teardown()
+	// A panic here is not a handler's (those are recovered where they are called): the ring
+	// itself failed. The set stops with the error; teardown closes the ring, and with it every
+	// direct descriptor, so no socket leaks.
+	defer func() {
+		if r := recover(); r != nil {
+			l.set.fail(fmt.Errorf("ringset: loop %d: %v", l.idx, r))
+		}
+	}()
 	if l.idx == 0 && l.set.cfg.Ticker {
 		l.nextTick = time.Now()
 	}

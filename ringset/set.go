@@ -63,7 +63,7 @@ func Start(cfg Config, h Handler) (*Set, error) {
 		}
 		s.loops = append(s.loops, l)
 	}
-	s.acc = &acceptor{set: s, listenFd: lfd}
+	s.acc = &acceptor{set: s, listenFd: lfd, exit: make(chan struct{})}
 	ready := make(chan error, 1)
 	go s.acc.run(ready)
 	if err := <-ready; err != nil {
@@ -144,6 +144,7 @@ func (s *Set) shutdown() {
 		if err := s.acc.wake(); err != nil {
 			s.fail(err)
 		}
+		<-s.acc.exit
 	}
 	s.stopLoops()
 	s.release()

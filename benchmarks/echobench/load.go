@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -47,13 +46,10 @@ func (l *load) start() {
 // so that a byte echoed to the wrong connection or out of order is caught.
 func (l *load) drive(id int, c net.Conn) {
 	defer l.wg.Done()
-	msg := bytes.Repeat([]byte{byte(id)}, l.size)
+	msg := make([]byte, l.size)
 	got := make([]byte, l.size)
 	for seq := uint64(0); !l.stop.Load(); seq++ {
-		if l.size >= 12 {
-			binary.LittleEndian.PutUint32(msg, uint32(id))
-			binary.LittleEndian.PutUint64(msg[4:], seq)
-		}
+		fill(msg, id, seq)
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		if _, err := c.Write(msg); err != nil {
 			l.fail(fmt.Errorf("connection %d write: %w", id, err))

@@ -19,6 +19,7 @@ var engines = []string{"uringnet", "gnet"}
 
 // sample is one measured run of one engine at one point.
 type sample struct {
+	Client     string  `json:"client"`
 	Engine     string  `json:"engine"`
 	Conns      int     `json:"conns"`
 	Round      int     `json:"round"`
@@ -29,12 +30,15 @@ type sample struct {
 func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	connsFlag := fs.String("conns", "100,1000", "connection counts, comma-separated")
+	clientsFlag := fs.String("clients", "net,uring", "load generators: net (the standard library, a goroutine per connection) and/or uring (one io_uring)")
 	size := fs.Int("size", 64, "message size in bytes")
 	rounds := fs.Int("rounds", 5, "alternations per point (the median is reported)")
 	duration := fs.Duration("duration", 5*time.Second, "measured time per run")
 	warmup := fs.Duration("warmup", time.Second, "unmeasured time before each run")
 	loops := fs.Int("loops", 1, "event loops per server")
 	out := fs.String("json", "", "write every sample to this JSON file")
+	profileDir := fs.String("profile", "", "write each server's CPU profile into this directory")
+	serverFlags := fs.String("server-flags", "", "extra flags for the uringnet server (e.g. \"-readbuffers 4096\")")
 	fs.Parse(args)
 
 	var points []int
@@ -45,27 +49,43 @@ func run(args []string) error {
 		}
 		points = append(points, n)
 	}
+	clients := strings.Split(*clientsFlag, ",")
+	for _, c := range clients {
+		if c != "net" && c != "uring" {
+			return fmt.Errorf("unknown client %q: want net or uring", c)
+		}
+	}
 	fmt.Printf("echo %d B, %d loop(s), %d rounds of %v (+%v warm-up), engines alternating; %s, %d CPUs, %s\n",
 		*size, *loops, *rounds, *duration, *warmup, kernelRelease(), runtime.NumCPU(), runtime.Version())
 	var all []sample
-	for _, conns := range points {
-		for round := 0; round < *rounds; round++ {
-			order := engines
-			if round%2 == 1 {
-				order = []string{engines[1], engines[0]}
-			}
-			for _, engine := range order {
-				s, err := measure(engine, conns, *size, *loops, *warmup, *duration)
-				if err != nil {
-					return fmt.Errorf("%s at %d connections, round %d: %w", engine, conns, round+1, err)
+	for _, client := range clients {
+		for _, conns := range points {
+			for round := 0; round < *rounds; round++ {
+				order := engines
+				if round%2 == 1 {
+					order = []string{engines[1], engines[0]}
 				}
-				s.Round = round + 1
-				all = append(all, s)
-				fmt.Fprintf(os.Stderr, "  %-8s conns=%-5d round %d: %10.0f msg/s  %7.0f ns CPU/msg\n", engine, conns, round+1, s.MsgsPerSec, s.CPUPerMsg)
+				for _, engine := range order {
+					var profile string
+					if *profileDir != "" {
+						profile = fmt.Sprintf("%s/%s-%d-%d.pprof", *profileDir, engine, conns, round+1)
+					}
+					var extra []string
+					if engine == "uringnet" {
+						extra = strings.Fields(*serverFlags)
+					}
+					s, err := measure(client, engine, conns, *size, *loops, *warmup, *duration, profile, extra)
+					if err != nil {
+						return fmt.Errorf("%s at %d connections, %s client, round %d: %w", engine, conns, client, round+1, err)
+					}
+					s.Round = round + 1
+					all = append(all, s)
+					fmt.Fprintf(os.Stderr, "  %-5s client  %-8s conns=%-5d round %d: %10.0f msg/s  %7.0f ns CPU/msg\n", client, engine, conns, round+1, s.MsgsPerSec, s.CPUPerMsg)
+				}
 			}
 		}
 	}
-	printTable(all, points)
+	printTable(all, clients, points)
 	if *out != "" {
 		b, _ := json.MarshalIndent(all, "", "  ")
 		if err := os.WriteFile(*out, b, 0o644); err != nil {
@@ -76,12 +96,34 @@ func run(args []string) error {
 }
 
 // measure starts a server, drives it, and stops it.
-func measure(engine string, conns, size, loops int, warmup, duration time.Duration) (sample, error) {
+// counter is a running load generator.
+type counter interface {
+	completed() int64 // verified round trips so far
+	finish() error    // stop, and report the first error
+}
+
+func (l *load) completed() int64      { return l.count.Load() }
+func (l *uringLoad) completed() int64 { return l.count.Load() }
+
+func startLoad(client, addr string, conns, size int) (counter, error) {
+	if client == "uring" {
+		return startUringLoad(addr, conns, size)
+	}
+	l, err := dialLoad(addr, conns, size)
+	if err != nil {
+		return nil, err
+	}
+	l.start()
+	return l, nil
+}
+
+func measure(client, engine string, conns, size, loops int, warmup, duration time.Duration, profile string, extra []string) (sample, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return sample{}, err
 	}
-	cmd := exec.Command(self, "serve", "-engine", engine, "-loops", strconv.Itoa(loops))
+	args := append([]string{"serve", "-engine", engine, "-loops", strconv.Itoa(loops), "-cpuprofile", profile}, extra...)
+	cmd := exec.Command(self, args...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -101,15 +143,14 @@ func measure(engine string, conns, size, loops int, warmup, duration time.Durati
 	}
 	go io.Copy(io.Discard, stdout)
 
-	l, err := dialLoad(addr, conns, size)
+	l, err := startLoad(client, addr, conns, size)
 	if err != nil {
 		return sample{}, err
 	}
-	l.start()
 	time.Sleep(warmup)
-	c0, t0, cpu0 := l.count.Load(), time.Now(), processCPU(cmd.Process.Pid)
+	c0, t0, cpu0 := l.completed(), time.Now(), processCPU(cmd.Process.Pid)
 	time.Sleep(duration)
-	c1, t1, cpu1 := l.count.Load(), time.Now(), processCPU(cmd.Process.Pid)
+	c1, t1, cpu1 := l.completed(), time.Now(), processCPU(cmd.Process.Pid)
 	if err := l.finish(); err != nil {
 		return sample{}, err
 	}
@@ -117,7 +158,7 @@ func measure(engine string, conns, size, loops int, warmup, duration time.Durati
 	if msgs == 0 {
 		return sample{}, fmt.Errorf("no message completed in %v", duration)
 	}
-	return sample{Engine: engine, Conns: conns, MsgsPerSec: msgs / t1.Sub(t0).Seconds(),
+	return sample{Client: client, Engine: engine, Conns: conns, MsgsPerSec: msgs / t1.Sub(t0).Seconds(),
 		CPUPerMsg: float64(cpu1-cpu0) / msgs}, nil
 }
 
@@ -146,10 +187,10 @@ type stats struct {
 	n                           int
 }
 
-func summarize(all []sample, engine string, conns int) stats {
+func summarize(all []sample, client, engine string, conns int) stats {
 	var rate, cpu []float64
 	for _, s := range all {
-		if s.Engine == engine && s.Conns == conns {
+		if s.Client == client && s.Engine == engine && s.Conns == conns {
 			rate, cpu = append(rate, s.MsgsPerSec), append(cpu, s.CPUPerMsg)
 		}
 	}
@@ -159,15 +200,17 @@ func summarize(all []sample, engine string, conns int) stats {
 }
 
 // printTable prints, per point, each engine's median and range and uringnet's ratio to gnet.
-func printTable(all []sample, points []int) {
-	fmt.Printf("\n| conns | engine | runs | msg/s median (min–max) | server CPU ns/msg (median) | msg/s vs gnet | CPU/msg vs gnet |\n")
-	fmt.Printf("|---:|---|---:|---:|---:|---:|---:|\n")
-	for _, conns := range points {
-		g := summarize(all, "gnet", conns)
-		for _, engine := range engines {
-			s := summarize(all, engine, conns)
-			fmt.Printf("| %d | %s | %d | %.0f (%.0f–%.0f) | %.0f | %.2f× | %.2f× |\n",
-				conns, engine, s.n, s.rate, s.rateMin, s.rateMax, s.cpu, s.rate/g.rate, s.cpu/g.cpu)
+func printTable(all []sample, clients []string, points []int) {
+	fmt.Printf("\n| client | conns | engine | runs | msg/s median (min–max) | server CPU ns/msg (median) | msg/s vs gnet | CPU/msg vs gnet |\n")
+	fmt.Printf("|---|---:|---|---:|---:|---:|---:|---:|\n")
+	for _, client := range clients {
+		for _, conns := range points {
+			g := summarize(all, client, "gnet", conns)
+			for _, engine := range engines {
+				s := summarize(all, client, engine, conns)
+				fmt.Printf("| %s | %d | %s | %d | %.0f (%.0f–%.0f) | %.0f | %.2f× | %.2f× |\n",
+					client, conns, engine, s.n, s.rate, s.rateMin, s.rateMax, s.cpu, s.rate/g.rate, s.cpu/g.cpu)
+			}
 		}
 	}
 }

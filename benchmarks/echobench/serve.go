@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -20,14 +21,26 @@ func serve(args []string) error {
 	engine := fs.String("engine", "uringnet", "uringnet or gnet")
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	loops := fs.Int("loops", 1, "event loops")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server here")
+	readBuffers := fs.Uint("readbuffers", 0, "uringnet: provided buffers per loop (0: the default)")
+	readBufSize := fs.Uint("readbufsize", 0, "uringnet: bytes per provided buffer (0: the default)")
 	fs.Parse(args)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 
 	parentGone := make(chan struct{})
 	go func() { io.Copy(io.Discard, bufio.NewReader(os.Stdin)); close(parentGone) }()
 
 	switch *engine {
 	case "uringnet":
-		s, err := ringset.Start(ringset.Config{Network: "tcp", Address: *addr, Loops: *loops}, ringEcho{})
+		s, err := ringset.Start(ringset.Config{Network: "tcp", Address: *addr, Loops: *loops,
+			ReadBuffers: uint32(*readBuffers), ReadBufferSize: uint32(*readBufSize)}, ringEcho{})
 		if err != nil {
 			return err
 		}

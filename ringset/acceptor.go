@@ -109,7 +109,7 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 		if c.Res >= 0 {
 			a.handOff(uint32(c.Res))
 		} else {
-			a.acceptFailed(unix.Errno(-c.Res))
+			logAcceptError(unix.Errno(-c.Res), a.stop.Load())
 		}
 		if !c.More() && !a.stop.Load() {
 			a.armAccept()
@@ -130,16 +130,16 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 	}
 }
 
-// acceptFailed handles an accept error. The multishot accept stays armed unless the kernel
+// logAcceptError reports an accept error. A multishot accept stays armed unless the kernel
 // ended it, and is re-armed then: running out of descriptors or memory is temporary.
-func (a *acceptor) acceptFailed(errno unix.Errno) {
+func logAcceptError(errno unix.Errno, stopping bool) {
 	switch errno {
 	case unix.ECANCELED:
 	case unix.ENFILE, unix.EMFILE, unix.ENOBUFS, unix.ENOMEM:
-		log.Printf("uringnet: acceptor: accept: %v; retrying", errno)
+		log.Printf("uringnet: accept: %v; retrying", errno)
 	default:
-		if !a.stop.Load() {
-			log.Printf("uringnet: acceptor: accept: %v", errno)
+		if !stopping {
+			log.Printf("uringnet: accept: %v", errno)
 		}
 	}
 }

@@ -58,7 +58,11 @@ type Config struct {
 	Address string // host:port, or a path for unix
 
 	Loops    int      // event loops; 0 means 1, at most MaxLoops
-	Balancer Balancer // how connections are spread over loops
+	Balancer Balancer // how connections are spread over loops (not used with ReusePort)
+	// ReusePort gives every loop its own SO_REUSEPORT listener and multishot accept: the
+	// kernel spreads connections by a hash of their addresses and no descriptor is passed.
+	// By default one acceptor ring accepts and passes each connection to the balancer's loop.
+	ReusePort bool
 
 	// MaxConnsPerLoop sizes each loop's fixed-file table (default 8192; the kernel caps it at
 	// RLIMIT_NOFILE).
@@ -118,6 +122,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Backlog == 0 {
 		c.Backlog = 1024
+	}
+	if c.ReusePort && c.Network == "unix" {
+		return c, errors.New("ringset: ReusePort needs a TCP network")
 	}
 	if c.Balancer != RoundRobin && c.Balancer != LeastConnections {
 		return c, fmt.Errorf("ringset: unknown balancer %v", c.Balancer)

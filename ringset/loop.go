@@ -9,6 +9,7 @@ import (
 
 	"github.com/uringnet/uringnet/conn"
 	"github.com/uringnet/uringnet/poller"
+	"golang.org/x/sys/unix"
 )
 
 // maxWait bounds every wait of a loop: a wake-up lost anywhere can delay a loop by this much at
@@ -24,6 +25,10 @@ type loop struct {
 	ring *poller.Ring
 	bufs *poller.BufferRing
 	fd   int // the ring's fd, for MSG_RING and wake-ups from elsewhere
+	// listenFd is the loop's own listener in ReusePort mode (-1 otherwise); it lives in slot
+	// listenerSlot of the loop's table, and connections in the slots after it.
+	listenFd  int
+	accepting bool // the loop's multishot accept is armed
 
 	conns    []*conn.Conn // by slot
 	gens     []uint32     // generation of each slot's latest connection
@@ -73,8 +78,14 @@ func (l *loop) setup() error {
 	if err != nil {
 		return fmt.Errorf("ringset: loop %d: %w", l.idx, err)
 	}
-	if err := r.RegisterSparseFiles(cfg.MaxConnsPerLoop); err == nil {
-		err = r.SetFileAllocRange(0, cfg.MaxConnsPerLoop)
+	// Slot 0 is kept for a listener (ReusePort mode); connections take the slots after it.
+	slots := cfg.MaxConnsPerLoop + 1
+	err = r.RegisterSparseFiles(slots)
+	if err == nil {
+		err = r.SetFileAllocRange(listenerSlot+1, cfg.MaxConnsPerLoop)
+	}
+	if err == nil && l.listenFd >= 0 {
+		_, err = r.UpdateFiles(listenerSlot, []int32{int32(l.listenFd)})
 	}
 	if err != nil {
 		r.Close()
@@ -86,8 +97,8 @@ func (l *loop) setup() error {
 		return fmt.Errorf("ringset: loop %d: %w", l.idx, err)
 	}
 	l.ring, l.bufs, l.fd = r, br, r.Fd()
-	l.conns = make([]*conn.Conn, cfg.MaxConnsPerLoop)
-	l.gens = make([]uint32, cfg.MaxConnsPerLoop)
+	l.conns = make([]*conn.Conn, slots)
+	l.gens = make([]uint32, slots)
 	l.cqes = make([]poller.CQE, 8*entries)
 	return nil
 }
@@ -114,6 +125,9 @@ func (l *loop) run(ready chan<- error) {
 	}()
 	if l.idx == 0 && l.set.cfg.Ticker {
 		l.nextTick = time.Now()
+	}
+	if l.listenFd >= 0 {
+		l.armAccept()
 	}
 	for {
 		l.woken.Store(false)
@@ -160,6 +174,8 @@ func (l *loop) dispatch(c *poller.CQE) {
 	case opNewConn:
 		l.passed.Add(1)
 		l.openConn(c.Res)
+	case opAccept:
+		l.onAccept(c)
 	case opRecv:
 		l.onRecv(l.lookup(slot, gen), c)
 	case opSend:
@@ -225,9 +241,40 @@ func (l *loop) beginShutdown() {
 		return
 	}
 	l.closing = true
+	if l.accepting {
+		s := l.sqe()
+		s.PrepCancel(userData(opAccept, 0, 0), 0)
+		s.SetFlags(poller.FlagCQESkipSuccess)
+		s.SetUserData(userData(opCancel, 0, listenerSlot))
+	}
 	for _, c := range l.conns {
 		if c != nil {
 			l.CloseConn(c, nil)
 		}
+	}
+}
+
+// armAccept starts the loop's multishot accept on its own listener (ReusePort mode).
+func (l *loop) armAccept() {
+	s := l.sqe()
+	s.PrepMultishotAcceptDirect(listenerSlot, 0)
+	s.SetFlags(poller.FlagFixedFile)
+	s.SetUserData(userData(opAccept, 0, 0))
+	l.accepting = true
+}
+
+// onAccept serves a connection the loop accepted itself (ReusePort mode).
+func (l *loop) onAccept(c *poller.CQE) {
+	if !c.More() {
+		l.accepting = false
+	}
+	if c.Res >= 0 {
+		l.count.Add(1)
+		l.openConn(c.Res)
+	} else {
+		logAcceptError(unix.Errno(-c.Res), l.closing)
+	}
+	if !l.accepting && !l.closing {
+		l.armAccept()
 	}
 }

@@ -1,6 +1,7 @@
 package ringset
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -26,6 +27,8 @@ type Set struct {
 	recvLimit bool
 
 	stopOnce sync.Once
+	started  chan struct{} // closed when Start has finished building the set, or given up
+	startErr error         // why Start gave up; shutdown then has nothing left to do
 	done     chan struct{}
 	errMu    sync.Mutex
 	err      error
@@ -38,46 +41,96 @@ func Start(cfg Config, h Handler) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{cfg: cfg, handler: h, done: make(chan struct{}), recvLimit: cfg.Features.Has(poller.CapRecvLimit)}
+	s := &Set{cfg: cfg, handler: h, done: make(chan struct{}), started: make(chan struct{}),
+		recvLimit: cfg.Features.Has(poller.CapRecvLimit)}
+	// A loop may call Stop (a tick, a handler, a failure) before Start returns: shutdown waits
+	// for the set to be complete, or for Start to have cleaned up after itself.
+	defer close(s.started)
+	startFailed := func(e error) (*Set, error) {
+		s.startErr = e
+		s.stopLoops()
+		s.release()
+		return nil, e
+	}
 	if s.waker, err = newWaker(cfg.Features); err != nil {
 		return nil, err
 	}
-	lfd, err := s.listen()
+	// One listener for the acceptor, or one per loop with ReusePort.
+	nListeners := 1
+	if cfg.ReusePort {
+		nListeners = cfg.Loops
+	}
+	lfds, err := s.listen(nListeners)
 	if err != nil {
 		s.waker.close()
 		return nil, err
 	}
-	defer unix.Close(lfd) // the acceptor's fixed-file table holds its own reference
+	// Each ring's fixed-file table takes its own reference to its listener.
+	defer func() {
+		for _, fd := range lfds {
+			unix.Close(fd)
+		}
+	}()
 	if action := h.OnBoot(s); action == Shutdown {
-		s.release()
-		return nil, errors.New("ringset: OnBoot asked to shut down")
+		return startFailed(errors.New("ringset: OnBoot asked to shut down"))
 	}
 	for i := 0; i < cfg.Loops; i++ {
-		l := &loop{idx: i, set: s, exit: make(chan struct{})}
+		l := &loop{idx: i, set: s, exit: make(chan struct{}), listenFd: -1}
+		if cfg.ReusePort {
+			l.listenFd = lfds[i]
+		}
 		ready := make(chan error, 1)
 		go l.run(ready)
 		if err := <-ready; err != nil {
-			s.stopLoops()
-			s.release()
-			return nil, err
+			return startFailed(err)
 		}
 		s.loops = append(s.loops, l)
 	}
-	s.acc = &acceptor{set: s, listenFd: lfd, exit: make(chan struct{})}
+	if cfg.ReusePort {
+		return s, nil
+	}
+	s.acc = &acceptor{set: s, listenFd: lfds[0], exit: make(chan struct{})}
 	ready := make(chan error, 1)
 	go s.acc.run(ready)
 	if err := <-ready; err != nil {
-		s.stopLoops()
-		s.release()
-		return nil, err
+		s.acc = nil
+		return startFailed(err)
 	}
 	return s, nil
 }
 
-// listen creates the listening socket (a regular descriptor, through the standard library's
-// address handling) and returns a duplicate of it.
-func (s *Set) listen() (int, error) {
-	ln, err := net.Listen(s.cfg.Network, s.cfg.Address)
+// listen creates n listening sockets on the configured address (regular descriptors, through
+// the standard library's address handling; with n > 1 they share the port with SO_REUSEPORT)
+// and returns duplicates of them.
+func (s *Set) listen(n int) ([]int, error) {
+	lc := net.ListenConfig{}
+	if n > 1 {
+		lc.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			if err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) }); err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	var fds []int
+	addr := s.cfg.Address
+	for i := 0; i < n; i++ {
+		fd, err := s.listenOne(lc, addr)
+		if err != nil {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return nil, err
+		}
+		fds = append(fds, fd)
+		addr = s.addr.String() // the others join the first one's port
+	}
+	return fds, nil
+}
+
+func (s *Set) listenOne(lc net.ListenConfig, addr string) (int, error) {
+	ln, err := lc.Listen(context.Background(), s.cfg.Network, addr)
 	if err != nil {
 		return -1, fmt.Errorf("ringset: listen: %w", err)
 	}
@@ -138,6 +191,11 @@ func (s *Set) Stop() {
 }
 
 func (s *Set) shutdown() {
+	<-s.started
+	if s.startErr != nil {
+		close(s.done)
+		return
+	}
 	s.guard(func() { s.handler.OnShutdown(s) })
 	if s.acc != nil {
 		s.acc.stop.Store(true)

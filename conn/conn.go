@@ -1,6 +1,12 @@
 package conn
 
-import "net"
+import (
+	"net"
+	"time"
+
+	"github.com/uringnet/uringnet/fdbridge"
+	"golang.org/x/sys/unix"
+)
 
 // ErrClosed is returned by writes to a connection that is closing or closed.
 var ErrClosed = net.ErrClosed
@@ -19,6 +25,9 @@ type Loop interface {
 	Wake(c *Conn)
 	// Index is the loop's position in its set.
 	Index() int
+	// InstallFd returns a new regular descriptor for c (the caller owns it); only on the
+	// loop's goroutine.
+	InstallFd(c *Conn) (int, error)
 }
 
 // State is where a connection is in its life.
@@ -48,6 +57,7 @@ type Conn struct {
 	ctx    any
 	local  net.Addr
 	remote net.Addr
+	fd     int   // the cached regular descriptor plus one; 0 when none
 	err    error // what the close reports
 }
 
@@ -62,8 +72,8 @@ type Ops struct {
 }
 
 // New returns an open connection in slot of loop.
-func New(loop Loop, slot, gen uint32, local, remote net.Addr) *Conn {
-	return &Conn{loop: loop, Slot: slot, Gen: gen, local: local, remote: remote}
+func New(loop Loop, slot, gen uint32) *Conn {
+	return &Conn{loop: loop, Slot: slot, Gen: gen}
 }
 
 // Loop is the loop the connection lives on.
@@ -78,14 +88,94 @@ func (c *Conn) Context() any { return c.ctx }
 // SetContext sets the user's value.
 func (c *Conn) SetContext(v any) { c.ctx = v }
 
-// LocalAddr and RemoteAddr are the connection's addresses (nil when unknown).
-func (c *Conn) LocalAddr() net.Addr { return c.local }
+// LocalAddr is the connection's own address (*net.TCPAddr or *net.UnixAddr), or nil if it
+// cannot be known (the connection is closed). A direct descriptor has no fd to ask, so the
+// first call of LocalAddr or RemoteAddr installs one briefly (FIXED_FD_INSTALL); it must be made
+// on the loop (OnOpen is the usual place) and the answer is cached for any goroutine after.
+func (c *Conn) LocalAddr() net.Addr { c.resolveAddrs(); return c.local }
 
-// RemoteAddr is the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+// RemoteAddr is the peer's address; see LocalAddr.
+func (c *Conn) RemoteAddr() net.Addr { c.resolveAddrs(); return c.remote }
 
-// SetAddrs records the connection's addresses once they are known.
+// SetAddrs records the connection's addresses when the loop knows them already.
 func (c *Conn) SetAddrs(local, remote net.Addr) { c.local, c.remote = local, remote }
+
+func (c *Conn) resolveAddrs() {
+	if c.remote != nil || c.state == Closed {
+		return
+	}
+	fd, temporary := c.fd-1, false
+	if fd < 0 {
+		var err error
+		if fd, err = c.loop.InstallFd(c); err != nil {
+			return
+		}
+		temporary = true
+	}
+	c.local, c.remote, _ = fdbridge.Addrs(fd)
+	if temporary {
+		unix.Close(fd)
+	}
+}
+
+// Fd returns a regular descriptor for the connection, installed on first use and closed with
+// the connection; do not close it yourself. Call it on the loop.
+func (c *Conn) Fd() (int, error) {
+	if c.state == Closed {
+		return -1, ErrClosed
+	}
+	if c.fd == 0 {
+		fd, err := c.loop.InstallFd(c)
+		if err != nil {
+			return -1, err
+		}
+		c.fd = fd + 1
+	}
+	return c.fd - 1, nil
+}
+
+// Dup returns a new regular descriptor for the connection, which the caller must close; it
+// stays valid (and keeps the socket open) after the connection closes. Call it on the loop.
+func (c *Conn) Dup() (int, error) {
+	if c.state == Closed {
+		return -1, ErrClosed
+	}
+	return c.loop.InstallFd(c)
+}
+
+// SetNoDelay, SetKeepAlive, SetLinger, SetReadBuffer and SetWriteBuffer set socket options
+// through the connection's descriptor (see Fd); call them on the loop.
+func (c *Conn) SetNoDelay(noDelay bool) error {
+	return c.withFd(func(fd int) error { return fdbridge.SetNoDelay(fd, noDelay) })
+}
+
+// SetKeepAlive turns keep-alive probes on or off, with period between them when positive.
+func (c *Conn) SetKeepAlive(on bool, period time.Duration) error {
+	return c.withFd(func(fd int) error { return fdbridge.SetKeepAlive(fd, on, period) })
+}
+
+// SetLinger sets what closing does with unsent data (see fdbridge.SetLinger).
+func (c *Conn) SetLinger(sec int) error {
+	return c.withFd(func(fd int) error { return fdbridge.SetLinger(fd, sec) })
+}
+
+// SetReadBuffer sets the socket's receive buffer size.
+func (c *Conn) SetReadBuffer(bytes int) error {
+	return c.withFd(func(fd int) error { return fdbridge.SetReadBuffer(fd, bytes) })
+}
+
+// SetWriteBuffer sets the socket's send buffer size.
+func (c *Conn) SetWriteBuffer(bytes int) error {
+	return c.withFd(func(fd int) error { return fdbridge.SetWriteBuffer(fd, bytes) })
+}
+
+func (c *Conn) withFd(f func(fd int) error) error {
+	fd, err := c.Fd()
+	if err != nil {
+		return err
+	}
+	return f(fd)
+}
 
 // InboundBuffered is how many received bytes the handler has not consumed.
 func (c *Conn) InboundBuffered() int { return c.in.Buffered() }
@@ -218,8 +308,13 @@ func (c *Conn) BeginClose(err error) bool {
 	return true
 }
 
-// Finish marks the connection closed and frees its buffers; the loop reports the close after.
+// Finish marks the connection closed and frees its buffers and its cached descriptor; the loop
+// reports the close after.
 func (c *Conn) Finish() {
+	if c.fd > 0 {
+		unix.Close(c.fd - 1)
+		c.fd = 0
+	}
 	c.state = Closed
 	c.in.release()
 	c.out.release()

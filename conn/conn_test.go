@@ -16,11 +16,12 @@ func (l *fakeLoop) CloseConn(c *Conn, err error) { l.closed = append(l.closed, e
 func (l *fakeLoop) Post(f func()) error          { f(); return nil }
 func (l *fakeLoop) Index() int                   { return 0 }
 func (l *fakeLoop) Wake(*Conn)                   {}
+func (l *fakeLoop) InstallFd(*Conn) (int, error) { return -1, ErrClosed }
 
 // The handler reads a completion's bytes in place; what it leaves is copied before the
 // provided buffer is recycled, and later bytes queue behind it.
 func TestInboundViewThenLeftovers(t *testing.T) {
-	c := New(&fakeLoop{}, 3, 1, nil, nil)
+	c := New(&fakeLoop{}, 3, 1)
 	provided := []byte("hello world")
 	c.Receive(provided)
 	if got, err := c.Peek(5); err != nil || &got[0] != &provided[0] {
@@ -60,7 +61,7 @@ func TestInboundViewThenLeftovers(t *testing.T) {
 // next, in order; a short send continues where it stopped.
 func TestOutboundDoubleBuffer(t *testing.T) {
 	l := &fakeLoop{}
-	c := New(l, 0, 0, nil, nil)
+	c := New(l, 0, 0)
 	c.Write([]byte("first "))
 	flight := c.NextSend()
 	if string(flight) != "first " || c.NextSend() != nil {
@@ -94,7 +95,7 @@ func TestOutboundDoubleBuffer(t *testing.T) {
 
 func TestCloseOnceAndWritesAfter(t *testing.T) {
 	l := &fakeLoop{}
-	c := New(l, 0, 0, nil, nil)
+	c := New(l, 0, 0)
 	c.Close()
 	c.Close()
 	if len(l.closed) != 1 || c.State() != Closing {

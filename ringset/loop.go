@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/fdbridge"
 	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
 )
@@ -30,11 +31,14 @@ type loop struct {
 	listenFd  int
 	accepting bool // the loop's multishot accept is armed
 
-	conns    []*conn.Conn // by slot
-	gens     []uint32     // generation of each slot's latest connection
-	open     int          // connections in conns
-	sendq    []*conn.Conn // connections with bytes to send at the end of the batch
-	cqes     []poller.CQE
+	conns []*conn.Conn // by slot
+	gens  []uint32     // generation of each slot's latest connection
+	open  int          // connections in conns
+	sendq []*conn.Conn // connections with bytes to send at the end of the batch
+	cqes  []poller.CQE
+	// deferred holds completions reaped while a callback waited for a descriptor install; they
+	// are newer than anything left of the current batch, and older than the next.
+	deferred []poller.CQE
 	nextTick time.Time
 
 	tasks   taskQueue
@@ -132,6 +136,7 @@ func (l *loop) run(ready chan<- error) {
 	for {
 		l.woken.Store(false)
 		l.tasks.runAll()
+		l.dispatchDeferred()
 		if l.closing && l.open == 0 {
 			return
 		}
@@ -149,6 +154,7 @@ func (l *loop) run(ready chan<- error) {
 		for i := range l.cqes[:n] {
 			l.dispatch(&l.cqes[i])
 		}
+		l.dispatchDeferred()
 		l.bufs.Publish()
 	}
 }
@@ -166,11 +172,30 @@ func (l *loop) teardown() {
 	close(l.exit)
 }
 
+// dispatchDeferred dispatches the completions stashed by descriptor installs, in order,
+// including any stashed while doing so.
+func (l *loop) dispatchDeferred() {
+	for i := 0; i < len(l.deferred); i++ {
+		c := l.deferred[i]
+		l.dispatch(&c)
+	}
+	l.deferred = l.deferred[:0]
+}
+
+// InstallFd returns a new regular descriptor for c (FIXED_FD_INSTALL), synchronously; only on
+// the loop's goroutine.
+func (l *loop) InstallFd(c *conn.Conn) (int, error) {
+	return fdbridge.Install(l.ring, c.Slot, userData(opInstall, c.Gen, c.Slot), l.stash)
+}
+
+func (l *loop) stash(c poller.CQE) { l.deferred = append(l.deferred, c) }
+
 func (l *loop) dispatch(c *poller.CQE) {
 	kind, gen, slot := splitUserData(c.UserData)
 	switch kind {
-	case opWake:
-		// The task queue runs at the top of the next iteration.
+	case opWake, opInstall:
+		// The task queue runs at the top of the next iteration; an install's own completion
+		// is consumed by InstallFd, so one seen here belonged to a failed wait.
 	case opNewConn:
 		l.passed.Add(1)
 		l.openConn(c.Res)

@@ -23,7 +23,7 @@ func (l *loop) openConn(res int32) {
 		return
 	}
 	l.gens[slot] = (l.gens[slot] + 1) & genMask
-	c := conn.New(l, slot, l.gens[slot], l.set.addr, nil)
+	c := conn.New(l, slot, l.gens[slot])
 	l.conns[slot] = c
 	l.open++
 	if l.closing {

@@ -15,6 +15,7 @@ const (
 	opAccept                         // the acceptor's multishot accept
 	opHandOff                        // the acceptor's MSG_RING passing a descriptor
 	opHandOffClose                   // the acceptor's close of its copy once passed
+	opInstall                        // FIXED_FD_INSTALL for a connection's real descriptor
 )
 
 const genMask = 1<<24 - 1

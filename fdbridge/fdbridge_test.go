@@ -1,0 +1,104 @@
+package fdbridge
+
+import (
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/uringnet/uringnet/poller"
+	"golang.org/x/sys/unix"
+)
+
+// Install returns a working descriptor for a slot and hands every other completion it reaps
+// to stash, in the order the kernel posted them.
+func TestInstallStashesOtherCompletionsInOrder(t *testing.T) {
+	f, err := poller.Probe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Require(poller.CapFixedFdInstall, poller.CapSparseFiles); err != nil {
+		t.Skip(err)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r, err := poller.NewLoopRing(8, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.RegisterSparseFiles(4); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pair[1])
+	if _, err := r.UpdateFiles(2, []int32{int32(pair[0])}); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(pair[0])
+	for ud := uint64(1); ud <= 3; ud++ {
+		s, _ := r.GetSQE()
+		s.PrepNop()
+		s.SetUserData(ud)
+	}
+	var stashed []uint64
+	fd, err := Install(r, 2, 99, func(c poller.CQE) { stashed = append(stashed, c.UserData) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if len(stashed) != 3 || stashed[0] != 1 || stashed[1] != 2 || stashed[2] != 3 {
+		t.Fatalf("stashed %v, want [1 2 3]", stashed)
+	}
+	if _, err := unix.Write(fd, []byte("via installed fd")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 32)
+	if n, err := unix.Read(pair[1], buf); err != nil || string(buf[:n]) != "via installed fd" {
+		t.Fatalf("peer read %q, %v", buf[:n], err)
+	}
+	if _, err := Install(r, 3, 100, func(poller.CQE) {}); err == nil {
+		t.Fatal("Install of an empty slot succeeded")
+	}
+}
+
+func TestSocketOptionsAndAddrs(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	f, _ := c.(*net.TCPConn).File()
+	defer f.Close()
+	fd := int(f.Fd())
+	for _, err := range []error{SetNoDelay(fd, false), SetKeepAlive(fd, true, 1500*time.Millisecond),
+		SetLinger(fd, -1), SetReadBuffer(fd, 32<<10), SetWriteBuffer(fd, 32<<10)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY); v != 0 {
+		t.Errorf("TCP_NODELAY %d after SetNoDelay(false)", v)
+	}
+	if v, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE); v != 2 {
+		t.Errorf("TCP_KEEPIDLE %d for 1.5s, want 2 (rounded)", v)
+	}
+	if l, _ := unix.GetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER); l.Onoff != 0 {
+		t.Errorf("linger %+v after SetLinger(-1), want off", l)
+	}
+	local, remote, err := Addrs(fd)
+	if err != nil || local.String() != c.LocalAddr().String() || remote.String() != c.RemoteAddr().String() {
+		t.Fatalf("Addrs: %v %v %v; want %v %v", local, remote, err, c.LocalAddr(), c.RemoteAddr())
+	}
+	if err := SetNoDelay(-1, true); err == nil {
+		t.Error("setsockopt on fd -1 succeeded")
+	}
+}

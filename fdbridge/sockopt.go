@@ -1,0 +1,100 @@
+package fdbridge
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The socket options net.TCPConn and gnet.Conn offer, on a regular descriptor.
+
+// SetNoDelay turns Nagle's algorithm off (true) or on.
+func SetNoDelay(fd int, noDelay bool) error {
+	return setInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, boolInt(noDelay), "TCP_NODELAY")
+}
+
+// SetKeepAlive turns keep-alive probes on or off; a positive period sets both the idle time
+// before the first probe and the interval between probes, as net.TCPConn does.
+func SetKeepAlive(fd int, on bool, period time.Duration) error {
+	if err := setInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolInt(on), "SO_KEEPALIVE"); err != nil {
+		return err
+	}
+	if !on || period <= 0 {
+		return nil
+	}
+	secs := int(max(period.Round(time.Second), time.Second) / time.Second)
+	if err := setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs, "TCP_KEEPIDLE"); err != nil {
+		return err
+	}
+	return setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs, "TCP_KEEPINTVL")
+}
+
+// SetLinger sets what Close does with unsent data: sec < 0 sends it in the background (the
+// default), 0 discards it and resets the connection, sec > 0 waits up to sec seconds.
+func SetLinger(fd int, sec int) error {
+	l := unix.Linger{}
+	if sec >= 0 {
+		l.Onoff, l.Linger = 1, int32(sec)
+	}
+	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &l); err != nil {
+		return fmt.Errorf("fdbridge: setsockopt SO_LINGER on fd %d: %w", fd, err)
+	}
+	return nil
+}
+
+// SetReadBuffer sets the socket's receive buffer size.
+func SetReadBuffer(fd, bytes int) error {
+	return setInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, bytes, "SO_RCVBUF")
+}
+
+// SetWriteBuffer sets the socket's send buffer size.
+func SetWriteBuffer(fd, bytes int) error {
+	return setInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, bytes, "SO_SNDBUF")
+}
+
+// Addrs returns the socket's local and peer addresses as *net.TCPAddr or *net.UnixAddr.
+func Addrs(fd int) (local, remote net.Addr, err error) {
+	ls, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fdbridge: getsockname fd %d: %w", fd, err)
+	}
+	rs, err := unix.Getpeername(fd)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fdbridge: getpeername fd %d: %w", fd, err)
+	}
+	return netAddr(ls), netAddr(rs), nil
+}
+
+func netAddr(sa unix.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *unix.SockaddrInet6:
+		ta := &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+		if a.ZoneId != 0 {
+			if ifi, err := net.InterfaceByIndex(int(a.ZoneId)); err == nil {
+				ta.Zone = ifi.Name
+			}
+		}
+		return ta
+	case *unix.SockaddrUnix:
+		return &net.UnixAddr{Name: a.Name, Net: "unix"}
+	}
+	return nil
+}
+
+func setInt(fd, level, opt, v int, name string) error {
+	if err := unix.SetsockoptInt(fd, level, opt, v); err != nil {
+		return fmt.Errorf("fdbridge: setsockopt %s on fd %d: %w", name, fd, err)
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,138 @@
+package ringset
+
+import (
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uringnet/uringnet/conn"
+	"golang.org/x/sys/unix"
+)
+
+// An accepted connection's addresses are the peer's view reversed.
+func TestAcceptedConnectionAddresses(t *testing.T) {
+	type addrs struct{ local, remote net.Addr }
+	got := make(chan addrs, 1)
+	h := &hooks{open: func(c *conn.Conn) ([]byte, Action) {
+		got <- addrs{c.LocalAddr(), c.RemoteAddr()}
+		return nil, None
+	}}
+	s := startSet(t, Config{}, h)
+	client := dial(t, s)
+	a := <-got
+	if a.local == nil || a.local.String() != client.RemoteAddr().String() {
+		t.Errorf("LocalAddr %v, want %v", a.local, client.RemoteAddr())
+	}
+	if a.remote == nil || a.remote.String() != client.LocalAddr().String() {
+		t.Errorf("RemoteAddr %v, want %v", a.remote, client.LocalAddr())
+	}
+	if _, ok := a.remote.(*net.TCPAddr); !ok {
+		t.Errorf("RemoteAddr is a %T, want *net.TCPAddr", a.remote)
+	}
+}
+
+// Fd is one descriptor for the connection's life that setsockopt works on; Dup is a new one
+// each call that outlives the connection; the socket setters reach the socket.
+func TestFdDupAndSocketOptions(t *testing.T) {
+	type result struct {
+		fd1, fd2, dup int
+		errs          []error
+		opts          map[string]int
+	}
+	results := make(chan result, 1)
+	closed := make(chan struct{})
+	h := &hooks{close: func(*conn.Conn, error) { close(closed) }}
+	h.open = func(c *conn.Conn) ([]byte, Action) {
+		var r result
+		var err error
+		r.fd1, err = c.Fd()
+		r.errs = append(r.errs, err)
+		r.fd2, _ = c.Fd()
+		r.dup, err = c.Dup()
+		r.errs = append(r.errs, err,
+			c.SetNoDelay(false), c.SetKeepAlive(true, 7*time.Second), c.SetLinger(3),
+			c.SetReadBuffer(64<<10), c.SetWriteBuffer(64<<10))
+		r.opts = map[string]int{}
+		for name, o := range map[string][2]int{
+			"nodelay": {unix.IPPROTO_TCP, unix.TCP_NODELAY}, "keepalive": {unix.SOL_SOCKET, unix.SO_KEEPALIVE},
+			"keepidle": {unix.IPPROTO_TCP, unix.TCP_KEEPIDLE}, "keepintvl": {unix.IPPROTO_TCP, unix.TCP_KEEPINTVL},
+		} {
+			r.opts[name], _ = unix.GetsockoptInt(r.dup, o[0], o[1])
+		}
+		l, _ := unix.GetsockoptLinger(r.dup, unix.SOL_SOCKET, unix.SO_LINGER)
+		r.opts["linger"] = int(l.Linger)
+		results <- r
+		return nil, Close
+	}
+	s := startSet(t, Config{}, h)
+	dial(t, s)
+	r := <-results
+	for i, err := range r.errs {
+		if err != nil {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+	if r.fd1 < 0 || r.fd1 != r.fd2 || r.dup == r.fd1 {
+		t.Fatalf("Fd %d then %d, Dup %d: want one stable Fd and a different Dup", r.fd1, r.fd2, r.dup)
+	}
+	want := map[string]int{"nodelay": 0, "keepalive": 1, "keepidle": 7, "keepintvl": 7, "linger": 3}
+	for k, v := range want {
+		if r.opts[k] != v {
+			t.Errorf("%s = %d, want %d", k, r.opts[k], v)
+		}
+	}
+	// The connection closed (Close from OnOpen): its Fd went with it; the Dup did not, and
+	// keeps the socket open (as dup(2) does) until closed.
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnClose never ran")
+	}
+	if _, err := unix.FcntlInt(uintptr(r.fd1), unix.F_GETFD, 0); err != unix.EBADF {
+		t.Fatalf("Fd %d still open after OnClose: %v", r.fd1, err)
+	}
+	if _, err := unix.GetsockoptInt(r.dup, unix.SOL_SOCKET, unix.SO_TYPE); err != nil {
+		t.Fatalf("the Dup'd descriptor died with the connection: %v", err)
+	}
+	unix.Close(r.dup)
+}
+
+// A thousand connections that ask for their addresses and Fd leave no descriptor behind.
+func TestFdsDoNotLeak(t *testing.T) {
+	time.Sleep(20 * time.Millisecond)
+	fds := openFds(t)
+	h := &hooks{open: func(c *conn.Conn) ([]byte, Action) {
+		c.RemoteAddr()
+		c.Fd()
+		return nil, Close
+	}}
+	s := startSet(t, Config{Loops: 2}, h)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for i := 0; i < 1000; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := net.Dial("tcp", s.Addr().String())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			c.Read(make([]byte, 1)) // until the server closes it
+			c.Close()
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.CountConnections() > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	// The set's own descriptors: its rings. Compare with the set running.
+	if got := openFds(t); got > fds+s.NumLoops()+2 {
+		t.Fatalf("%d descriptors open after 1000 connections came and went, %d before the set started", got, fds)
+	}
+}

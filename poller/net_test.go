@@ -430,3 +430,35 @@ func TestRecvmsgMultishotUDP(t *testing.T) {
 	}
 	runtime.KeepAlive(iov)
 }
+
+// A single-shot direct accept reports the peer's address, which a multishot one cannot.
+func TestAcceptDirectReportsPeerAddress(t *testing.T) {
+	requireFeatures(t, CapSocketDirect, CapBindListen, CapFixedFdInstall, CapSparseFiles)
+	r := loopRing(t, 16)
+	fileTable(t, r, 8)
+	lslot, addr := directListener(t, r)
+	var sa unix.RawSockaddrAny
+	salen := uint32(unix.SizeofSockaddrAny)
+	prep(t, r, 40, func(s *SQE) {
+		s.PrepAcceptDirect(int32(lslot), &sa, &salen, 0, AllocSlot)
+		s.SetFlags(FlagFixedFile)
+	})
+	if _, err := r.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	peer, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c := waitCQE(t, r, 40)
+	mustRes(t, c, "accept direct")
+	if c.More() {
+		t.Fatal("a single-shot accept said more would come")
+	}
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&sa)), salen)
+	got, ok := AddrPortFromRaw(raw)
+	if want := peer.LocalAddr().(*net.TCPAddr).AddrPort(); !ok || got != want {
+		t.Fatalf("accepted peer %v (ok %v), want %v", got, ok, want)
+	}
+}

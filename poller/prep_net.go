@@ -50,6 +50,16 @@ func (s *SQE) PrepMultishotAccept(fd int32, flags int) {
 	s.ioprio |= acceptMultishot
 }
 
+// PrepAcceptDirect accepts one connection on fd into direct descriptor slot (AllocSlot: the
+// kernel picks; Res is the slot) and writes the peer's address into sa, its length into *salen
+// (which must hold sa's size on entry). The kernel writes both when the accept completes: they
+// must stay until then. flags are accept4 flags without SOCK_CLOEXEC.
+func (s *SQE) PrepAcceptDirect(fd int32, sa *unix.RawSockaddrAny, salen *uint32, flags int, slot uint32) {
+	s.prepRW(OpAccept, fd, ptrAddr(unsafe.Pointer(sa)), 0, ptrAddr(unsafe.Pointer(salen)))
+	s.opFlags = uint32(flags)
+	s.setTargetSlot(slot)
+}
+
 // PrepRecvMultishot receives on fd until cancelled, failed or out of buffers, each time into a
 // buffer the kernel takes from provided-buffer group bgid (CQE.BufferID names it; Res is the
 // byte count, 0 at end of stream).

@@ -2,9 +2,12 @@ package ringset
 
 import (
 	"fmt"
+	"hash/crc32"
 	"log"
+	"net"
 	"runtime"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
@@ -24,6 +27,18 @@ type acceptor struct {
 	cqes     []poller.CQE
 	slots    uint32
 	exit     chan struct{} // closed when the acceptor's goroutine is done
+	// With SourceAddrHash the peer's address is needed at accept time, which a multishot
+	// accept into direct descriptors does not report: single-shot accepts stay in flight
+	// instead, each with its own address storage (the kernel writes it at completion).
+	peers []peerAddr
+}
+
+// acceptsInFlight is how many single-shot accepts the acceptor keeps armed with SourceAddrHash.
+const acceptsInFlight = 32
+
+type peerAddr struct {
+	sa  unix.RawSockaddrAny
+	len uint32
 }
 
 const listenerSlot = 0
@@ -88,10 +103,27 @@ func (a *acceptor) setup() error {
 func (a *acceptor) wake() error { return a.set.waker.wake(a.fd) }
 
 func (a *acceptor) armAccept() {
+	if a.set.cfg.Balancer != SourceAddrHash {
+		s := a.sqe()
+		s.PrepMultishotAcceptDirect(listenerSlot, 0)
+		s.SetFlags(poller.FlagFixedFile)
+		s.SetUserData(userData(opAccept, 0, 0))
+		return
+	}
+	a.peers = make([]peerAddr, acceptsInFlight)
+	for i := range a.peers {
+		a.armAcceptWithAddr(i)
+	}
+}
+
+// armAcceptWithAddr arms single-shot accept i; its user data carries i in the slot bits.
+func (a *acceptor) armAcceptWithAddr(i int) {
+	p := &a.peers[i]
+	p.len = uint32(unix.SizeofSockaddrAny)
 	s := a.sqe()
-	s.PrepMultishotAcceptDirect(listenerSlot, 0)
+	s.PrepAcceptDirect(listenerSlot, &p.sa, &p.len, 0, poller.AllocSlot)
 	s.SetFlags(poller.FlagFixedFile)
-	s.SetUserData(userData(opAccept, 0, 0))
+	s.SetUserData(userData(opAccept, 1, uint32(i)))
 }
 
 func (a *acceptor) sqe() *poller.SQE {
@@ -106,12 +138,21 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 	kind, target, slot := splitUserData(c.UserData)
 	switch kind {
 	case opAccept:
+		single := target == 1 // a single-shot accept with an address (SourceAddrHash)
 		if c.Res >= 0 {
-			a.handOff(uint32(c.Res))
+			if single {
+				a.handOff(uint32(c.Res), a.pickByAddr(&a.peers[slot]))
+			} else {
+				a.handOff(uint32(c.Res), a.set.pick(&a.next))
+			}
 		} else {
 			logAcceptError(unix.Errno(-c.Res), a.stop.Load())
 		}
-		if !c.More() && !a.stop.Load() {
+		switch {
+		case a.stop.Load():
+		case single:
+			a.armAcceptWithAddr(int(slot))
+		case !c.More():
 			a.armAccept()
 		}
 	case opHandOff:
@@ -144,8 +185,18 @@ func logAcceptError(errno unix.Errno, stopping bool) {
 	}
 }
 
-func (a *acceptor) handOff(slot uint32) {
-	target := a.set.pick(&a.next)
+// pickByAddr is gnet's source-address hash: crc32 of the peer's "ip:port" string.
+func (a *acceptor) pickByAddr(p *peerAddr) *loop {
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&p.sa)), min(p.len, uint32(unix.SizeofSockaddrAny)))
+	ap, ok := poller.AddrPortFromRaw(raw)
+	if !ok { // a unix socket's peer has no address: every such connection hashes alike
+		return a.set.loops[0]
+	}
+	h := crc32.ChecksumIEEE([]byte(net.TCPAddrFromAddrPort(ap).String()))
+	return a.set.loops[h%uint32(len(a.set.loops))]
+}
+
+func (a *acceptor) handOff(slot uint32, target *loop) {
 	target.count.Add(1)
 	// The pass and the close are one chain: keep the queue from being submitted between them.
 	if err := a.ring.Reserve(2); err != nil {

@@ -37,6 +37,7 @@ type Balancer int
 const (
 	RoundRobin       Balancer = iota // each loop in turn
 	LeastConnections                 // the loop serving the fewest connections
+	SourceAddrHash                   // crc32 of the peer's "ip:port", as gnet hashes it
 )
 
 func (b Balancer) String() string {
@@ -45,6 +46,8 @@ func (b Balancer) String() string {
 		return "round-robin"
 	case LeastConnections:
 		return "least-connections"
+	case SourceAddrHash:
+		return "source-addr-hash"
 	}
 	return fmt.Sprintf("balancer(%d)", int(b))
 }
@@ -126,7 +129,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ReusePort && c.Network == "unix" {
 		return c, errors.New("ringset: ReusePort needs a TCP network")
 	}
-	if c.Balancer != RoundRobin && c.Balancer != LeastConnections {
+	if c.Balancer < RoundRobin || c.Balancer > SourceAddrHash {
 		return c, fmt.Errorf("ringset: unknown balancer %v", c.Balancer)
 	}
 	if c.Features == nil {

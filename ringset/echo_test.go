@@ -1,7 +1,10 @@
 package ringset
 
 import (
+	"hash/crc32"
+
 	"fmt"
+	"github.com/uringnet/uringnet/conn"
 	"net"
 	"sync"
 	"testing"
@@ -12,7 +15,7 @@ func TestEchoLoopsAndBalancers(t *testing.T) {
 		loops     int
 		lb        Balancer
 		reusePort bool
-	}{{1, RoundRobin, false}, {4, RoundRobin, false}, {4, LeastConnections, false}, {1, RoundRobin, true}, {4, RoundRobin, true}} {
+	}{{1, RoundRobin, false}, {4, RoundRobin, false}, {4, LeastConnections, false}, {4, SourceAddrHash, false}, {1, RoundRobin, true}, {4, RoundRobin, true}} {
 		name := fmt.Sprintf("%d-loops-%v", tc.loops, tc.lb)
 		if tc.reusePort {
 			name = fmt.Sprintf("%d-loops-reuseport", tc.loops)
@@ -64,5 +67,35 @@ func TestEchoLoopsAndBalancers(t *testing.T) {
 				t.Errorf("%d connections opened, want %d", h.opened.Load(), conns)
 			}
 		})
+	}
+}
+
+// With SourceAddrHash a connection goes to the loop gnet's hash names: crc32 of the peer's
+// "ip:port", modulo the loops.
+func TestSourceAddrHashPlacesLikeGnet(t *testing.T) {
+	type placed struct {
+		remote string
+		loop   int
+	}
+	got := make(chan placed, 64)
+	h := &hooks{open: func(c *conn.Conn) ([]byte, Action) {
+		got <- placed{c.RemoteAddr().String(), c.Loop().Index()}
+		return nil, None
+	}}
+	s := startSet(t, Config{Loops: 4, Balancer: SourceAddrHash}, h)
+	used := map[int]bool{}
+	for i := 0; i < 32; i++ {
+		c := dial(t, s)
+		p := <-got
+		if p.remote != c.LocalAddr().String() {
+			t.Fatalf("connection reported peer %s, the client is %s", p.remote, c.LocalAddr())
+		}
+		if want := int(crc32.ChecksumIEEE([]byte(p.remote)) % 4); p.loop != want {
+			t.Fatalf("peer %s on loop %d, gnet's hash says %d", p.remote, p.loop, want)
+		}
+		used[p.loop] = true
+	}
+	if len(used) < 2 {
+		t.Fatalf("32 connections all hashed to one loop: %v", used)
 	}
 }

@@ -28,6 +28,8 @@ type Loop interface {
 	// InstallFd returns a new regular descriptor for c (the caller owns it); only on the
 	// loop's goroutine.
 	InstallFd(c *Conn) (int, error)
+	// SendTo sends p as one datagram to addr from c's socket; p may be reused on return.
+	SendTo(c *Conn, p []byte, addr net.Addr) error
 }
 
 // State is where a connection is in its life.
@@ -57,8 +59,10 @@ type Conn struct {
 	ctx    any
 	local  net.Addr
 	remote net.Addr
-	fd     int   // the cached regular descriptor plus one; 0 when none
-	err    error // what the close reports
+	fd     int // the cached regular descriptor plus one; 0 when none
+	// datagram marks a connection that stands for one received datagram (UDP).
+	datagram bool
+	err      error // what the close reports
 }
 
 // Ops records which kernel operations a connection has in flight. The loop owns it.
@@ -101,7 +105,7 @@ func (c *Conn) RemoteAddr() net.Addr { c.resolveAddrs(); return c.remote }
 func (c *Conn) SetAddrs(local, remote net.Addr) { c.local, c.remote = local, remote }
 
 func (c *Conn) resolveAddrs() {
-	if c.remote != nil || c.state == Closed {
+	if c.remote != nil || c.state == Closed || c.datagram {
 		return
 	}
 	fd, temporary := c.fd-1, false
@@ -199,6 +203,9 @@ func (c *Conn) OutboundBuffered() int { return c.out.Buffered() }
 // Write queues p to be sent at the end of the loop's batch, in order; p may be reused as soon
 // as Write returns.
 func (c *Conn) Write(p []byte) (int, error) {
+	if c.datagram {
+		return c.SendTo(p, c.remote)
+	}
 	if c.state != Open {
 		return 0, ErrClosed
 	}
@@ -212,6 +219,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 
 // Writev queues the slices in order, as one Write of their concatenation.
 func (c *Conn) Writev(bs [][]byte) (int, error) {
+	if c.datagram {
+		return 0, ErrNotDatagram // gnet: writev is for streams
+	}
 	if c.state != Open {
 		return 0, ErrClosed
 	}

@@ -3,6 +3,7 @@ package conn
 import (
 	"bytes"
 	"io"
+	"net"
 	"testing"
 )
 
@@ -11,12 +12,13 @@ type fakeLoop struct {
 	closed    []error
 }
 
-func (l *fakeLoop) ScheduleSend(*Conn)           { l.scheduled++ }
-func (l *fakeLoop) CloseConn(c *Conn, err error) { l.closed = append(l.closed, err); c.BeginClose(err) }
-func (l *fakeLoop) Post(f func()) error          { f(); return nil }
-func (l *fakeLoop) Index() int                   { return 0 }
-func (l *fakeLoop) Wake(*Conn)                   {}
-func (l *fakeLoop) InstallFd(*Conn) (int, error) { return -1, ErrClosed }
+func (l *fakeLoop) ScheduleSend(*Conn)                   { l.scheduled++ }
+func (l *fakeLoop) CloseConn(c *Conn, err error)         { l.closed = append(l.closed, err); c.BeginClose(err) }
+func (l *fakeLoop) Post(f func()) error                  { f(); return nil }
+func (l *fakeLoop) Index() int                           { return 0 }
+func (l *fakeLoop) Wake(*Conn)                           {}
+func (l *fakeLoop) InstallFd(*Conn) (int, error)         { return -1, ErrClosed }
+func (l *fakeLoop) SendTo(*Conn, []byte, net.Addr) error { return nil }
 
 // The handler reads a completion's bytes in place; what it leaves is copied before the
 // provided buffer is recycled, and later bytes queue behind it.

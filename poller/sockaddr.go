@@ -16,11 +16,26 @@ type Sockaddr struct {
 	len uint32
 }
 
+// SetMsgName points msg's name (the destination of a SENDMSG, typically) at sa.
+func (sa *Sockaddr) SetMsgName(msg *unix.Msghdr) {
+	msg.Name = (*byte)(unsafe.Pointer(&sa.raw))
+	msg.Namelen = sa.len
+}
+
 // SockaddrInet builds an AF_INET address for a 4-byte address and an AF_INET6 address otherwise
 // (a 4-in-6 address stays AF_INET6, for dual-stack sockets; Unmap it for an AF_INET socket).
 // The IPv6 zone must be a numeric interface index or empty: names are not resolved here.
 func SockaddrInet(ap netip.AddrPort) (*Sockaddr, error) {
 	sa := new(Sockaddr)
+	if err := sa.SetInet(ap); err != nil {
+		return nil, err
+	}
+	return sa, nil
+}
+
+// SetInet makes sa the address ap, in place (as SockaddrInet does, without allocating).
+func (sa *Sockaddr) SetInet(ap netip.AddrPort) error {
+	*sa = Sockaddr{}
 	addr := ap.Addr()
 	var port [2]byte
 	binary.BigEndian.PutUint16(port[:], ap.Port())
@@ -39,15 +54,15 @@ func SockaddrInet(ap netip.AddrPort) (*Sockaddr, error) {
 		if z := addr.Zone(); z != "" {
 			id, err := strconv.ParseUint(z, 10, 32)
 			if err != nil {
-				return nil, fmt.Errorf("poller: sockaddr %v: zone %q is not a numeric interface index", ap, z)
+				return fmt.Errorf("poller: sockaddr %v: zone %q is not a numeric interface index", ap, z)
 			}
 			in.Scope_id = uint32(id)
 		}
 		sa.len = unix.SizeofSockaddrInet6
 	default:
-		return nil, fmt.Errorf("poller: sockaddr %v: not an IP address", ap)
+		return fmt.Errorf("poller: sockaddr %v: not an IP address", ap)
 	}
-	return sa, nil
+	return nil
 }
 
 // SockaddrUnix builds an AF_UNIX address; a leading '@' names an abstract socket.

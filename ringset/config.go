@@ -57,7 +57,7 @@ const MaxLoops = 256
 
 // Config says what a set serves and how.
 type Config struct {
-	Network string // "tcp", "tcp4", "tcp6" or "unix"
+	Network string // "tcp", "tcp4", "tcp6", "unix", or "udp", "udp4", "udp6" (see udp.go)
 	Address string // host:port, or a path for unix
 
 	Loops    int      // event loops; 0 means 1, at most MaxLoops
@@ -125,6 +125,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Backlog == 0 {
 		c.Backlog = 1024
+	}
+	if isUDP(c.Network) {
+		c.ReusePort = true // every loop reads its own socket, as gnet forces for UDP
 	}
 	if c.ReusePort && c.Network == "unix" {
 		return c, errors.New("ringset: ReusePort needs a TCP network")

@@ -29,7 +29,8 @@ type loop struct {
 	// listenFd is the loop's own listener in ReusePort mode (-1 otherwise); it lives in slot
 	// listenerSlot of the loop's table, and connections in the slots after it.
 	listenFd  int
-	accepting bool // the loop's multishot accept is armed
+	accepting bool      // the loop's multishot accept is armed
+	udp       *udpState // the loop's datagram socket (UDP sets only)
 
 	conns []*conn.Conn // by slot
 	gens  []uint32     // generation of each slot's latest connection
@@ -130,7 +131,10 @@ func (l *loop) run(ready chan<- error) {
 	if l.idx == 0 && l.set.cfg.Ticker {
 		l.nextTick = time.Now()
 	}
-	if l.listenFd >= 0 {
+	switch {
+	case l.udp != nil:
+		l.armRecvFrom()
+	case l.listenFd >= 0:
 		l.armAccept()
 	}
 	for {
@@ -201,6 +205,10 @@ func (l *loop) dispatch(c *poller.CQE) {
 		l.openConn(c.Res)
 	case opAccept:
 		l.onAccept(c)
+	case opRecvFrom:
+		l.onRecvFrom(c)
+	case opSendTo:
+		l.onSendTo(c, slot)
 	case opRecv:
 		l.onRecv(l.lookup(slot, gen), c)
 	case opSend:
@@ -266,6 +274,12 @@ func (l *loop) beginShutdown() {
 		return
 	}
 	l.closing = true
+	if l.udp != nil && l.udp.armed {
+		s := l.sqe()
+		s.PrepCancel(userData(opRecvFrom, 0, 0), 0)
+		s.SetFlags(poller.FlagCQESkipSuccess)
+		s.SetUserData(userData(opCancel, 0, listenerSlot))
+	}
 	if l.accepting {
 		s := l.sqe()
 		s.PrepCancel(userData(opAccept, 0, 0), 0)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"runtime/debug"
@@ -79,6 +80,15 @@ func Start(cfg Config, h Handler) (*Set, error) {
 		if cfg.ReusePort {
 			l.listenFd = lfds[i]
 		}
+		if isUDP(cfg.Network) {
+			family := unix.AF_INET6
+			if sa, err := unix.Getsockname(lfds[i]); err == nil {
+				if _, v4 := sa.(*unix.SockaddrInet4); v4 {
+					family = unix.AF_INET
+				}
+			}
+			l.udp = &udpState{layout: unix.Msghdr{Namelen: unix.SizeofSockaddrInet6}, local: s.addr, family: family}
+		}
 		ready := make(chan error, 1)
 		go l.run(ready)
 		if err := <-ready; err != nil {
@@ -130,17 +140,32 @@ func (s *Set) listen(n int) ([]int, error) {
 }
 
 func (s *Set) listenOne(lc net.ListenConfig, addr string) (int, error) {
-	ln, err := lc.Listen(context.Background(), s.cfg.Network, addr)
-	if err != nil {
-		return -1, fmt.Errorf("ringset: listen: %w", err)
+	var sock interface {
+		io.Closer
+		syscall.Conn
 	}
-	defer ln.Close()
-	if ul, ok := ln.(*net.UnixListener); ok {
-		ul.SetUnlinkOnClose(false)
-		s.unlink = s.cfg.Address
+	if isUDP(s.cfg.Network) {
+		pc, err := lc.ListenPacket(context.Background(), s.cfg.Network, addr)
+		if err != nil {
+			return -1, fmt.Errorf("ringset: listen: %w", err)
+		}
+		s.addr, sock = pc.LocalAddr(), pc.(*net.UDPConn)
+	} else {
+		ln, err := lc.Listen(context.Background(), s.cfg.Network, addr)
+		if err != nil {
+			return -1, fmt.Errorf("ringset: listen: %w", err)
+		}
+		if ul, ok := ln.(*net.UnixListener); ok {
+			ul.SetUnlinkOnClose(false)
+			s.unlink = s.cfg.Address
+		}
+		s.addr, sock = ln.Addr(), ln.(interface {
+			io.Closer
+			syscall.Conn
+		})
 	}
-	s.addr = ln.Addr()
-	raw, err := ln.(syscall.Conn).SyscallConn()
+	defer sock.Close()
+	raw, err := sock.SyscallConn()
 	if err != nil {
 		return -1, fmt.Errorf("ringset: listener descriptor: %w", err)
 	}
@@ -151,7 +176,7 @@ func (s *Set) listenOne(lc net.ListenConfig, addr string) (int, error) {
 	if dupErr != nil {
 		return -1, fmt.Errorf("ringset: duplicate listener descriptor: %w", dupErr)
 	}
-	if _, isTCP := ln.(*net.TCPListener); isTCP && !s.cfg.TCPDelay {
+	if _, isTCP := sock.(*net.TCPListener); isTCP && !s.cfg.TCPDelay {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
 			unix.Close(fd)
 			return -1, fmt.Errorf("ringset: listener TCP_NODELAY: %w", err)

@@ -16,6 +16,8 @@ const (
 	opHandOff                        // the acceptor's MSG_RING passing a descriptor
 	opHandOffClose                   // the acceptor's close of its copy once passed
 	opInstall                        // FIXED_FD_INSTALL for a connection's real descriptor
+	opRecvFrom                       // a UDP loop's multishot RECVMSG
+	opSendTo                         // a datagram's SENDMSG; the slot bits index its send record
 )
 
 const genMask = 1<<24 - 1

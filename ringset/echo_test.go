@@ -2,6 +2,7 @@ package ringset
 
 import (
 	"hash/crc32"
+	"path/filepath"
 
 	"fmt"
 	"github.com/uringnet/uringnet/conn"
@@ -10,63 +11,97 @@ import (
 	"testing"
 )
 
-func TestEchoLoopsAndBalancers(t *testing.T) {
-	for _, tc := range []struct {
-		loops     int
+// Echo over every stream network, with one loop and four, under each way of spreading
+// connections: the acceptor's balancers (every connection reaches its loop as a fixed
+// descriptor passed by MSG_RING) and SO_REUSEPORT (each loop accepts its own; nothing passed).
+func TestEchoMatrix(t *testing.T) {
+	networks := []struct{ network, addr string }{{"tcp4", "127.0.0.1:0"}, {"tcp6", "[::1]:0"}, {"unix", ""}}
+	modes := []struct {
+		name      string
 		lb        Balancer
 		reusePort bool
-	}{{1, RoundRobin, false}, {4, RoundRobin, false}, {4, LeastConnections, false}, {4, SourceAddrHash, false}, {1, RoundRobin, true}, {4, RoundRobin, true}} {
-		name := fmt.Sprintf("%d-loops-%v", tc.loops, tc.lb)
-		if tc.reusePort {
-			name = fmt.Sprintf("%d-loops-reuseport", tc.loops)
-		}
-		t.Run(name, func(t *testing.T) {
-			h := &echo{}
-			s := startSet(t, Config{Loops: tc.loops, Balancer: tc.lb, ReusePort: tc.reusePort}, h)
-			const conns = 32
-			var wg sync.WaitGroup
-			errs := make(chan error, conns)
-			for i := 0; i < conns; i++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					c, err := net.Dial("tcp", s.Addr().String())
-					if err != nil {
-						errs <- err
-						return
+	}{{"round-robin", RoundRobin, false}, {"least-connections", LeastConnections, false},
+		{"source-addr-hash", SourceAddrHash, false}, {"reuseport", RoundRobin, true}}
+	for _, nw := range networks {
+		for _, loops := range []int{1, 4} {
+			for _, m := range modes {
+				if nw.network == "unix" && m.reusePort {
+					continue // SO_REUSEPORT is for TCP; Start refuses it (TestBadAddresses)
+				}
+				t.Run(fmt.Sprintf("%s/%d-loops/%s", nw.network, loops, m.name), func(t *testing.T) {
+					addr := nw.addr
+					if nw.network == "unix" {
+						addr = filepath.Join(t.TempDir(), "s")
 					}
-					defer c.Close()
-					errs <- echoRoundTrip(c, 64<<10, uint64(i))
-				}()
+					if nw.network == "tcp6" {
+						if ln, err := net.Listen("tcp6", addr); err != nil {
+							t.Skipf("no IPv6 loopback on this machine: %v", err)
+						} else {
+							ln.Close()
+						}
+					}
+					h := &echo{}
+					s := startSet(t, Config{Network: nw.network, Address: addr, Loops: loops,
+						Balancer: m.lb, ReusePort: m.reusePort}, h)
+					echoMatrixPoint(t, s, h, loops, m.reusePort)
+				})
 			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				if err != nil {
-					t.Fatal(err)
-				}
+		}
+	}
+}
+
+func echoMatrixPoint(t *testing.T, s *Set, h *echo, loops int, reusePort bool) {
+	const conns = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial(s.Addr().Network(), s.Addr().String())
+			if err != nil {
+				errs <- err
+				return
 			}
-			// By default every connection reaches its loop as a passed fixed descriptor; with
-			// ReusePort each loop accepts its own and nothing is passed.
-			total := int64(0)
-			for i := 0; i < s.NumLoops(); i++ {
-				n := s.PassedDescriptors(i)
-				if tc.loops > 1 && n == 0 && !tc.reusePort {
-					t.Errorf("loop %d received no descriptor", i)
-				}
-				total += n
-			}
-			want := int64(conns)
-			if tc.reusePort {
-				want = 0
-			}
-			if total != want {
-				t.Errorf("loops received %d descriptors by MSG_RING, want %d", total, want)
-			}
-			if h.opened.Load() != conns {
-				t.Errorf("%d connections opened, want %d", h.opened.Load(), conns)
-			}
-		})
+			defer c.Close()
+			errs <- echoRoundTrip(c, 32<<10, uint64(i))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	passed := int64(0)
+	for i := 0; i < s.NumLoops(); i++ {
+		passed += s.PassedDescriptors(i)
+	}
+	want := int64(conns)
+	if reusePort {
+		want = 0
+	}
+	if passed != want {
+		t.Errorf("loops received %d descriptors by MSG_RING, want %d", passed, want)
+	}
+	if h.opened.Load() != conns {
+		t.Errorf("%d connections opened, want %d", h.opened.Load(), conns)
+	}
+}
+
+// With round-robin over four loops, every loop gets its share of passed descriptors.
+func TestRoundRobinPassesToEveryLoop(t *testing.T) {
+	s := startSet(t, Config{Loops: 4}, &echo{})
+	for i := 0; i < 8; i++ {
+		if err := echoRoundTrip(dial(t, s), 100, uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 4; i++ {
+		if n := s.PassedDescriptors(i); n != 2 {
+			t.Errorf("loop %d received %d descriptors, want 2 of 8", i, n)
+		}
 	}
 }
 

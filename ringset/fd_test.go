@@ -1,6 +1,7 @@
 package ringset
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -134,5 +135,59 @@ func TestFdsDoNotLeak(t *testing.T) {
 	// The set's own descriptors: its rings. Compare with the set running.
 	if got := openFds(t); got > fds+s.NumLoops()+2 {
 		t.Fatalf("%d descriptors open after 1000 connections came and went, %d before the set started", got, fds)
+	}
+}
+
+// With the process out of descriptors (RLIMIT_NOFILE reached), the set keeps accepting and
+// serving: accepted connections are direct descriptors and take none. Only asking for a real
+// descriptor fails, with EMFILE, as an error.
+func TestServesAtTheFdLimit(t *testing.T) {
+	fdErrs := make(chan error, 4)
+	h := &hooks{open: func(c *conn.Conn) ([]byte, Action) {
+		_, err := c.Dup()
+		fdErrs <- err
+		return nil, None
+	}}
+	s := startSet(t, Config{}, h)
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+	tight := lim
+	tight.Cur = uint64(openFds(t) + 16)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &tight); err != nil {
+		t.Fatal(err)
+	}
+	// Fill the descriptor table, keeping one slot for a client.
+	var filler []int
+	defer func() {
+		for _, fd := range filler {
+			unix.Close(fd)
+		}
+	}()
+	for {
+		fd, err := unix.Dup(0)
+		if err != nil {
+			break
+		}
+		filler = append(filler, fd)
+	}
+	unix.Close(filler[len(filler)-1])
+	filler = filler[:len(filler)-1]
+
+	client := dial(t, s) // takes the last descriptor
+	if err := <-fdErrs; err == nil || !errors.Is(err, unix.EMFILE) {
+		t.Fatalf("Dup with no descriptor left: %v, want EMFILE", err)
+	}
+	if err := echoRoundTrip(client, 64<<10, 1); err != nil {
+		t.Fatalf("serving with no descriptor left: %v", err)
+	}
+	unix.Close(filler[len(filler)-1])
+	filler = filler[:len(filler)-1]
+	another := dial(t, s)
+	<-fdErrs
+	if err := echoRoundTrip(another, 64<<10, 2); err != nil {
+		t.Fatalf("a connection accepted at the fd limit: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"fmt"
 	"net"
 	"time"
 
@@ -30,6 +31,9 @@ type Loop interface {
 	InstallFd(c *Conn) (int, error)
 	// SendTo sends p as one datagram to addr from c's socket; p may be reused on return.
 	SendTo(c *Conn, p []byte, addr net.Addr) error
+	// Consumed tells the loop that c's input was consumed, wherever that happened, so that a
+	// receive paused by back-pressure resumes.
+	Consumed(c *Conn)
 }
 
 // State is where a connection is in its life.
@@ -62,7 +66,10 @@ type Conn struct {
 	fd     int // the cached regular descriptor plus one; 0 when none
 	// datagram marks a connection that stands for one received datagram (UDP).
 	datagram bool
-	err      error // what the close reports
+	// addrsTried: the addresses were looked up (whatever came of it); they are not looked up
+	// again.
+	addrsTried bool
+	err        error // what the close reports
 }
 
 // Ops records which kernel operations a connection has in flight. The loop owns it.
@@ -73,6 +80,7 @@ type Ops struct {
 	CancelSent bool // the close protocol's cancel is in flight
 	FinalSent  bool // the close protocol's last, non-blocking send was made
 	CloseSent  bool // the close of the descriptor is in flight
+	Unreported bool // closed before OnOpen: no OnClose either
 }
 
 // New returns an open connection in slot of loop.
@@ -105,9 +113,10 @@ func (c *Conn) RemoteAddr() net.Addr { c.resolveAddrs(); return c.remote }
 func (c *Conn) SetAddrs(local, remote net.Addr) { c.local, c.remote = local, remote }
 
 func (c *Conn) resolveAddrs() {
-	if c.remote != nil || c.state == Closed || c.datagram {
+	if c.addrsTried || c.remote != nil || c.state == Closed || c.datagram {
 		return
 	}
+	c.addrsTried = true
 	fd, temporary := c.fd-1, false
 	if fd < 0 {
 		var err error
@@ -185,17 +194,40 @@ func (c *Conn) withFd(f func(fd int) error) error {
 func (c *Conn) InboundBuffered() int { return c.in.Buffered() }
 
 // Peek returns the next n unconsumed bytes (all with n <= 0) without consuming them; with fewer
-// than n buffered it returns them and io.ErrShortBuffer. Valid until the handler returns.
+// than n buffered it returns nil and io.ErrShortBuffer (and the loop will buffer at least n
+// before pausing for back-pressure). Valid until the handler returns.
 func (c *Conn) Peek(n int) ([]byte, error) { return c.in.Peek(n) }
 
 // Next is Peek that consumes what it returns.
-func (c *Conn) Next(n int) ([]byte, error) { return c.in.Next(n) }
+func (c *Conn) Next(n int) ([]byte, error) {
+	b, err := c.in.Next(n)
+	c.consumed()
+	return b, err
+}
 
 // Discard drops n unconsumed bytes (all with n <= 0 or n beyond what there is).
-func (c *Conn) Discard(n int) int { return c.in.Discard(n) }
+func (c *Conn) Discard(n int) int {
+	n = c.in.Discard(n)
+	c.consumed()
+	return n
+}
 
 // Read copies unconsumed bytes into p.
-func (c *Conn) Read(p []byte) int { return c.in.Read(p) }
+func (c *Conn) Read(p []byte) int {
+	n := c.in.Read(p)
+	c.consumed()
+	return n
+}
+
+// Wanted is the most a Peek or Next asked for and did not get since input was last consumed.
+func (c *Conn) Wanted() int { return c.in.wanted }
+
+// consumed lets a receive paused by back-pressure resume.
+func (c *Conn) consumed() {
+	if c.state == Open && !c.datagram && !c.Ops.RecvArmed {
+		c.loop.Consumed(c)
+	}
+}
 
 // OutboundBuffered is how many written bytes the kernel has not yet taken.
 func (c *Conn) OutboundBuffered() int { return c.out.Buffered() }
@@ -272,9 +304,16 @@ func (c *Conn) CloseAsync(cb Callback) error {
 	return c.post(cb, func() error { return c.Close() })
 }
 
-// post runs op on the loop if the connection is still open then, and reports to cb.
+// post runs op on the loop if the connection is still open then, and reports to cb. A panic in
+// op or cb closes this connection, with the panic as the close's error, and nothing else.
+// Consuming input in cb re-arms receiving like consuming it in a handler does.
 func (c *Conn) post(cb Callback, op func() error) error {
 	return c.loop.Post(func() {
+		defer func() {
+			if r := recover(); r != nil {
+				c.loop.CloseConn(c, fmt.Errorf("conn: callback panic: %v", r))
+			}
+		}()
 		err := ErrClosed
 		if c.state == Open {
 			err = op()

@@ -9,6 +9,9 @@ type inbound struct {
 	view []byte // borrowed from the loop's provided buffer; valid until the callback returns
 	buf  []byte // owned leftovers, unread from head on
 	head int
+	// wanted is the most a Peek or Next asked for and did not get: a framed protocol waiting for
+	// a whole message. The loop lets the connection buffer at least that much.
+	wanted int
 }
 
 // Buffered is how many unconsumed bytes there are.
@@ -26,16 +29,17 @@ func (in *inbound) bytes() []byte {
 	return in.buf[in.head:]
 }
 
-// Peek returns the next n bytes without consuming them (all of them when n <= 0), or
-// io.ErrShortBuffer with what there is when fewer than n are buffered. The slice is valid
-// until the handler returns.
+// Peek returns the next n bytes without consuming them (all of them when n <= 0), or nil and
+// io.ErrShortBuffer when fewer than n are buffered, as gnet does. The slice is valid until the
+// handler returns.
 func (in *inbound) Peek(n int) ([]byte, error) {
 	b := in.bytes()
 	if n <= 0 {
 		return b, nil
 	}
 	if n > len(b) {
-		return b, io.ErrShortBuffer
+		in.wanted = max(in.wanted, n)
+		return nil, io.ErrShortBuffer
 	}
 	return b[:n], nil
 }
@@ -44,7 +48,7 @@ func (in *inbound) Peek(n int) ([]byte, error) {
 func (in *inbound) Next(n int) ([]byte, error) {
 	b, err := in.Peek(n)
 	if err != nil {
-		return b, err
+		return nil, err
 	}
 	in.Discard(len(b))
 	return b, nil
@@ -56,6 +60,9 @@ func (in *inbound) Discard(n int) int {
 	have := in.Buffered()
 	if n <= 0 || n > have {
 		n = have
+	}
+	if n > 0 {
+		in.wanted = 0
 	}
 	if in.view != nil {
 		in.view = in.view[n:]

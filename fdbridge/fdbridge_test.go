@@ -79,8 +79,8 @@ func TestSocketOptionsAndAddrs(t *testing.T) {
 	f, _ := c.(*net.TCPConn).File()
 	defer f.Close()
 	fd := int(f.Fd())
-	for _, err := range []error{SetNoDelay(fd, false), SetKeepAlive(fd, true, 1500*time.Millisecond),
-		SetLinger(fd, -1), SetReadBuffer(fd, 32<<10), SetWriteBuffer(fd, 32<<10)} {
+	for _, err := range []error{SetNoDelay(fd, false), SetKeepAlive(fd, true, 1100*time.Millisecond),
+		SetLinger(fd, 5), SetLinger(fd, -1), SetReadBuffer(fd, 32<<10), SetWriteBuffer(fd, 32<<10)} {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,10 +89,10 @@ func TestSocketOptionsAndAddrs(t *testing.T) {
 		t.Errorf("TCP_NODELAY %d after SetNoDelay(false)", v)
 	}
 	if v, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE); v != 2 {
-		t.Errorf("TCP_KEEPIDLE %d for 1.5s, want 2 (rounded)", v)
+		t.Errorf("TCP_KEEPIDLE %d for 1.1s, want 2 (rounded up, as net does)", v)
 	}
 	if l, _ := unix.GetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER); l.Onoff != 0 {
-		t.Errorf("linger %+v after SetLinger(-1), want off", l)
+		t.Errorf("linger %+v after SetLinger(5) then SetLinger(-1), want off", l)
 	}
 	local, remote, err := Addrs(fd)
 	if err != nil || local.String() != c.LocalAddr().String() || remote.String() != c.RemoteAddr().String() {

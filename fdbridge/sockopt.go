@@ -16,7 +16,8 @@ func SetNoDelay(fd int, noDelay bool) error {
 }
 
 // SetKeepAlive turns keep-alive probes on or off; a positive period sets both the idle time
-// before the first probe and the interval between probes, as net.TCPConn does.
+// before the first probe and the interval between probes, rounded up to whole seconds, as
+// net.TCPConn does.
 func SetKeepAlive(fd int, on bool, period time.Duration) error {
 	if err := setInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolInt(on), "SO_KEEPALIVE"); err != nil {
 		return err
@@ -24,7 +25,7 @@ func SetKeepAlive(fd int, on bool, period time.Duration) error {
 	if !on || period <= 0 {
 		return nil
 	}
-	secs := int(max(period.Round(time.Second), time.Second) / time.Second)
+	secs := int((period + time.Second - 1) / time.Second)
 	if err := setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs, "TCP_KEEPIDLE"); err != nil {
 		return err
 	}
@@ -54,7 +55,8 @@ func SetWriteBuffer(fd, bytes int) error {
 	return setInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, bytes, "SO_SNDBUF")
 }
 
-// Addrs returns the socket's local and peer addresses as *net.TCPAddr or *net.UnixAddr.
+// Addrs returns the socket's local and peer addresses as *net.TCPAddr or *net.UnixAddr. When
+// the peer's cannot be had (the connection was reset) the local one is still returned.
 func Addrs(fd int) (local, remote net.Addr, err error) {
 	ls, err := unix.Getsockname(fd)
 	if err != nil {
@@ -62,7 +64,7 @@ func Addrs(fd int) (local, remote net.Addr, err error) {
 	}
 	rs, err := unix.Getpeername(fd)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fdbridge: getpeername fd %d: %w", fd, err)
+		return netAddr(ls), nil, fmt.Errorf("fdbridge: getpeername fd %d: %w", fd, err)
 	}
 	return netAddr(ls), netAddr(rs), nil
 }

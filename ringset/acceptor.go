@@ -197,6 +197,14 @@ func (a *acceptor) pickByAddr(p *peerAddr) *loop {
 }
 
 func (a *acceptor) handOff(slot uint32, target *loop) {
+	if target.stopped.Load() {
+		// The loop died (its ring failed) and the set is stopping: refuse the connection.
+		s := a.sqe()
+		s.PrepCloseDirect(slot)
+		s.SetFlags(poller.FlagCQESkipSuccess)
+		s.SetUserData(userData(opHandOffClose, 0, slot))
+		return
+	}
 	target.count.Add(1)
 	// The pass and the close are one chain: keep the queue from being submitted between them.
 	if err := a.ring.Reserve(2); err != nil {

@@ -55,24 +55,27 @@ type loop struct {
 func (l *loop) Index() int { return l.idx }
 
 // Post queues f to run on the loop and wakes the loop if no wake-up is pending for its batch.
-// A task that races with the loop's exit is not lost: once the loop has stopped, the poster
-// runs what is left itself (connections are closed by then, so tasks report net.ErrClosed),
-// and Post returns ErrStopped.
+// Either the loop runs f or, once the loop has stopped, Post returns ErrStopped and f never
+// runs. A wake-up that fails is logged, not returned: f is queued and runs within maxWait.
 func (l *loop) Post(f func()) error {
-	if l.stopped.Load() {
-		return ErrStopped
-	}
-	l.tasks.push(f)
-	if l.stopped.Load() {
-		l.tasks.runAll()
+	if !l.tasks.push(f) {
 		return ErrStopped
 	}
 	if !l.woken.Swap(true) {
 		if err := l.set.waker.wake(l.fd); err != nil {
-			return fmt.Errorf("ringset: wake loop %d: %w", l.idx, err)
+			log.Printf("uringnet: wake loop %d: %v", l.idx, err)
 		}
 	}
 	return nil
+}
+
+// runTask runs a queued task; a panic in it is logged and the loop goes on (a task for a
+// connection closes that connection itself: conn.Conn's asynchronous calls recover their
+// callbacks).
+func (l *loop) runTask(f func()) {
+	if err := l.set.guard(f); err != nil {
+		log.Printf("uringnet: loop %d: task: %v", l.idx, err)
+	}
 }
 
 // setup creates the ring and its resources on the calling (locked) thread.
@@ -101,7 +104,15 @@ func (l *loop) setup() error {
 		r.Close()
 		return fmt.Errorf("ringset: loop %d: %w", l.idx, err)
 	}
-	l.ring, l.bufs, l.fd = r, br, r.Fd()
+	// Messages are addressed to a duplicate of the ring's descriptor, kept until the set is
+	// released (see Set.release).
+	fd, err := unix.FcntlInt(uintptr(r.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		br.Close()
+		r.Close()
+		return fmt.Errorf("ringset: loop %d: duplicate ring fd: %w", l.idx, err)
+	}
+	l.ring, l.bufs, l.fd = r, br, fd
 	l.conns = make([]*conn.Conn, slots)
 	l.gens = make([]uint32, slots)
 	l.cqes = make([]poller.CQE, 8*entries)
@@ -114,6 +125,7 @@ func (l *loop) run(ready chan<- error) {
 	defer runtime.UnlockOSThread()
 	if err := l.setup(); err != nil {
 		l.stopped.Store(true)
+		l.tasks.close(func(func()) {}) // nothing can have been queued for a loop never announced
 		close(l.exit)
 		ready <- err
 		return
@@ -139,7 +151,7 @@ func (l *loop) run(ready chan<- error) {
 	}
 	for {
 		l.woken.Store(false)
-		l.tasks.runAll()
+		l.tasks.runAll(l.runTask)
 		l.dispatchDeferred()
 		if l.closing && l.open == 0 {
 			return
@@ -166,7 +178,7 @@ func (l *loop) run(ready chan<- error) {
 // teardown runs when the loop exits: every connection is closed by then.
 func (l *loop) teardown() {
 	l.stopped.Store(true)
-	l.tasks.runAll() // tasks that raced with the stop see a stopped loop and give up
+	l.tasks.close(l.runTask) // from here on Post refuses; what was queued runs now
 	if err := l.bufs.Close(); err != nil {
 		log.Printf("uringnet: loop %d: %v", l.idx, err)
 	}
@@ -197,9 +209,14 @@ func (l *loop) stash(c poller.CQE) { l.deferred = append(l.deferred, c) }
 func (l *loop) dispatch(c *poller.CQE) {
 	kind, gen, slot := splitUserData(c.UserData)
 	switch kind {
-	case opWake, opInstall:
-		// The task queue runs at the top of the next iteration; an install's own completion
-		// is consumed by InstallFd, so one seen here belonged to a failed wait.
+	case opWake:
+		// The task queue runs at the top of the next iteration.
+	case opInstall:
+		// InstallFd consumes its own completion; one seen here outlived a failed wait, and its
+		// descriptor would leak.
+		if c.Res >= 0 {
+			unix.Close(int(c.Res))
+		}
 	case opNewConn:
 		l.passed.Add(1)
 		l.openConn(c.Res)

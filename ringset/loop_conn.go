@@ -27,6 +27,8 @@ func (l *loop) openConn(res int32) {
 	l.conns[slot] = c
 	l.open++
 	if l.closing {
+		// Shutting down: the connection is closed unseen, with no OnOpen and so no OnClose.
+		c.Ops.Unreported = true
 		l.CloseConn(c, nil)
 		return
 	}
@@ -53,7 +55,7 @@ func (l *loop) armRecv(c *conn.Conn) {
 	s := l.sqe()
 	if l.set.recvLimit {
 		s.PrepRecvMultishot(int32(c.Slot), bufferGroup, 0)
-		s.SetRecvLimit(uint32(l.set.cfg.InboundLimit - c.InboundBuffered()))
+		s.SetRecvLimit(uint32(l.budget(c) - c.InboundBuffered()))
 	} else {
 		s.PrepRecvBufferSelect(int32(c.Slot), bufferGroup, 0)
 	}
@@ -106,12 +108,21 @@ func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
 }
 
 // resumeOrPause re-arms the receive of an open connection that has ended its receive and holds
-// less than the inbound limit; one at the limit stays paused until the handler consumes.
+// less than its budget; one at its budget stays paused until its input is consumed (Consumed).
+// A paused connection notices its peer's FIN or reset only when it resumes.
 func (l *loop) resumeOrPause(c *conn.Conn) {
-	if c.State() == conn.Open && !c.Ops.RecvArmed && c.InboundBuffered() < l.set.cfg.InboundLimit {
+	if c.State() == conn.Open && !c.Ops.RecvArmed && c.InboundBuffered() < l.budget(c) {
 		l.armRecv(c)
 	}
 }
+
+// budget is how much unconsumed input c may hold: the inbound limit, or more while the handler
+// waits for a larger message it asked for (a Peek or Next that came up short).
+func (l *loop) budget(c *conn.Conn) int { return max(l.set.cfg.InboundLimit, c.Wanted()) }
+
+// Consumed resumes a receive paused by back-pressure once c's input was consumed, whatever
+// consumed it (a handler, an asynchronous callback, a task).
+func (l *loop) Consumed(c *conn.Conn) { l.resumeOrPause(c) }
 
 // ScheduleSend puts c on the list of connections to send for at the end of the batch.
 func (l *loop) ScheduleSend(c *conn.Conn) {
@@ -219,6 +230,9 @@ func (l *loop) finishClose(c *conn.Conn, res int32) {
 	l.count.Add(-1)
 	err := c.Err()
 	c.Finish()
+	if c.Ops.Unreported {
+		return
+	}
 	action := None
 	l.set.guard(func() { action = l.set.handler.OnClose(c, err) })
 	if action == Shutdown {

@@ -75,6 +75,7 @@ func Start(cfg Config, h Handler) (*Set, error) {
 	if action := h.OnBoot(s); action == Shutdown {
 		return startFailed(errors.New("ringset: OnBoot asked to shut down"))
 	}
+	// Every loop exists before any runs: a running loop's handlers may read s.loops.
 	for i := 0; i < cfg.Loops; i++ {
 		l := &loop{idx: i, set: s, exit: make(chan struct{}), listenFd: -1}
 		if cfg.ReusePort {
@@ -89,12 +90,19 @@ func Start(cfg Config, h Handler) (*Set, error) {
 			}
 			l.udp = &udpState{layout: unix.Msghdr{Namelen: unix.SizeofSockaddrInet6}, local: s.addr, family: family}
 		}
+		s.loops = append(s.loops, l)
+	}
+	for i, l := range s.loops {
 		ready := make(chan error, 1)
 		go l.run(ready)
 		if err := <-ready; err != nil {
+			for _, never := range s.loops[i+1:] {
+				never.stopped.Store(true)
+				never.tasks.close(func(func()) {})
+				close(never.exit)
+			}
 			return startFailed(err)
 		}
-		s.loops = append(s.loops, l)
 	}
 	if cfg.ReusePort {
 		return s, nil
@@ -247,8 +255,15 @@ func (s *Set) stopLoops() {
 	}
 }
 
-// release frees what the set holds beyond its loops.
+// release frees what the set holds beyond its loops: the loops' ring descriptors are closed
+// only now, after the acceptor and every waker are done with them, so that their numbers cannot
+// be reused by another ring while a message could still be addressed to them.
 func (s *Set) release() {
+	for _, l := range s.loops {
+		if l.fd > 0 {
+			unix.Close(l.fd)
+		}
+	}
 	if s.unlink != "" {
 		unix.Unlink(s.unlink)
 	}

@@ -7,7 +7,8 @@ import (
 
 // taskQueue is a multi-producer, single-consumer queue of functions for a loop: producers push
 // with one compare-and-swap, the loop takes everything with one swap and runs it in push order.
-// No mutex: the consumer never contends with producers for a lock.
+// No mutex: the consumer never contends with producers for a lock. Once closed, pushes fail,
+// so a task is either run by the loop or refused, never both and never neither.
 type taskQueue struct {
 	head atomic.Pointer[taskNode]
 }
@@ -17,43 +18,69 @@ type taskNode struct {
 	next *taskNode
 }
 
+// closedQueue marks a closed queue's head.
+var closedQueue = &taskNode{}
+
 var taskNodes = sync.Pool{New: func() any { return new(taskNode) }}
 
-func (q *taskQueue) push(f func()) {
+// push queues f; it reports false (and queues nothing) once the queue is closed.
+func (q *taskQueue) push(f func()) bool {
 	n := taskNodes.Get().(*taskNode)
 	n.f = f
 	for {
 		old := q.head.Load()
+		if old == closedQueue {
+			n.f = nil
+			taskNodes.Put(n)
+			return false
+		}
 		n.next = old
 		if q.head.CompareAndSwap(old, n) {
-			return
+			return true
 		}
 	}
 }
 
-// runAll runs every queued task in the order pushed, including tasks pushed by the tasks it
-// runs, and reports how many ran.
-func (q *taskQueue) runAll() int {
+// runAll runs every queued task in the order pushed, through run, including tasks pushed by
+// the tasks it runs, and reports how many ran.
+func (q *taskQueue) runAll(run func(func())) int {
 	ran := 0
 	for {
 		n := q.head.Swap(nil)
 		if n == nil {
 			return ran
 		}
-		// The stack holds the newest first: reverse it.
-		var fifo *taskNode
-		for n != nil {
-			next := n.next
-			n.next = fifo
-			fifo, n = n, next
-		}
-		for fifo != nil {
-			f, next := fifo.f, fifo.next
-			fifo.f, fifo.next = nil, nil
-			taskNodes.Put(fifo)
-			f()
-			ran++
-			fifo = next
-		}
+		ran += runList(n, run)
 	}
+}
+
+// close refuses every later push and runs what was queued before, through run.
+func (q *taskQueue) close(run func(func())) {
+	for {
+		n := q.head.Swap(closedQueue)
+		if n == nil || n == closedQueue {
+			return
+		}
+		runList(n, run)
+	}
+}
+
+// runList runs a stack of tasks (newest first) oldest first.
+func runList(n *taskNode, run func(func())) int {
+	var fifo *taskNode
+	for n != nil {
+		next := n.next
+		n.next = fifo
+		fifo, n = n, next
+	}
+	ran := 0
+	for fifo != nil {
+		f, next := fifo.f, fifo.next
+		fifo.f, fifo.next = nil, nil
+		taskNodes.Put(fifo)
+		run(f)
+		ran++
+		fifo = next
+	}
+	return ran
 }

@@ -15,9 +15,10 @@
 // # Wake-ups
 //
 // A goroutine that queues a task wakes the loop only if no wake-up is pending for the current
-// batch, with the ring-less synchronous MSG_RING (Linux 6.13). Where the kernel lacks it, a
-// small messenger ring shared under a mutex sends an ordinary MSG_RING on the waker's behalf:
-// still no eventfd.
+// batch. Another loop does it with a MSG_RING queued on its own ring (submitted with its next
+// io_uring_enter); any other goroutine with the ring-less synchronous MSG_RING (Linux 6.13), or,
+// where the kernel lacks that, through a small messenger ring shared under a mutex that sends
+// an ordinary MSG_RING on its behalf. A loop posting to itself needs no wake. No eventfd.
 //
 // # Handler errors
 //

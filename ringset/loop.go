@@ -42,13 +42,15 @@ type loop struct {
 	deferred []poller.CQE
 	nextTick time.Time
 
-	tasks   taskQueue
-	woken   atomic.Bool   // a wake-up is pending for this batch
-	stopped atomic.Bool   // the loop has exited; Post fails
-	count   atomic.Int64  // connections served, for the least-connections balancer
-	passed  atomic.Int64  // descriptors received from the acceptor by MSG_RING
-	closing bool          // shutdown: close everything and exit when empty
-	exit    chan struct{} // closed when the loop's goroutine has released everything
+	tasks    taskQueue
+	woken    atomic.Bool   // a wake-up is pending for this batch
+	stopped  atomic.Bool   // the loop has exited; Post fails
+	count    atomic.Int64  // connections served, for the least-connections balancer
+	passed   atomic.Int64  // descriptors received from the acceptor by MSG_RING
+	closing  bool          // shutdown: close everything and exit when empty
+	tid      atomic.Int64  // the loop's locked OS thread, to recognise posts made on it
+	ringMsgs atomic.Int64  // wake-ups this loop sent other loops by MSG_RING from its own ring
+	exit     chan struct{} // closed when the loop's goroutine has released everything
 }
 
 // Index is the loop's position in its set.
@@ -62,11 +64,31 @@ func (l *loop) Post(f func()) error {
 		return ErrStopped
 	}
 	if !l.woken.Swap(true) {
-		if err := l.set.waker.wake(l.fd); err != nil {
-			log.Printf("uringnet: wake loop %d: %v", l.idx, err)
-		}
+		l.wake()
 	}
 	return nil
+}
+
+// wake makes the loop run its task queue. From the loop's own thread nothing is needed (it runs
+// the queue before it next waits); from another loop it is a MSG_RING queued on the sender's own
+// ring and submitted with the sender's next io_uring_enter; from any other goroutine, the
+// set's waker (the synchronous message, or the messenger ring).
+func (l *loop) wake() {
+	tid := int64(unix.Gettid())
+	if tid == l.tid.Load() {
+		return // this loop runs the queue before it waits again
+	}
+	if sender := l.set.loopOnThread(tid); sender != nil {
+		sender.ringMsgs.Add(1)
+		s := sender.sqe()
+		s.PrepMsgRingData(l.fd, userData(opWake, 0, 0), 0, 0)
+		s.SetFlags(poller.FlagCQESkipSuccess)
+		s.SetUserData(userData(opWakeSent, 0, uint32(l.idx)))
+		return
+	}
+	if err := l.set.waker.wake(l.fd); err != nil {
+		log.Printf("uringnet: wake loop %d: %v", l.idx, err)
+	}
 }
 
 // runTask runs a queued task; a panic in it is logged and the loop goes on (a task for a
@@ -123,6 +145,7 @@ func (l *loop) setup() error {
 func (l *loop) run(ready chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	l.tid.Store(int64(unix.Gettid()))
 	if err := l.setup(); err != nil {
 		l.stopped.Store(true)
 		l.tasks.close(func(func()) {}) // nothing can have been queued for a loop never announced
@@ -179,6 +202,7 @@ func (l *loop) run(ready chan<- error) {
 func (l *loop) teardown() {
 	l.stopped.Store(true)
 	l.tasks.close(l.runTask) // from here on Post refuses; what was queued runs now
+	l.ring.Submit()          // wake-ups those tasks queued for other loops go out
 	if err := l.bufs.Close(); err != nil {
 		log.Printf("uringnet: loop %d: %v", l.idx, err)
 	}
@@ -211,6 +235,10 @@ func (l *loop) dispatch(c *poller.CQE) {
 	switch kind {
 	case opWake:
 		// The task queue runs at the top of the next iteration.
+	case opWakeSent:
+		// A wake-up this loop sent failed (the target stopped); its task queue refuses from
+		// now on, so nothing waits for it.
+		log.Printf("uringnet: loop %d: wake loop %d: %v", l.idx, slot, unix.Errno(-c.Res))
 	case opInstall:
 		// InstallFd consumes its own completion; one seen here outlived a failed wait, and its
 		// descriptor would leak.

@@ -193,3 +193,45 @@ func TestLeastConnectionsPlacement(t *testing.T) {
 		}
 	}
 }
+
+// A task one loop posts to another wakes it with a MSG_RING from the poster's own ring (not the
+// ring-less message other goroutines use), and a loop posting to itself needs no wake at all.
+func TestLoopToLoopWakeUsesSendersRing(t *testing.T) {
+	type opened struct {
+		c    *conn.Conn
+		loop int
+	}
+	conns := make(chan opened, 2)
+	var peer atomic.Pointer[conn.Conn]
+	h := &hooks{
+		open: func(c *conn.Conn) ([]byte, Action) { conns <- opened{c, c.Loop().Index()}; return nil, None },
+		traffic: func(c *conn.Conn) Action {
+			b, _ := c.Next(-1)
+			if p := peer.Load(); p != nil && p != c {
+				p.AsyncWrite(append([]byte(nil), b...), nil) // to the other loop
+			}
+			return None
+		},
+	}
+	s := startSet(t, Config{Loops: 2}, h)
+	a := dial(t, s)
+	first := <-conns
+	b := dial(t, s)
+	second := <-conns
+	if first.loop == second.loop {
+		t.Fatalf("both connections on loop %d", first.loop)
+	}
+	peer.Store(second.c)
+	for i := 0; i < 20; i++ {
+		msg := []byte{byte(i)}
+		a.Write(msg)
+		got := make([]byte, 1)
+		b.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(b, got); err != nil || got[0] != msg[0] {
+			t.Fatalf("relay %d: %v %v", i, got, err)
+		}
+	}
+	if n := s.LoopMessages(first.loop); n == 0 {
+		t.Fatalf("loop %d relayed 20 writes to loop %d without a MSG_RING from its own ring", first.loop, second.loop)
+	}
+}

@@ -211,6 +211,19 @@ func (s *Set) CountConnections() int {
 // PassedDescriptors is how many connections loop i received from the acceptor by MSG_RING.
 func (s *Set) PassedDescriptors(i int) int64 { return s.loops[i].passed.Load() }
 
+// loopOnThread returns the loop whose locked thread is tid, if any.
+func (s *Set) loopOnThread(tid int64) *loop {
+	for _, l := range s.loops {
+		if l.tid.Load() == tid {
+			return l
+		}
+	}
+	return nil
+}
+
+// LoopMessages is how many wake-ups loop i sent to other loops by MSG_RING from its own ring.
+func (s *Set) LoopMessages(i int) int64 { return s.loops[i].ringMsgs.Load() }
+
 // Waker names how other goroutines wake the loops: "sync-msg-ring" or "messenger-ring".
 func (s *Set) Waker() string { return s.waker.kind() }
 

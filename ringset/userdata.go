@@ -18,6 +18,7 @@ const (
 	opInstall                        // FIXED_FD_INSTALL for a connection's real descriptor
 	opRecvFrom                       // a UDP loop's multishot RECVMSG
 	opSendTo                         // a datagram's SENDMSG; the slot bits index its send record
+	opWakeSent                       // a wake-up MSG_RING this loop sent another (failures only)
 )
 
 const genMask = 1<<24 - 1

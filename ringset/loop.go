@@ -145,7 +145,10 @@ func (l *loop) setup() error {
 func (l *loop) run(ready chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	// The thread id identifies this loop only while the goroutine holds the thread: it is
+	// forgotten before the thread is unlocked and can host other goroutines.
 	l.tid.Store(int64(unix.Gettid()))
+	defer l.tid.Store(0)
 	if err := l.setup(); err != nil {
 		l.stopped.Store(true)
 		l.tasks.close(func(func()) {}) // nothing can have been queued for a loop never announced

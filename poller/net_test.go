@@ -462,3 +462,22 @@ func TestAcceptDirectReportsPeerAddress(t *testing.T) {
 		t.Fatalf("accepted peer %v (ok %v), want %v", got, ok, want)
 	}
 }
+
+// Socket options reach a direct descriptor, which has no fd, through URING_CMD.
+func TestSetsockoptOnDirectDescriptor(t *testing.T) {
+	requireFeatures(t, CapSockCmd, CapSocketDirect, CapFixedFdInstall, CapSparseFiles)
+	r := loopRing(t, 8)
+	fileTable(t, r, 4)
+	prep(t, r, 1, func(s *SQE) { s.PrepSocketDirect(unix.AF_INET, unix.SOCK_STREAM, 0, AllocSlot) })
+	slot := uint32(mustRes(t, waitCQE(t, r, 1), "socket direct"))
+	for _, o := range []struct{ level, opt int }{{unix.SOL_SOCKET, unix.SO_REUSEADDR}, {unix.IPPROTO_TCP, unix.TCP_NODELAY}} {
+		one := int32(1)
+		prep(t, r, 2, func(s *SQE) { s.PrepSetsockopt(int32(slot), o.level, o.opt, &one); s.SetFlags(FlagFixedFile) })
+		mustRes(t, waitCQE(t, r, 2), "setsockopt")
+		runtime.KeepAlive(&one)
+		fd := installFd(t, r, slot)
+		if v, err := unix.GetsockoptInt(fd, o.level, o.opt); err != nil || v == 0 {
+			t.Fatalf("option %d/%d after URING_CMD setsockopt: %d, %v", o.level, o.opt, v, err)
+		}
+	}
+}

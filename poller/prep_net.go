@@ -21,6 +21,15 @@ func (s *SQE) PrepBind(fd int32, sa *Sockaddr) {
 	s.prepRW(OpBind, fd, ptrAddr(unsafe.Pointer(&sa.raw)), 0, uint64(sa.len))
 }
 
+// PrepSetsockopt sets an integer socket option on fd (a direct descriptor with FlagFixedFile),
+// through IORING_OP_URING_CMD (SOCKET_URING_OP_SETSOCKOPT, Linux 6.7): how options reach a socket
+// that has no regular descriptor. The kernel reads *val when the command runs.
+func (s *SQE) PrepSetsockopt(fd int32, level, opt int, val *int32) {
+	s.prepRW(OpUringCmd, fd, uint64(uint32(level))|uint64(uint32(opt))<<32, 0, socketCmdSetsockopt)
+	s.fileIndex = 4 // optlen
+	s.addr3 = ptrAddr(unsafe.Pointer(val))
+}
+
 // PrepListen marks fd as listening with the given backlog.
 func (s *SQE) PrepListen(fd int32, backlog int) {
 	s.prepRW(OpListen, fd, 0, uint32(backlog), 0)

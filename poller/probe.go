@@ -36,13 +36,14 @@ const (
 	CapSendZC                            // OP_SEND_ZC (6.0)
 	CapSyncMsgRing                       // REGISTER_SEND_MSG_RING (6.13), by a message to the scratch ring
 	CapRecvLimit                         // SQE.SetRecvLimit on multishot receives, by a limited receive
+	CapSockCmd                           // PrepSetsockopt: URING_CMD on sockets (6.7), by setting one
 	numCapabilities
 )
 
 var capabilityNames = [numCapabilities]string{
 	"single-issuer", "defer-taskrun", "no-sqarray", "registered-ring", "ext-arg", "cqe-skip",
 	"buffer-ring", "sparse-files", "multishot-recv", "multishot-accept", "msg-ring", "msg-ring-fd",
-	"socket-direct", "bind-listen", "fixed-fd-install", "send-zc", "sync-msg-ring", "recv-limit",
+	"socket-direct", "bind-listen", "fixed-fd-install", "send-zc", "sync-msg-ring", "recv-limit", "sock-cmd",
 }
 
 func (c Capability) String() string {
@@ -180,6 +181,7 @@ func probeKernel() (Features, error) {
 		br.Close()
 	}
 	f.set(CapSyncMsgRing, probeSyncMsgRing(r))
+	f.set(CapSockCmd, f.SupportsOp(OpUringCmd) && probeSockCmd(r))
 	return f, nil
 }
 
@@ -257,6 +259,25 @@ func probeMultishotRecv(r *Ring, br *BufferRing, limit uint32) bool {
 		}
 	}
 	return ok
+}
+
+// probeSockCmd sets SO_REUSEADDR on a socket through URING_CMD and reads it back.
+func probeSockCmd(r *Ring) bool {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	one := int32(1)
+	sqe, err := r.GetSQE()
+	if err != nil {
+		return false
+	}
+	sqe.PrepSetsockopt(int32(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, &one)
+	sqe.SetUserData(3)
+	cqe, ok := waitOne(r)
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR)
+	return ok && cqe.Res == 0 && err == nil && v == 1
 }
 
 // probeSyncMsgRing sends a synchronous message to r and expects it back as a completion.

@@ -26,6 +26,7 @@ const (
 	OpShutdown       Opcode = 34
 	OpMsgRing        Opcode = 40
 	OpSocket         Opcode = 45
+	OpUringCmd       Opcode = 46
 	OpSendZC         Opcode = 47
 	OpFixedFdInstall Opcode = 54
 	OpBind           Opcode = 56
@@ -106,6 +107,9 @@ const (
 	msgRingFlagsPass = 1 << 1
 
 	fileIndexAlloc = ^uint32(0)
+
+	// URING_CMD commands for sockets (sqe->cmd_op).
+	socketCmdSetsockopt = 3
 
 	// io_uring_enter flags.
 	enterGetEvents      = 1 << 0

@@ -52,6 +52,7 @@ func (a *acceptor) run(ready chan<- error) {
 		return
 	}
 	ready <- nil
+	<-a.set.begin // OnBoot first
 	defer close(a.exit)
 	defer func() {
 		if r := recover(); r != nil {
@@ -59,7 +60,9 @@ func (a *acceptor) run(ready chan<- error) {
 			a.ring.Close()
 		}
 	}()
-	a.armAccept()
+	if !a.stop.Load() {
+		a.armAccept()
+	}
 	for !a.stop.Load() {
 		if _, err := a.ring.SubmitAndWaitTimeout(1, maxWait); err != nil && err != poller.ErrTimedOut {
 			a.set.fail(fmt.Errorf("ringset: acceptor: %w", err))
@@ -88,7 +91,11 @@ func (a *acceptor) setup() error {
 		err = r.SetFileAllocRange(listenerSlot+1, a.slots-1)
 	}
 	if err == nil {
-		_, err = r.UpdateFiles(listenerSlot, []int32{int32(a.listenFd)})
+		if a.set.listensDirect() {
+			a.set.addr, err = listenDirect(r, &a.set.cfg, a.set.cfg.Address, false)
+		} else {
+			_, err = r.UpdateFiles(listenerSlot, []int32{int32(a.listenFd)})
+		}
 	}
 	if err != nil {
 		r.Close()

@@ -3,6 +3,7 @@ package ringset
 import (
 	"fmt"
 	"log"
+	"net"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -26,8 +27,9 @@ type loop struct {
 	ring *poller.Ring
 	bufs *poller.BufferRing
 	fd   int // the ring's fd, for MSG_RING and wake-ups from elsewhere
-	// listenFd is the loop's own listener in ReusePort mode (-1 otherwise); it lives in slot
-	// listenerSlot of the loop's table, and connections in the slots after it.
+	// listenFd is the loop's own regular listener in ReusePort mode (-1 otherwise, or when the
+	// listener is born direct); either way the listener lives in slot listenerSlot of the
+	// loop's table, and connections in the slots after it.
 	listenFd  int
 	accepting bool      // the loop's multishot accept is armed
 	udp       *udpState // the loop's datagram socket (UDP sets only)
@@ -114,7 +116,19 @@ func (l *loop) setup() error {
 	if err == nil {
 		err = r.SetFileAllocRange(listenerSlot+1, cfg.MaxConnsPerLoop)
 	}
-	if err == nil && l.listenFd >= 0 {
+	switch {
+	case err != nil:
+	case l.set.cfg.ReusePort && l.set.listensDirect():
+		// Loop 0 binds the configured address; the others join the port it got.
+		addr := cfg.Address
+		if l.idx > 0 {
+			addr = l.set.addr.String()
+		}
+		var a net.Addr
+		if a, err = listenDirect(r, cfg, addr, true); err == nil && l.idx == 0 {
+			l.set.addr = a
+		}
+	case l.listenFd >= 0:
 		_, err = r.UpdateFiles(listenerSlot, []int32{int32(l.listenFd)})
 	}
 	if err != nil {
@@ -157,6 +171,7 @@ func (l *loop) run(ready chan<- error) {
 		return
 	}
 	ready <- nil
+	<-l.set.begin // OnBoot first
 	defer l.teardown()
 	// A panic here is not a handler's (those are recovered where they are called): the ring
 	// itself failed. The set stops with the error; teardown closes the ring, and with it every
@@ -172,8 +187,8 @@ func (l *loop) run(ready chan<- error) {
 	switch {
 	case l.udp != nil:
 		l.armRecvFrom()
-	case l.listenFd >= 0:
-		l.armAccept()
+	case l.set.cfg.ReusePort:
+		l.armAccept() // the loop's own listener, born direct or placed in its table
 	}
 	for {
 		l.woken.Store(false)

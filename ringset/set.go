@@ -29,7 +29,9 @@ type Set struct {
 
 	stopOnce sync.Once
 	started  chan struct{} // closed when Start has finished building the set, or given up
-	startErr error         // why Start gave up; shutdown then has nothing left to do
+	begin    chan struct{} // closed after OnBoot: the loops and the acceptor start serving
+	beginOne sync.Once
+	startErr error // why Start gave up; shutdown then has nothing left to do
 	done     chan struct{}
 	errMu    sync.Mutex
 	err      error
@@ -42,13 +44,19 @@ func Start(cfg Config, h Handler) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{cfg: cfg, handler: h, done: make(chan struct{}), started: make(chan struct{}),
+	s := &Set{cfg: cfg, handler: h, done: make(chan struct{}), started: make(chan struct{}), begin: make(chan struct{}),
 		recvLimit: cfg.Features.Has(poller.CapRecvLimit)}
 	// A loop may call Stop (a tick, a handler, a failure) before Start returns: shutdown waits
 	// for the set to be complete, or for Start to have cleaned up after itself.
 	defer close(s.started)
 	startFailed := func(e error) (*Set, error) {
 		s.startErr = e
+		s.beginOne.Do(func() { close(s.begin) })
+		if s.acc != nil {
+			s.acc.stop.Store(true)
+			s.acc.wake()
+			<-s.acc.exit
+		}
 		s.stopLoops()
 		s.release()
 		return nil, e
@@ -56,15 +64,19 @@ func Start(cfg Config, h Handler) (*Set, error) {
 	if s.waker, err = newWaker(cfg.Features); err != nil {
 		return nil, err
 	}
-	// One listener for the acceptor, or one per loop with ReusePort.
-	nListeners := 1
-	if cfg.ReusePort {
-		nListeners = cfg.Loops
-	}
-	lfds, err := s.listen(nListeners)
-	if err != nil {
-		s.waker.close()
-		return nil, err
+	// TCP listeners are born as direct descriptors by the rings that accept on them (see
+	// listen_direct.go) where the kernel allows; otherwise one regular listener for the
+	// acceptor, or one per loop with ReusePort, made here.
+	var lfds []int
+	if !s.listensDirect() {
+		nListeners := 1
+		if cfg.ReusePort {
+			nListeners = cfg.Loops
+		}
+		if lfds, err = s.listen(nListeners); err != nil {
+			s.waker.close()
+			return nil, err
+		}
 	}
 	// Each ring's fixed-file table takes its own reference to its listener.
 	defer func() {
@@ -72,13 +84,10 @@ func Start(cfg Config, h Handler) (*Set, error) {
 			unix.Close(fd)
 		}
 	}()
-	if action := h.OnBoot(s); action == Shutdown {
-		return startFailed(errors.New("ringset: OnBoot asked to shut down"))
-	}
 	// Every loop exists before any runs: a running loop's handlers may read s.loops.
 	for i := 0; i < cfg.Loops; i++ {
 		l := &loop{idx: i, set: s, exit: make(chan struct{}), listenFd: -1}
-		if cfg.ReusePort {
+		if cfg.ReusePort && lfds != nil {
 			l.listenFd = lfds[i]
 		}
 		if isUDP(cfg.Network) {
@@ -104,16 +113,23 @@ func Start(cfg Config, h Handler) (*Set, error) {
 			return startFailed(err)
 		}
 	}
-	if cfg.ReusePort {
-		return s, nil
+	if !cfg.ReusePort {
+		s.acc = &acceptor{set: s, listenFd: -1, exit: make(chan struct{})}
+		if lfds != nil {
+			s.acc.listenFd = lfds[0]
+		}
+		ready := make(chan error, 1)
+		go s.acc.run(ready)
+		if err := <-ready; err != nil {
+			s.acc = nil
+			return startFailed(err)
+		}
 	}
-	s.acc = &acceptor{set: s, listenFd: lfds[0], exit: make(chan struct{})}
-	ready := make(chan error, 1)
-	go s.acc.run(ready)
-	if err := <-ready; err != nil {
-		s.acc = nil
-		return startFailed(err)
+	// Everything is set up and listening; nothing is served until OnBoot has run.
+	if action := h.OnBoot(s); action == Shutdown {
+		return startFailed(errors.New("ringset: OnBoot asked to shut down"))
 	}
+	s.beginOne.Do(func() { close(s.begin) })
 	return s, nil
 }
 
@@ -210,6 +226,15 @@ func (s *Set) CountConnections() int {
 
 // PassedDescriptors is how many connections loop i received from the acceptor by MSG_RING.
 func (s *Set) PassedDescriptors(i int) int64 { return s.loops[i].passed.Load() }
+
+// ListenerKind says how the set's listeners were made: "direct" (born as direct descriptors by
+// ring operations) or "regular" (by the standard library, then placed in a ring's table).
+func (s *Set) ListenerKind() string {
+	if s.listensDirect() {
+		return "direct"
+	}
+	return "regular"
+}
 
 // loopOnThread returns the loop whose locked thread is tid, if any.
 func (s *Set) loopOnThread(tid int64) *loop {

@@ -19,6 +19,7 @@ const (
 	opRecvFrom                       // a UDP loop's multishot RECVMSG
 	opSendTo                         // a datagram's SENDMSG; the slot bits index its send record
 	opWakeSent                       // a wake-up MSG_RING this loop sent another (failures only)
+	opSetup                          // an operation of a ring's setup, waited for on the spot
 )
 
 const genMask = 1<<24 - 1

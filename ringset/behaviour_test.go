@@ -69,26 +69,12 @@ func TestThousandConnectionsOneMiBEach(t *testing.T) {
 	if raceEnabled {
 		size = 128 << 10
 	}
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	var first atomic.Value
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := net.Dial("tcp", s.Addr().String())
-			if err == nil {
-				defer c.Close()
-				err = echoRoundTrip(c, size, uint64(i))
-			}
-			if err != nil && failed.Add(1) == 1 {
-				first.Store(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if n := failed.Load(); n > 0 {
-		t.Fatalf("%d of %d connections failed; first: %v", n, conns, first.Load())
+	failed, first := eachClient(s, conns, conns, func(i int, c net.Conn) error {
+		defer c.Close()
+		return echoRoundTrip(c, size, uint64(i))
+	})
+	if failed > 0 {
+		t.Fatalf("%d of %d connections failed; first: %v", failed, conns, first)
 	}
 }
 
@@ -601,37 +587,23 @@ func TestTenThousandNonConsumingConnectionsStayBounded(t *testing.T) {
 	runtime.ReadMemStats(&before)
 
 	payload := make([]byte, sendEach)
-	clients := make([]net.Conn, 0, conns)
 	var cmu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 128)
-	var failed atomic.Int64
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c, err := net.Dial("tcp", s.Addr().String())
-			if err != nil {
-				failed.Add(1)
-				return
-			}
-			cmu.Lock()
-			clients = append(clients, c)
-			cmu.Unlock()
-			c.SetWriteDeadline(time.Now().Add(2 * time.Second))
-			c.Write(payload) // blocks once the server stops reading; the deadline ends it
-		}()
-	}
-	wg.Wait()
+	clients := make([]net.Conn, 0, conns)
+	failed, first := eachClient(s, conns, 128, func(_ int, c net.Conn) error {
+		cmu.Lock()
+		clients = append(clients, c)
+		cmu.Unlock()
+		c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		c.Write(payload) // blocks once the server stops reading; the deadline ends it
+		return nil
+	})
 	defer func() {
 		for _, c := range clients {
 			c.Close()
 		}
 	}()
-	if failed.Load() > 0 {
-		t.Fatalf("%d of %d dials failed", failed.Load(), conns)
+	if failed > 0 {
+		t.Fatalf("%d of %d dials failed; first: %v", failed, conns, first)
 	}
 	var after runtime.MemStats
 	runtime.GC()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"github.com/uringnet/uringnet/conn"
 	"net"
-	"sync"
 	"testing"
 )
 
@@ -52,27 +51,11 @@ func TestEchoMatrix(t *testing.T) {
 
 func echoMatrixPoint(t *testing.T, s *Set, h *echo, loops int, reusePort bool) {
 	const conns = 16
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := net.Dial(s.Addr().Network(), s.Addr().String())
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer c.Close()
-			errs <- echoRoundTrip(c, 32<<10, uint64(i))
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+	if failed, first := eachClient(s, conns, conns, func(i int, c net.Conn) error {
+		defer c.Close()
+		return echoRoundTrip(c, 32<<10, uint64(i))
+	}); failed > 0 {
+		t.Fatalf("%d of %d connections failed; first: %v", failed, conns, first)
 	}
 	passed := int64(0)
 	for i := 0; i < s.NumLoops(); i++ {

@@ -3,7 +3,6 @@ package ringset
 import (
 	"errors"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -109,25 +108,14 @@ func TestFdsDoNotLeak(t *testing.T) {
 	s := startSet(t, Config{Loops: 2}, h)
 	time.Sleep(20 * time.Millisecond)
 	fds := openFds(t) // with the set running: its rings and their duplicates
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 64)
-	for i := 0; i < 1000; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c, err := net.Dial("tcp", s.Addr().String())
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			c.Read(make([]byte, 1)) // until the server closes it
-			c.Close()
-		}()
+	if failed, first := eachClient(s, 1000, 64, func(_ int, c net.Conn) error {
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.Read(make([]byte, 1)) // until the server closes it
+		return nil
+	}); failed > 0 {
+		t.Fatalf("%d dials failed; first: %v", failed, first)
 	}
-	wg.Wait()
 	deadline := time.Now().Add(5 * time.Second)
 	for s.CountConnections() > 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,4 +138,33 @@ func requireCap(t testing.TB, f poller.Features, c poller.Capability) {
 		}
 		t.Skip(err)
 	}
+}
+
+// eachClient dials n connections to s, at most parallel at once, and runs f on each (f closes
+// the connection, or keeps it); it returns how many failed and the first failure.
+func eachClient(s *Set, n, parallel int, f func(i int, c net.Conn) error) (failed int64, first error) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sem := make(chan struct{}, parallel)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := net.Dial(s.Addr().Network(), s.Addr().String())
+			if err == nil {
+				err = f(i, c)
+			}
+			if err != nil {
+				mu.Lock()
+				if failed++; failed == 1 {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return failed, first
 }

@@ -189,7 +189,9 @@ func (r *Ring) RegisterRingFd() error {
 // Close unregisters the ring fd, unmaps the queues and closes the ring. The kernel cancels
 // whatever is still in flight. Call it from the owner; a registered ring fd can only be
 // unregistered from the thread that registered it, and otherwise stays referenced (so the
-// ring stays alive) until that thread exits. Close is idempotent.
+// ring stays alive) until that thread exits: its goroutine should then end without
+// runtime.UnlockOSThread, so that Go destroys the thread rather than reuse it with a stale
+// registration. Close is idempotent.
 func (r *Ring) Close() error {
 	if r.closed {
 		return nil

@@ -502,8 +502,11 @@ func TestCloseFromAnotherThreadLeavesItsRegistrationsAlone(t *testing.T) {
 	other := make(chan *Ring)
 	release := make(chan struct{})
 	go func() {
+		// This goroutine exits still locked, so Go destroys its thread, and with it the ring
+		// registration the foreign Close below must leave alone. Unlocked, the thread would go
+		// back to the pool with a registered index pointing at a closed ring, for any later
+		// goroutine on it to enter by mistake.
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
 		r, err := NewLoopRing(4, 0)
 		if err != nil {
 			t.Error(err)

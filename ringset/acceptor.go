@@ -91,7 +91,7 @@ func (a *acceptor) setup() error {
 		err = r.SetFileAllocRange(listenerSlot+1, a.slots-1)
 	}
 	if err == nil {
-		if a.set.listensDirect() {
+		if a.set.direct {
 			a.set.addr, err = listenDirect(r, &a.set.cfg, a.set.cfg.Address, false)
 		} else {
 			_, err = r.UpdateFiles(listenerSlot, []int32{int32(a.listenFd)})

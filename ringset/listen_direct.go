@@ -23,11 +23,6 @@ var directListenCaps = []poller.Capability{poller.CapSocketDirect, poller.CapBin
 
 func isTCP(network string) bool { return network == "tcp" || network == "tcp4" || network == "tcp6" }
 
-// listensDirect reports whether the set's listeners are born as direct descriptors.
-func (s *Set) listensDirect() bool {
-	return isTCP(s.cfg.Network) && s.cfg.Features.Require(directListenCaps...) == nil
-}
-
 // listenDirect creates a listening TCP socket in slot listenerSlot of r, on the calling owner
 // thread before anything else is in flight on r, and returns its address. Errors are
 // *net.OpError, as net.Listen's are.

@@ -118,7 +118,7 @@ func (l *loop) setup() error {
 	}
 	switch {
 	case err != nil:
-	case l.set.cfg.ReusePort && l.set.listensDirect():
+	case l.set.cfg.ReusePort && l.set.direct:
 		// Loop 0 binds the configured address; the others join the port it got.
 		addr := cfg.Address
 		if l.idx > 0 {

@@ -26,6 +26,8 @@ type Set struct {
 	unlink  string // a unix socket path to remove at the end
 	// recvLimit: receives are armed with the connection's remaining inbound budget.
 	recvLimit bool
+	// direct: TCP listeners are born as direct descriptors (see listen_direct.go).
+	direct bool
 
 	stopOnce sync.Once
 	started  chan struct{} // closed when Start has finished building the set, or given up
@@ -45,7 +47,8 @@ func Start(cfg Config, h Handler) (*Set, error) {
 		return nil, err
 	}
 	s := &Set{cfg: cfg, handler: h, done: make(chan struct{}), started: make(chan struct{}), begin: make(chan struct{}),
-		recvLimit: cfg.Features.Has(poller.CapRecvLimit)}
+		recvLimit: cfg.Features.Has(poller.CapRecvLimit),
+		direct:    isTCP(cfg.Network) && cfg.Features.Require(directListenCaps...) == nil}
 	// A loop may call Stop (a tick, a handler, a failure) before Start returns: shutdown waits
 	// for the set to be complete, or for Start to have cleaned up after itself.
 	defer close(s.started)
@@ -68,7 +71,7 @@ func Start(cfg Config, h Handler) (*Set, error) {
 	// listen_direct.go) where the kernel allows; otherwise one regular listener for the
 	// acceptor, or one per loop with ReusePort, made here.
 	var lfds []int
-	if !s.listensDirect() {
+	if !s.direct {
 		nListeners := 1
 		if cfg.ReusePort {
 			nListeners = cfg.Loops
@@ -230,7 +233,7 @@ func (s *Set) PassedDescriptors(i int) int64 { return s.loops[i].passed.Load() }
 // ListenerKind says how the set's listeners were made: "direct" (born as direct descriptors by
 // ring operations) or "regular" (by the standard library, then placed in a ring's table).
 func (s *Set) ListenerKind() string {
-	if s.listensDirect() {
+	if s.direct {
 		return "direct"
 	}
 	return "regular"

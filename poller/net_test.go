@@ -481,3 +481,81 @@ func TestSetsockoptOnDirectDescriptor(t *testing.T) {
 		}
 	}
 }
+
+// ASYNC_CANCEL by fixed descriptor with CancelAll cancels every operation on the slot and
+// reports how many; a single-shot buffer-select receive takes one buffer and ends.
+func TestCancelFixedFdAllAndBufferSelectRecv(t *testing.T) {
+	r, slot, peer := ringWithConn(t)
+	br, err := r.RegisterBufferRing(5, 4, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+
+	if _, err := peer.Write([]byte("one buffer")); err != nil {
+		t.Fatal(err)
+	}
+	prep(t, r, 1, func(s *SQE) { s.PrepRecvBufferSelect(int32(slot), br.GroupID(), 0); s.SetFlags(FlagFixedFile) })
+	c := waitCQE(t, r, 1)
+	bid, ok := c.BufferID()
+	if c.Res <= 0 || !ok || c.More() || string(br.Buffer(bid, int(c.Res))) != "one buffer" {
+		t.Fatalf("buffer-select receive: %+v (%q)", c, br.Buffer(bid, max(int(c.Res), 0)))
+	}
+	br.Recycle(bid)
+	br.Publish()
+
+	// Two operations waiting on the slot: a multishot receive and a plain one.
+	buf := make([]byte, 16)
+	prep(t, r, 2, func(s *SQE) { s.PrepRecvMultishot(int32(slot), br.GroupID(), 0); s.SetFlags(FlagFixedFile) })
+	prep(t, r, 3, func(s *SQE) { s.PrepRecv(int32(slot), buf, 0); s.SetFlags(FlagFixedFile) })
+	if _, err := r.SubmitAndWait(0); err != nil {
+		t.Fatal(err)
+	}
+	prep(t, r, 4, func(s *SQE) { s.PrepCancelFixedFd(slot, CancelAll) })
+	got := byUserData(t, waitCQEs(t, r, 3))
+	if got[4].Res != 2 {
+		t.Fatalf("cancel by fixed fd, all: res %d, want 2 cancelled", got[4].Res)
+	}
+	for _, ud := range []uint64{2, 3} {
+		c := got[ud]
+		if c.Res != -int32(unix.ECANCELED) || c.More() {
+			t.Fatalf("operation %d after the cancel: %+v, want -ECANCELED and ended", ud, c)
+		}
+	}
+	runtime.KeepAlive(buf)
+}
+
+// A multishot accept into regular descriptors, for when direct ones cannot be used.
+func TestMultishotAcceptRegularFds(t *testing.T) {
+	requireFeatures(t, CapMultishotAccept)
+	r := loopRing(t, 8)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	raw, _ := ln.(*net.TCPListener).SyscallConn()
+	var lfd int
+	raw.Control(func(fd uintptr) { lfd = int(fd) })
+	prep(t, r, 1, func(s *SQE) { s.PrepMultishotAccept(int32(lfd), unix.SOCK_CLOEXEC) })
+	if _, err := r.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cqe := waitCQE(t, r, 1)
+		fd := int(mustRes(t, cqe, "accept"))
+		if !cqe.More() {
+			t.Fatal("multishot accept ended")
+		}
+		peer, err := unix.Getpeername(fd)
+		if err != nil || peer.(*unix.SockaddrInet4).Port != c.LocalAddr().(*net.TCPAddr).Port {
+			t.Fatalf("accepted fd %d's peer %v, %v; want %v", fd, peer, err, c.LocalAddr())
+		}
+		unix.Close(fd)
+	}
+}

@@ -109,9 +109,6 @@ func (c *Conn) LocalAddr() net.Addr { c.resolveAddrs(); return c.local }
 // RemoteAddr is the peer's address; see LocalAddr.
 func (c *Conn) RemoteAddr() net.Addr { c.resolveAddrs(); return c.remote }
 
-// SetAddrs records the connection's addresses when the loop knows them already.
-func (c *Conn) SetAddrs(local, remote net.Addr) { c.local, c.remote = local, remote }
-
 func (c *Conn) resolveAddrs() {
 	if c.addrsTried || c.remote != nil || c.state == Closed || c.datagram {
 		return

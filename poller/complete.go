@@ -96,11 +96,3 @@ func (r *Ring) DroppedCompletions() uint32 {
 	}
 	return atomic.LoadUint32(r.cqOverflow)
 }
-
-// DroppedSubmissions reports how many SQEs the kernel found invalid and skipped.
-func (r *Ring) DroppedSubmissions() uint32 {
-	if r.closed {
-		return 0
-	}
-	return atomic.LoadUint32(r.sqDropped)
-}

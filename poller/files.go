@@ -63,16 +63,3 @@ func (r *Ring) UnregisterFiles() error {
 	}
 	return nil
 }
-
-// RegisterEventfd makes the kernel signal fd whenever a completion is posted to this ring, for
-// waiting on the ring from outside io_uring (epoll, or another ring's READ).
-func (r *Ring) RegisterEventfd(fd int) error {
-	if r.closed {
-		return ErrClosed
-	}
-	fd32 := int32(fd)
-	if _, err := register(r.fd, registerEventfd, unsafe.Pointer(&fd32), 1); err != nil {
-		return fmt.Errorf("poller: register eventfd %d: %w", fd, err)
-	}
-	return nil
-}

@@ -69,7 +69,6 @@ type Ring struct {
 	sqHead    *uint32
 	sqTail    *uint32
 	sqFlags   *uint32
-	sqDropped *uint32
 	sqMask    uint32
 	sqEntries uint32
 	sqes      []SQE
@@ -134,7 +133,7 @@ func (r *Ring) mapQueues(p *ioParams) error {
 	u32 := func(off uint32) *uint32 { return (*uint32)(unsafe.Pointer(&ringMem[off])) }
 
 	r.sqHead, r.sqTail = u32(p.sqOff.head), u32(p.sqOff.tail)
-	r.sqFlags, r.sqDropped = u32(p.sqOff.flags), u32(p.sqOff.dropped)
+	r.sqFlags = u32(p.sqOff.flags)
 	r.sqMask, r.sqEntries = *u32(p.sqOff.ringMask), *u32(p.sqOff.ringEntries)
 	r.sqes = unsafe.Slice((*SQE)(unsafe.Pointer(&sqeMem[0])), r.sqEntries)
 	if r.flags&SetupNoSQArray == 0 {

@@ -68,14 +68,7 @@ func TestPlainRingSharedUnderLock(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	got := 0
-	buf := make([]CQE, 256)
-	for got < 200 {
-		if _, err := r.SubmitAndWait(1); err != nil {
-			t.Fatal(err)
-		}
-		got += r.ReapCompletions(buf)
-	}
+	waitCQEs(t, r, 200) // fails after 5s rather than hang if any completion is missing
 }
 
 func TestUseAfterClose(t *testing.T) {

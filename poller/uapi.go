@@ -135,7 +135,6 @@ const (
 	registerFiles2         = 13
 	registerFilesUpdate    = 6
 	unregisterFiles        = 3
-	registerEventfd        = 4
 	registerProbe          = 8
 	registerEnableRings    = 12
 	registerRingFds        = 20

@@ -111,10 +111,7 @@ func (a *acceptor) wake() error { return a.set.waker.wake(a.fd) }
 
 func (a *acceptor) armAccept() {
 	if a.set.cfg.Balancer != SourceAddrHash {
-		s := a.sqe()
-		s.PrepMultishotAcceptDirect(listenerSlot, 0)
-		s.SetFlags(poller.FlagFixedFile)
-		s.SetUserData(userData(opAccept, 0, 0))
+		prepMultishotAccept(a.sqe())
 		return
 	}
 	a.peers = make([]peerAddr, acceptsInFlight)
@@ -167,10 +164,7 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 		// of our copy was cancelled with it, so close it here: the connection is refused.
 		a.set.loops[target].count.Add(-1)
 		log.Printf("uringnet: acceptor: passing a connection to loop %d: %v; connection closed", target, unix.Errno(-c.Res))
-		s := a.sqe()
-		s.PrepCloseDirect(slot)
-		s.SetFlags(poller.FlagCQESkipSuccess)
-		s.SetUserData(userData(opHandOffClose, 0, slot))
+		a.closeSlot(a.sqe(), slot)
 	case opHandOffClose:
 		if c.Res != -int32(unix.ECANCELED) {
 			log.Printf("uringnet: acceptor: closing passed slot %d: %v", slot, unix.Errno(-c.Res))
@@ -206,10 +200,7 @@ func (a *acceptor) pickByAddr(p *peerAddr) *loop {
 func (a *acceptor) handOff(slot uint32, target *loop) {
 	if target.stopped.Load() {
 		// The loop died (its ring failed) and the set is stopping: refuse the connection.
-		s := a.sqe()
-		s.PrepCloseDirect(slot)
-		s.SetFlags(poller.FlagCQESkipSuccess)
-		s.SetUserData(userData(opHandOffClose, 0, slot))
+		a.closeSlot(a.sqe(), slot)
 		return
 	}
 	target.count.Add(1)
@@ -222,8 +213,21 @@ func (a *acceptor) handOff(slot uint32, target *loop) {
 	s.SetFlags(poller.FlagIOLink | poller.FlagCQESkipSuccess)
 	// The loop's index rides in the generation bits, to undo the count if the pass fails.
 	s.SetUserData(userData(opHandOff, uint32(target.idx), slot))
-	s = a.sqe()
+	a.closeSlot(a.sqe(), slot)
+}
+
+// closeSlot prepares the close of the acceptor's copy of a connection: silent on success, a
+// completion (opHandOffClose) only if it fails or a failed pass linked before it cancels it.
+func (a *acceptor) closeSlot(s *poller.SQE, slot uint32) {
 	s.PrepCloseDirect(slot)
 	s.SetFlags(poller.FlagCQESkipSuccess)
 	s.SetUserData(userData(opHandOffClose, 0, slot))
+}
+
+// prepMultishotAccept arms the multishot accept into direct descriptors on the listener slot,
+// for the acceptor and for a loop accepting on its own listener (ReusePort).
+func prepMultishotAccept(s *poller.SQE) {
+	s.PrepMultishotAcceptDirect(listenerSlot, 0)
+	s.SetFlags(poller.FlagFixedFile)
+	s.SetUserData(userData(opAccept, 0, 0))
 }

@@ -358,10 +358,7 @@ func (l *loop) beginShutdown() {
 
 // armAccept starts the loop's multishot accept on its own listener (ReusePort mode).
 func (l *loop) armAccept() {
-	s := l.sqe()
-	s.PrepMultishotAcceptDirect(listenerSlot, 0)
-	s.SetFlags(poller.FlagFixedFile)
-	s.SetUserData(userData(opAccept, 0, 0))
+	prepMultishotAccept(l.sqe())
 	l.accepting = true
 }
 

@@ -34,6 +34,9 @@ type Loop interface {
 	// Consumed tells the loop that c's input was consumed, wherever that happened, so that a
 	// receive paused by back-pressure resumes.
 	Consumed(c *Conn)
+	// OnLoopThread reports whether the caller runs on the loop's goroutine; any goroutine may
+	// call it.
+	OnLoopThread() bool
 }
 
 // State is where a connection is in its life.

@@ -15,6 +15,7 @@ type fakeLoop struct {
 func (l *fakeLoop) ScheduleSend(*Conn)                   { l.scheduled++ }
 func (l *fakeLoop) CloseConn(c *Conn, err error)         { l.closed = append(l.closed, err); c.BeginClose(err) }
 func (l *fakeLoop) Post(f func()) error                  { f(); return nil }
+func (l *fakeLoop) OnLoopThread() bool                   { return true }
 func (l *fakeLoop) Index() int                           { return 0 }
 func (l *fakeLoop) Wake(*Conn)                           {}
 func (l *fakeLoop) InstallFd(*Conn) (int, error)         { return -1, ErrClosed }

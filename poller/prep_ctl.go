@@ -85,3 +85,12 @@ func (s *SQE) PrepFixedFdInstall(slot uint32, flags uint32) {
 func (s *SQE) PrepRead(fd int32, b []byte, off uint64) {
 	s.prepRW(OpRead, fd, addrOf(b), uint32(len(b)), off)
 }
+
+// PrepFilesUpdate places the regular descriptors in fds into the fixed-file table from slot
+// on, or, with AllocSlot, each into a free slot of the allocation range, whose number the
+// kernel writes back over the descriptor in fds. Res is how many were placed. The table takes
+// its own reference: the caller still owns (and closes) the descriptors. fds must stay
+// reachable until the completion.
+func (s *SQE) PrepFilesUpdate(fds []int32, slot uint32) {
+	s.prepRW(OpFilesUpdate, -1, addrOfInt32s(fds), uint32(len(fds)), uint64(slot))
+}

@@ -55,3 +55,11 @@ func ptrAddr(p unsafe.Pointer) uint64 {
 	toHeap(p)
 	return uint64(uintptr(p))
 }
+
+// addrOfInt32s is addrOf for a slice of descriptors (or slots).
+func addrOfInt32s(v []int32) uint64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return ptrAddr(unsafe.Pointer(unsafe.SliceData(v)))
+}

@@ -30,6 +30,13 @@ type Handler interface {
 	OnTick() (delay time.Duration, action Action)
 }
 
+// SendObserver is what a Handler also implements to hear, on the loop, of every send that
+// completed for an open connection (its OutboundBuffered is then current): a writer that
+// waits for its bytes to leave (a blocking net.Conn Write) is woken from here.
+type SendObserver interface {
+	OnSent(c *conn.Conn)
+}
+
 // Balancer picks the loop a new connection goes to.
 type Balancer int
 
@@ -57,7 +64,9 @@ const MaxLoops = 256
 
 // Config says what a set serves and how.
 type Config struct {
-	Network string // "tcp", "tcp4", "tcp6", "unix", or "udp", "udp4", "udp6" (see udp.go)
+	// Network is "tcp", "tcp4", "tcp6", "unix", or "udp", "udp4", "udp6" (see udp.go); empty
+	// for a set that listens nowhere and serves only what it dials or adopts (a client).
+	Network string
 	Address string // host:port, or a path for unix
 
 	Loops    int      // event loops; 0 means 1, at most MaxLoops
@@ -129,7 +138,7 @@ func (c Config) withDefaults() (Config, error) {
 	if isUDP(c.Network) {
 		c.ReusePort = true // every loop reads its own socket, as gnet forces for UDP
 	}
-	if c.ReusePort && c.Network == "unix" {
+	if c.ReusePort && (c.Network == "unix" || c.Network == "") {
 		return c, errors.New("ringset: ReusePort needs a TCP network")
 	}
 	if c.Balancer < RoundRobin || c.Balancer > SourceAddrHash {

@@ -43,6 +43,10 @@ type loop struct {
 	// are newer than anything left of the current batch, and older than the next.
 	deferred []poller.CQE
 	nextTick time.Time
+	// pending are the adoptions and dials in flight (open.go), by the index their completions
+	// carry; pendingFree lists the free indexes.
+	pending     []*pendingOpen
+	pendingFree []uint32
 
 	tasks    taskQueue
 	woken    atomic.Bool   // a wake-up is pending for this batch
@@ -57,6 +61,9 @@ type loop struct {
 
 // Index is the loop's position in its set.
 func (l *loop) Index() int { return l.idx }
+
+// OnLoopThread reports whether the caller runs on the loop's goroutine (its locked thread).
+func (l *loop) OnLoopThread() bool { return l.tid.Load() == int64(unix.Gettid()) }
 
 // Post queues f to run on the loop and wakes the loop if no wake-up is pending for its batch.
 // Either the loop runs f or, once the loop has stopped, Post returns ErrStopped and f never
@@ -221,6 +228,7 @@ func (l *loop) teardown() {
 	l.stopped.Store(true)
 	l.tasks.close(l.runTask) // from here on Post refuses; what was queued runs now
 	l.ring.Submit()          // wake-ups those tasks queued for other loops go out
+	l.failPending()
 	if err := l.bufs.Close(); err != nil {
 		log.Printf("uringnet: loop %d: %v", l.idx, err)
 	}
@@ -266,6 +274,16 @@ func (l *loop) dispatch(c *poller.CQE) {
 	case opNewConn:
 		l.passed.Add(1)
 		l.openConn(c.Res)
+	case opAdopt:
+		l.onAdopt(slot, c.Res)
+	case opDialSocket:
+		l.onDialSocket(slot, c.Res)
+	case opDialOption:
+		// Its failure cancels the linked connect, whose completion reports the dial.
+	case opDialConnect:
+		l.onDialConnect(slot, c.Res)
+	case opCloseOrphan:
+		log.Printf("uringnet: loop %d: close slot %d: %v", l.idx, slot, unix.Errno(-c.Res))
 	case opAccept:
 		l.onAccept(c)
 	case opRecvFrom:

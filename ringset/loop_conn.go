@@ -17,9 +17,14 @@ func (l *loop) openConn(res int32) {
 		l.set.fail(fmt.Errorf("ringset: loop %d: descriptor hand-off: %w", l.idx, unix.Errno(-res)))
 		return
 	}
-	slot := uint32(res)
+	l.serveConn(uint32(res), nil)
+}
+
+// serveConn starts serving the connection in slot: receiving, then OnOpen. o, for a connection
+// adopted or dialed, hears of it before and after OnOpen.
+func (l *loop) serveConn(slot uint32, o *Opening) {
 	if int(slot) >= len(l.conns) || l.conns[slot] != nil {
-		l.set.fail(fmt.Errorf("ringset: loop %d: descriptor passed into slot %d, which is in use", l.idx, slot))
+		l.set.fail(fmt.Errorf("ringset: loop %d: a connection arrived in slot %d, which is in use", l.idx, slot))
 		return
 	}
 	l.gens[slot] = (l.gens[slot] + 1) & genMask
@@ -30,19 +35,28 @@ func (l *loop) openConn(res int32) {
 		// Shutting down: the connection is closed unseen, with no OnOpen and so no OnClose.
 		c.Ops.Unreported = true
 		l.CloseConn(c, nil)
+		if o != nil {
+			o.fail(ErrStopped)
+		}
 		return
 	}
 	l.armRecv(c)
+	if o != nil && o.Prepare != nil {
+		o.Prepare(c)
+	}
 	var out []byte
 	action := None
 	if err := l.set.guard(func() { out, action = l.set.handler.OnOpen(c) }); err != nil {
 		l.CloseConn(c, err)
-		return
+	} else {
+		if len(out) > 0 {
+			c.Write(out)
+		}
+		l.act(c, action)
 	}
-	if len(out) > 0 {
-		c.Write(out)
+	if o != nil && o.Opened != nil {
+		o.Opened(c, nil)
 	}
-	l.act(c, action)
 }
 
 // armRecv starts receiving, bounded by what the connection may still hold so that
@@ -179,6 +193,8 @@ func (l *loop) onSend(c *conn.Conn, cqe *poller.CQE) {
 	}
 	if c.State() != conn.Open {
 		l.advanceClose(c)
+	} else if l.set.sent != nil {
+		l.set.sent.OnSent(c)
 	}
 }
 

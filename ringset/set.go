@@ -28,6 +28,8 @@ type Set struct {
 	recvLimit bool
 	// direct: TCP listeners are born as direct descriptors (see listen_direct.go).
 	direct bool
+	// sent hears of completed sends, if the handler asked to (SendObserver).
+	sent SendObserver
 
 	stopOnce sync.Once
 	started  chan struct{} // closed when Start has finished building the set, or given up
@@ -49,6 +51,7 @@ func Start(cfg Config, h Handler) (*Set, error) {
 	s := &Set{cfg: cfg, handler: h, done: make(chan struct{}), started: make(chan struct{}), begin: make(chan struct{}),
 		recvLimit: cfg.Features.Has(poller.CapRecvLimit),
 		direct:    isTCP(cfg.Network) && cfg.Features.Require(directListenCaps...) == nil}
+	s.sent, _ = h.(SendObserver)
 	// A loop may call Stop (a tick, a handler, a failure) before Start returns: shutdown waits
 	// for the set to be complete, or for Start to have cleaned up after itself.
 	defer close(s.started)
@@ -71,7 +74,7 @@ func Start(cfg Config, h Handler) (*Set, error) {
 	// listen_direct.go) where the kernel allows; otherwise one regular listener for the
 	// acceptor, or one per loop with ReusePort, made here.
 	var lfds []int
-	if !s.direct {
+	if !s.direct && cfg.Network != "" {
 		nListeners := 1
 		if cfg.ReusePort {
 			nListeners = cfg.Loops
@@ -116,7 +119,7 @@ func Start(cfg Config, h Handler) (*Set, error) {
 			return startFailed(err)
 		}
 	}
-	if !cfg.ReusePort {
+	if !cfg.ReusePort && cfg.Network != "" {
 		s.acc = &acceptor{set: s, listenFd: -1, exit: make(chan struct{})}
 		if lfds != nil {
 			s.acc.listenFd = lfds[0]
@@ -192,16 +195,9 @@ func (s *Set) listenOne(lc net.ListenConfig, addr string) (int, error) {
 		})
 	}
 	defer sock.Close()
-	raw, err := sock.SyscallConn()
+	fd, err := dupDescriptor(sock)
 	if err != nil {
-		return -1, fmt.Errorf("ringset: listener descriptor: %w", err)
-	}
-	fd, dupErr := -1, error(nil)
-	if err := raw.Control(func(f uintptr) { fd, dupErr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return -1, fmt.Errorf("ringset: listener descriptor: %w", err)
-	}
-	if dupErr != nil {
-		return -1, fmt.Errorf("ringset: duplicate listener descriptor: %w", dupErr)
+		return -1, fmt.Errorf("ringset: listener: %w", err)
 	}
 	if _, isTCP := sock.(*net.TCPListener); isTCP && !s.cfg.TCPDelay {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {

@@ -20,6 +20,11 @@ const (
 	opSendTo                         // a datagram's SENDMSG; the slot bits index its send record
 	opWakeSent                       // a wake-up MSG_RING this loop sent another (failures only)
 	opSetup                          // an operation of a ring's setup, waited for on the spot
+	opAdopt                          // FILES_UPDATE placing an adopted descriptor; slot bits: its record
+	opDialSocket                     // a dial's SOCKET; slot bits: its record
+	opDialOption                     // a dial's TCP_NODELAY, linked before its connect (failures only)
+	opDialConnect                    // a dial's CONNECT; slot bits: its record
+	opCloseOrphan                    // the close of a slot that never became a connection (failures only)
 )
 
 const genMask = 1<<24 - 1

@@ -151,7 +151,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 		c.Features = &f
 	}
-	if err := c.Features.Require(Required...); err != nil {
+	if err := Available(c.Features); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -274,3 +274,15 @@ func TestDialPendingAtStop(t *testing.T) {
 		}
 	}
 }
+
+// URINGNET_DISABLE=1 makes Start refuse with an error that the entry points fall back on.
+func TestDisableEnvRefusesStart(t *testing.T) {
+	t.Setenv(DisableEnv, "1")
+	if err := Available(nil); !errors.Is(err, poller.ErrUnavailable) {
+		t.Fatalf("Available with %s=1: %v", DisableEnv, err)
+	}
+	_, err := Start(Config{Network: "tcp", Address: "127.0.0.1:0"}, &echo{})
+	if !errors.Is(err, poller.ErrUnavailable) || !errors.Is(err, ErrDisabled) {
+		t.Fatalf("Start with %s=1: %v, want ErrDisabled", DisableEnv, err)
+	}
+}

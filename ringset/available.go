@@ -1,0 +1,35 @@
+package ringset
+
+import (
+	"errors"
+	"os"
+
+	"github.com/uringnet/uringnet/poller"
+)
+
+// DisableEnv names the environment variable that, set to "1", makes both entry points (the gnet
+// face and the listener) fall back as if io_uring were missing: gnet's epoll engine and the
+// standard net package.
+const DisableEnv = "URINGNET_DISABLE"
+
+// ErrDisabled is why a set does not run when DisableEnv is set; it matches
+// poller.ErrUnavailable.
+var ErrDisabled = &poller.UnavailableError{Op: "start", Err: errors.New(DisableEnv + "=1 is set")}
+
+// Available reports whether a set can run on io_uring in this process: nil if so, else an
+// error matching poller.ErrUnavailable that says why (DisableEnv, a kernel or sandbox that
+// refuses io_uring, or a required feature missing). f is what the kernel may be assumed to have
+// (nil: probe it).
+func Available(f *poller.Features) error {
+	if os.Getenv(DisableEnv) == "1" {
+		return ErrDisabled
+	}
+	if f == nil {
+		probed, err := poller.Probe()
+		if err != nil {
+			return err
+		}
+		f = &probed
+	}
+	return f.Require(Required...)
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/uringnet/uringnet/conn"
 	"github.com/uringnet/uringnet/poller"
+	"golang.org/x/sys/unix"
 )
 
 // Action is what a handler asks of the loop after a callback.
@@ -94,9 +95,35 @@ type Config struct {
 	// is set on the listener, from which Linux copies it to every accepted connection.
 	TCPDelay bool
 
+	// SocketOptions are set on every listener before it listens, from which Linux copies them
+	// to each accepted connection (keep-alive and its timings, buffer sizes), and on every
+	// dialed socket before it connects.
+	SocketOptions []SocketOption
+
 	// Features is what the kernel may be assumed to have; the zero value means probe it.
 	// Tests remove capabilities to force the slower paths.
 	Features *poller.Features
+}
+
+// SocketOption is one integer socket option (setsockopt(level, name, value)).
+type SocketOption struct {
+	Level, Name int
+	Value       int32
+}
+
+// socketOptions are the options a socket of the set gets before it listens or connects:
+// TCP_NODELAY (unless TCPDelay) and SocketOptions, less the TCP-level ones for a unix socket.
+func (c *Config) socketOptions(tcp bool) []SocketOption {
+	var opts []SocketOption
+	if tcp && !c.TCPDelay {
+		opts = append(opts, SocketOption{unix.IPPROTO_TCP, unix.TCP_NODELAY, 1})
+	}
+	for _, o := range c.SocketOptions {
+		if tcp || o.Level != unix.IPPROTO_TCP {
+			opts = append(opts, o)
+		}
+	}
+	return opts
 }
 
 // Required are the capabilities without which a set cannot run on io_uring.

@@ -63,11 +63,11 @@ func listenDirect(r *poller.Ring, cfg *Config, address string, reusePort bool) (
 	if reusePort {
 		opts = append(opts, option{unix.SOL_SOCKET, unix.SO_REUSEPORT, 1})
 	}
-	if !cfg.TCPDelay {
-		opts = append(opts, option{unix.IPPROTO_TCP, unix.TCP_NODELAY, 1}) // inherited by accepted sockets
-	}
 	if family == unix.AF_INET6 {
 		opts = append(opts, option{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only})
+	}
+	for _, o := range cfg.socketOptions(true) { // inherited by accepted sockets
+		opts = append(opts, option{o.Level, o.Name, o.Value})
 	}
 	type step struct {
 		what string

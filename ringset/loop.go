@@ -279,7 +279,7 @@ func (l *loop) dispatch(c *poller.CQE) {
 	case opDialSocket:
 		l.onDialSocket(slot, c.Res)
 	case opDialOption:
-		// Its failure cancels the linked connect, whose completion reports the dial.
+		l.onDialOption(slot, c.Res) // a failure (success is silent); the connect reports it
 	case opDialConnect:
 		l.onDialConnect(slot, c.Res)
 	case opCloseOrphan:

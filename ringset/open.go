@@ -42,7 +42,8 @@ type pendingOpen struct {
 	sa      *poller.Sockaddr
 	network string
 	addr    net.Addr
-	noDelay int32
+	opts    []SocketOption // set before connecting; the kernel reads each Value
+	optErr  error          // the failure of one of opts, which cancelled the connect
 	tcp     bool
 }
 
@@ -81,7 +82,7 @@ func (s *Set) Dial(ctx context.Context, i int, network, address string, o Openin
 	if s.cfg.Features.Require(DialCaps...) != nil {
 		return s.dialAndAdopt(ctx, i, network, address, o)
 	}
-	p := &pendingOpen{Opening: o, orig: -1, network: network, noDelay: 1}
+	p := &pendingOpen{Opening: o, orig: -1, network: network}
 	dialErr := func(err error) error { return &net.OpError{Op: "dial", Net: network, Addr: p.addr, Err: err} }
 	family := unix.AF_UNIX
 	switch network {
@@ -107,6 +108,7 @@ func (s *Set) Dial(ctx context.Context, i int, network, address string, o Openin
 	default:
 		return dialErr(net.UnknownNetworkError(network))
 	}
+	p.opts = s.cfg.socketOptions(p.tcp)
 	l := s.loops[i]
 	return l.Post(func() { l.startDial(p, family) })
 }
@@ -143,14 +145,30 @@ func resolveTCP(ctx context.Context, network, address string) (netip.AddrPort, e
 // dialAndAdopt is Dial where the ring cannot connect: the standard library connects, on the
 // caller's goroutine, and the socket is adopted.
 func (s *Set) dialAndAdopt(ctx context.Context, i int, network, address string, o Opening) error {
-	var d net.Dialer
+	// The set's options, not the standard library's defaults (its 15 s keep-alive), as a dial
+	// from the ring would have them.
+	d := net.Dialer{KeepAlive: -1, Control: func(network, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			for _, o := range s.cfg.socketOptions(network != "unix") {
+				if serr = unix.SetsockoptInt(int(fd), o.Level, o.Name, int(o.Value)); serr != nil {
+					serr = os.NewSyscallError("setsockopt", serr)
+					return
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
 	c, err := d.DialContext(ctx, network, address)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	if tc, ok := c.(*net.TCPConn); ok {
-		tc.SetNoDelay(!s.cfg.TCPDelay)
+		tc.SetNoDelay(!s.cfg.TCPDelay) // net.Dial turns Nagle off after Control runs
 	}
 	return s.AdoptConn(i, c, o)
 }
@@ -243,14 +261,15 @@ func (l *loop) onDialSocket(idx uint32, res int32) {
 		p.fail(ErrStopped)
 		return
 	}
-	if p.tcp && !l.set.cfg.TCPDelay {
-		// Linked, so the connect starts only once the option is set; its failure (rare: the
-		// socket is new) fails the connect too, with -ECANCELED, and is reported as the dial's.
-		if err := l.ring.Reserve(2); err != nil {
-			panic(fmt.Errorf("ringset: loop %d: %w", l.idx, err))
-		}
+	// The options are linked before the connect, which starts only once they are all set; a
+	// failing option cancels the connect (-ECANCELED), whose completion reports the dial.
+	if err := l.ring.Reserve(uint32(len(p.opts) + 1)); err != nil {
+		panic(fmt.Errorf("ringset: loop %d: %w", l.idx, err))
+	}
+	for i := range p.opts {
+		o := &p.opts[i]
 		s := l.sqe()
-		s.PrepSetsockopt(int32(p.slot), unix.IPPROTO_TCP, unix.TCP_NODELAY, &p.noDelay)
+		s.PrepSetsockopt(int32(p.slot), o.Level, o.Name, &o.Value)
 		s.SetFlags(poller.FlagFixedFile | poller.FlagIOLink | poller.FlagCQESkipSuccess)
 		s.SetUserData(userData(opDialOption, 0, idx))
 	}
@@ -260,12 +279,21 @@ func (l *loop) onDialSocket(idx uint32, res int32) {
 	s.SetUserData(userData(opDialConnect, 0, idx))
 }
 
+func (l *loop) onDialOption(idx uint32, res int32) {
+	if p := l.pending[idx]; p != nil && p.optErr == nil {
+		p.optErr = os.NewSyscallError("setsockopt", unix.Errno(-res))
+	}
+}
+
 func (l *loop) onDialConnect(idx uint32, res int32) {
 	p := l.untrack(idx)
 	if res < 0 || l.closing {
 		l.closeDirect(p.slot)
 		err := error(ErrStopped)
-		if res < 0 {
+		switch {
+		case p.optErr != nil:
+			err = &net.OpError{Op: "dial", Net: p.network, Addr: p.addr, Err: p.optErr}
+		case res < 0:
 			err = &net.OpError{Op: "dial", Net: p.network, Addr: p.addr, Err: os.NewSyscallError("connect", unix.Errno(-res))}
 		}
 		p.fail(err)

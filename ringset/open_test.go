@@ -12,6 +12,7 @@ import (
 
 	"github.com/uringnet/uringnet/conn"
 	"github.com/uringnet/uringnet/poller"
+	"golang.org/x/sys/unix"
 )
 
 // startClientSet starts a set that listens nowhere, stopped when the test ends.
@@ -285,4 +286,76 @@ func TestDisableEnvRefusesStart(t *testing.T) {
 	if !errors.Is(err, poller.ErrUnavailable) || !errors.Is(err, ErrDisabled) {
 		t.Fatalf("Start with %s=1: %v, want ErrDisabled", DisableEnv, err)
 	}
+}
+
+// optionReader records, in OnOpen, the keep-alive options each connection has.
+type optionReader struct {
+	echo
+	got chan [2]int
+}
+
+func (h *optionReader) OnOpen(c *conn.Conn) ([]byte, Action) {
+	fd, err := c.Fd()
+	if err != nil {
+		h.got <- [2]int{-1, -1}
+		return nil, Close
+	}
+	ka, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+	idle, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
+	h.got <- [2]int{ka, idle}
+	return nil, None
+}
+
+// SocketOptions reach accepted connections (through the listener, regular or born direct) and
+// dialed ones (linked before the connect).
+func TestSocketOptionsReachConnections(t *testing.T) {
+	full, err := poller.Probe()
+	if err != nil {
+		t.Skip(err)
+	}
+	regular := full.Without(poller.CapSocketDirect)
+	opts := []SocketOption{{unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1}, {unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 77}}
+	for _, f := range []*poller.Features{nil, &regular} {
+		h := &optionReader{got: make(chan [2]int, 4)}
+		s := startSet(t, Config{Network: "tcp", Address: "127.0.0.1:0", SocketOptions: opts, Features: f}, h)
+		c, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := <-h.got; got != [2]int{1, 77} {
+			t.Fatalf("%s listener: accepted connection has keep-alive %d idle %d, want 1 77", s.ListenerKind(), got[0], got[1])
+		}
+		c.Close()
+		// The same set dials its own listener: the dialed end has the options too.
+		o, _, errs := openWaiter()
+		if err := s.Dial(context.Background(), 0, "tcp", s.Addr().String(), o); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ { // the dialed end and the accepted end
+			select {
+			case got := <-h.got:
+				if got != [2]int{1, 77} {
+					t.Fatalf("dial: connection has keep-alive %d idle %d, want 1 77", got[0], got[1])
+				}
+			case err := <-errs:
+				t.Fatal(err)
+			}
+		}
+	}
+	// A unix set ignores the TCP-level ones instead of failing.
+	h := &echo{}
+	dir := t.TempDir()
+	s := startSet(t, Config{Network: "unix", Address: filepath.Join(dir, "s"), SocketOptions: opts}, h)
+	if err := echoDial(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func echoDial(s *Set) error {
+	c, err := net.Dial(s.Addr().Network(), s.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return echoRoundTrip(c, 1000, 1)
 }

@@ -199,10 +199,11 @@ func (s *Set) listenOne(lc net.ListenConfig, addr string) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("ringset: listener: %w", err)
 	}
-	if _, isTCP := sock.(*net.TCPListener); isTCP && !s.cfg.TCPDelay {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+	_, isTCP := sock.(*net.TCPListener)
+	for _, o := range s.cfg.socketOptions(isTCP) {
+		if err := unix.SetsockoptInt(fd, o.Level, o.Name, int(o.Value)); err != nil {
 			unix.Close(fd)
-			return -1, fmt.Errorf("ringset: listener TCP_NODELAY: %w", err)
+			return -1, fmt.Errorf("ringset: listener setsockopt(%d, %d): %w", o.Level, o.Name, err)
 		}
 	}
 	return fd, nil

@@ -84,6 +84,7 @@ type Ops struct {
 	FinalSent  bool // the close protocol's last, non-blocking send was made
 	CloseSent  bool // the close of the descriptor is in flight
 	Unreported bool // closed before OnOpen: no OnClose either
+	ReadEOF    bool // the peer ended its side and the handler keeps the connection (HalfCloser)
 }
 
 // New returns an open connection in slot of loop.

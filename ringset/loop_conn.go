@@ -2,7 +2,6 @@ package ringset
 
 import (
 	"fmt"
-	"io"
 	"net"
 
 	"github.com/uringnet/uringnet/conn"
@@ -106,7 +105,7 @@ func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
 			l.bufs.Recycle(bid)
 		}
 	case res == 0:
-		l.CloseConn(c, io.EOF)
+		l.readEOF(c)
 	case res == -int32(unix.ENOBUFS):
 		// Every provided buffer is in use; they are handed back at the end of this batch, before
 		// the re-armed receive is submitted. Nothing was lost: the bytes wait in the socket.
@@ -125,7 +124,7 @@ func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
 // less than its budget; one at its budget stays paused until its input is consumed (Consumed).
 // A paused connection notices its peer's FIN or reset only when it resumes.
 func (l *loop) resumeOrPause(c *conn.Conn) {
-	if c.State() == conn.Open && !c.Ops.RecvArmed && c.InboundBuffered() < l.budget(c) {
+	if c.State() == conn.Open && !c.Ops.RecvArmed && !c.Ops.ReadEOF && c.InboundBuffered() < l.budget(c) {
 		l.armRecv(c)
 	}
 }

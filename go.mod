@@ -4,6 +4,7 @@ go 1.24.0
 
 require (
 	github.com/panjf2000/gnet/v2 v2.10.0
+	golang.org/x/net v0.50.0
 	golang.org/x/sys v0.41.0
 )
 

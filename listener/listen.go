@@ -1,0 +1,172 @@
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/ringset"
+	"golang.org/x/sys/unix"
+)
+
+// ListenConfig holds the options of a listener.
+type ListenConfig struct {
+	// Loops, when positive, gives the listener's connections event loops of their own, which
+	// stop once the listener is closed and its last connection is gone. Zero serves them on the
+	// process's shared loops (one per two processors), which Dial uses too.
+	Loops int
+	// Backlog is the listen queue's length; zero keeps net.Listen's (the system's somaxconn).
+	Backlog int
+	// ReusePort sets SO_REUSEPORT, so that several listeners (in this process or others) share
+	// the port and the kernel spreads connections over them.
+	ReusePort bool
+}
+
+// Listen announces on the local address like net.Listen; network is "tcp", "tcp4", "tcp6" or
+// "unix". Connections are served by io_uring loops; where io_uring cannot serve (or
+// URINGNET_DISABLE=1), it returns net.Listen's listener, and says so once.
+func Listen(network, address string) (net.Listener, error) {
+	var lc ListenConfig
+	return lc.Listen(context.Background(), network, address)
+}
+
+// Listen announces on the local address with lc's options; see the package function.
+func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (net.Listener, error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6", "unix":
+	default:
+		return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
+	}
+	if lc.Loops < 0 || lc.Loops > ringset.MaxLoops {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: fmt.Errorf("%d loops: want 0 to %d", lc.Loops, ringset.MaxLoops)}
+	}
+	std := net.ListenConfig{Control: lc.control}
+	ln, err := std.Listen(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	if lc.Backlog > 0 {
+		if err := setBacklog(ln, lc.Backlog); err != nil {
+			ln.Close()
+			return nil, &net.OpError{Op: "listen", Net: network, Addr: ln.Addr(), Err: err}
+		}
+	}
+	if !available() {
+		return ln, nil
+	}
+	var e *engine
+	if lc.Loops > 0 {
+		e, err = startEngine(lc.Loops, true)
+	} else {
+		e, err = sharedEngine()
+	}
+	if err != nil {
+		ln.Close()
+		return nil, &net.OpError{Op: "listen", Net: network, Addr: ln.Addr(), Err: err}
+	}
+	return &Listener{std: ln.(stdListener), eng: e}, nil
+}
+
+func (lc *ListenConfig) control(_, _ string, c syscall.RawConn) error {
+	if !lc.ReusePort {
+		return nil
+	}
+	var serr error
+	if err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// setBacklog listens again with another backlog, which Linux allows on a listening socket.
+func setBacklog(ln net.Listener, backlog int) error {
+	raw, err := ln.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	if err := raw.Control(func(fd uintptr) { lerr = unix.Listen(int(fd), backlog) }); err != nil {
+		return err
+	}
+	if lerr != nil {
+		return fmt.Errorf("listen backlog %d: %w", backlog, lerr)
+	}
+	return nil
+}
+
+// stdListener is what *net.TCPListener and *net.UnixListener have in common here.
+type stdListener interface {
+	net.Listener
+	SetDeadline(t time.Time) error
+}
+
+// Listener accepts connections that io_uring loops serve. The listening socket is the standard
+// library's: the kernel's accept queue, Close (which frees the address at once, while accepted
+// connections live on), SetDeadline and Accept's errors (*net.OpError; EMFILE and ENFILE
+// temporary) are exactly net's. Each accepted socket is placed into a loop's table of direct
+// descriptors (IORING_REGISTER_FILES_UPDATE), and from then on only the loop does its I/O.
+type Listener struct {
+	std       stdListener
+	eng       *engine
+	closeOnce sync.Once
+}
+
+// Accept waits for the next connection, a *Conn.
+func (l *Listener) Accept() (net.Conn, error) {
+	sc, err := l.std.Accept()
+	if err != nil {
+		return nil, err
+	}
+	c, err := adopt(l.eng, sc)
+	if err != nil {
+		if errors.Is(err, ringset.ErrStopped) {
+			err = net.ErrClosed
+		}
+		return nil, &net.OpError{Op: "accept", Net: l.std.Addr().Network(), Source: l.std.Addr(), Err: err}
+	}
+	return c, nil
+}
+
+// adopt moves sc onto one of e's loops and closes it; the returned Conn serves the socket.
+func adopt(e *engine, sc net.Conn) (*Conn, error) {
+	defer sc.Close() // the loop's table holds its own reference to the socket
+	lc := newConn(e, e.pick(), sc.LocalAddr().Network())
+	lc.laddr, lc.raddr = sc.LocalAddr(), sc.RemoteAddr()
+	done := make(chan error, 1)
+	err := e.set.AdoptConn(lc.loop, sc, ringset.Opening{
+		Prepare: lc.attach,
+		Opened:  func(_ *conn.Conn, err error) { done <- err },
+	})
+	if err == nil {
+		err = <-done
+	}
+	if err != nil {
+		return nil, err
+	}
+	return lc, nil
+}
+
+// Close stops listening: Accept, blocked or later, fails with an error wrapping net.ErrClosed.
+// Accepted connections are not affected.
+func (l *Listener) Close() error {
+	err := l.std.Close()
+	l.closeOnce.Do(func() {
+		if l.eng.owned {
+			l.eng.unref()
+		}
+	})
+	return err
+}
+
+// Addr returns the listener's address, with the port the system chose for port 0.
+func (l *Listener) Addr() net.Addr { return l.std.Addr() }
+
+// SetDeadline sets the deadline of Accept calls, blocked and future; the zero time means none.
+func (l *Listener) SetDeadline(t time.Time) error { return l.std.SetDeadline(t) }

@@ -32,6 +32,25 @@ func SetKeepAlive(fd int, on bool, period time.Duration) error {
 	return setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs, "TCP_KEEPINTVL")
 }
 
+// SetKeepAliveProbes turns keep-alive on or off and, when on, sets the idle time before the
+// first probe and the interval between probes (in seconds, each at least 1) and how many
+// unanswered probes end the connection, as gnet's Conn.SetKeepAlive does.
+func SetKeepAliveProbes(fd int, on bool, idle, intvl, cnt int) error {
+	if on && (idle <= 0 || intvl <= 0 || cnt <= 0) {
+		return fmt.Errorf("fdbridge: keep-alive idle %d s, interval %d s, count %d: each must be positive", idle, intvl, cnt)
+	}
+	if err := setInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolInt(on), "SO_KEEPALIVE"); err != nil || !on {
+		return err
+	}
+	if err := setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, idle, "TCP_KEEPIDLE"); err != nil {
+		return err
+	}
+	if err := setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, intvl, "TCP_KEEPINTVL"); err != nil {
+		return err
+	}
+	return setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, cnt, "TCP_KEEPCNT")
+}
+
 // SetLinger sets what Close does with unsent data: sec < 0 sends it in the background (the
 // default), 0 discards it and resets the connection, sec > 0 waits up to sec seconds.
 func SetLinger(fd int, sec int) error {

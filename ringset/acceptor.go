@@ -92,7 +92,7 @@ func (a *acceptor) setup() error {
 	}
 	if err == nil {
 		if a.set.direct {
-			a.set.addr, err = listenDirect(r, &a.set.cfg, a.set.cfg.Address, false)
+			a.set.addr, a.set.listenerFd, err = listenDirect(r, &a.set.cfg, a.set.cfg.Address, false)
 		} else {
 			_, err = r.UpdateFiles(listenerSlot, []int32{int32(a.listenFd)})
 		}

@@ -24,23 +24,23 @@ var directListenCaps = []poller.Capability{poller.CapSocketDirect, poller.CapBin
 func isTCP(network string) bool { return network == "tcp" || network == "tcp4" || network == "tcp6" }
 
 // listenDirect creates a listening TCP socket in slot listenerSlot of r, on the calling owner
-// thread before anything else is in flight on r, and returns its address. Errors are
-// *net.OpError, as net.Listen's are.
-func listenDirect(r *poller.Ring, cfg *Config, address string, reusePort bool) (net.Addr, error) {
+// thread before anything else is in flight on r, and returns its address and a regular
+// descriptor for it (the caller's, to close). Errors are *net.OpError, as net.Listen's are.
+func listenDirect(r *poller.Ring, cfg *Config, address string, reusePort bool) (net.Addr, int, error) {
 	listenErr := func(addr net.Addr, err error) error {
 		return &net.OpError{Op: "listen", Net: cfg.Network, Addr: addr, Err: err}
 	}
 	ta, err := net.ResolveTCPAddr(cfg.Network, address)
 	if err != nil {
-		return nil, listenErr(nil, err)
+		return nil, -1, listenErr(nil, err)
 	}
 	ap, family, v6only, err := listenAddr(cfg.Network, ta)
 	if err != nil {
-		return nil, listenErr(ta, err)
+		return nil, -1, listenErr(ta, err)
 	}
 	sa, err := poller.SockaddrInet(ap)
 	if err != nil {
-		return nil, listenErr(ta, err)
+		return nil, -1, listenErr(ta, err)
 	}
 	run := func(what string, fill func(*poller.SQE)) error {
 		if res, err := syncOp(r, fill); err != nil {
@@ -53,7 +53,7 @@ func listenDirect(r *poller.Ring, cfg *Config, address string, reusePort bool) (
 	if err := run("socket", func(s *poller.SQE) {
 		s.PrepSocketDirect(family, unix.SOCK_STREAM, 0, listenerSlot)
 	}); err != nil {
-		return nil, listenErr(ta, err)
+		return nil, -1, listenErr(ta, err)
 	}
 	type option struct {
 		level, opt int
@@ -84,21 +84,20 @@ func listenDirect(r *poller.Ring, cfg *Config, address string, reusePort bool) (
 	for _, st := range steps {
 		if err := run(st.what, func(s *poller.SQE) { st.fill(s); s.SetFlags(poller.FlagFixedFile) }); err != nil {
 			syncOp(r, func(s *poller.SQE) { s.PrepCloseDirect(listenerSlot) })
-			return nil, listenErr(ta, err)
+			return nil, -1, listenErr(ta, err)
 		}
 	}
 	// The address, with the port the kernel chose for port 0.
 	fd, err := fdbridge.Install(r, listenerSlot, userData(opInstall, 0, listenerSlot), func(poller.CQE) {})
 	if err != nil {
 		syncOp(r, func(s *poller.SQE) { s.PrepCloseDirect(listenerSlot) })
-		return nil, listenErr(ta, err)
+		return nil, -1, listenErr(ta, err)
 	}
-	defer unix.Close(fd)
 	local, _, _ := fdbridge.Addrs(fd)
 	if local == nil {
-		return ta, nil
+		return ta, fd, nil
 	}
-	return local, nil
+	return local, fd, nil
 }
 
 // listenAddr decides the socket's family and address as net.Listen does: "tcp" with no address

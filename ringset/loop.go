@@ -132,8 +132,13 @@ func (l *loop) setup() error {
 			addr = l.set.addr.String()
 		}
 		var a net.Addr
-		if a, err = listenDirect(r, cfg, addr, true); err == nil && l.idx == 0 {
-			l.set.addr = a
+		var fd int
+		if a, fd, err = listenDirect(r, cfg, addr, true); err == nil {
+			if l.idx == 0 {
+				l.set.addr, l.set.listenerFd = a, fd
+			} else {
+				unix.Close(fd)
+			}
 		}
 	case l.listenFd >= 0:
 		_, err = r.UpdateFiles(listenerSlot, []int32{int32(l.listenFd)})

@@ -9,6 +9,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/uringnet/uringnet/poller"
@@ -30,6 +31,11 @@ type Set struct {
 	direct bool
 	// sent hears of completed sends, if the handler asked to (SendObserver).
 	sent SendObserver
+	// picks is PickLoop's round-robin position.
+	picks atomic.Uint64
+	// listenerFd is a regular descriptor for the (first) listener, for DupListener; -1 when
+	// the set listens nowhere.
+	listenerFd int
 
 	stopOnce sync.Once
 	started  chan struct{} // closed when Start has finished building the set, or given up
@@ -48,7 +54,7 @@ func Start(cfg Config, h Handler) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{cfg: cfg, handler: h, done: make(chan struct{}), started: make(chan struct{}), begin: make(chan struct{}),
+	s := &Set{cfg: cfg, handler: h, listenerFd: -1, done: make(chan struct{}), started: make(chan struct{}), begin: make(chan struct{}),
 		recvLimit: cfg.Features.Has(poller.CapRecvLimit),
 		direct:    isTCP(cfg.Network) && cfg.Features.Require(directListenCaps...) == nil}
 	s.sent, _ = h.(SendObserver)
@@ -82,6 +88,13 @@ func Start(cfg Config, h Handler) (*Set, error) {
 		if lfds, err = s.listen(nListeners); err != nil {
 			s.waker.close()
 			return nil, err
+		}
+		if s.listenerFd, err = unix.FcntlInt(uintptr(lfds[0]), unix.F_DUPFD_CLOEXEC, 0); err != nil {
+			for _, fd := range lfds {
+				unix.Close(fd)
+			}
+			s.waker.close()
+			return nil, fmt.Errorf("ringset: duplicate listener descriptor: %w", err)
 		}
 	}
 	// Each ring's fixed-file table takes its own reference to its listener.
@@ -212,6 +225,19 @@ func (s *Set) listenOne(lc net.ListenConfig, addr string) (int, error) {
 // Addr is the address the set listens on (with the real port when 0 was asked for).
 func (s *Set) Addr() net.Addr { return s.addr }
 
+// DupListener returns a new regular descriptor for the set's listener (the first one, with
+// ReusePort), which the caller must close, as gnet's Engine.Dup does.
+func (s *Set) DupListener() (int, error) {
+	if s.listenerFd < 0 {
+		return -1, errors.New("ringset: the set listens nowhere")
+	}
+	fd, err := unix.FcntlInt(uintptr(s.listenerFd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("ringset: duplicate listener descriptor: %w", err)
+	}
+	return fd, nil
+}
+
 // NumLoops is how many loops the set runs.
 func (s *Set) NumLoops() int { return len(s.loops) }
 
@@ -302,6 +328,9 @@ func (s *Set) release() {
 			unix.Close(l.fd)
 		}
 	}
+	if s.listenerFd >= 0 {
+		unix.Close(s.listenerFd)
+	}
 	if s.unlink != "" {
 		unix.Unlink(s.unlink)
 	}
@@ -338,6 +367,14 @@ func (s *Set) guard(f func()) (err error) {
 	}()
 	f()
 	return nil
+}
+
+// PickLoop is the loop the set's balancer picks for a connection it did not accept (to Dial
+// or Adopt); any goroutine may call it. Source-address hash, having no address here, picks
+// round-robin.
+func (s *Set) PickLoop() int {
+	n := s.picks.Add(1) - 1
+	return s.pick(&n).idx
 }
 
 // pick chooses the loop for a new connection.

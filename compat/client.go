@@ -1,0 +1,127 @@
+package compat
+
+import (
+	"context"
+	"net"
+	"strings"
+
+	"github.com/panjf2000/gnet/v2"
+	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
+	"github.com/uringnet/uringnet/ringset"
+)
+
+// Client is gnet's Client on uringnet's loops: connections it dials or enrolls are served by
+// its handler on its own io_uring loops. Where io_uring cannot serve, it is gnet's client.
+type Client struct {
+	handler  gnet.EventHandler
+	opts     *gnet.Options
+	rawOpts  []gnet.Option
+	eng      *engine
+	b        *bridge
+	fallback *gnet.Client
+}
+
+// NewClient creates a client for h with gnet's options (the server-only ones are ignored, as
+// gnet ignores them).
+func NewClient(h gnet.EventHandler, opts ...gnet.Option) (*Client, error) {
+	cli := &Client{handler: h, opts: loadOptions(nil, opts), rawOpts: opts}
+	if why := fallbackReason(cli.opts); why != nil {
+		noteFallback(cli.opts, why)
+		var err error
+		cli.fallback, err = gnet.NewClient(h, opts...)
+		return cli, err
+	}
+	return cli, nil
+}
+
+// Start starts the client's loops (OnBoot first, then the ticker if asked for).
+func (cli *Client) Start() error {
+	if cli.fallback != nil {
+		return cli.fallback.Start()
+	}
+	e := &engine{handler: cli.handler, opts: cli.opts, stopped: make(chan struct{}), tickDone: make(chan struct{})}
+	cfg := config("", "", cli.opts)
+	cfg.Balancer = ringset.LeastConnections // as gnet's client balances
+	cfg.ReusePort = false
+	b := &bridge{eng: e, first: true}
+	s, err := ringset.Start(cfg, b)
+	if err != nil {
+		return err
+	}
+	e.add(s, b)
+	cli.eng, cli.b = e, b
+	if cli.opts.Ticker {
+		go e.tick()
+	}
+	return nil
+}
+
+// Stop stops the client: OnShutdown, then every connection closes and the loops exit.
+func (cli *Client) Stop() error {
+	if cli.fallback != nil {
+		return cli.fallback.Stop()
+	}
+	if cli.eng == nil {
+		return errorx.ErrEmptyEngine
+	}
+	cli.eng.stop()
+	return cli.eng.started()[0].Wait()
+}
+
+// Dial connects to address and returns the connection once its OnOpen has run.
+func (cli *Client) Dial(network, address string) (gnet.Conn, error) {
+	return cli.DialContext(network, address, nil)
+}
+
+// DialContext is Dial with a value the connection's Context (and SafeContext) starts with.
+// TCP and unix connections are dialed from the loop's ring (SOCKET and CONNECT); UDP is not
+// served by this client yet and reports gnet's ErrUnsupportedProtocol.
+func (cli *Client) DialContext(network, address string, ctx any) (gnet.Conn, error) {
+	if cli.fallback != nil {
+		return cli.fallback.DialContext(network, address, ctx)
+	}
+	if err := cli.ready(); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(network, "udp") {
+		return nil, errorx.ErrUnsupportedProtocol
+	}
+	el := cli.b.loops[cli.eng.sets[0].PickLoop()]
+	res, o := el.opening(ctx)
+	if err := cli.eng.sets[0].Dial(context.Background(), el.idx, network, address, o); err != nil {
+		return nil, err
+	}
+	r := <-res
+	return r.Conn, r.Err
+}
+
+// Enroll serves an existing connection (a duplicate of its descriptor; c itself is closed).
+func (cli *Client) Enroll(c net.Conn) (gnet.Conn, error) { return cli.EnrollContext(c, nil) }
+
+// EnrollContext is Enroll with a starting context value.
+func (cli *Client) EnrollContext(c net.Conn, ctx any) (gnet.Conn, error) {
+	if cli.fallback != nil {
+		return cli.fallback.EnrollContext(c, ctx)
+	}
+	defer c.Close()
+	if err := cli.ready(); err != nil {
+		return nil, err
+	}
+	el := cli.b.loops[cli.eng.sets[0].PickLoop()]
+	res, o := el.opening(ctx)
+	if err := cli.eng.sets[0].AdoptConn(el.idx, c, o); err != nil {
+		return nil, err
+	}
+	r := <-res
+	return r.Conn, r.Err
+}
+
+func (cli *Client) ready() error {
+	if cli.eng == nil {
+		return errorx.ErrEmptyEngine
+	}
+	if cli.eng.isShutdown() {
+		return errorx.ErrEngineInShutdown
+	}
+	return nil
+}

@@ -1,0 +1,309 @@
+package compat
+
+import (
+	"io"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
+	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/fdbridge"
+)
+
+// gconn is a connection as gnet.Conn: a uringnet connection and the gnet-only state (the user's
+// context lives here; the uringnet connection's context points back at this).
+type gconn struct {
+	c       *conn.Conn
+	loop    *eventLoop
+	ctx     any
+	safeCtx atomic.Pointer[any]
+	proto   string // "tcp", "unix" or "udp", as gnet names a connection's protocol
+}
+
+var _ gnet.Conn = (*gconn)(nil)
+
+// wrap returns the gnet face of c, making it on first use.
+func wrap(c *conn.Conn, el *eventLoop, proto string) *gconn {
+	if g, ok := c.Context().(*gconn); ok {
+		return g
+	}
+	g := &gconn{c: c, loop: el, proto: proto}
+	c.SetContext(g)
+	return g
+}
+
+func (g *gconn) isDatagram() bool { return g.c.IsDatagram() }
+
+// onLoop runs f on the connection's loop and waits for it: at once when called there,
+// otherwise as a task. It reports net.ErrClosed when the loop has stopped.
+func (g *gconn) onLoop(f func()) error {
+	if g.c.Loop().OnLoopThread() {
+		f()
+		return nil
+	}
+	done := make(chan struct{})
+	if err := g.c.Loop().Post(func() { defer close(done); f() }); err != nil {
+		return net.ErrClosed
+	}
+	<-done
+	return nil
+}
+
+// Reader.
+
+func (g *gconn) Read(p []byte) (int, error) {
+	n := g.c.Read(p)
+	if n == 0 && len(p) > 0 {
+		return 0, io.ErrShortBuffer
+	}
+	return n, nil
+}
+
+func (g *gconn) WriteTo(w io.Writer) (int64, error) {
+	b, _ := g.c.Peek(-1)
+	n, err := w.Write(b)
+	g.c.Discard(n)
+	return int64(n), err
+}
+
+func (g *gconn) Next(n int) ([]byte, error) {
+	if n < 0 {
+		n = 0 // gnet: a negative n takes everything, like 0
+	}
+	return g.c.Next(n)
+}
+
+func (g *gconn) Peek(n int) ([]byte, error) {
+	if n < 0 {
+		n = 0
+	}
+	return g.c.Peek(n)
+}
+
+func (g *gconn) Discard(n int) (int, error) { return g.c.Discard(n), nil }
+func (g *gconn) InboundBuffered() int       { return g.c.InboundBuffered() }
+
+// Writer.
+
+func (g *gconn) Write(p []byte) (int, error) {
+	if g.isDatagram() {
+		return g.c.SendTo(p, g.c.RemoteAddr())
+	}
+	return g.c.Write(p)
+}
+
+func (g *gconn) ReadFrom(r io.Reader) (int64, error) {
+	var buf [16 << 10]byte
+	var total int64
+	for {
+		n, err := r.Read(buf[:])
+		if n > 0 {
+			if _, werr := g.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+func (g *gconn) SendTo(p []byte, addr net.Addr) (int, error) {
+	if !g.isDatagram() {
+		return 0, errorx.ErrUnsupportedOp
+	}
+	if addr == nil {
+		return 0, errorx.ErrInvalidNetworkAddress
+	}
+	return g.c.SendTo(p, addr)
+}
+
+func (g *gconn) Writev(bs [][]byte) (int, error) {
+	if g.isDatagram() {
+		return 0, errorx.ErrUnsupportedOp
+	}
+	return g.c.Writev(bs)
+}
+
+// Flush: written bytes go to the kernel at the end of the loop's current batch, before it
+// waits again, so there is nothing to push early.
+func (g *gconn) Flush() error {
+	if g.c.State() != conn.Open && !g.isDatagram() {
+		return net.ErrClosed
+	}
+	return nil
+}
+
+func (g *gconn) OutboundBuffered() int { return g.c.OutboundBuffered() }
+
+func (g *gconn) AsyncWrite(p []byte, cb gnet.AsyncCallback) error {
+	if g.isDatagram() {
+		// gnet sends a datagram at once and calls back with no connection.
+		_, err := g.Write(p)
+		if cb != nil {
+			_ = cb(nil, nil)
+		}
+		return err
+	}
+	return g.c.AsyncWrite(p, g.callback(cb))
+}
+
+func (g *gconn) AsyncWritev(bs [][]byte, cb gnet.AsyncCallback) error {
+	if g.isDatagram() {
+		return errorx.ErrUnsupportedOp
+	}
+	return g.c.AsyncWritev(bs, g.callback(cb))
+}
+
+// callback adapts a gnet callback; nil stays nil so that nothing is called.
+func (g *gconn) callback(cb gnet.AsyncCallback) conn.Callback {
+	if cb == nil {
+		return nil
+	}
+	return func(_ *conn.Conn, err error) { _ = cb(g, err) }
+}
+
+// Socket: any goroutine may call these, as gnet allows; the descriptor work runs on the loop.
+
+func (g *gconn) Fd() int {
+	fd := -1
+	if g.isDatagram() {
+		return -1
+	}
+	g.onLoop(func() {
+		if f, err := g.c.Fd(); err == nil {
+			fd = f
+		}
+	})
+	return fd
+}
+
+func (g *gconn) Dup() (int, error) {
+	if g.isDatagram() {
+		return -1, errorx.ErrUnsupportedOp
+	}
+	fd, err := -1, error(net.ErrClosed)
+	if lerr := g.onLoop(func() { fd, err = g.c.Dup() }); lerr != nil {
+		return -1, lerr
+	}
+	return fd, err
+}
+
+// withFd runs set on the connection's descriptor, on the loop.
+func (g *gconn) withFd(set func(fd int) error) error {
+	if g.isDatagram() {
+		return errorx.ErrUnsupportedOp
+	}
+	err := error(net.ErrClosed)
+	if lerr := g.onLoop(func() {
+		var fd int
+		if fd, err = g.c.Fd(); err == nil {
+			err = set(fd)
+		}
+	}); lerr != nil {
+		return lerr
+	}
+	return err
+}
+
+func (g *gconn) SetReadBuffer(bytes int) error {
+	return g.withFd(func(fd int) error { return fdbridge.SetReadBuffer(fd, bytes) })
+}
+
+func (g *gconn) SetWriteBuffer(bytes int) error {
+	return g.withFd(func(fd int) error { return fdbridge.SetWriteBuffer(fd, bytes) })
+}
+
+func (g *gconn) SetLinger(sec int) error {
+	return g.withFd(func(fd int) error { return fdbridge.SetLinger(fd, sec) })
+}
+
+func (g *gconn) SetNoDelay(noDelay bool) error {
+	return g.withFd(func(fd int) error { return fdbridge.SetNoDelay(fd, noDelay) })
+}
+
+func (g *gconn) SetKeepAlivePeriod(d time.Duration) error {
+	if g.proto != "tcp" {
+		return errorx.ErrUnsupportedOp
+	}
+	return g.withFd(func(fd int) error { return fdbridge.SetKeepAlive(fd, true, d) })
+}
+
+func (g *gconn) SetKeepAlive(enabled bool, idle, intvl time.Duration, cnt int) error {
+	if g.proto != "tcp" {
+		return errorx.ErrUnsupportedOp
+	}
+	return g.withFd(func(fd int) error {
+		return fdbridge.SetKeepAliveProbes(fd, enabled, seconds(idle), seconds(intvl), cnt)
+	})
+}
+
+// Conn.
+
+func (g *gconn) Context() any       { return g.ctx }
+func (g *gconn) SetContext(ctx any) { g.ctx = ctx }
+
+func (g *gconn) SafeContext() any {
+	if p := g.safeCtx.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (g *gconn) SetSafeContext(ctx any) { g.safeCtx.Store(&ctx) }
+
+func (g *gconn) EventLoop() gnet.EventLoop { return g.loop }
+
+// LocalAddr and RemoteAddr are looked up on the loop the first time (a direct descriptor has no
+// fd to ask; see conn.Conn.LocalAddr) and cached; the handler bridge looks them up before
+// OnOpen, so they are there in every callback, OnClose included.
+func (g *gconn) LocalAddr() net.Addr {
+	var a net.Addr
+	g.onLoop(func() { a = g.c.LocalAddr() })
+	return a
+}
+
+func (g *gconn) RemoteAddr() net.Addr {
+	var a net.Addr
+	g.onLoop(func() { a = g.c.RemoteAddr() })
+	return a
+}
+
+func (g *gconn) Wake(cb gnet.AsyncCallback) error {
+	return g.post(func() error { g.c.Loop().Wake(g.c); return nil }, cb)
+}
+
+func (g *gconn) CloseWithCallback(cb gnet.AsyncCallback) error {
+	return g.post(g.c.Close, cb)
+}
+
+// Close closes the connection once the loop runs its queued work (after the current callback,
+// when called from one), as gnet's Close does.
+func (g *gconn) Close() error { return g.post(g.c.Close, nil) }
+
+// post queues op for the loop, calling cb after it (with the connection, as gnet does, even
+// when it had already closed: op then does nothing).
+func (g *gconn) post(op func() error, cb gnet.AsyncCallback) error {
+	if g.isDatagram() {
+		return errorx.ErrUnsupportedOp
+	}
+	return g.c.Loop().Post(func() {
+		var err error
+		if g.c.State() == conn.Open {
+			err = op()
+		}
+		if cb != nil {
+			_ = cb(g, err)
+		}
+	})
+}
+
+func (g *gconn) SetDeadline(time.Time) error      { return errorx.ErrUnsupportedOp }
+func (g *gconn) SetReadDeadline(time.Time) error  { return errorx.ErrUnsupportedOp }
+func (g *gconn) SetWriteDeadline(time.Time) error { return errorx.ErrUnsupportedOp }

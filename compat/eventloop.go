@@ -1,0 +1,120 @@
+package compat
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
+	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/ringset"
+)
+
+// eventLoop is one of a set's loops as gnet.EventLoop.
+type eventLoop struct {
+	eng   *engine
+	set   *ringset.Set
+	idx   int
+	proto string
+}
+
+var _ gnet.EventLoop = (*eventLoop)(nil)
+
+// Register dials addr from this loop (SOCKET and CONNECT on its ring) and serves the
+// connection here; the context's gnet.FromContext value becomes the connection's context.
+func (el *eventLoop) Register(ctx context.Context, addr net.Addr) (<-chan gnet.RegisteredResult, error) {
+	if el.eng.isShutdown() {
+		return nil, errorx.ErrEngineInShutdown
+	}
+	if addr == nil {
+		return nil, errorx.ErrInvalidNetworkAddress
+	}
+	res, o := el.opening(gnet.FromContext(ctx))
+	network := addr.Network()
+	if network != "tcp" && network != "tcp4" && network != "tcp6" && network != "unix" {
+		return nil, errorx.ErrUnsupportedProtocol
+	}
+	go func() {
+		if err := el.set.Dial(ctx, el.idx, network, addr.String(), o); err != nil {
+			o.Opened(nil, err)
+		}
+	}()
+	return res, nil
+}
+
+// Enroll serves an existing connection on this loop: a duplicate of its descriptor is placed in
+// the loop's table and c itself is closed, as gnet does.
+func (el *eventLoop) Enroll(ctx context.Context, c net.Conn) (<-chan gnet.RegisteredResult, error) {
+	if el.eng.isShutdown() {
+		return nil, errorx.ErrEngineInShutdown
+	}
+	if c == nil {
+		return nil, errorx.ErrInvalidNetConn
+	}
+	res, o := el.opening(gnet.FromContext(ctx))
+	err := el.set.AdoptConn(el.idx, c, o)
+	c.Close()
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// opening returns the channel a registration's outcome arrives on and the hooks that send it:
+// the connection gets ctx (as Context and SafeContext) before OnOpen, and is delivered after it.
+func (el *eventLoop) opening(ctx any) (<-chan gnet.RegisteredResult, ringset.Opening) {
+	res := make(chan gnet.RegisteredResult, 1)
+	return res, ringset.Opening{
+		Prepare: func(c *conn.Conn) {
+			g := wrap(c, el, el.proto)
+			g.SetContext(ctx)
+			g.SetSafeContext(ctx)
+		},
+		Opened: func(c *conn.Conn, err error) {
+			if err != nil {
+				res <- gnet.RegisteredResult{Err: err}
+			} else {
+				res <- gnet.RegisteredResult{Conn: wrap(c, el, el.proto)}
+			}
+			close(res)
+		},
+	}
+}
+
+// Execute runs runnable on the loop.
+func (el *eventLoop) Execute(ctx context.Context, runnable gnet.Runnable) error {
+	if el.eng.isShutdown() {
+		return errorx.ErrEngineInShutdown
+	}
+	if runnable == nil {
+		return errorx.ErrNilRunnable
+	}
+	return el.set.Post(el.idx, func() { _ = runnable.Run(ctx) })
+}
+
+// Schedule runs runnable on the loop after delay. gnet v2.10.0 leaves this unsupported; here it
+// works (an extension).
+func (el *eventLoop) Schedule(ctx context.Context, runnable gnet.Runnable, delay time.Duration) error {
+	if el.eng.isShutdown() {
+		return errorx.ErrEngineInShutdown
+	}
+	if runnable == nil {
+		return errorx.ErrNilRunnable
+	}
+	time.AfterFunc(delay, func() { _ = el.Execute(ctx, runnable) })
+	return nil
+}
+
+// Close closes c, which must be one of this loop's connections, at once when called on the
+// loop (gnet's EventLoop.Close is synchronous there) and as queued work otherwise.
+func (el *eventLoop) Close(c gnet.Conn) error {
+	g, ok := c.(*gconn)
+	if !ok {
+		return errorx.ErrUnsupportedOp
+	}
+	if g.c.Loop().OnLoopThread() {
+		return g.c.Close()
+	}
+	return g.Close()
+}

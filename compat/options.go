@@ -1,0 +1,170 @@
+package compat
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
+	"github.com/uringnet/uringnet/ringset"
+	"golang.org/x/sys/unix"
+)
+
+// gnet's buffer defaults (gnet.MaxStreamBufferCap, and its ring buffer's smallest size).
+const (
+	defaultBufferCap = 64 << 10
+	minBufferCap     = 1 << 10
+	// readBufferMemory bounds a loop's provided buffers: the count is chosen so that count
+	// times ReadBufferCap stays near this.
+	readBufferMemory = 8 << 20
+)
+
+// loadOptions applies opts to gnet's Options and normalises them as gnet.Run does: buffer caps
+// rounded up to powers of two with gnet's floor and default, ReusePort off for unix sockets
+// and forced for UDP, EdgeTriggeredIO off for UDP.
+func loadOptions(networks []string, opts []gnet.Option) *gnet.Options {
+	o := new(gnet.Options)
+	for _, opt := range opts {
+		opt(o)
+	}
+	o.ReadBufferCap = bufferCap(o.ReadBufferCap)
+	o.WriteBufferCap = bufferCap(o.WriteBufferCap)
+	for _, n := range networks {
+		if n == "unix" {
+			o.ReusePort = false
+		}
+	}
+	for _, n := range networks {
+		if strings.HasPrefix(n, "udp") {
+			o.ReusePort, o.EdgeTriggeredIO = true, false
+		}
+	}
+	return o
+}
+
+func bufferCap(c int) int {
+	switch {
+	case c <= 0:
+		return defaultBufferCap
+	case c <= minBufferCap:
+		return minBufferCap
+	}
+	p := 1
+	for p < c {
+		p <<= 1
+	}
+	return p
+}
+
+// numLoops is gnet's event-loop count: one, or the CPU count with Multicore, or NumEventLoop
+// when set; at most ringset.MaxLoops (gnet's own cap, 256).
+func numLoops(o *gnet.Options) int {
+	n := 1
+	if o.Multicore {
+		n = runtime.NumCPU()
+	}
+	if o.NumEventLoop > 0 {
+		n = o.NumEventLoop
+	}
+	return min(n, ringset.MaxLoops)
+}
+
+// unsupported says which options only gnet's own engine serves (nil when none): Run falls back
+// to it for them rather than ignore them.
+func unsupported(o *gnet.Options) error {
+	switch {
+	case o.BindToDevice != "":
+		return errors.New("option BindToDevice")
+	case o.MulticastInterfaceIndex != 0:
+		return errors.New("option MulticastInterfaceIndex")
+	}
+	return nil
+}
+
+// config is the ringset configuration for one address under o.
+func config(network, address string, o *gnet.Options) ringset.Config {
+	rb := uint32(o.ReadBufferCap)
+	return ringset.Config{
+		Network:        network,
+		Address:        address,
+		Loops:          numLoops(o),
+		Balancer:       balancer(o.LB),
+		ReusePort:      o.ReusePort,
+		ReadBufferSize: rb,
+		ReadBuffers:    uint32(max(64, min(512, readBufferMemory/int(rb)))),
+		TCPDelay:       o.TCPNoDelay == gnet.TCPDelay,
+		SocketOptions:  socketOptions(o),
+	}
+}
+
+func balancer(lb gnet.LoadBalancing) ringset.Balancer {
+	switch lb {
+	case gnet.LeastConnections:
+		return ringset.LeastConnections
+	case gnet.SourceAddrHash:
+		return ringset.SourceAddrHash
+	}
+	return ringset.RoundRobin
+}
+
+// socketOptions are gnet's per-connection socket options, set once on the listener (Linux
+// copies them to every accepted socket) and on every dialed socket. Keep-alive follows gnet:
+// the interval defaults to a fifth of the idle time and the count to 5.
+func socketOptions(o *gnet.Options) []ringset.SocketOption {
+	var opts []ringset.SocketOption
+	add := func(level, name, v int) {
+		opts = append(opts, ringset.SocketOption{Level: level, Name: name, Value: int32(v)})
+	}
+	if o.TCPKeepAlive > 0 {
+		intvl, cnt := o.TCPKeepInterval, o.TCPKeepCount
+		if intvl == 0 {
+			intvl = o.TCPKeepAlive / 5
+		}
+		if cnt == 0 {
+			cnt = 5
+		}
+		add(unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+		add(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, seconds(o.TCPKeepAlive))
+		add(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, seconds(intvl))
+		add(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, cnt)
+	}
+	if o.SocketRecvBuffer > 0 {
+		add(unix.SOL_SOCKET, unix.SO_RCVBUF, o.SocketRecvBuffer)
+	}
+	if o.SocketSendBuffer > 0 {
+		add(unix.SOL_SOCKET, unix.SO_SNDBUF, o.SocketSendBuffer)
+	}
+	return opts
+}
+
+// seconds is d in whole seconds, at least 1 (the kernel refuses 0).
+func seconds(d time.Duration) int { return max(1, int(d/time.Second)) }
+
+// parseProtoAddr splits "tcp://host:port" or "unix:///path" as gnet does, with gnet's errors.
+func parseProtoAddr(protoAddr string) (network, address string, err error) {
+	u, err := url.Parse(strings.ReplaceAll(protoAddr, "%", "%25"))
+	if err != nil {
+		return "", "", fmt.Errorf("uringnet: address %q: %w", protoAddr, err)
+	}
+	switch u.Scheme {
+	case "":
+		return "", "", errorx.ErrInvalidNetworkAddress
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
+		if u.Host == "" || u.Path != "" {
+			return "", "", errorx.ErrInvalidNetworkAddress
+		}
+		return u.Scheme, u.Host, nil
+	case "unix":
+		p := path.Join(u.Host, u.Path)
+		if p == "" {
+			return "", "", errorx.ErrInvalidNetworkAddress
+		}
+		return u.Scheme, p, nil
+	}
+	return "", "", errorx.ErrUnsupportedProtocol
+}

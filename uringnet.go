@@ -1,0 +1,51 @@
+// Package uringnet runs gnet v2 applications on io_uring: change gnet.Run to uringnet.Run and
+// the same gnet.EventHandler is served by io_uring event loops (one ring on one locked OS
+// thread each; connections are direct descriptors handed between rings by MSG_RING). Where
+// io_uring cannot serve (an old kernel, a seccomp profile or sysctl that refuses it, or
+// URINGNET_DISABLE=1), Run says why once and runs gnet.Run itself.
+//
+// For net.Listener programs, see the listener package.
+//
+// The one difference from gnet: OnBoot receives gnet.Engine{} (gnet's Engine cannot be made
+// elsewhere), so reach the running engine with EngineFor(protoAddr) or stop it with
+// Stop(ctx, protoAddr).
+package uringnet
+
+import (
+	"context"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/uringnet/uringnet/compat"
+)
+
+// Engine is a running engine: Stop, CountConnections, Dup, Register, as gnet.Engine has.
+type Engine = compat.Engine
+
+// Client is gnet's Client on io_uring loops.
+type Client = compat.Client
+
+// Run serves protoAddr ("tcp://:9000", "udp://:9000", "unix:///tmp/s.sock", …) with h, as
+// gnet.Run does, honouring every gnet.Option; it returns when the engine stops.
+func Run(h gnet.EventHandler, protoAddr string, opts ...gnet.Option) error {
+	return compat.Run(h, protoAddr, opts...)
+}
+
+// Rotate serves several addresses with one handler, as gnet.Rotate does.
+func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
+	return compat.Rotate(h, addrs, opts...)
+}
+
+// Stop stops the engine serving protoAddr and waits for it, as gnet.Stop does.
+func Stop(ctx context.Context, protoAddr string) error { return compat.Stop(ctx, protoAddr) }
+
+// EngineFor returns the engine serving protoAddr, from OnBoot on.
+func EngineFor(protoAddr string) (Engine, error) { return compat.EngineFor(protoAddr) }
+
+// NewClient creates a client whose connections h serves on io_uring loops, as gnet.NewClient.
+func NewClient(h gnet.EventHandler, opts ...gnet.Option) (*Client, error) {
+	return compat.NewClient(h, opts...)
+}
+
+// Backend names the engine Run uses in this process: "io_uring", or "epoll" and why not
+// io_uring.
+func Backend() (string, error) { return compat.Backend() }

@@ -1,7 +1,7 @@
 # uringnet's everyday commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: test vet fmt-check bench-poller bench-echo
+.PHONY: test vet fmt-check run bench-poller bench-echo bench-http
 
 # Vet, then every test under the race detector, never from the test cache; then, without it,
 # the load tests it slows too much to run at full size and the allocation counts it distorts.
@@ -11,6 +11,11 @@ test: vet
 
 vet:
 	$(GO) vet ./...
+
+# Starts the HTTP example (examples/http) on io_uring on port 8080; stop it with Ctrl-C.
+run:
+	@echo "uringnet HTTP example on http://127.0.0.1:8080/ — try: curl http://127.0.0.1:8080/"
+	$(GO) run ./examples/http -port 8080
 
 # Fails when a file is not gofmt-formatted.
 fmt-check:
@@ -26,3 +31,9 @@ bench-echo:
 	mkdir -p bin benchmarks/results
 	$(GO) build -o bin/echobench ./benchmarks/echobench
 	bin/echobench run -conns 100,1000 -size 64 -rounds 5 -duration 5s -json benchmarks/results/echo-64B.json
+
+# The HTTP example on uringnet.Run against the same program on gnet.Run, wrk -c 256 with 16
+# requests pipelined per write, engines alternating, five rounds each.
+bench-http:
+	mkdir -p benchmarks/results
+	$(GO) run ./benchmarks/httpbench -c 256 -depth 16 -rounds 5 -d 5s -json benchmarks/results/http-plaintext.json | tee benchmarks/results/http-plaintext.txt

@@ -1,0 +1,208 @@
+package compat_test
+
+// Tests of what only uringnet has: the Engine reached through EngineFor, socket calls from other
+// goroutines on a direct descriptor, gnet options turned into socket options, and the fallback.
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
+	"github.com/uringnet/uringnet/compat"
+	"github.com/uringnet/uringnet/poller"
+	"github.com/uringnet/uringnet/ringset"
+	"golang.org/x/sys/unix"
+)
+
+// sockets hands each opened connection to the test.
+type sockets struct {
+	gnet.BuiltinEventEngine
+	booted chan struct{}
+	opened chan gnet.Conn
+}
+
+func (h *sockets) OnBoot(gnet.Engine) gnet.Action { close(h.booted); return gnet.None }
+func (h *sockets) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	h.opened <- c
+	return nil, gnet.None
+}
+
+var uring = engines[1]
+
+// EngineFor reaches the running engine: CountConnections, Dup of the listener, Register, Stop.
+func TestEngineFor(t *testing.T) {
+	h := &sockets{booted: make(chan struct{}), opened: make(chan gnet.Conn, 8)}
+	addr := freeAddr(t, "tcp")
+	done := make(chan error, 1)
+	go func() { done <- compat.Run(h, addr, quiet, gnet.WithNumEventLoop(2), gnet.WithTCPKeepAlive(90*time.Second)) }()
+	<-h.booted
+	e, err := compat.EngineFor(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dialT(t, addr)
+	gc := <-h.opened
+	if n := e.CountConnections(); n != 1 {
+		t.Fatalf("CountConnections: %d, want 1", n)
+	}
+
+	// Socket calls from this goroutine (not the loop) on the direct descriptor.
+	fd, err := gc.Dup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if idle, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE); idle != 90 {
+		t.Fatalf("WithTCPKeepAlive(90s): accepted socket has TCP_KEEPIDLE %d", idle)
+	}
+	if cnt, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT); cnt != 5 {
+		t.Fatalf("keep-alive count %d, want gnet's default 5", cnt)
+	}
+	if err := gc.SetKeepAlive(true, 7*time.Second, 3*time.Second, 4); err != nil {
+		t.Fatal(err)
+	}
+	if idle, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE); idle != 7 {
+		t.Fatalf("after SetKeepAlive(7s): TCP_KEEPIDLE %d", idle)
+	}
+	if err := gc.SetNoDelay(false); err != nil {
+		t.Fatal(err)
+	}
+	if nd, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY); nd != 0 {
+		t.Fatalf("after SetNoDelay(false): TCP_NODELAY %d", nd)
+	}
+	if gc.Fd() < 0 || gc.RemoteAddr().String() != c.LocalAddr().String() {
+		t.Fatalf("Fd %d, RemoteAddr %v (want %v)", gc.Fd(), gc.RemoteAddr(), c.LocalAddr())
+	}
+	if err := gc.SetDeadline(time.Now()); !errors.Is(err, errorx.ErrUnsupportedOp) {
+		t.Fatalf("SetDeadline: %v, want ErrUnsupportedOp", err)
+	}
+
+	lfd, err := e.Dup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa, err := unix.Getsockname(lfd); err != nil || sa.(*unix.SockaddrInet4).Port != c.RemoteAddr().(*net.TCPAddr).Port {
+		t.Fatalf("Dup'd listener: %v, %v", sa, err)
+	}
+	unix.Close(lfd)
+
+	// Register: the engine dials its own listener; both ends are its connections.
+	res, err := e.Register(gnet.NewNetAddrContext(gnet.NewContext(context.Background(), "mine"), c.RemoteAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-res
+	if r.Err != nil || r.Conn.Context() != "mine" {
+		t.Fatalf("Register: %v, context %v", r.Err, r.Conn)
+	}
+	<-h.opened // the dialed end
+	<-h.opened // the accepted end
+	if n := e.CountConnections(); n != 3 {
+		t.Fatalf("CountConnections after Register: %d, want 3", n)
+	}
+
+	if err := e.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := e.CountConnections(); n != -1 {
+		t.Fatalf("CountConnections after Stop: %d, want -1", n)
+	}
+	if _, err := compat.EngineFor(addr); !errors.Is(err, errorx.ErrEmptyEngine) {
+		t.Fatalf("EngineFor after Stop: %v", err)
+	}
+}
+
+// URINGNET_DISABLE=1: Backend says epoll and why, Run serves through gnet.Run, EngineFor has no
+// engine to give and Stop reaches gnet's.
+func TestFallbackDisabled(t *testing.T) {
+	t.Setenv(ringset.DisableEnv, "1")
+	if name, why := compat.Backend(); name != "epoll" || !errors.Is(why, poller.ErrUnavailable) {
+		t.Fatalf("Backend: %s, %v", name, why)
+	}
+	h := &echoServer{booted: make(chan struct{})}
+	addr := freeAddr(t, "tcp")
+	serve(t, uring, h, h.booted, []string{addr})
+	echoClients(t, addr, 2)
+	if _, err := compat.EngineFor(addr); !errors.Is(err, errorx.ErrEmptyEngine) {
+		t.Fatalf("EngineFor under the fallback: %v", err)
+	}
+	cli, err := compat.NewClient(&pingClient{got: make(chan string, 1)}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	network, a := dialAddr(addr)
+	if _, err := cli.Dial(network, a); err != nil {
+		t.Fatalf("fallback client Dial: %v", err)
+	}
+	cli.Stop()
+}
+
+// Options only gnet's engine serves send Run to the fallback instead of being ignored.
+func TestFallbackForUnsupportedOption(t *testing.T) {
+	if name, _ := compat.Backend(); name != "io_uring" {
+		t.Skip("io_uring unavailable here")
+	}
+	h := &echoServer{booted: make(chan struct{})}
+	addr := freeAddr(t, "tcp")
+	serve(t, uring, h, h.booted, []string{addr}, gnet.WithBindToDevice("lo"))
+	echoClients(t, addr, 2)
+	if _, err := compat.EngineFor(addr); !errors.Is(err, errorx.ErrEmptyEngine) {
+		t.Fatal("BindToDevice was served by io_uring")
+	}
+}
+
+// Two thousand connections opened and closed, then Stop: descriptors and goroutines come back
+// to where they started.
+func TestOpenCloseLeavesNothing(t *testing.T) {
+	countFds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	g0, fd0 := runtime.NumGoroutine(), countFds()
+	h := &echoServer{booted: make(chan struct{})}
+	addr := freeAddr(t, "tcp")
+	done := make(chan error, 1)
+	go func() { done <- compat.Run(h, addr, quiet, gnet.WithNumEventLoop(2)) }()
+	<-h.booted
+	network, a := dialAddr(addr)
+	for i := 0; i < 2000; i++ {
+		c, err := net.Dial(network, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("x"))
+		c.Read(make([]byte, 1))
+		c.Close()
+	}
+	if err := compat.Stop(context.Background(), addr); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if h.opened.Load() != 2000 || h.closed.Load() != 2000 {
+		t.Fatalf("OnOpen %d, OnClose %d; want 2000 each", h.opened.Load(), h.closed.Load())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > g0 || countFds() > fd0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("leak: %d goroutines (was %d), %d fds (was %d)", runtime.NumGoroutine(), g0, countFds(), fd0)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

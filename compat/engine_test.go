@@ -40,7 +40,9 @@ func TestEngineFor(t *testing.T) {
 	h := &sockets{booted: make(chan struct{}), opened: make(chan gnet.Conn, 8)}
 	addr := freeAddr(t, "tcp")
 	done := make(chan error, 1)
-	go func() { done <- compat.Run(h, addr, quiet, gnet.WithNumEventLoop(2), gnet.WithTCPKeepAlive(90*time.Second)) }()
+	go func() {
+		done <- compat.Run(h, addr, quiet, gnet.WithNumEventLoop(2), gnet.WithTCPKeepAlive(90*time.Second))
+	}()
 	<-h.booted
 	e, err := compat.EngineFor(addr)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -126,8 +127,14 @@ func (l *Listener) Accept() (net.Conn, error) {
 	}
 	c, err := adopt(l.eng, sc)
 	if err != nil {
-		if errors.Is(err, ringset.ErrStopped) {
+		var errno syscall.Errno
+		switch {
+		case errors.Is(err, ringset.ErrStopped):
 			err = net.ErrClosed
+		case errors.As(err, &errno):
+			// Out of descriptors or table slots: temporary, as accept4's own EMFILE is, so
+			// that servers back off. The accepted connection is closed.
+			err = os.NewSyscallError("adopt", errno)
 		}
 		return nil, &net.OpError{Op: "accept", Net: l.std.Addr().Network(), Source: l.std.Addr(), Err: err}
 	}

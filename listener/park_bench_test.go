@@ -1,0 +1,178 @@
+package listener
+
+import (
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// How a goroutine blocked in Read or Write waits for the loop: the alternatives measured, as a
+// hand-off from a "loop" goroutine to a parked one and back (one wake-up each way).
+
+// BenchmarkParkChannel: a one-token channel each way, what Conn uses (select needs a channel to
+// wait on the deadline and Close as well).
+func BenchmarkParkChannel(b *testing.B) {
+	ping, pong := make(chan struct{}, 1), make(chan struct{}, 1)
+	go func() {
+		for range ping {
+			pong <- struct{}{}
+		}
+	}()
+	for i := 0; i < b.N; i++ {
+		ping <- struct{}{}
+		<-pong
+	}
+	close(ping)
+}
+
+// BenchmarkParkChannelSelect: the same with the select Conn does (wake-up, deadline, Close,
+// connection closed).
+func BenchmarkParkChannelSelect(b *testing.B) {
+	ping, pong := make(chan struct{}, 1), make(chan struct{}, 1)
+	dl, closed, dead := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		for range ping {
+			pong <- struct{}{}
+		}
+	}()
+	for i := 0; i < b.N; i++ {
+		ping <- struct{}{}
+		select {
+		case <-pong:
+		case <-dl:
+		case <-closed:
+		case <-dead:
+		}
+	}
+	close(ping)
+}
+
+// BenchmarkParkCond: a mutex and a condition variable each way.
+func BenchmarkParkCond(b *testing.B) {
+	var mu sync.Mutex
+	cond := sync.NewCond(&mu)
+	turn := 0 // 1: the other goroutine's turn
+	done := false
+	go func() {
+		mu.Lock()
+		for {
+			for turn != 1 && !done {
+				cond.Wait()
+			}
+			if done {
+				mu.Unlock()
+				return
+			}
+			turn = 0
+			cond.Broadcast()
+		}
+	}()
+	for i := 0; i < b.N; i++ {
+		mu.Lock()
+		turn = 1
+		cond.Broadcast()
+		for turn != 0 {
+			cond.Wait()
+		}
+		mu.Unlock()
+	}
+	mu.Lock()
+	done = true
+	cond.Broadcast()
+	mu.Unlock()
+}
+
+// BenchmarkParkMutexHandoff: a locked mutex each way, unlocked by the waker (sync's semaphore).
+func BenchmarkParkMutexHandoff(b *testing.B) {
+	var ping, pong sync.Mutex
+	ping.Lock()
+	pong.Lock()
+	var stop atomic.Bool
+	go func() {
+		for {
+			ping.Lock()
+			if stop.Load() {
+				return
+			}
+			pong.Unlock()
+		}
+	}()
+	for i := 0; i < b.N; i++ {
+		ping.Unlock()
+		pong.Lock()
+	}
+	stop.Store(true)
+	ping.Unlock()
+}
+
+// The whole path, 64-byte round trips over loopback: Conn's parked Read and loop-sent Write,
+// against the same Read with the Write made directly by the caller on the socket's descriptor
+// (send(2) where the kernel would not block), against net's.
+
+func roundTrips(b *testing.B, c net.Conn, write func([]byte) error) {
+	msg, got := make([]byte, 64), make([]byte, 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// echoPeer echoes on a standard connection until it ends.
+func echoPeer(c net.Conn) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		c.Write(buf[:n])
+	}
+}
+
+func BenchmarkRoundTripConn(b *testing.B) {
+	c, peer := connPair(b)
+	go echoPeer(peer)
+	roundTrips(b, c, func(p []byte) error { _, err := c.Write(p); return err })
+}
+
+func BenchmarkRoundTripConnDirectSend(b *testing.B) {
+	c, peer := connPair(b)
+	go echoPeer(peer)
+	var fd int
+	raw, _ := c.SyscallConn()
+	raw.Control(func(f uintptr) { fd = int(f) })
+	roundTrips(b, c, func(p []byte) error {
+		_, err := unix.SendmsgN(fd, p, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		return err
+	})
+}
+
+func BenchmarkRoundTripNet(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer peer.Close()
+	go echoPeer(peer)
+	roundTrips(b, c, func(p []byte) error { _, err := c.Write(p); return err })
+}

@@ -37,3 +37,19 @@ bench-echo:
 bench-http:
 	mkdir -p benchmarks/results
 	$(GO) run ./benchmarks/httpbench -c 256 -depth 16 -rounds 5 -d 5s -json benchmarks/results/http-plaintext.json | tee benchmarks/results/http-plaintext.txt
+
+.PHONY: test-nettest bench-net
+
+# The listener's net.Conn against golang.org/x/net/nettest (ours accepted vs net dialed, ours
+# dialed vs a net listener, ours vs ours over TCP and unix), twenty times under the race detector.
+test-nettest:
+	$(GO) test -race -count=20 -run Nettest ./listener
+
+# listener against net on the same programs, servers in child processes, alternating, five
+# rounds: goroutine-per-connection echo (64 B, 1,000 connections), net/http hello-world under
+# wrk -c 256, and memory per idle connection at 10,000; the table is printed and samples kept.
+bench-net:
+	mkdir -p bin benchmarks/results
+	$(GO) build -o bin/netbench ./benchmarks/netbench
+	bin/netbench run -rounds 5 -duration 5s -json benchmarks/results/net.json > benchmarks/results/net.txt
+	cat benchmarks/results/net.txt

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/uringnet/uringnet/benchmarks/harness"
 )
 
 var engines = []string{"uringnet", "gnet"}
@@ -56,7 +58,7 @@ func run(args []string) error {
 		}
 	}
 	fmt.Printf("echo %d B, %d loop(s), %d rounds of %v (+%v warm-up), engines alternating; %s, %d CPUs, %s\n",
-		*size, *loops, *rounds, *duration, *warmup, kernelRelease(), runtime.NumCPU(), runtime.Version())
+		*size, *loops, *rounds, *duration, *warmup, harness.KernelRelease(), runtime.NumCPU(), runtime.Version())
 	var all []sample
 	for _, client := range clients {
 		for _, conns := range points {
@@ -148,9 +150,9 @@ func measure(client, engine string, conns, size, loops int, warmup, duration tim
 		return sample{}, err
 	}
 	time.Sleep(warmup)
-	c0, t0, cpu0 := l.completed(), time.Now(), processCPU(cmd.Process.Pid)
+	c0, t0, cpu0 := l.completed(), time.Now(), harness.ProcessCPU(cmd.Process.Pid)
 	time.Sleep(duration)
-	c1, t1, cpu1 := l.completed(), time.Now(), processCPU(cmd.Process.Pid)
+	c1, t1, cpu1 := l.completed(), time.Now(), harness.ProcessCPU(cmd.Process.Pid)
 	if err := l.finish(); err != nil {
 		return sample{}, err
 	}
@@ -160,25 +162,6 @@ func measure(client, engine string, conns, size, loops int, warmup, duration tim
 	}
 	return sample{Client: client, Engine: engine, Conns: conns, MsgsPerSec: msgs / t1.Sub(t0).Seconds(),
 		CPUPerMsg: float64(cpu1-cpu0) / msgs}, nil
-}
-
-// processCPU is the user+system CPU time a process has used, in nanoseconds.
-func processCPU(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	const ticksPerSecond = 100 // USER_HZ on Linux
-	return (utime + stime) * int64(time.Second) / ticksPerSecond
-}
-
-func kernelRelease() string {
-	b, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	return "Linux " + strings.TrimSpace(string(b))
 }
 
 // stats is one engine's result at one point.
@@ -196,7 +179,7 @@ func summarize(all []sample, client, engine string, conns int) stats {
 	}
 	sort.Float64s(rate)
 	sort.Float64s(cpu)
-	return stats{rate: median(rate), rateMin: rate[0], rateMax: rate[len(rate)-1], cpu: median(cpu), n: len(rate)}
+	return stats{rate: harness.Median(rate), rateMin: rate[0], rateMax: rate[len(rate)-1], cpu: harness.Median(cpu), n: len(rate)}
 }
 
 // printTable prints, per point, each engine's median and range and uringnet's ratio to gnet.
@@ -213,12 +196,4 @@ func printTable(all []sample, clients []string, points []int) {
 			}
 		}
 	}
-}
-
-func median(v []float64) float64 {
-	n := len(v)
-	if n%2 == 1 {
-		return v[n/2]
-	}
-	return (v[n/2-1] + v[n/2]) / 2
 }

@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/uringnet/uringnet/benchmarks/harness"
 )
 
 type engine struct {
@@ -89,9 +91,9 @@ func main() {
 	fmt.Printf("%-10s %14s %24s\n", "engine", "median req/s", "min – max")
 	for _, e := range engines {
 		s := res.Samples[e.Name]
-		fmt.Printf("%-10s %14.0f %11.0f – %-11.0f\n", e.Name, median(s), slices.Min(s), slices.Max(s))
+		fmt.Printf("%-10s %14.0f %11.0f – %-11.0f\n", e.Name, harness.Median(slices.Clone(s)), slices.Min(s), slices.Max(s))
 	}
-	fmt.Printf("ratio uringnet/gnet (medians): %.2f×\n", median(res.Samples["uringnet"])/median(res.Samples["gnet"]))
+	fmt.Printf("ratio uringnet/gnet (medians): %.2f×\n", harness.Median(slices.Clone(res.Samples["uringnet"]))/harness.Median(slices.Clone(res.Samples["gnet"])))
 	if *out != "" {
 		b, _ := json.MarshalIndent(res, "", "  ")
 		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
@@ -177,15 +179,6 @@ func checkPipelined(addr string, n int) error {
 		}
 	}
 	return nil
-}
-
-func median(s []float64) float64 {
-	c := slices.Clone(s)
-	slices.Sort(c)
-	if len(c)%2 == 1 {
-		return c[len(c)/2]
-	}
-	return (c[len(c)/2-1] + c[len(c)/2]) / 2
 }
 
 // machine records what the figures were measured on.

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
 	"github.com/uringnet/uringnet/compat"
+	"github.com/uringnet/uringnet/internal/leakcheck"
 	"github.com/uringnet/uringnet/poller"
 	"github.com/uringnet/uringnet/ringset"
 	"golang.org/x/sys/unix"
@@ -168,14 +168,7 @@ func TestFallbackForUnsupportedOption(t *testing.T) {
 // Two thousand connections opened and closed, then Stop: descriptors and goroutines come back
 // to where they started.
 func TestOpenCloseLeavesNothing(t *testing.T) {
-	countFds := func() int {
-		ents, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(ents)
-	}
-	g0, fd0 := runtime.NumGoroutine(), countFds()
+	g0, fd0 := runtime.NumGoroutine(), leakcheck.OpenFds(t)
 	h := &echoServer{booted: make(chan struct{})}
 	addr := freeAddr(t, "tcp")
 	done := make(chan error, 1)
@@ -200,11 +193,5 @@ func TestOpenCloseLeavesNothing(t *testing.T) {
 	if h.opened.Load() != 2000 || h.closed.Load() != 2000 {
 		t.Fatalf("OnOpen %d, OnClose %d; want 2000 each", h.opened.Load(), h.closed.Load())
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > g0 || countFds() > fd0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("leak: %d goroutines (was %d), %d fds (was %d)", runtime.NumGoroutine(), g0, countFds(), fd0)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	leakcheck.Settle(t, g0, fd0)
 }

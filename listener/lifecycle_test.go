@@ -2,6 +2,7 @@ package listener
 
 import (
 	"bytes"
+	"github.com/uringnet/uringnet/internal/leakcheck"
 	"io"
 	"log"
 	"net"
@@ -48,8 +49,8 @@ func TestTenThousandOpenCloseCycles(t *testing.T) {
 		}
 	}
 	runtime.GC()
-	settle(t, runtime.NumGoroutine(), openFds(t)+1) // the warm-up's closes may still be finishing
-	goroutines, fds := runtime.NumGoroutine(), openFds(t)
+	leakcheck.Settle(t, runtime.NumGoroutine(), leakcheck.OpenFds(t)+1) // the warm-up's closes may still be finishing
+	goroutines, fds := runtime.NumGoroutine(), leakcheck.OpenFds(t)
 	var mu sync.Mutex // Accept pairs with the dial of the same cycle
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
@@ -68,7 +69,7 @@ func TestTenThousandOpenCloseCycles(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	settle(t, goroutines, fds)
+	leakcheck.Settle(t, goroutines, fds)
 }
 
 // TestSlowReaderIsBounded: a reader that does not read stops the kernel from being read; the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/uringnet/uringnet/internal/leakcheck"
 	"io"
 	"net"
 	"os"
@@ -534,7 +535,7 @@ func TestMissingRequiredFeatureIsUnavailable(t *testing.T) {
 // Shutting down under load leaves no goroutine and no descriptor behind.
 func TestShutdownUnderLoadLeaksNothing(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // let earlier tests' goroutines finish
-	goroutines, fds := runtimeGoroutines(), openFds(t)
+	goroutines, fds := runtime.NumGoroutine(), leakcheck.OpenFds(t)
 	s, err := Start(Config{Network: "tcp", Address: "127.0.0.1:0", Loops: 4}, &echo{})
 	if err != nil {
 		t.Fatal(err)
@@ -562,7 +563,7 @@ func TestShutdownUnderLoadLeaksNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	settle(t, goroutines, fds)
+	leakcheck.Settle(t, goroutines, fds)
 }
 
 // Ten thousand connections whose handler never consumes: each holds at most the inbound limit

@@ -2,6 +2,7 @@ package ringset
 
 import (
 	"errors"
+	"github.com/uringnet/uringnet/internal/leakcheck"
 	"net"
 	"testing"
 	"time"
@@ -107,7 +108,7 @@ func TestFdsDoNotLeak(t *testing.T) {
 	}}
 	s := startSet(t, Config{Loops: 2}, h)
 	time.Sleep(20 * time.Millisecond)
-	fds := openFds(t) // with the set running: its rings and their duplicates
+	fds := leakcheck.OpenFds(t) // with the set running: its rings and their duplicates
 	if failed, first := eachClient(s, 1000, 64, func(_ int, c net.Conn) error {
 		defer c.Close()
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -120,7 +121,7 @@ func TestFdsDoNotLeak(t *testing.T) {
 	for s.CountConnections() > 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if got := openFds(t); got != fds {
+	if got := leakcheck.OpenFds(t); got != fds {
 		t.Fatalf("%d descriptors open after 1000 connections came and went, %d before", got, fds)
 	}
 }
@@ -142,7 +143,7 @@ func TestServesAtTheFdLimit(t *testing.T) {
 	}
 	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
 	tight := lim
-	tight.Cur = uint64(openFds(t) + 16)
+	tight.Cur = uint64(leakcheck.OpenFds(t) + 16)
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &tight); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -97,36 +96,6 @@ func echoRoundTrip(c net.Conn, size int, seed uint64) error {
 }
 
 var errMismatch = &net.AddrError{Err: "echoed bytes differ from those sent"}
-
-// openFds counts the process's open descriptors.
-func runtimeGoroutines() int { return runtime.NumGoroutine() }
-
-func openFds(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
-// settle waits for the goroutine and descriptor counts to come back to a baseline, failing
-// the test if they do not within five seconds.
-func settle(t testing.TB, goroutines, fds int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		g, f := runtime.NumGoroutine(), openFds(t)
-		if g <= goroutines && f <= fds {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("leak: %d goroutines (was %d), %d fds (was %d)\n%s", g, goroutines, f, fds, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // requireCap skips (naming the feature) when the kernel lacks c; CI, whose kernel has every
 // feature, sets URINGNET_REQUIRE_ALL_FEATURES=1 to make that a failure.

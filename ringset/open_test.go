@@ -3,9 +3,11 @@ package ringset
 import (
 	"context"
 	"errors"
+	"github.com/uringnet/uringnet/internal/leakcheck"
 	"io"
 	"net"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -164,7 +166,7 @@ func TestDialRefused(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	g, fds := runtimeGoroutines(), openFds(t)
+	g, fds := runtime.NumGoroutine(), leakcheck.OpenFds(t)
 	s := startClientSet(t, Config{}, &echo{})
 	o, conns, errs := openWaiter()
 	if err := s.Dial(context.Background(), 0, "tcp", addr, o); err != nil {
@@ -189,7 +191,7 @@ func TestDialRefused(t *testing.T) {
 	}
 	s.Stop()
 	s.Wait()
-	settle(t, g, fds)
+	leakcheck.Settle(t, g, fds)
 }
 
 // Adopting a standard library connection (gnet's Enroll) serves it on the loop; the original
@@ -197,7 +199,7 @@ func TestDialRefused(t *testing.T) {
 // where they were.
 func TestAdoptConn(t *testing.T) {
 	ln := stdEchoServer(t, "tcp", "127.0.0.1:0")
-	g, fds := runtimeGoroutines(), openFds(t)
+	g, fds := runtime.NumGoroutine(), leakcheck.OpenFds(t)
 	h := &pinger{got: make(chan string, 8)}
 	s := startClientSet(t, Config{Loops: 2}, h)
 	for i := 0; i < 20; i++ {
@@ -237,7 +239,7 @@ func TestAdoptConn(t *testing.T) {
 		t.Fatalf("adopt after stop: %v, want ErrStopped", err)
 	}
 	nc.Close()
-	settle(t, g, fds)
+	leakcheck.Settle(t, g, fds)
 }
 
 // A server set's loops can dial too, and its Stop fails dials still connecting with ErrStopped

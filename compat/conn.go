@@ -9,7 +9,6 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
 	"github.com/uringnet/uringnet/conn"
-	"github.com/uringnet/uringnet/fdbridge"
 )
 
 // gconn is a connection as gnet.Conn: a uringnet connection and the gnet-only state (the user's
@@ -169,79 +168,62 @@ func (g *gconn) callback(cb gnet.AsyncCallback) conn.Callback {
 	return func(_ *conn.Conn, err error) { _ = cb(g, err) }
 }
 
-// Socket: any goroutine may call these, as gnet allows; the descriptor work runs on the loop.
+// Socket: any goroutine may call these, as gnet allows; the connection's own socket calls
+// run on its loop (they need its descriptor, which only the loop may install).
 
-func (g *gconn) Fd() int {
-	fd := -1
-	if g.isDatagram() {
-		return -1
-	}
-	g.onLoop(func() {
-		if f, err := g.c.Fd(); err == nil {
-			fd = f
-		}
-	})
-	return fd
-}
-
-func (g *gconn) Dup() (int, error) {
-	if g.isDatagram() {
-		return -1, errorx.ErrUnsupportedOp
-	}
-	fd, err := -1, error(net.ErrClosed)
-	if lerr := g.onLoop(func() { fd, err = g.c.Dup() }); lerr != nil {
-		return -1, lerr
-	}
-	return fd, err
-}
-
-// withFd runs set on the connection's descriptor, on the loop.
-func (g *gconn) withFd(set func(fd int) error) error {
+// onSocket runs one of the connection's socket calls on its loop.
+func (g *gconn) onSocket(call func() error) error {
 	if g.isDatagram() {
 		return errorx.ErrUnsupportedOp
 	}
 	err := error(net.ErrClosed)
-	if lerr := g.onLoop(func() {
-		var fd int
-		if fd, err = g.c.Fd(); err == nil {
-			err = set(fd)
-		}
-	}); lerr != nil {
+	if lerr := g.onLoop(func() { err = call() }); lerr != nil {
 		return lerr
 	}
 	return err
 }
 
+// Fd is the connection's descriptor (installed once, closed with the connection), or -1.
+func (g *gconn) Fd() int {
+	fd := -1
+	g.onSocket(func() (err error) { fd, err = g.c.Fd(); return err })
+	return fd
+}
+
+func (g *gconn) Dup() (int, error) {
+	fd := -1
+	err := g.onSocket(func() (err error) { fd, err = g.c.Dup(); return err })
+	return fd, err
+}
+
 func (g *gconn) SetReadBuffer(bytes int) error {
-	return g.withFd(func(fd int) error { return fdbridge.SetReadBuffer(fd, bytes) })
+	return g.onSocket(func() error { return g.c.SetReadBuffer(bytes) })
 }
 
 func (g *gconn) SetWriteBuffer(bytes int) error {
-	return g.withFd(func(fd int) error { return fdbridge.SetWriteBuffer(fd, bytes) })
+	return g.onSocket(func() error { return g.c.SetWriteBuffer(bytes) })
 }
 
 func (g *gconn) SetLinger(sec int) error {
-	return g.withFd(func(fd int) error { return fdbridge.SetLinger(fd, sec) })
+	return g.onSocket(func() error { return g.c.SetLinger(sec) })
 }
 
 func (g *gconn) SetNoDelay(noDelay bool) error {
-	return g.withFd(func(fd int) error { return fdbridge.SetNoDelay(fd, noDelay) })
+	return g.onSocket(func() error { return g.c.SetNoDelay(noDelay) })
 }
 
 func (g *gconn) SetKeepAlivePeriod(d time.Duration) error {
 	if g.proto != "tcp" {
 		return errorx.ErrUnsupportedOp
 	}
-	return g.withFd(func(fd int) error { return fdbridge.SetKeepAlive(fd, true, d) })
+	return g.onSocket(func() error { return g.c.SetKeepAlive(true, d) })
 }
 
 func (g *gconn) SetKeepAlive(enabled bool, idle, intvl time.Duration, cnt int) error {
 	if g.proto != "tcp" {
 		return errorx.ErrUnsupportedOp
 	}
-	return g.withFd(func(fd int) error {
-		return fdbridge.SetKeepAliveProbes(fd, enabled, seconds(idle), seconds(intvl), cnt)
-	})
+	return g.onSocket(func() error { return g.c.SetKeepAliveProbes(enabled, seconds(idle), seconds(intvl), cnt) })
 }
 
 // Conn.
@@ -260,20 +242,12 @@ func (g *gconn) SetSafeContext(ctx any) { g.safeCtx.Store(&ctx) }
 
 func (g *gconn) EventLoop() gnet.EventLoop { return g.loop }
 
-// LocalAddr and RemoteAddr are looked up on the loop the first time (a direct descriptor has no
-// fd to ask; see conn.Conn.LocalAddr) and cached; the handler bridge looks them up before
-// OnOpen, so they are there in every callback, OnClose included.
-func (g *gconn) LocalAddr() net.Addr {
-	var a net.Addr
-	g.onLoop(func() { a = g.c.LocalAddr() })
-	return a
-}
-
-func (g *gconn) RemoteAddr() net.Addr {
-	var a net.Addr
-	g.onLoop(func() { a = g.c.RemoteAddr() })
-	return a
-}
+// LocalAddr and RemoteAddr: the handler bridge looks both up on the loop before OnOpen (a direct
+// descriptor has no fd to ask; see conn.Conn.LocalAddr), before anyone else has the
+// connection, so from then on they are cached values any goroutine may read, in every callback,
+// OnClose included.
+func (g *gconn) LocalAddr() net.Addr  { return g.c.LocalAddr() }
+func (g *gconn) RemoteAddr() net.Addr { return g.c.RemoteAddr() }
 
 func (g *gconn) Wake(cb gnet.AsyncCallback) error {
 	return g.post(func() error { g.c.Loop().Wake(g.c); return nil }, cb)

@@ -168,6 +168,12 @@ func (c *Conn) SetKeepAlive(on bool, period time.Duration) error {
 	return c.withFd(func(fd int) error { return fdbridge.SetKeepAlive(fd, on, period) })
 }
 
+// SetKeepAliveProbes sets keep-alive with its idle time, interval (seconds) and probe count
+// (see fdbridge.SetKeepAliveProbes).
+func (c *Conn) SetKeepAliveProbes(on bool, idle, intvl, cnt int) error {
+	return c.withFd(func(fd int) error { return fdbridge.SetKeepAliveProbes(fd, on, idle, intvl, cnt) })
+}
+
 // SetLinger sets what closing does with unsent data (see fdbridge.SetLinger).
 func (c *Conn) SetLinger(sec int) error {
 	return c.withFd(func(fd int) error { return fdbridge.SetLinger(fd, sec) })

@@ -11,27 +11,6 @@
 //	echobench serve -engine gnet -addr 127.0.0.1:0     (what run starts)
 package main
 
-import (
-	"fmt"
-	"os"
-)
+import "github.com/uringnet/uringnet/benchmarks/harness"
 
-func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: echobench run|serve [flags]")
-		os.Exit(2)
-	}
-	var err error
-	switch os.Args[1] {
-	case "run":
-		err = run(os.Args[2:])
-	case "serve":
-		err = serve(os.Args[2:])
-	default:
-		err = fmt.Errorf("unknown mode %q: want run or serve", os.Args[1])
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "echobench:", err)
-		os.Exit(1)
-	}
-}
+func main() { harness.Main("echobench", run, serve) }

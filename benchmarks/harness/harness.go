@@ -118,3 +118,26 @@ func Median(xs []float64) float64 {
 	}
 	return xs[len(xs)/2]
 }
+
+// Main is a benchmark command's entry point: "name run [flags]" measures (run), and
+// "name serve [flags]" is the server a run starts in a child process (serve). It exits 2 on
+// bad usage and 1 when the mode fails.
+func Main(name string, run, serve func(args []string) error) {
+	if len(os.Args) < 2 {
+		fmt.Fprintf(os.Stderr, "usage: %s run|serve [flags]\n", name)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "run":
+		err = run(os.Args[2:])
+	case "serve":
+		err = serve(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown mode %q: want run or serve", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}

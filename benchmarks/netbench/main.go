@@ -10,27 +10,6 @@
 // netbench run [-rounds 5] [-duration 5s] [-json file] prints the medians and the ratios.
 package main
 
-import (
-	"fmt"
-	"os"
-)
+import "github.com/uringnet/uringnet/benchmarks/harness"
 
-func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: netbench run [flags] | netbench serve [flags]")
-		os.Exit(2)
-	}
-	var err error
-	switch os.Args[1] {
-	case "run":
-		err = run(os.Args[2:])
-	case "serve":
-		err = serve(os.Args[2:])
-	default:
-		err = fmt.Errorf("unknown command %q", os.Args[1])
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "netbench:", err)
-		os.Exit(1)
-	}
-}
+func main() { harness.Main("netbench", run, serve) }

@@ -77,8 +77,10 @@ func (e Engine) Register(ctx context.Context) (<-chan gnet.RegisteredResult, err
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	b := e.e.bridges[0]
-	el := b.loops[e.e.sets[0].PickLoop()]
+	e.e.mu.Lock()
+	s, b := e.e.sets[0], e.e.bridges[0]
+	e.e.mu.Unlock()
+	el := b.loops[s.PickLoop()]
 	if c, ok := gnet.FromNetConnContext(ctx); ok {
 		return el.Enroll(ctx, c)
 	}

@@ -30,11 +30,11 @@ func (el *eventLoop) Register(ctx context.Context, addr net.Addr) (<-chan gnet.R
 	if addr == nil {
 		return nil, errorx.ErrInvalidNetworkAddress
 	}
-	res, o := el.opening(gnet.FromContext(ctx))
 	network := addr.Network()
 	if network != "tcp" && network != "tcp4" && network != "tcp6" && network != "unix" {
 		return nil, errorx.ErrUnsupportedProtocol
 	}
+	res, o := el.opening(gnet.FromContext(ctx))
 	go func() {
 		if err := el.set.Dial(ctx, el.idx, network, addr.String(), o); err != nil {
 			o.Opened(nil, err)

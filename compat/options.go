@@ -34,15 +34,15 @@ func loadOptions(networks []string, opts []gnet.Option) *gnet.Options {
 	}
 	o.ReadBufferCap = bufferCap(o.ReadBufferCap)
 	o.WriteBufferCap = bufferCap(o.WriteBufferCap)
+	hasUDP := false
 	for _, n := range networks {
 		if n == "unix" {
 			o.ReusePort = false
 		}
+		hasUDP = hasUDP || strings.HasPrefix(n, "udp")
 	}
-	for _, n := range networks {
-		if strings.HasPrefix(n, "udp") {
-			o.ReusePort, o.EdgeTriggeredIO = true, false
-		}
+	if hasUDP { // whatever else is listed, as gnet decides
+		o.ReusePort, o.EdgeTriggeredIO = true, false
 	}
 	return o
 }

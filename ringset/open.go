@@ -44,7 +44,6 @@ type pendingOpen struct {
 	addr    net.Addr
 	opts    []SocketOption // set before connecting; the kernel reads each Value
 	optErr  error          // the failure of one of opts, which cancelled the connect
-	tcp     bool
 }
 
 // Adopt places fd, an open connected stream socket, into loop i's table and serves it like an
@@ -91,7 +90,7 @@ func (s *Set) Dial(ctx context.Context, i int, network, address string, o Openin
 		if err != nil {
 			return dialErr(err)
 		}
-		p.addr, p.tcp = net.TCPAddrFromAddrPort(ap), true
+		p.addr = net.TCPAddrFromAddrPort(ap)
 		family = unix.AF_INET
 		if ap.Addr().Is6() {
 			family = unix.AF_INET6
@@ -108,7 +107,7 @@ func (s *Set) Dial(ctx context.Context, i int, network, address string, o Openin
 	default:
 		return dialErr(net.UnknownNetworkError(network))
 	}
-	p.opts = s.cfg.socketOptions(p.tcp)
+	p.opts = s.cfg.socketOptions(isTCP(network))
 	l := s.loops[i]
 	return l.Post(func() { l.startDial(p, family) })
 }

@@ -15,7 +15,7 @@ import (
 // context lives here; the uringnet connection's context points back at this).
 type gconn struct {
 	c       *conn.Conn
-	loop    *eventLoop
+	loops   []*eventLoop // the set's loops, by index
 	ctx     any
 	safeCtx atomic.Pointer[any]
 	proto   string // "tcp", "unix" or "udp", as gnet names a connection's protocol
@@ -23,12 +23,13 @@ type gconn struct {
 
 var _ gnet.Conn = (*gconn)(nil)
 
-// wrap returns the gnet face of c, making it on first use.
-func wrap(c *conn.Conn, el *eventLoop, proto string) *gconn {
+// wrap returns the gnet face of c, one of the connections of the set whose loops are loops,
+// making it on first use.
+func wrap(c *conn.Conn, loops []*eventLoop, proto string) *gconn {
 	if g, ok := c.Context().(*gconn); ok {
 		return g
 	}
-	g := &gconn{c: c, loop: el, proto: proto}
+	g := &gconn{c: c, loops: loops, proto: proto}
 	c.SetContext(g)
 	return g
 }
@@ -36,14 +37,14 @@ func wrap(c *conn.Conn, el *eventLoop, proto string) *gconn {
 func (g *gconn) isDatagram() bool { return g.c.IsDatagram() }
 
 // onLoop runs f on the connection's loop and waits for it: at once when called there,
-// otherwise as a task. It reports net.ErrClosed when the loop has stopped.
+// otherwise as the connection's queued work. It reports net.ErrClosed when the loop has stopped.
 func (g *gconn) onLoop(f func()) error {
-	if g.c.Loop().OnLoopThread() {
+	if g.c.OnOwnerThread() {
 		f()
 		return nil
 	}
 	done := make(chan struct{})
-	if err := g.c.Loop().Post(func() { defer close(done); f() }); err != nil {
+	if err := g.c.Exec(func() { defer close(done); f() }); err != nil {
 		return net.ErrClosed
 	}
 	<-done
@@ -240,7 +241,8 @@ func (g *gconn) SafeContext() any {
 
 func (g *gconn) SetSafeContext(ctx any) { g.safeCtx.Store(&ctx) }
 
-func (g *gconn) EventLoop() gnet.EventLoop { return g.loop }
+// EventLoop is the loop the connection lives on now: after a move, the one it moved to.
+func (g *gconn) EventLoop() gnet.EventLoop { return g.loops[g.c.Loop().Index()] }
 
 // LocalAddr and RemoteAddr: the handler bridge looks both up on the loop before OnOpen (a direct
 // descriptor has no fd to ask; see conn.Conn.LocalAddr), before anyone else has the
@@ -267,7 +269,7 @@ func (g *gconn) post(op func() error, cb gnet.AsyncCallback) error {
 	if g.isDatagram() {
 		return errorx.ErrUnsupportedOp
 	}
-	return g.c.Loop().Post(func() {
+	return g.c.Exec(func() {
 		var err error
 		if g.c.State() == conn.Open {
 			err = op()

@@ -17,6 +17,7 @@ type eventLoop struct {
 	set   *ringset.Set
 	idx   int
 	proto string
+	b     *bridge // the set's bridge, whose loops are this one's siblings
 }
 
 var _ gnet.EventLoop = (*eventLoop)(nil)
@@ -67,7 +68,7 @@ func (el *eventLoop) opening(ctx any) (<-chan gnet.RegisteredResult, ringset.Ope
 	res := make(chan gnet.RegisteredResult, 1)
 	return res, ringset.Opening{
 		Prepare: func(c *conn.Conn) {
-			g := wrap(c, el, el.proto)
+			g := wrap(c, el.b.loops, el.proto)
 			g.SetContext(ctx)
 			g.SetSafeContext(ctx)
 		},
@@ -75,7 +76,7 @@ func (el *eventLoop) opening(ctx any) (<-chan gnet.RegisteredResult, ringset.Ope
 			if err != nil {
 				res <- gnet.RegisteredResult{Err: err}
 			} else {
-				res <- gnet.RegisteredResult{Conn: wrap(c, el, el.proto)}
+				res <- gnet.RegisteredResult{Conn: wrap(c, el.b.loops, el.proto)}
 			}
 			close(res)
 		},
@@ -113,7 +114,7 @@ func (el *eventLoop) Close(c gnet.Conn) error {
 	if !ok {
 		return errorx.ErrUnsupportedOp
 	}
-	if g.c.Loop().OnLoopThread() {
+	if g.c.OnOwnerThread() {
 		return g.c.Close()
 	}
 	return g.Close()

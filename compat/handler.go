@@ -27,7 +27,7 @@ type bridge struct {
 
 func (b *bridge) OnBoot(s *ringset.Set) ringset.Action {
 	for i := 0; i < s.NumLoops(); i++ {
-		b.loops = append(b.loops, &eventLoop{eng: b.eng, set: s, idx: i, proto: b.proto})
+		b.loops = append(b.loops, &eventLoop{eng: b.eng, set: s, idx: i, proto: b.proto, b: b})
 	}
 	if !b.first {
 		return ringset.None
@@ -44,7 +44,7 @@ func (b *bridge) OnShutdown(*ringset.Set) {
 	b.eng.stop() // one address stopping stops them all
 }
 
-func (b *bridge) conn(c *conn.Conn) *gconn { return wrap(c, b.loops[c.Loop().Index()], b.proto) }
+func (b *bridge) conn(c *conn.Conn) *gconn { return wrap(c, b.loops, b.proto) }
 
 func (b *bridge) OnOpen(c *conn.Conn) ([]byte, ringset.Action) {
 	g := b.conn(c)

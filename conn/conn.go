@@ -1,8 +1,8 @@
 package conn
 
 import (
-	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/uringnet/uringnet/fdbridge"
@@ -59,7 +59,11 @@ type Conn struct {
 	// Ops is the loop's bookkeeping of this connection's operations in the kernel.
 	Ops Ops
 
+	// loop is where the connection lives, as its owner sees it: only the owning loop reads or
+	// writes it. host is the same loop for everybody else (see Exec and move.go).
 	loop   Loop
+	host   atomic.Value // Loop
+	posted posted
 	state  State
 	in     inbound
 	out    outbound
@@ -85,15 +89,20 @@ type Ops struct {
 	CloseSent  bool // the close of the descriptor is in flight
 	Unreported bool // closed before OnOpen: no OnClose either
 	ReadEOF    bool // the peer ended its side and the handler keeps the connection (HalfCloser)
+	Moving     bool // moving to another loop: no new send or receive is started here
 }
 
 // New returns an open connection in slot of loop.
 func New(loop Loop, slot, gen uint32) *Conn {
-	return &Conn{loop: loop, Slot: slot, Gen: gen}
+	c := &Conn{loop: loop, Slot: slot, Gen: gen}
+	c.host.Store(loop)
+	c.posted.drain = c.runPosted
+	return c
 }
 
-// Loop is the loop the connection lives on.
-func (c *Conn) Loop() Loop { return c.loop }
+// Loop is the loop the connection lives on (the one it is leaving, while it moves to another);
+// any goroutine may call it.
+func (c *Conn) Loop() Loop { return c.host.Load().(Loop) }
 
 // State reports where the connection is in its life.
 func (c *Conn) State() State { return c.state }
@@ -315,12 +324,7 @@ func (c *Conn) CloseAsync(cb Callback) error {
 // op or cb closes this connection, with the panic as the close's error, and nothing else.
 // Consuming input in cb re-arms receiving like consuming it in a handler does.
 func (c *Conn) post(cb Callback, op func() error) error {
-	return c.loop.Post(func() {
-		defer func() {
-			if r := recover(); r != nil {
-				c.loop.CloseConn(c, fmt.Errorf("conn: callback panic: %v", r))
-			}
-		}()
+	return c.Exec(func() {
 		err := ErrClosed
 		if c.state == Open {
 			err = op()

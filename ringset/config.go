@@ -100,6 +100,11 @@ type Config struct {
 	// dialed socket before it connects.
 	SocketOptions []SocketOption
 
+	// Movable lets connections move between loops while they serve (Set.Move). The handler
+	// must then reach a connection only through it (its callbacks, Exec, AsyncWrite, …), never
+	// by remembering which loop it was on.
+	Movable bool
+
 	// Features is what the kernel may be assumed to have; the zero value means probe it.
 	// Tests remove capabilities to force the slower paths.
 	Features *poller.Features

@@ -10,6 +10,7 @@ import (
 
 	"github.com/uringnet/uringnet/conn"
 	"github.com/uringnet/uringnet/fdbridge"
+	"github.com/uringnet/uringnet/internal/taskq"
 	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
 )
@@ -47,8 +48,15 @@ type loop struct {
 	// carry; pendingFree lists the free indexes.
 	pending     []*pendingOpen
 	pendingFree []uint32
+	// moves are the moves this loop started and has not yet passed on (move.go); departing
+	// counts the passes whose outcome it has not yet heard.
+	moves     map[*conn.Conn]*handoff
+	departing int
+	// incoming counts connections other loops are passing to this one; -1 once the loop has
+	// decided to exit and refuses them.
+	incoming atomic.Int32
 
-	tasks    taskQueue
+	tasks    taskq.Queue
 	woken    atomic.Bool   // a wake-up is pending for this batch
 	stopped  atomic.Bool   // the loop has exited; Post fails
 	count    atomic.Int64  // connections served, for the least-connections balancer
@@ -69,7 +77,7 @@ func (l *loop) OnLoopThread() bool { return l.tid.Load() == int64(unix.Gettid())
 // Either the loop runs f or, once the loop has stopped, Post returns ErrStopped and f never
 // runs. A wake-up that fails is logged, not returned: f is queued and runs within maxWait.
 func (l *loop) Post(f func()) error {
-	if !l.tasks.push(f) {
+	if !l.tasks.Push(f) {
 		return ErrStopped
 	}
 	if !l.woken.Swap(true) {
@@ -177,7 +185,7 @@ func (l *loop) run(ready chan<- error) {
 	defer l.tid.Store(0)
 	if err := l.setup(); err != nil {
 		l.stopped.Store(true)
-		l.tasks.close(func(func()) {}) // nothing can have been queued for a loop never announced
+		l.tasks.Close(func(func()) {}) // nothing can have been queued for a loop never announced
 		close(l.exit)
 		ready <- err
 		return
@@ -204,9 +212,9 @@ func (l *loop) run(ready chan<- error) {
 	}
 	for {
 		l.woken.Store(false)
-		l.tasks.runAll(l.runTask)
+		l.tasks.RunAll(l.runTask)
 		l.dispatchDeferred()
-		if l.closing && l.open == 0 {
+		if l.closing && l.open == 0 && l.departing == 0 && l.closeIncoming() {
 			return
 		}
 		l.tick()
@@ -231,7 +239,7 @@ func (l *loop) run(ready chan<- error) {
 // teardown runs when the loop exits: every connection is closed by then.
 func (l *loop) teardown() {
 	l.stopped.Store(true)
-	l.tasks.close(l.runTask) // from here on Post refuses; what was queued runs now
+	l.tasks.Close(l.runTask) // from here on Post refuses; what was queued runs now
 	l.ring.Submit()          // wake-ups those tasks queued for other loops go out
 	l.failPending()
 	if err := l.bufs.Close(); err != nil {
@@ -287,6 +295,12 @@ func (l *loop) dispatch(c *poller.CQE) {
 		l.onDialOption(slot, c.Res) // a failure (success is silent); the connect reports it
 	case opDialConnect:
 		l.onDialConnect(slot, c.Res)
+	case opMoveIn:
+		l.onMoveIn(slot, c.Res)
+	case opMoveOut:
+		l.onMoveOut(slot, c.Res)
+	case opMoveClose:
+		l.onMoveClose(slot, c.Res)
 	case opCloseOrphan:
 		log.Printf("uringnet: loop %d: close slot %d: %v", l.idx, slot, unix.Errno(-c.Res))
 	case opAccept:
@@ -302,7 +316,7 @@ func (l *loop) dispatch(c *poller.CQE) {
 	case opCancel:
 		if cn := l.lookup(slot, gen); cn != nil {
 			cn.Ops.CancelSent = false
-			l.advanceClose(cn)
+			l.advance(cn)
 		}
 	case opClose:
 		if cn := l.lookup(slot, gen); cn != nil {

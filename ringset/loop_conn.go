@@ -113,10 +113,19 @@ func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
 	default:
 		l.CloseConn(c, opError("read", c, unix.Errno(-res)))
 	}
-	if c.State() == conn.Open {
-		l.resumeOrPause(c)
-	} else {
+	l.advance(c)
+}
+
+// advance carries c on after one of its operations completed: the close protocol, a move, or
+// resuming its receive.
+func (l *loop) advance(c *conn.Conn) {
+	switch {
+	case c.State() != conn.Open:
 		l.advanceClose(c)
+	case c.Ops.Moving:
+		l.advanceMove(c)
+	default:
+		l.resumeOrPause(c)
 	}
 }
 
@@ -124,7 +133,7 @@ func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
 // less than its budget; one at its budget stays paused until its input is consumed (Consumed).
 // A paused connection notices its peer's FIN or reset only when it resumes.
 func (l *loop) resumeOrPause(c *conn.Conn) {
-	if c.State() == conn.Open && !c.Ops.RecvArmed && !c.Ops.ReadEOF && c.InboundBuffered() < l.budget(c) {
+	if c.State() == conn.Open && !c.Ops.RecvArmed && !c.Ops.ReadEOF && !c.Ops.Moving && c.InboundBuffered() < l.budget(c) {
 		l.armRecv(c)
 	}
 }
@@ -150,7 +159,7 @@ func (l *loop) flushSends() {
 	for i, c := range l.sendq {
 		l.sendq[i] = nil
 		c.Ops.SendQueued = false
-		if c.State() == conn.Open {
+		if c.State() == conn.Open && !c.Ops.Moving {
 			l.prepSend(c, poller.FlagFixedFile, unix.MSG_WAITALL|unix.MSG_NOSIGNAL)
 		}
 	}
@@ -190,16 +199,20 @@ func (l *loop) onSend(c *conn.Conn, cqe *poller.CQE) {
 			l.CloseConn(c, opError("write", c, unix.Errno(-res)))
 		}
 	}
-	if c.State() != conn.Open {
-		l.advanceClose(c)
-	} else if l.set.sent != nil {
+	if c.State() == conn.Open && l.set.sent != nil {
 		l.set.sent.OnSent(c)
+	}
+	if c.State() != conn.Open || c.Ops.Moving {
+		l.advance(c)
 	}
 }
 
 // CloseConn starts the close protocol for c, reporting err when it completes.
 func (l *loop) CloseConn(c *conn.Conn, err error) {
 	if c.BeginClose(err) {
+		if c.Ops.Moving {
+			l.abortMove(c)
+		}
 		l.advanceClose(c)
 	}
 }
@@ -214,12 +227,7 @@ func (l *loop) advanceClose(c *conn.Conn) {
 		return
 	}
 	if c.Ops.RecvArmed || c.SendBusy() {
-		if !c.Ops.CancelSent {
-			c.Ops.CancelSent = true
-			s := l.sqe()
-			s.PrepCancelFixedFd(c.Slot, poller.CancelAll)
-			s.SetUserData(userData(opCancel, c.Gen, c.Slot))
-		}
+		l.cancelOps(c)
 		return
 	}
 	if !c.Ops.FinalSent && !c.Ops.SendFailed && c.OutboundBuffered() > 0 {
@@ -232,6 +240,18 @@ func (l *loop) advanceClose(c *conn.Conn) {
 	s := l.sqe()
 	s.PrepCloseDirect(c.Slot)
 	s.SetUserData(userData(opClose, c.Gen, c.Slot))
+}
+
+// cancelOps cancels every operation c has in flight (once; its completion lets the close
+// protocol or a move go on).
+func (l *loop) cancelOps(c *conn.Conn) {
+	if c.Ops.CancelSent {
+		return
+	}
+	c.Ops.CancelSent = true
+	s := l.sqe()
+	s.PrepCancelFixedFd(c.Slot, poller.CancelAll)
+	s.SetUserData(userData(opCancel, c.Gen, c.Slot))
 }
 
 // finishClose reports a connection whose descriptor is closed, once, and frees its slot.

@@ -31,6 +31,8 @@ type Set struct {
 	direct bool
 	// sent hears of completed sends, if the handler asked to (SendObserver).
 	sent SendObserver
+	// handoffs carries moving connections from loop to loop (move.go).
+	handoffs handoffs
 	// picks is PickLoop's round-robin position.
 	picks atomic.Uint64
 	// listenerFd is a regular descriptor for the (first) listener, for DupListener; -1 when
@@ -126,7 +128,7 @@ func Start(cfg Config, h Handler) (*Set, error) {
 		if err := <-ready; err != nil {
 			for _, never := range s.loops[i+1:] {
 				never.stopped.Store(true)
-				never.tasks.close(func(func()) {})
+				never.tasks.Close(func(func()) {})
 				close(never.exit)
 			}
 			return startFailed(err)

@@ -25,6 +25,9 @@ const (
 	opDialOption                     // a dial's TCP_NODELAY, linked before its connect (failures only)
 	opDialConnect                    // a dial's CONNECT; slot bits: its record
 	opCloseOrphan                    // the close of a slot that never became a connection (failures only)
+	opMoveIn                         // a moved connection's descriptor arrived; slot bits: its handoff token
+	opMoveOut                        // this loop's pass of a moving connection (failures only); slot bits: token
+	opMoveClose                      // the close of a moved connection's old slot
 )
 
 const genMask = 1<<24 - 1

@@ -1,15 +1,17 @@
-package ringset
+// Package taskq is the queue of functions that other goroutines feed a loop or a connection: many
+// producers, one consumer that runs everything in push order, and no mutex.
+package taskq
 
 import (
 	"sync"
 	"sync/atomic"
 )
 
-// taskQueue is a multi-producer, single-consumer queue of functions for a loop: producers push
+// Queue is a multi-producer, single-consumer queue of functions: producers push
 // with one compare-and-swap, the loop takes everything with one swap and runs it in push order.
 // No mutex: the consumer never contends with producers for a lock. Once closed, pushes fail,
 // so a task is either run by the loop or refused, never both and never neither.
-type taskQueue struct {
+type Queue struct {
 	head atomic.Pointer[taskNode]
 }
 
@@ -23,8 +25,8 @@ var closedQueue = &taskNode{}
 
 var taskNodes = sync.Pool{New: func() any { return new(taskNode) }}
 
-// push queues f; it reports false (and queues nothing) once the queue is closed.
-func (q *taskQueue) push(f func()) bool {
+// Push queues f; it reports false (and queues nothing) once the queue is closed.
+func (q *Queue) Push(f func()) bool {
 	n := taskNodes.Get().(*taskNode)
 	n.f = f
 	for {
@@ -41,9 +43,9 @@ func (q *taskQueue) push(f func()) bool {
 	}
 }
 
-// runAll runs every queued task in the order pushed, through run, including tasks pushed by
+// RunAll runs every queued task in the order pushed, through run, including tasks pushed by
 // the tasks it runs, and reports how many ran.
-func (q *taskQueue) runAll(run func(func())) int {
+func (q *Queue) RunAll(run func(func())) int {
 	ran := 0
 	for {
 		n := q.head.Swap(nil)
@@ -54,8 +56,8 @@ func (q *taskQueue) runAll(run func(func())) int {
 	}
 }
 
-// close refuses every later push and runs what was queued before, through run.
-func (q *taskQueue) close(run func(func())) {
+// Close refuses every later push and runs what was queued before, through run.
+func (q *Queue) Close(run func(func())) {
 	for {
 		n := q.head.Swap(closedQueue)
 		if n == nil || n == closedQueue {

@@ -90,6 +90,12 @@ type Ops struct {
 	Unreported bool // closed before OnOpen: no OnClose either
 	ReadEOF    bool // the peer ended its side and the handler keeps the connection (HalfCloser)
 	Moving     bool // moving to another loop: no new send or receive is started here
+
+	// Traffic counts the bytes received and sent; Recent is how many of them fell in the last
+	// measuring interval, which ended when Traffic was Mark; MovedAt is the interval in which
+	// the connection last moved (the rebalancer's bookkeeping).
+	Traffic, Mark, Recent uint64
+	MovedAt               uint32
 }
 
 // New returns an open connection in slot of loop.

@@ -104,6 +104,9 @@ type Config struct {
 	// must then reach a connection only through it (its callbacks, Exec, AsyncWrite, …), never
 	// by remembering which loop it was on.
 	Movable bool
+	// Rebalance, when not nil, moves connections away from a loop that stays busier than the
+	// others (rebalance.go); it implies Movable.
+	Rebalance *Rebalance
 
 	// Features is what the kernel may be assumed to have; the zero value means probe it.
 	// Tests remove capabilities to force the slower paths.
@@ -172,6 +175,10 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReusePort && (c.Network == "unix" || c.Network == "") {
 		return c, errors.New("ringset: ReusePort needs a TCP network")
+	}
+	if c.Rebalance != nil {
+		r := c.Rebalance.withDefaults()
+		c.Rebalance, c.Movable = &r, true
 	}
 	if c.Balancer < RoundRobin || c.Balancer > SourceAddrHash {
 		return c, fmt.Errorf("ringset: unknown balancer %v", c.Balancer)

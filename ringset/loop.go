@@ -55,6 +55,11 @@ type loop struct {
 	// incoming counts connections other loops are passing to this one; -1 once the loop has
 	// decided to exit and refuses them.
 	incoming atomic.Int32
+	// traffic counts the bytes the loop's connections received and sent; trafficSeen and
+	// cpuSeen are that count and the loop thread's CPU time when the rebalancer last asked.
+	traffic     uint64
+	trafficSeen atomic.Uint64
+	cpuSeen     atomic.Int64
 
 	tasks    taskq.Queue
 	woken    atomic.Bool   // a wake-up is pending for this batch

@@ -90,6 +90,7 @@ func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
 	}
 	switch res := cqe.Res; {
 	case res > 0:
+		l.countTraffic(c, res)
 		if c.State() == conn.Open {
 			c.Receive(l.bufs.Buffer(bid, int(res)))
 			action := None
@@ -184,6 +185,7 @@ func (l *loop) onSend(c *conn.Conn, cqe *poller.CQE) {
 	}
 	switch res := cqe.Res; {
 	case res >= 0:
+		l.countTraffic(c, res)
 		more := c.SendDone(int(res))
 		if more && c.State() == conn.Open {
 			l.ScheduleSend(c)

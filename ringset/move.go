@@ -216,6 +216,7 @@ func (l *loop) onMoveIn(token uint32, res int32) {
 	l.gens[slot] = (l.gens[slot] + 1) & genMask
 	c := h.c
 	c.Arrive(l, slot, l.gens[slot])
+	c.Ops.MovedAt = l.set.epoch.Load()
 	l.conns[slot] = c
 	l.open++
 	l.count.Add(1)

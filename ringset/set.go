@@ -33,6 +33,11 @@ type Set struct {
 	sent SendObserver
 	// handoffs carries moving connections from loop to loop (move.go).
 	handoffs handoffs
+	// rebal is the rebalancer, if the Config asked for one; epoch counts its intervals and
+	// moved the moves it started (rebalance.go).
+	rebal *rebalancer
+	epoch atomic.Uint32
+	moved atomic.Int64
 	// picks is PickLoop's round-robin position.
 	picks atomic.Uint64
 	// listenerFd is a regular descriptor for the (first) listener, for DupListener; -1 when
@@ -151,6 +156,9 @@ func Start(cfg Config, h Handler) (*Set, error) {
 		return startFailed(errors.New("ringset: OnBoot asked to shut down"))
 	}
 	s.beginOne.Do(func() { close(s.begin) })
+	if cfg.Rebalance != nil {
+		s.rebal = startRebalancer(s)
+	}
 	return s, nil
 }
 
@@ -296,6 +304,9 @@ func (s *Set) shutdown() {
 		return
 	}
 	s.guard(func() { s.handler.OnShutdown(s) })
+	if s.rebal != nil {
+		s.rebal.close()
+	}
 	if s.acc != nil {
 		s.acc.stop.Store(true)
 		if err := s.acc.wake(); err != nil {

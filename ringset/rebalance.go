@@ -1,0 +1,208 @@
+package ringset
+
+import (
+	"time"
+
+	"github.com/uringnet/uringnet/conn"
+	"golang.org/x/sys/unix"
+)
+
+// Rebalance says how the rebalancer spreads load over a set's loops. A loop's load is the CPU
+// time its thread used in the last interval (io_uring's work for its sockets included, since
+// that runs in the thread's io_uring_enter): what the loop is busy with, unlike a count of
+// connections, and unlike the bytes it moved not fooled by a loop that serves less only
+// because it got less CPU. Each interval the rebalancer compares the loops, on averages that
+// weigh the last interval as much as all before it; a loop whose load, in CPU time and in
+// bytes both, stayed above the mean by more than Threshold for Settle intervals in a row
+// sheds its excess share: it moves connections, chosen by the bytes each moved in the last interval, to the
+// loops below the mean, each receiving about its shortfall. A connection that moved does not
+// move again for Cooldown intervals, and a loop that shed is judged again only on fresh
+// measurements, so that connections do not bounce.
+type Rebalance struct {
+	Interval  time.Duration // how often loads are compared (default 250 ms)
+	Threshold float64       // overloaded above mean×(1+Threshold) (default 0.5)
+	Settle    int           // intervals in a row a loop must stay overloaded (default 3)
+	Cooldown  int           // intervals a moved connection stays put (default 8)
+	// MinBytes is the least traffic per interval, over all loops, worth balancing (default
+	// 64 KiB): an idle set moves nothing.
+	MinBytes uint64
+}
+
+func (r Rebalance) withDefaults() Rebalance {
+	if r.Interval <= 0 {
+		r.Interval = 250 * time.Millisecond
+	}
+	if r.Threshold <= 0 {
+		r.Threshold = 0.5
+	}
+	if r.Settle <= 0 {
+		r.Settle = 3
+	}
+	if r.Cooldown <= 0 {
+		r.Cooldown = 8
+	}
+	if r.MinBytes == 0 {
+		r.MinBytes = 64 << 10
+	}
+	return r
+}
+
+// shedPlan is what an overloaded loop is asked to move: to each target, connections whose
+// traffic of the last interval adds up to about bytes.
+type shedPlan struct {
+	to    *loop
+	bytes uint64
+}
+
+// rebalancer is the set's goroutine that compares the loops' loads.
+type rebalancer struct {
+	s       *Set
+	cfg     Rebalance
+	bytes   []uint64  // each loop's traffic count at the previous interval
+	cpu     []int64   // each loop thread's CPU time at the previous interval
+	avgB    []float64 // each loop's bytes per interval, averaged
+	avgCPU  []float64 // each loop's CPU time per interval, averaged
+	started bool      // the counts above are a baseline
+	over    int      // the loop that was overloaded at the previous interval, or -1
+	streak  int      // intervals in a row it was
+	stop    chan struct{}
+	exit    chan struct{}
+}
+
+func startRebalancer(s *Set) *rebalancer {
+	n := len(s.loops)
+	r := &rebalancer{s: s, cfg: *s.cfg.Rebalance, bytes: make([]uint64, n), cpu: make([]int64, n),
+		avgB: make([]float64, n), avgCPU: make([]float64, n), over: -1,
+		stop: make(chan struct{}), exit: make(chan struct{})}
+	go r.run()
+	return r
+}
+
+func (r *rebalancer) run() {
+	defer close(r.exit)
+	t := time.NewTicker(r.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+			r.interval()
+		}
+	}
+}
+
+// close stops the rebalancer and waits for it.
+func (r *rebalancer) close() {
+	close(r.stop)
+	<-r.exit
+}
+
+// interval reads what each loop measured at the end of the previous interval and asks it to
+// measure again; when one loop has stayed overloaded long enough, it asks it to shed.
+func (r *rebalancer) interval() {
+	s := r.s
+	epoch := s.epoch.Add(1)
+	n := len(s.loops)
+	var sumBytes uint64
+	for i, l := range s.loops {
+		b, c := l.trafficSeen.Load(), l.cpuSeen.Load()
+		db, dc := b-r.bytes[i], float64(c-r.cpu[i])
+		r.bytes[i], r.cpu[i] = b, c
+		sumBytes += db
+		if r.started {
+			r.avgB[i], r.avgCPU[i] = (r.avgB[i]+float64(db))/2, (r.avgCPU[i]+dc)/2
+		} else {
+			r.avgB[i], r.avgCPU[i] = float64(db), dc
+		}
+		l.Post(l.measure) // a stopped loop refuses, and has nothing to measure
+	}
+	if !r.started || sumBytes < r.cfg.MinBytes || n < 2 {
+		r.started, r.over, r.streak = true, -1, 0
+		return
+	}
+	cpu, bytes := r.avgCPU, r.avgB
+	mean, meanB := 0.0, 0.0
+	for i := range cpu {
+		mean += cpu[i] / float64(n)
+		meanB += bytes[i] / float64(n)
+	}
+	busiest := 0
+	for i := range cpu {
+		if cpu[i] > cpu[busiest] {
+			busiest = i
+		}
+	}
+	if cpu[busiest] <= mean*(1+r.cfg.Threshold) || bytes[busiest] <= meanB*(1+r.cfg.Threshold) {
+		r.over, r.streak = -1, 0
+		return
+	}
+	if busiest != r.over {
+		r.over, r.streak = busiest, 0
+	}
+	if r.streak++; r.streak < r.cfg.Settle {
+		return
+	}
+	// The busiest loop sheds the share of its traffic by which its CPU exceeds the mean; each
+	// loop below the mean takes a part in proportion to its shortfall.
+	shed := bytes[busiest] * (cpu[busiest] - mean) / cpu[busiest]
+	var shortfall float64
+	for i := range cpu {
+		shortfall += max(mean-cpu[i], 0)
+	}
+	var plan []shedPlan
+	for i := range cpu {
+		if cpu[i] < mean {
+			plan = append(plan, shedPlan{to: s.loops[i], bytes: uint64(shed * (mean - cpu[i]) / shortfall)})
+		}
+	}
+	from := s.loops[busiest]
+	from.Post(func() { from.shed(plan, epoch) })
+	r.over, r.streak, r.started = -1, 0, false // judged again only on measurements after it shed
+}
+
+// measure, on the loop, publishes its traffic count and its thread's CPU time for the
+// rebalancer, and ends a measuring interval for each connection: its traffic since the
+// previous one becomes its recent traffic.
+func (l *loop) measure() {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err == nil {
+		l.cpuSeen.Store(ts.Nano())
+	}
+	l.trafficSeen.Store(l.traffic)
+	for _, c := range l.conns {
+		if c != nil {
+			c.Ops.Recent, c.Ops.Mark = c.Ops.Traffic-c.Ops.Mark, c.Ops.Traffic
+		}
+	}
+}
+
+// shed moves connections to the plan's targets, each until its share is met, skipping any
+// connection busier than what is left of a share (it would overshoot and bounce back) and any
+// that moved within the cooldown.
+func (l *loop) shed(plan []shedPlan, epoch uint32) {
+	cooldown := uint32(l.set.cfg.Rebalance.Cooldown)
+	for _, c := range l.conns {
+		if c == nil || c.State() != conn.Open || c.Ops.Moving || c.Ops.Recent == 0 ||
+			(c.Ops.MovedAt != 0 && epoch-c.Ops.MovedAt < cooldown) {
+			continue
+		}
+		for i := range plan {
+			if p := &plan[i]; c.Ops.Recent <= p.bytes {
+				p.bytes -= c.Ops.Recent
+				l.set.moved.Add(1)
+				l.beginMove(c, p.to, nil)
+				break
+			}
+		}
+	}
+}
+
+// countTraffic adds n bytes received or sent to c's and the loop's counters.
+func (l *loop) countTraffic(c *conn.Conn, n int32) {
+	c.Ops.Traffic += uint64(n)
+	l.traffic += uint64(n)
+}
+
+// Moves is how many moves the rebalancer has started.
+func (s *Set) Moves() int64 { return s.moved.Load() }

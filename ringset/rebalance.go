@@ -63,8 +63,8 @@ type rebalancer struct {
 	avgB    []float64 // each loop's bytes per interval, averaged
 	avgCPU  []float64 // each loop's CPU time per interval, averaged
 	started bool      // the counts above are a baseline
-	over    int      // the loop that was overloaded at the previous interval, or -1
-	streak  int      // intervals in a row it was
+	over    int       // the loop that was overloaded at the previous interval, or -1
+	streak  int       // intervals in a row it was
 	stop    chan struct{}
 	exit    chan struct{}
 }

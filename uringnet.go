@@ -15,7 +15,9 @@ import (
 	"context"
 
 	"github.com/panjf2000/gnet/v2"
+	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
 	"github.com/uringnet/uringnet/compat"
+	"github.com/uringnet/uringnet/ringset"
 )
 
 // Engine is a running engine: Stop, CountConnections, Dup, Register, as gnet.Engine has.
@@ -44,6 +46,31 @@ func EngineFor(protoAddr string) (Engine, error) { return compat.EngineFor(proto
 // NewClient creates a client whose connections h serves on io_uring loops, as gnet.NewClient.
 func NewClient(h gnet.EventHandler, opts ...gnet.Option) (*Client, error) {
 	return compat.NewClient(h, opts...)
+}
+
+// Rebalance says how the rebalancer spreads load over the loops (see WithRebalance).
+type Rebalance = ringset.Rebalance
+
+// WithRebalance is a gnet.Option of uringnet's own: connections move, live, from a loop that
+// stays busier than the others (in CPU time and bytes) to the less busy ones. The zero
+// Rebalance takes the defaults. Under the epoll fallback it is left out.
+func WithRebalance(r Rebalance) gnet.Option { return compat.WithRebalance(r) }
+
+// Mover is what uringnet's connections implement besides gnet.Conn: moving, live, to another
+// of the engine's loops, by passing the connection's direct descriptor ring to ring.
+type Mover interface {
+	MoveTo(loop int, done func(error)) error
+}
+
+// Move moves c to loop i of its engine; done, if not nil, runs once on the loop the connection
+// ends up on: i, with nil, or its own with the reason it stayed. A connection of gnet's own
+// engine (the fallback) does not move: gnet's ErrUnsupportedOp.
+func Move(c gnet.Conn, i int, done func(error)) error {
+	m, ok := c.(Mover)
+	if !ok {
+		return errorx.ErrUnsupportedOp
+	}
+	return m.MoveTo(i, done)
 }
 
 // Backend names the engine Run uses in this process: "io_uring", or "epoll" and why not

@@ -16,6 +16,7 @@ type Client struct {
 	handler  gnet.EventHandler
 	opts     *gnet.Options
 	rawOpts  []gnet.Option
+	ext      extensions
 	eng      *engine
 	b        *bridge
 	fallback *gnet.Client
@@ -24,7 +25,8 @@ type Client struct {
 // NewClient creates a client for h with gnet's options (the server-only ones are ignored, as
 // gnet ignores them).
 func NewClient(h gnet.EventHandler, opts ...gnet.Option) (*Client, error) {
-	cli := &Client{handler: h, opts: loadOptions(nil, opts), rawOpts: opts}
+	opts, x := splitOptions(opts)
+	cli := &Client{handler: h, opts: loadOptions(nil, opts), rawOpts: opts, ext: x}
 	if why := fallbackReason(cli.opts); why != nil {
 		noteFallback(cli.opts, why)
 		var err error
@@ -40,7 +42,7 @@ func (cli *Client) Start() error {
 		return cli.fallback.Start()
 	}
 	e := &engine{handler: cli.handler, opts: cli.opts, stopped: make(chan struct{}), tickDone: make(chan struct{})}
-	cfg := config("", "", cli.opts)
+	cfg := config("", "", cli.opts, cli.ext)
 	cfg.Balancer = ringset.LeastConnections // as gnet's client balances
 	cfg.ReusePort = false
 	b := &bridge{eng: e, first: true}

@@ -283,3 +283,14 @@ func (g *gconn) post(op func() error, cb gnet.AsyncCallback) error {
 func (g *gconn) SetDeadline(time.Time) error      { return errorx.ErrUnsupportedOp }
 func (g *gconn) SetReadDeadline(time.Time) error  { return errorx.ErrUnsupportedOp }
 func (g *gconn) SetWriteDeadline(time.Time) error { return errorx.ErrUnsupportedOp }
+
+// MoveTo moves the connection, live, to loop i of its engine (see ringset.Set.Move): the peer
+// notices nothing and no byte is lost. done, if not nil, runs once: on loop i with nil when the
+// connection serves there, or on its loop with the reason it stayed. Afterwards EventLoop
+// reports loop i, and the connection's callbacks run there.
+func (g *gconn) MoveTo(i int, done func(error)) error {
+	if g.isDatagram() {
+		return errorx.ErrUnsupportedOp
+	}
+	return g.loops[0].set.Move(g.c, i, done)
+}

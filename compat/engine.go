@@ -90,6 +90,19 @@ func (e Engine) Register(ctx context.Context) (<-chan gnet.RegisteredResult, err
 	return nil, errorx.ErrInvalidNetworkAddress
 }
 
+// Move moves c, one of the engine's connections, live to loop i of its address (see
+// gconn.MoveTo); gnet's ErrUnsupportedOp for a connection that is not the engine's.
+func (e Engine) Move(c gnet.Conn, i int, done func(error)) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	g, ok := c.(*gconn)
+	if !ok || g.loops[0].eng != e.e {
+		return errorx.ErrUnsupportedOp
+	}
+	return g.MoveTo(i, done)
+}
+
 // Stop shuts the engine down and waits, until ctx ends, for it to finish.
 func (e Engine) Stop(ctx context.Context) error {
 	if err := e.Validate(); err != nil {
@@ -190,6 +203,7 @@ func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
 		}
 		networks, hosts = append(networks, n), append(hosts, host)
 	}
+	opts, x := splitOptions(opts)
 	o := loadOptions(networks, opts)
 	if err := fallbackReason(o); err != nil {
 		return runFallback(h, addrs, o, opts, err)
@@ -205,7 +219,7 @@ func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
 	}()
 	for i := range addrs {
 		b := &bridge{eng: e, proto: protoOf(networks[i]), first: i == 0}
-		s, err := ringset.Start(config(networks[i], hosts[i], o), b)
+		s, err := ringset.Start(config(networks[i], hosts[i], o, x), b)
 		if err != nil {
 			e.stop()
 			for _, s := range e.started() {

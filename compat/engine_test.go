@@ -132,7 +132,8 @@ func TestFallbackDisabled(t *testing.T) {
 	}
 	h := &echoServer{booted: make(chan struct{})}
 	addr := freeAddr(t, "tcp")
-	serve(t, uring, h, h.booted, []string{addr})
+	// uringnet's own options are left out of what gnet is given.
+	serve(t, uring, h, h.booted, []string{addr}, compat.WithRebalance(ringset.Rebalance{}))
 	echoClients(t, addr, 2)
 	if _, err := compat.EngineFor(addr); !errors.Is(err, errorx.ErrEmptyEngine) {
 		t.Fatalf("EngineFor under the fallback: %v", err)

@@ -24,7 +24,7 @@ const (
 	readBufferMemory = 8 << 20
 )
 
-// loadOptions applies opts to gnet's Options and normalises them as gnet.Run does: buffer caps
+// loadOptions applies opts (gnet's, without uringnet's: see splitOptions) to gnet's Options and normalises them as gnet.Run does: buffer caps
 // rounded up to powers of two with gnet's floor and default, ReusePort off for unix sockets
 // and forced for UDP, EdgeTriggeredIO off for UDP.
 func loadOptions(networks []string, opts []gnet.Option) *gnet.Options {
@@ -87,9 +87,11 @@ func unsupported(o *gnet.Options) error {
 }
 
 // config is the ringset configuration for one address under o.
-func config(network, address string, o *gnet.Options) ringset.Config {
+func config(network, address string, o *gnet.Options, x extensions) ringset.Config {
 	rb := uint32(o.ReadBufferCap)
 	return ringset.Config{
+		Movable:        true, // gnet.Conn is reached only through itself; Move and the rebalancer may move it
+		Rebalance:      x.rebalance,
 		Network:        network,
 		Address:        address,
 		Loops:          numLoops(o),

@@ -48,11 +48,13 @@ func (q *Queue) Push(f func()) bool {
 func (q *Queue) RunAll(run func(func())) int {
 	ran := 0
 	for {
-		n := q.head.Swap(nil)
-		if n == nil {
+		n := q.head.Load()
+		if n == nil || n == closedQueue { // a closed queue stays closed
 			return ran
 		}
-		ran += runList(n, run)
+		if q.head.CompareAndSwap(n, nil) {
+			ran += runList(n, run)
+		}
 	}
 }
 

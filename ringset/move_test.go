@@ -388,9 +388,11 @@ func TestStopWhileMoving(t *testing.T) {
 	for len(o.all()) < n {
 		time.Sleep(time.Millisecond)
 	}
-	var ended atomic.Int64
+	var ended, asked atomic.Int64
 	for i, c := range o.all() {
-		s.Move(c, (i+1)%4, func(error) { ended.Add(1) })
+		if s.Move(c, (i+1)%4, func(error) { ended.Add(1) }) == nil {
+			asked.Add(1)
+		}
 		if i == n/2 {
 			s.Stop()
 		}
@@ -408,6 +410,9 @@ func TestStopWhileMoving(t *testing.T) {
 		}
 		c.Close()
 	}
-	t.Logf("%d of the moves asked for reported their end", ended.Load())
+	if ended.Load() != asked.Load() {
+		t.Errorf("%d moves were accepted and %d reported their end", asked.Load(), ended.Load())
+	}
+	t.Logf("%d of %d moves accepted before the loops stopped; each reported its end once", asked.Load(), n)
 	leakcheck.Settle(t, goroutines, fds)
 }

@@ -22,12 +22,12 @@ func serve(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	addr, err := server.Start(*engine, *program, *loops)
+	addr, stop, err := server.Start(*engine, *program, *loops)
 	if err != nil {
 		return err
 	}
 	harness.ServeUntilParentGoes(addr)
-	return nil
+	return stop()
 }
 
 // load is the load-generator child. It prints "MARK start" and "MARK end" at the edges of the

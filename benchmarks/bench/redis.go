@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -118,8 +119,7 @@ func measureRedis(o *options, at report.Point) (report.Sample, error) {
 	return s, nil
 }
 
-// redisBenchmark runs one test and reads its CSV line: rps, then latencies in milliseconds
-// (avg, min, p50, p95, p99, max).
+// redisBenchmark runs one test.
 func redisBenchmark(port, test string, at report.Point, requests int) (report.Sample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -128,11 +128,25 @@ func redisBenchmark(port, test string, at report.Point, requests int) (report.Sa
 	if err != nil {
 		return report.Sample{}, fmt.Errorf("redis-benchmark -t %s: %v\n%s", test, err, out)
 	}
-	records, err := csv.NewReader(strings.NewReader(string(out))).ReadAll()
-	if err != nil || len(records) < 2 || len(records[1]) < 7 {
-		return report.Sample{}, fmt.Errorf("redis-benchmark -t %s: unexpected output %q (%v)", test, out, err)
+	s, err := parseRedisCSV(out)
+	if err != nil {
+		return s, fmt.Errorf("redis-benchmark -t %s: %w", test, err)
 	}
-	row := records[len(records)-1]
-	num := func(i int) float64 { v, _ := strconv.ParseFloat(row[i], 64); return v }
-	return report.Sample{Value: num(1), P50: num(4) * 1e3, P99: num(6) * 1e3}, nil
+	return s, nil
+}
+
+// parseRedisCSV reads the one test's line of redis-benchmark --csv: its rate, then latencies
+// in milliseconds (avg, min, p50, p95, p99, max).
+func parseRedisCSV(out []byte) (report.Sample, error) {
+	records, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
+	if err != nil || len(records) != 2 || len(records[1]) != 8 || records[0][1] != "rps" {
+		return report.Sample{}, fmt.Errorf("unexpected output %q (%v)", out, err)
+	}
+	var v [8]float64
+	for i, f := range records[1][1:] {
+		if v[i+1], err = strconv.ParseFloat(f, 64); err != nil {
+			return report.Sample{}, fmt.Errorf("unexpected output %q: %w", out, err)
+		}
+	}
+	return report.Sample{Value: v[1], P50: v[4] * 1e3, P99: v[6] * 1e3}, nil
 }

@@ -55,7 +55,7 @@ type wrkResult struct {
 var (
 	wrkRate     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 	wrkRequests = regexp.MustCompile(`(\d+) requests in`)
-	wrkQuantile = regexp.MustCompile(`(?m)^\s+(50|99)\.000%\s+([0-9.]+)(us|ms|s)\b|^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\b`)
+	wrkQuantile = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
 )
 
 // runWrk runs wrk for d (whole seconds, at least one: wrk counts no finer).
@@ -82,7 +82,7 @@ func parseWrk(out []byte) (wrkResult, error) {
 	r.rate, _ = strconv.ParseFloat(string(m[1]), 64)
 	r.requests, _ = strconv.ParseFloat(string(n[1]), 64)
 	for _, q := range wrkQuantile.FindAllStringSubmatch(string(out), -1) {
-		which, v, unit := q[1]+q[4], q[2]+q[5], q[3]+q[6]
+		which, v, unit := q[1], q[2], q[3]
 		us, _ := strconv.ParseFloat(v, 64)
 		switch unit {
 		case "ms":

@@ -16,15 +16,15 @@ import (
 var Engines = []string{"uringnet", "gnet", "listener", "net"}
 
 // Start serves program with engine and loops event loops on a free loopback port and returns
-// the address once it accepts connections. The server lives as long as the process.
+// the address once it accepts connections, and the function that stops the server.
 //
 // uringnet and gnet run the handler through the same gnet.EventHandler (uringnet.Run,
 // gnet.Run); listener and net run the same goroutine-per-connection loop on listener.Listen
 // (with loops rings of its own) and net.Listen (whose goroutines run on GOMAXPROCS threads).
-func Start(engine, program string, loops int) (string, error) {
+func Start(engine, program string, loops int) (addr string, stop func() error, err error) {
 	h, err := ProgramNamed(program)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	switch engine {
 	case "uringnet", "gnet":
@@ -32,20 +32,20 @@ func Start(engine, program string, loops int) (string, error) {
 	case "listener", "net":
 		return startGoroutines(engine, h, loops)
 	}
-	return "", fmt.Errorf("server: unknown engine %q (want one of %v)", engine, Engines)
+	return "", nil, fmt.Errorf("server: unknown engine %q (want one of %v)", engine, Engines)
 }
 
-func startGnetAPI(engine string, h Handler, loops int) (string, error) {
+func startGnetAPI(engine string, h Handler, loops int) (string, func() error, error) {
 	// gnet cannot listen on port 0 and tell the port: take one that was free a moment ago.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", fmt.Errorf("server: find a free port: %w", err)
+		return "", nil, fmt.Errorf("server: find a free port: %w", err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	run := gnet.Run
+	run, stop := gnet.Run, gnet.Stop
 	if engine == "uringnet" {
-		run = uringnet.Run
+		run, stop = uringnet.Run, uringnet.Stop
 	}
 	g := &gnetHandler{h: h, booted: make(chan struct{})}
 	errc := make(chan error, 1)
@@ -55,17 +55,30 @@ func startGnetAPI(engine string, h Handler, loops int) (string, error) {
 	select {
 	case <-g.booted:
 	case err := <-errc:
-		return "", fmt.Errorf("server: %s: %w", engine, err)
+		return "", nil, fmt.Errorf("server: %s: %w", engine, err)
+	}
+	stopServer := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := stop(ctx, "tcp://"+addr); err != nil {
+			return fmt.Errorf("server: stop %s: %w", engine, err)
+		}
+		return <-errc
 	}
 	if engine == "uringnet" {
 		if backend, err := uringnet.Backend(); backend != "io_uring" {
-			return "", fmt.Errorf("server: uringnet runs on %s, not io_uring: %v", backend, err)
+			stopServer()
+			return "", nil, fmt.Errorf("server: uringnet runs on %s, not io_uring: %v", backend, err)
 		}
 	}
-	return addr, WaitAccepting(addr)
+	if err := WaitAccepting(addr); err != nil {
+		stopServer()
+		return "", nil, err
+	}
+	return addr, stopServer, nil
 }
 
-func startGoroutines(engine string, h Handler, loops int) (string, error) {
+func startGoroutines(engine string, h Handler, loops int) (string, func() error, error) {
 	var ln net.Listener
 	var err error
 	if engine == "listener" {
@@ -78,10 +91,18 @@ func startGoroutines(engine string, h Handler, loops int) (string, error) {
 		ln, err = net.Listen("tcp", "127.0.0.1:0")
 	}
 	if err != nil {
-		return "", fmt.Errorf("server: %s: listen: %w", engine, err)
+		return "", nil, fmt.Errorf("server: %s: listen: %w", engine, err)
 	}
-	go acceptLoop(ln, h)
-	return ln.Addr().String(), nil
+	done := make(chan struct{})
+	go func() {
+		acceptLoop(ln, h)
+		close(done)
+	}()
+	return ln.Addr().String(), func() error {
+		err := ln.Close()
+		<-done
+		return err
+	}, nil
 }
 
 // WaitAccepting returns once addr accepts a connection (the engines listen asynchronously).

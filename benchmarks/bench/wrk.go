@@ -4,17 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"os/exec"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/uringnet/uringnet/benchmarks/harness"
 	"github.com/uringnet/uringnet/benchmarks/report"
+	"github.com/uringnet/uringnet/benchmarks/server"
 )
 
 func httpPoints(o *options) []report.Point {
@@ -111,29 +110,5 @@ func checkPipelined(addr string, n int) error {
 	if _, err := c.Write(bytes.Repeat([]byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n"), n)); err != nil {
 		return err
 	}
-	r := bufio.NewReader(c)
-	for i := 0; i < n; i++ {
-		status, err := r.ReadString('\n')
-		if err != nil || status != "HTTP/1.1 200 OK\r\n" {
-			return fmt.Errorf("response %d: status %q, %v", i, status, err)
-		}
-		length := -1
-		for {
-			h, err := r.ReadString('\n')
-			if err != nil {
-				return err
-			}
-			if h == "\r\n" {
-				break
-			}
-			if v, ok := strings.CutPrefix(h, "Content-Length: "); ok {
-				length, _ = strconv.Atoi(strings.TrimSpace(v))
-			}
-		}
-		body := make([]byte, max(length, 0))
-		if _, err := io.ReadFull(r, body); err != nil || string(body) != "Hello, World!" {
-			return fmt.Errorf("response %d: body %q, %v", i, body, err)
-		}
-	}
-	return nil
+	return server.ReadResponses(bufio.NewReader(c), n)
 }

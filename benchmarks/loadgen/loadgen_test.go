@@ -2,15 +2,16 @@ package loadgen
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/uringnet/uringnet/benchmarks/server"
 )
 
-// echoServer serves a goroutine-per-connection echo on loopback; corruptAt > 0 makes every
-// connection flip the byte at that offset of its stream.
+// echoServer serves the benchmark's echo handler, goroutine per connection, on loopback;
+// corruptAt > 0 makes it flip byte corruptAt-1 of every read that long.
 func echoServer(t *testing.T, corruptAt int) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -18,34 +19,12 @@ func echoServer(t *testing.T, corruptAt int) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				offset := 0
-				for {
-					n, err := c.Read(buf)
-					if at := corruptAt - 1 - offset; corruptAt > 0 && at >= 0 && at < n {
-						buf[at] ^= 0x55
-					}
-					offset += n
-					if n > 0 {
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err == io.EOF || err != nil {
-						return
-					}
-				}
-			}()
+	go server.Serve(ln, func(in, scratch []byte) (int, []byte) {
+		if corruptAt > 0 && len(in) >= corruptAt {
+			in[corruptAt-1] ^= 0x55
 		}
-	}()
+		return server.Echo(in, scratch)
+	})
 	return ln.Addr().String()
 }
 
@@ -76,8 +55,8 @@ func TestEchoIsMeasured(t *testing.T) {
 	}
 }
 
-// A server that changes one byte of a connection's stream must fail the run, whichever client
-// drives it and wherever the byte is (the first message, or one deep in a pipelined batch).
+// A server that changes bytes of the stream must fail the run, whichever client drives it and
+// wherever the byte is (a message's header, or the middle of the sixth message of a batch).
 func TestCorruptedEchoFails(t *testing.T) {
 	for _, client := range clients {
 		for _, at := range []int{1, 64*5 + 17} {

@@ -95,7 +95,7 @@ func startGoroutines(engine string, h Handler, loops int) (string, func() error,
 	}
 	done := make(chan struct{})
 	go func() {
-		acceptLoop(ln, h)
+		Serve(ln, h)
 		close(done)
 	}()
 	return ln.Addr().String(), func() error {

@@ -5,8 +5,8 @@ import "net"
 // readSize is what a goroutine-per-connection server reads at a time.
 const readSize = 4096
 
-// acceptLoop serves every connection ln accepts on a goroutine of its own, until ln closes.
-func acceptLoop(ln net.Listener, h Handler) {
+// Serve answers every connection ln accepts with h on a goroutine of its own, until ln closes.
+func Serve(ln net.Listener, h Handler) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
+	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,4 +64,32 @@ func answerHTTP(in, scratch []byte) (int, []byte) {
 		return -1, nil
 	}
 	return consumed, reply
+}
+
+// ReadResponses reads n responses from r and checks each is a 200 with the plaintext body.
+func ReadResponses(r *bufio.Reader, n int) error {
+	for i := 0; i < n; i++ {
+		status, err := r.ReadString('\n')
+		if err != nil || status != "HTTP/1.1 200 OK\r\n" {
+			return fmt.Errorf("server: response %d: status %q, %v", i, status, err)
+		}
+		length := -1
+		for {
+			h, err := r.ReadString('\n')
+			if err != nil {
+				return fmt.Errorf("server: response %d: %w", i, err)
+			}
+			if h == "\r\n" {
+				break
+			}
+			if v, ok := strings.CutPrefix(h, "Content-Length: "); ok {
+				length, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		body := make([]byte, max(length, 0))
+		if _, err := io.ReadFull(r, body); err != nil || string(body) != responseBody {
+			return fmt.Errorf("server: response %d: body %q, %v", i, body, err)
+		}
+	}
+	return nil
 }

@@ -27,24 +27,8 @@ func TestEveryEngineServesEveryProgram(t *testing.T) {
 			t.Run("http", func(t *testing.T) {
 				c := dial(t, engine, "http")
 				go writeInPieces(c, bytes.Repeat([]byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n"), 5), 7)
-				r := bufio.NewReader(c)
-				for i := 0; i < 5; i++ {
-					if status, err := r.ReadString('\n'); err != nil || status != "HTTP/1.1 200 OK\r\n" {
-						t.Fatalf("response %d: %q, %v", i, status, err)
-					}
-					for {
-						h, err := r.ReadString('\n')
-						if err != nil {
-							t.Fatal(err)
-						}
-						if h == "\r\n" {
-							break
-						}
-					}
-					body := make([]byte, len(responseBody))
-					if _, err := io.ReadFull(r, body); err != nil || string(body) != responseBody {
-						t.Fatalf("body %d: %q, %v", i, body, err)
-					}
+				if err := ReadResponses(bufio.NewReader(c), 5); err != nil {
+					t.Fatal(err)
 				}
 			})
 		})

@@ -40,6 +40,7 @@ test-nettest:
 # sample, the machine, the command), PREFIX.md and PREFIX-{throughput,p99,cpu}.png.
 .PHONY: bench bench-full bench-readme bench-deps bench-mech
 BENCH_LOCK ?= flock /tmp/uringnet-bench.lock
+BENCH_FLAGS ?= # more flags for bench run, e.g. -repeats 5 -duration 5s (recorded with the results)
 BENCHSTAT ?= $(or $(shell command -v benchstat),$(shell $(GO) env GOPATH)/bin/benchstat)
 
 # The everyday comparison, under five minutes: 64 B echo at 100 and 1,000 connections
@@ -47,13 +48,13 @@ BENCHSTAT ?= $(or $(shell command -v benchstat),$(shell $(GO) env GOPATH)/bin/be
 # memory per idle connection at 10,000.
 bench:
 	$(GO) build -o bin/bench ./benchmarks/bench
-	$(BENCH_LOCK) bin/bench run -plan quick -label "make bench" -out benchmarks/results/bench
+	$(BENCH_LOCK) bin/bench run -plan quick -label "make bench" -out benchmarks/results/bench $(BENCH_FLAGS)
 
 # Every point: echo 64 B, 512 B and 4 KiB at 1 to 10,000 connections, pipelined 1 and 16 deep;
 # HTTP and RESP unpipelined and 16 deep; idle memory (about 45 minutes on 2 cores).
 bench-full:
 	$(GO) build -o bin/bench ./benchmarks/bench
-	$(BENCH_LOCK) bin/bench run -plan full -label "make bench-full" -out benchmarks/results/full
+	$(BENCH_LOCK) bin/bench run -plan full -label "make bench-full" -out benchmarks/results/full $(BENCH_FLAGS)
 
 # Rewrites the README's performance section (between its bench markers) from a committed
 # results file: the full run's when there is one, else make bench's.

@@ -14,10 +14,14 @@ type table struct {
 }
 
 var tables = []table{
-	{"Echo, our load generator", func(w string) bool { return w == "echo" }},
-	{"HTTP plaintext, wrk", func(w string) bool { return w == "http" }},
-	{"RESP, redis-benchmark", func(w string) bool { return strings.HasPrefix(w, "redis-") }},
-	{"Memory per idle connection", func(w string) bool { return w == "idle" }},
+	{"Echo, our load generator (load `uring`: one io_uring thread drives every connection; `net`: a goroutine per connection)",
+		func(w string) bool { return w == "echo" }},
+	{"HTTP plaintext, wrk -t2 with `benchmarks/wrk/pipeline.lua` (depth: requests per write)",
+		func(w string) bool { return w == "http" }},
+	{"RESP, redis-benchmark -P depth against `examples/resp` (a gnet-API program: uringnet.Run and gnet.Run only)",
+		func(w string) bool { return strings.HasPrefix(w, "redis-") }},
+	{"Memory per idle connection (the server's resident memory growth over the connections, each idle after one round trip; less is better)",
+		func(w string) bool { return w == "idle" }},
 }
 
 // Markdown renders the results: how they were made, the charts (found under imageDir, as

@@ -1,7 +1,7 @@
 # uringnet's everyday commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: test vet fmt-check run bench-poller bench-echo bench-http
+.PHONY: test vet fmt-check run bench-poller
 
 # Vet, then every test under the race detector, never from the test cache; then, without it,
 # the load tests it slows too much to run at full size and the allocation counts it distorts.
@@ -25,31 +25,62 @@ fmt-check:
 bench-poller:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./poller
 
-# 64-byte echo on the engine against gnet v2.10.0's epoll engine, servers in their own processes,
-# engines alternating, five rounds per point; the table is printed and the samples kept.
-bench-echo:
-	mkdir -p bin benchmarks/results
-	$(GO) build -o bin/echobench ./benchmarks/echobench
-	bin/echobench run -conns 100,1000 -size 64 -rounds 5 -duration 5s -json benchmarks/results/echo-64B.json
-
-# The HTTP example on uringnet.Run against the same program on gnet.Run, wrk -c 256 with 16
-# requests pipelined per write, engines alternating, five rounds each.
-bench-http:
-	mkdir -p benchmarks/results
-	$(GO) run ./benchmarks/httpbench -c 256 -depth 16 -rounds 5 -d 5s -json benchmarks/results/http-plaintext.json | tee benchmarks/results/http-plaintext.txt
-
-.PHONY: test-nettest bench-net
+.PHONY: test-nettest
 
 # The listener's net.Conn against golang.org/x/net/nettest (ours accepted vs net dialed, ours
 # dialed vs a net listener, ours vs ours over TCP and unix), twenty times under the race detector.
 test-nettest:
 	$(GO) test -race -count=20 -run Nettest ./listener
 
-# listener against net on the same programs, servers in child processes, alternating, five
-# rounds: goroutine-per-connection echo (64 B, 1,000 connections), net/http hello-world under
-# wrk -c 256, and memory per idle connection at 10,000; the table is printed and samples kept.
-bench-net:
-	mkdir -p bin benchmarks/results
-	$(GO) build -o bin/netbench ./benchmarks/netbench
-	bin/netbench run -rounds 5 -duration 5s -json benchmarks/results/net.json > benchmarks/results/net.txt
-	cat benchmarks/results/net.txt
+# The side-by-side benchmark (benchmarks/bench): uringnet.Run, gnet.Run (epoll), listener.Listen
+# and net.Listen on the same handler code with two event loops each, every server in its own
+# process and the load generator in another, engines alternating, three repeats per point.
+# Only one benchmark runs at a time on a machine (BENCH_LOCK); wrk and redis-benchmark rows run
+# when those are installed (make bench-deps). Each prints the table and writes PREFIX.json (every
+# sample, the machine, the command), PREFIX.md and PREFIX-{throughput,p99,cpu}.png.
+.PHONY: bench bench-full bench-readme bench-deps bench-mech
+BENCH_LOCK ?= flock /tmp/uringnet-bench.lock
+BENCH_FLAGS ?= # more flags for bench run, e.g. -repeats 5 -duration 5s (recorded with the results)
+BENCHSTAT ?= $(or $(shell command -v benchstat),$(shell $(GO) env GOPATH)/bin/benchstat)
+
+# The everyday comparison, under five minutes: 64 B echo at 100 and 1,000 connections
+# pipelined 1 and 16 deep, HTTP plaintext (wrk, 16 deep), RESP (redis-benchmark, 16 deep) and
+# memory per idle connection at 10,000.
+bench:
+	$(GO) build -o bin/bench ./benchmarks/bench
+	$(BENCH_LOCK) bin/bench run -plan quick -label "make bench" -out benchmarks/results/bench $(BENCH_FLAGS)
+
+# Every point: echo 64 B, 512 B and 4 KiB at 1 to 10,000 connections, pipelined 1 and 16 deep;
+# HTTP and RESP unpipelined and 16 deep; idle memory (about 45 minutes on 2 cores).
+bench-full:
+	$(GO) build -o bin/bench ./benchmarks/bench
+	$(BENCH_LOCK) bin/bench run -plan full -label "make bench-full" -out benchmarks/results/full $(BENCH_FLAGS)
+
+# Rewrites the README's performance section (between its bench markers) from a committed
+# results file: the full run's when there is one, else make bench's.
+BENCH_RESULTS ?= $(firstword $(wildcard benchmarks/results/full.json) benchmarks/results/bench.json)
+bench-readme:
+	$(GO) build -o bin/bench ./benchmarks/bench
+	bin/bench report -in $(BENCH_RESULTS) -readme README.md
+
+# The external load generators from the distribution's packages (wrk, redis-benchmark), and
+# benchstat for bench-mech; what is installed already is left alone.
+bench-deps:
+	@pkgs=""; command -v wrk >/dev/null || pkgs="$$pkgs wrk"; \
+	command -v redis-benchmark >/dev/null || pkgs="$$pkgs redis-tools"; \
+	if [ -n "$$pkgs" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$pkgs; fi
+	test -x $(BENCHSTAT) || $(GO) install golang.org/x/perf/cmd/benchstat@v0.0.0-20250813145418-2f7363a06fe1
+
+# The mechanisms' Go benchmarks, ten runs each, summarised by benchstat: the wake-up round trip
+# between loop threads (MSG_RING, the synchronous MSG_RING, eventfd), accepting (MSG_RING
+# descriptor hand-off against per-loop SO_REUSEPORT), and live migration (BenchmarkMigrate in
+# ringset, from issue 6; until it exists the pattern matches nothing and says so).
+MECH_COUNT ?= 10
+bench-mech:
+	mkdir -p benchmarks/results
+	$(BENCH_LOCK) sh -c '$(GO) test -run "^$$" -bench WakePingPong -benchmem -count $(MECH_COUNT) ./poller && \
+		$(GO) test -run "^$$" -bench "Accept|Migrate" -benchtime 20000x -count $(MECH_COUNT) ./ringset' \
+		> benchmarks/results/mechanisms-raw.txt
+	grep -q BenchmarkMigrate benchmarks/results/mechanisms-raw.txt || \
+		echo "bench-mech: no BenchmarkMigrate in ringset yet (live migration, issue 6): no migration figure"
+	$(BENCHSTAT) benchmarks/results/mechanisms-raw.txt | tee benchmarks/results/mechanisms.txt

@@ -1,4 +1,14 @@
 // Package benchmarks holds uringnet's side-by-side measurements against gnet's epoll engine
-// and the standard library. Each tool lives in its own command below this folder; see the
-// README's performance section for how to run them.
+// and the standard library, under one harness:
+//
+//   - bench: the command (make bench, make bench-full, make bench-readme) that starts the
+//     servers and the load generators in processes of their own, alternates the engines,
+//     repeats every point and writes results/;
+//   - server: the handlers every engine runs (echo, HTTP plaintext) and the four engines;
+//   - loadgen: the closed-loop, byte-verifying load generator with its latency histograms;
+//   - report: results files, the markdown table, the charts and the README's section;
+//   - harness: child processes, /proc measurements, the machine's description, medians.
+//
+// The mechanisms' Go benchmarks (wake-up, accept hand-off) live beside the code they measure
+// (poller, ringset) and run with make bench-mech.
 package benchmarks

@@ -1,5 +1,5 @@
 // Package examples_test runs each example as its own process and talks to it with real
-// clients (a TCP client, curl, wrk), on io_uring, with URINGNET_DISABLE=1, and under a seccomp
+// clients (a TCP client, curl, wrk, redis-cli), on io_uring, with URINGNET_DISABLE=1, and under a seccomp
 // filter that refuses io_uring_setup; the last two must serve through gnet's epoll engine and
 // say so exactly once.
 package examples_test
@@ -76,7 +76,7 @@ func exampleBinary(t *testing.T, name string) string {
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "uringnet-examples")
 		if buildErr == nil {
-			out, err := exec.Command("go", "build", "-o", binDir+"/", "./echo", "./http", "./framed").CombinedOutput()
+			out, err := exec.Command("go", "build", "-o", binDir+"/", "./echo", "./http", "./framed", "./resp").CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 			}
@@ -288,6 +288,59 @@ func TestFramedExample(t *testing.T) {
 			got := make([]byte, len(want))
 			if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("frames: %v, equal %v", err, bytes.Equal(got, want))
+			}
+			checkEngineLog(t, m, logs)
+		})
+	}
+}
+
+func TestRESPExample(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			addr, logs := start(t, "resp", m)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			// Pipelined commands, split mid-command across writes, one of them inline.
+			stream := "*1\r\n$4\r\nPING\r\n" +
+				"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n" +
+				"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n" +
+				"*2\r\n$3\r\nGET\r\n$7\r\nmissing\r\n" +
+				"PING hello\r\n" +
+				"*1\r\n$7\r\nFLUSHED\r\n"
+			for i := 0; i < len(stream); i += 7 {
+				if _, err := c.Write([]byte(stream[i:min(i+7, len(stream))])); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := "+PONG\r\n+OK\r\n$5\r\nvalue\r\n$-1\r\n$5\r\nhello\r\n-ERR unknown command 'FLUSHED'\r\n"
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(c, got); err != nil || string(got) != want {
+				t.Fatalf("replies %q, %v; want %q", got, err, want)
+			}
+			if _, err := exec.LookPath("redis-cli"); err == nil {
+				host, port, _ := net.SplitHostPort(addr)
+				cli := func(args ...string) string {
+					out, err := exec.Command("redis-cli", append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
+					if err != nil {
+						t.Fatalf("redis-cli %v: %v\n%s", args, err, out)
+					}
+					return strings.TrimSpace(string(out))
+				}
+				if got := cli("ping"); got != "PONG" {
+					t.Fatalf("redis-cli ping: %q", got)
+				}
+				if got := cli("set", "greeting", "hello world"); got != "OK" {
+					t.Fatalf("redis-cli set: %q", got)
+				}
+				if got := cli("get", "greeting"); got != "hello world" {
+					t.Fatalf("redis-cli get: %q", got)
+				}
+			} else {
+				t.Log("redis-cli is not installed: checked with the test's own client only (make bench-deps installs it)")
 			}
 			checkEngineLog(t, m, logs)
 		})

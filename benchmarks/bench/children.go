@@ -1,0 +1,67 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/uringnet/uringnet/benchmarks/harness"
+	"github.com/uringnet/uringnet/benchmarks/loadgen"
+	"github.com/uringnet/uringnet/benchmarks/server"
+)
+
+// serve is the server child: it serves until the parent closes its standard input.
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	engine := fs.String("engine", "uringnet", fmt.Sprintf("one of %v", server.Engines))
+	program := fs.String("program", "echo", "echo or http")
+	loops := fs.Int("loops", 2, "event loops")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	addr, stop, err := server.Start(*engine, *program, *loops)
+	if err != nil {
+		return err
+	}
+	harness.ServeUntilParentGoes(addr)
+	return stop()
+}
+
+// load is the load-generator child. It prints "MARK start" and "MARK end" at the edges of the
+// measured window and then "RESULT <json>"; with -idle it prints "IDLE" once its connections
+// are open and holds them until the parent closes its standard input.
+func load(args []string) error {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	var cfg loadgen.Config
+	fs.StringVar(&cfg.Client, "client", "uring", "uring or net")
+	fs.StringVar(&cfg.Addr, "addr", "", "echo server host:port")
+	fs.IntVar(&cfg.Conns, "conns", 100, "connections")
+	fs.IntVar(&cfg.Size, "size", 64, "bytes per message")
+	fs.IntVar(&cfg.Depth, "depth", 1, "messages pipelined per connection")
+	warmup := fs.Duration("warmup", time.Second, "unmeasured time first")
+	duration := fs.Duration("duration", 3*time.Second, "measured time")
+	idle := fs.Bool("idle", false, "open the connections, one round trip each, and hold them idle")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *idle {
+		closeAll, err := loadgen.Idle(cfg.Addr, cfg.Conns)
+		if err != nil {
+			return err
+		}
+		fmt.Println("IDLE")
+		io.Copy(io.Discard, os.Stdin)
+		closeAll()
+		return nil
+	}
+	r, err := loadgen.Run(cfg, *warmup, *duration, func(event string) { fmt.Println("MARK", event) })
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(r)
+	fmt.Printf("RESULT %s\n", b)
+	return nil
+}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"time"
+)
+
+// plan is which points a run measures, and how long.
+type plan struct {
+	echoSizes, echoConns, echoDepths []int
+	httpConns                        int
+	httpDepths                       []int
+	redisConns                       int
+	redisDepths                      []int
+	redisRequests                    int // per redis-benchmark run at depth 16 (a fifth at depth 1)
+	idleConns                        int
+	repeats                          int
+	warmup, duration                 time.Duration
+}
+
+var plans = map[string]plan{
+	// The everyday comparison: a few minutes on a 2-core machine.
+	"quick": {
+		echoSizes: []int{64}, echoConns: []int{100, 1000}, echoDepths: []int{1, 16},
+		httpConns: 256, httpDepths: []int{16},
+		redisConns: 50, redisDepths: []int{16}, redisRequests: 1_000_000,
+		idleConns: 10_000,
+		repeats:   3, warmup: 500 * time.Millisecond, duration: time.Second,
+	},
+	// Every point of the issue: 64 B, 512 B and 4 KiB echo at 1 to 10,000 connections,
+	// pipelined 1 and 16 deep; HTTP plaintext and RESP unpipelined and 16 deep; idle memory.
+	"full": {
+		echoSizes: []int{64, 512, 4096}, echoConns: []int{1, 10, 100, 1000, 10_000}, echoDepths: []int{1, 16},
+		httpConns: 256, httpDepths: []int{1, 16},
+		redisConns: 50, redisDepths: []int{1, 16}, redisRequests: 2_000_000,
+		idleConns: 10_000,
+		repeats:   3, warmup: time.Second, duration: 3 * time.Second,
+	},
+}
+
+func planNamed(name string) (plan, error) {
+	p, ok := plans[name]
+	if !ok {
+		return plan{}, fmt.Errorf("unknown plan %q (want quick or full)", name)
+	}
+	return p, nil
+}

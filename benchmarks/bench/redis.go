@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/uringnet/uringnet/benchmarks/harness"
+	"github.com/uringnet/uringnet/benchmarks/report"
+	"github.com/uringnet/uringnet/benchmarks/server"
+)
+
+// The RESP rows run examples/resp, a gnet-API program, on uringnet.Run and (built with
+// -tags gnetengine) on gnet.Run: the same handler, the two engines.
+func gnetAPIEngines(o *options) []string {
+	var es []string
+	for _, e := range o.engines {
+		if e == "uringnet" || e == "gnet" {
+			es = append(es, e)
+		}
+	}
+	return es
+}
+
+// redisTests are redis-benchmark's tests, one point each so that CPU time is the test's own.
+var redisTests = []string{"ping_mbulk", "set", "get"}
+
+func redisPoints(o *options) []report.Point {
+	var ps []report.Point
+	for _, depth := range o.redisDepths {
+		for _, t := range redisTests {
+			ps = append(ps, report.Point{Workload: "redis-" + strings.TrimSuffix(t, "_mbulk"), Load: "redis-benchmark",
+				Conns: o.redisConns, Depth: depth, Unit: "req/s"})
+		}
+	}
+	return ps
+}
+
+var respBinaries struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// respBinary builds examples/resp for engine, once per run.
+func respBinary(engine string) (string, error) {
+	respBinaries.once.Do(func() {
+		dir, err := os.MkdirTemp("", "bench-resp")
+		if err != nil {
+			respBinaries.err = err
+			return
+		}
+		respBinaries.dir = dir
+		for _, b := range []struct{ name, tags string }{{"uringnet", ""}, {"gnet", "gnetengine"}} {
+			out, err := exec.Command("go", "build", "-tags", b.tags, "-o", filepath.Join(dir, b.name), "./examples/resp").CombinedOutput()
+			if err != nil {
+				respBinaries.err = fmt.Errorf("build examples/resp for %s: %v\n%s", b.name, err, out)
+				return
+			}
+		}
+	})
+	return filepath.Join(respBinaries.dir, engine), respBinaries.err
+}
+
+// removeRESPBinaries deletes what respBinary built.
+func removeRESPBinaries() {
+	if respBinaries.dir != "" {
+		os.RemoveAll(respBinaries.dir)
+	}
+}
+
+// measureRedis runs one redis-benchmark test against a fresh examples/resp, after a short
+// unmeasured run of the same test.
+func measureRedis(o *options, at report.Point) (report.Sample, error) {
+	bin, err := respBinary(at.Engine)
+	if err != nil {
+		return report.Sample{}, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return report.Sample{}, err
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	srv, err := harness.StartProgram(bin, "-port", port, "-loops", strconv.Itoa(o.loops))
+	if err != nil {
+		return report.Sample{}, err
+	}
+	defer srv.Kill()
+	if err := server.WaitAccepting("127.0.0.1:" + port); err != nil {
+		return report.Sample{}, err
+	}
+	test := strings.TrimPrefix(at.Workload, "redis-")
+	if test == "ping" {
+		test = "ping_mbulk"
+	}
+	requests := o.redisRequests
+	if at.Depth < 16 {
+		requests /= 5
+	}
+	if _, err := redisBenchmark(port, test, at, requests/10); err != nil {
+		return report.Sample{}, fmt.Errorf("warm-up: %w", err)
+	}
+	cpu := harness.MeterCPU(srv.Pid())
+	s, err := redisBenchmark(port, test, at, requests)
+	if err != nil {
+		return report.Sample{}, err
+	}
+	s.ServerCPU = harness.PerOp(cpu.Used(), float64(requests))
+	return s, nil
+}
+
+// redisBenchmark runs one test.
+func redisBenchmark(port, test string, at report.Point, requests int) (report.Sample, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "redis-benchmark", "-h", "127.0.0.1", "-p", port, "-c", strconv.Itoa(at.Conns),
+		"-n", strconv.Itoa(requests), "-P", strconv.Itoa(at.Depth), "-t", test, "--csv").Output()
+	if err != nil {
+		return report.Sample{}, fmt.Errorf("redis-benchmark -t %s: %v\n%s", test, err, out)
+	}
+	s, err := parseRedisCSV(out)
+	if err != nil {
+		return s, fmt.Errorf("redis-benchmark -t %s: %w", test, err)
+	}
+	return s, nil
+}
+
+// parseRedisCSV reads the one test's line of redis-benchmark --csv: its rate, then latencies
+// in milliseconds (avg, min, p50, p95, p99, max).
+func parseRedisCSV(out []byte) (report.Sample, error) {
+	records, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
+	if err != nil || len(records) != 2 || len(records[1]) != 8 || records[0][1] != "rps" {
+		return report.Sample{}, fmt.Errorf("unexpected output %q (%v)", out, err)
+	}
+	var v [8]float64
+	for i, f := range records[1][1:] {
+		if v[i+1], err = strconv.ParseFloat(f, 64); err != nil {
+			return report.Sample{}, fmt.Errorf("unexpected output %q: %w", out, err)
+		}
+	}
+	return report.Sample{Value: v[1], P50: v[4] * 1e3, P99: v[6] * 1e3}, nil
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/uringnet/uringnet/benchmarks/harness"
+	"github.com/uringnet/uringnet/benchmarks/report"
+	"github.com/uringnet/uringnet/benchmarks/server"
+)
+
+// options are run's flags.
+type options struct {
+	plan
+	loops   int
+	client  string
+	engines []string
+	wrkLua  string
+}
+
+// workload is one family of points and how to measure one engine at one of them.
+type workload struct {
+	name    string
+	points  func(o *options) []report.Point
+	engines func(o *options) []string
+	measure func(o *options, at report.Point) (report.Sample, error)
+	skip    func() string // why it cannot run here ("" when it can)
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	planName := fs.String("plan", "quick", "quick (a few minutes) or full (every point)")
+	out := fs.String("out", "benchmarks/results/bench", "write prefix.json, prefix.md and prefix-*.png")
+	only := fs.String("only", "echo,http,redis,idle", "workloads to run")
+	repeats := fs.Int("repeats", 0, "repeats per point (0: the plan's)")
+	warmup := fs.Duration("warmup", 0, "unmeasured time before each measurement (0: the plan's)")
+	duration := fs.Duration("duration", 0, "measured time per run (0: the plan's)")
+	loops := fs.Int("loops", 2, "event loops of every engine")
+	client := fs.String("client", "uring", "echo load generator: uring (one io_uring) or net (a goroutine per connection)")
+	engines := fs.String("engines", strings.Join(server.Engines, ","), "engines to compare")
+	wrkLua := fs.String("wrk-script", "benchmarks/wrk/pipeline.lua", "wrk's pipelining script")
+	label := fs.String("label", "", "how the run was started (the make target), recorded with the command")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	p, err := planNamed(*planName)
+	if err != nil {
+		return err
+	}
+	o := &options{plan: p, loops: *loops, client: *client, engines: strings.Split(*engines, ","), wrkLua: *wrkLua}
+	if *repeats > 0 {
+		o.repeats = *repeats
+	}
+	if *warmup > 0 {
+		o.warmup = *warmup
+	}
+	if *duration > 0 {
+		o.duration = *duration
+	}
+	command := "bench run " + strings.Join(args, " ")
+	if *label != "" {
+		command = *label + " (" + command + ")"
+	}
+	res := &report.Results{
+		Command: command,
+		Machine: harness.ThisMachine(map[string]string{"wrk": "-v", "redis-benchmark": "--version"}),
+		Settings: report.Settings{Plan: *planName, Repeats: o.repeats, Warmup: o.warmup.String(),
+			Duration: o.duration.String(), Loops: o.loops, Client: o.client},
+	}
+	defer removeRESPBinaries()
+	started := time.Now()
+	fmt.Fprintf(os.Stderr, "bench: plan %s, %d repeats, engines %v, %s, %d cores, %s\n",
+		*planName, o.repeats, o.engines, res.Machine.Kernel, res.Machine.Cores, res.Machine.Go)
+	for _, w := range workloads {
+		if !slices.Contains(strings.Split(*only, ","), w.name) {
+			continue
+		}
+		if why := w.skip(); why != "" {
+			res.Notes = append(res.Notes, why)
+			fmt.Fprintf(os.Stderr, "bench: %s\n", why)
+			continue
+		}
+		alternate(o, w, res)
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("The run took %s.", time.Since(started).Round(time.Second)))
+	md, _, err := write(res, *out)
+	if err != nil {
+		return err
+	}
+	fmt.Print(md)
+	return nil
+}
+
+// alternate measures every point of w with the engines in turn, the order rotating from one
+// repeat to the next, so that drift in the machine's load falls on every engine alike. A run
+// that fails is reported in the notes and leaves its point with fewer repeats.
+func alternate(o *options, w workload, res *report.Results) {
+	engines := w.engines(o)
+	for _, at := range w.points(o) {
+		for r := 0; r < o.repeats; r++ {
+			for i := range engines {
+				at.Engine = engines[(i+r)%len(engines)]
+				s, err := w.measure(o, at)
+				if err != nil {
+					note := fmt.Sprintf("%s %s %s, repeat %d, failed: %v", at.Workload, describe(at), at.Engine, r+1, err)
+					res.Notes = append(res.Notes, note)
+					fmt.Fprintf(os.Stderr, "bench: %s\n", note)
+					continue
+				}
+				res.Add(at, s)
+				fmt.Fprintf(os.Stderr, "  %-10s %-22s %-8s #%d  %12.0f %-6s p99 %8.1f µs  server %6.0f ns/op  client %6.0f ns/op\n",
+					at.Workload, describe(at), at.Engine, r+1, s.Value, at.Unit, s.P99, s.ServerCPU, s.ClientCPU)
+			}
+		}
+	}
+}
+
+func describe(p report.Point) string {
+	s := fmt.Sprintf("c=%d", p.Conns)
+	if p.Size > 0 {
+		s = fmt.Sprintf("%dB %s", p.Size, s)
+	}
+	if p.Depth > 0 {
+		s += fmt.Sprintf(" depth=%d", p.Depth)
+	}
+	return s
+}
+
+// write saves the results, the markdown table and the charts under prefix and returns the
+// markdown.
+func write(res *report.Results, prefix string) (md string, charts []string, err error) {
+	if err := os.MkdirAll(filepath.Dir(prefix), 0o755); err != nil {
+		return "", nil, err
+	}
+	if err := res.Save(prefix + ".json"); err != nil {
+		return "", nil, err
+	}
+	if charts, err = res.Charts(prefix); err != nil {
+		return "", nil, err
+	}
+	md = res.Markdown("", charts)
+	return md, charts, os.WriteFile(prefix+".md", []byte(md), 0o644)
+}
+
+// report redraws the table and charts from a results file, and rewrites the README's
+// performance section from it when asked.
+func reportMode(args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	in := fs.String("in", "benchmarks/results/bench.json", "results file")
+	readme := fs.String("readme", "", "rewrite this file's section between the bench markers")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	res, err := report.Load(*in)
+	if err != nil {
+		return err
+	}
+	prefix := strings.TrimSuffix(*in, ".json")
+	md, charts, err := write(res, prefix)
+	if err != nil {
+		return err
+	}
+	if *readme == "" {
+		fmt.Print(md)
+		return nil
+	}
+	rel, err := filepath.Rel(filepath.Dir(*readme), filepath.Dir(prefix))
+	if err != nil {
+		return err
+	}
+	file := filepath.ToSlash(filepath.Join(rel, filepath.Base(*in)))
+	section := fmt.Sprintf("\nGenerated by `make bench-readme` from [`%s`](%s); do not edit by hand.\n\n", file, file)
+	section += res.Markdown(filepath.ToSlash(rel)+"/", charts)
+	return report.SpliceFile(*readme, section)
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"time"
+
+	"github.com/uringnet/uringnet/benchmarks/harness"
+	"github.com/uringnet/uringnet/benchmarks/loadgen"
+	"github.com/uringnet/uringnet/benchmarks/report"
+)
+
+var workloads = []workload{
+	{name: "echo", points: echoPoints, engines: allEngines, measure: measureEcho, skip: never},
+	{name: "http", points: httpPoints, engines: allEngines, measure: measureHTTP, skip: needs("wrk")},
+	{name: "redis", points: redisPoints, engines: gnetAPIEngines, measure: measureRedis, skip: needs("redis-benchmark")},
+	{name: "idle", points: idlePoints, engines: allEngines, measure: measureIdle, skip: never},
+}
+
+func allEngines(o *options) []string { return o.engines }
+
+func never() string { return "" }
+
+// needs skips a workload whose external load generator is not installed, saying so.
+func needs(tool string) func() string {
+	return func() string {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Sprintf("%s is not installed, so its rows were not run (`make bench-deps` installs it).", tool)
+		}
+		return ""
+	}
+}
+
+func echoPoints(o *options) []report.Point {
+	var ps []report.Point
+	for _, depth := range o.echoDepths {
+		for _, size := range o.echoSizes {
+			for _, conns := range o.echoConns {
+				ps = append(ps, report.Point{Workload: "echo", Load: o.client, Size: size, Conns: conns, Depth: depth, Unit: "msg/s"})
+			}
+		}
+	}
+	return ps
+}
+
+// startServer starts the benchmark's own server for engine in a child process.
+func startServer(o *options, engine, program string) (*harness.Child, string, error) {
+	return harness.StartServer("serve", "-engine", engine, "-program", program, "-loops", strconv.Itoa(o.loops))
+}
+
+// measureEcho runs the load generator in a child process against a fresh server, reading the
+// server's and the client's CPU time at the edges of the measured window.
+func measureEcho(o *options, at report.Point) (report.Sample, error) {
+	srv, addr, err := startServer(o, at.Engine, "echo")
+	if err != nil {
+		return report.Sample{}, err
+	}
+	defer srv.Stop()
+	ld, err := harness.Start("load", "-client", at.Load, "-addr", addr, "-conns", strconv.Itoa(at.Conns),
+		"-size", strconv.Itoa(at.Size), "-depth", strconv.Itoa(at.Depth),
+		"-warmup", o.warmup.String(), "-duration", o.duration.String())
+	if err != nil {
+		return report.Sample{}, err
+	}
+	defer ld.Stop()
+	if _, err := ld.Expect("MARK start"); err != nil {
+		return report.Sample{}, err
+	}
+	srvCPU, ldCPU := harness.MeterCPU(srv.Pid()), harness.MeterCPU(ld.Pid())
+	if _, err := ld.Expect("MARK end"); err != nil {
+		return report.Sample{}, err
+	}
+	srvUsed, ldUsed := srvCPU.Used(), ldCPU.Used()
+	line, err := ld.Expect("RESULT ")
+	if err != nil {
+		return report.Sample{}, err
+	}
+	var r loadgen.Result
+	if err := json.Unmarshal([]byte(line), &r); err != nil {
+		return report.Sample{}, fmt.Errorf("load generator's result: %w", err)
+	}
+	msgs := float64(r.Messages)
+	return report.Sample{Value: r.Rate(), P50: r.Latency.P50, P99: r.Latency.P99,
+		ServerCPU: harness.PerOp(srvUsed, msgs), ClientCPU: harness.PerOp(ldUsed, msgs)}, nil
+}
+
+func idlePoints(o *options) []report.Point {
+	return []report.Point{{Workload: "idle", Load: "idle", Conns: o.idleConns, Unit: "B/conn"}}
+}
+
+// measureIdle is the growth of a fresh echo server's resident memory per connection once
+// conns connections have made one round trip each and sit idle.
+func measureIdle(o *options, at report.Point) (report.Sample, error) {
+	srv, addr, err := startServer(o, at.Engine, "echo")
+	if err != nil {
+		return report.Sample{}, err
+	}
+	defer srv.Stop()
+	before, err := harness.RSS(srv.Pid())
+	if err != nil {
+		return report.Sample{}, err
+	}
+	ld, err := harness.Start("load", "-idle", "-addr", addr, "-conns", strconv.Itoa(at.Conns))
+	if err != nil {
+		return report.Sample{}, err
+	}
+	defer ld.Stop()
+	if _, err := ld.Expect("IDLE"); err != nil {
+		return report.Sample{}, err
+	}
+	time.Sleep(500 * time.Millisecond) // let the server finish settling the last connections
+	after, err := harness.RSS(srv.Pid())
+	if err != nil {
+		return report.Sample{}, err
+	}
+	return report.Sample{Value: float64(after-before) / float64(at.Conns)}, nil
+}

@@ -1,0 +1,76 @@
+package harness
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// childEnv makes the test binary act as a child: it prints a banner, its address line, then
+// waits for its standard input to close; with "fail", it writes an error and exits instead.
+const childEnv = "HARNESS_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(childEnv) {
+	case "serve":
+		os.Stdout.WriteString("a library's banner\n")
+		ServeUntilParentGoes("127.0.0.1:9")
+		os.Exit(0)
+	case "fail":
+		os.Stderr.WriteString("bind: address already in use\n")
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+func TestServerChild(t *testing.T) {
+	t.Setenv(childEnv, "serve")
+	c, addr, err := StartServer("-test.run=^$")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr != "127.0.0.1:9" {
+		t.Fatalf("address %q", addr)
+	}
+	if ProcessCPU(c.Pid()) < 0 {
+		t.Fatal("negative CPU time")
+	}
+	if rss, err := RSS(c.Pid()); err != nil || rss <= 0 {
+		t.Fatalf("RSS %d, %v", rss, err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatalf("the child did not end cleanly when its input closed: %v", err)
+	}
+}
+
+func TestFailingChildShowsItsErrors(t *testing.T) {
+	t.Setenv(childEnv, "fail")
+	_, _, err := StartServer("-test.run=^$")
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("error %v does not carry the child's stderr", err)
+	}
+}
+
+func TestSpread(t *testing.T) {
+	xs := []float64{5, 1, 4, 2}
+	s := SpreadOf(xs)
+	if s.Median != 3 || s.Min != 1 || s.Max != 5 || s.N != 4 {
+		t.Fatalf("%+v", s)
+	}
+	if xs[0] != 5 {
+		t.Fatal("SpreadOf reordered its input")
+	}
+	if Median([]float64{7, 1, 3}) != 3 || Median(nil) != 0 {
+		t.Fatal("odd-count or empty median")
+	}
+}
+
+func TestThisMachine(t *testing.T) {
+	m := ThisMachine(map[string]string{"no-such-tool-here": "--version"})
+	if m.Cores <= 0 || !strings.HasPrefix(m.Kernel, "Linux ") || m.Go == "" || m.Date == "" {
+		t.Fatalf("%+v", m)
+	}
+	if _, ok := m.Tools["no-such-tool-here"]; ok {
+		t.Fatal("a missing tool was listed")
+	}
+}

@@ -1,0 +1,122 @@
+// Package loadgen is the benchmark's own load generator: a closed loop over a number of
+// connections, each sending a batch of messages (the pipelining depth), waiting for all of
+// their echoes and sending the next, as fast as the server answers. Every echoed byte is
+// checked against what was sent (each message carries its connection and sequence number, so
+// bytes sent back on the wrong connection or out of order are caught), and the time from a
+// batch's send to each of its messages' echo goes into a latency histogram.
+//
+// Two clients drive the same loop: "uring" (one io_uring on one thread drives every connection;
+// a few microseconds of client CPU per message, so that on a small machine the server, not the
+// client, runs out of CPU) and "net" (the standard library, a goroutine per connection).
+package loadgen
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Config says what load to generate.
+type Config struct {
+	Client string // "uring" or "net"
+	Addr   string // host:port of the echo server
+	Conns  int    // connections
+	Size   int    // bytes per message
+	Depth  int    // messages sent back to back before waiting for their echoes
+}
+
+// Result is what a measured window produced.
+type Result struct {
+	Messages int64   `json:"messages"` // echoes completed and verified in the window
+	Seconds  float64 `json:"seconds"`  // the window's length
+	Latency  Summary `json:"latency"`
+}
+
+// Rate is messages per second.
+func (r Result) Rate() float64 { return float64(r.Messages) / r.Seconds }
+
+// The phases of a run: clients count and time only what completes while measuring.
+const (
+	warmingUp int32 = iota
+	measuring
+	stopping
+)
+
+// client is a running load: it stops and reports its first error on finish.
+type client interface {
+	finish() error
+}
+
+// shared is the state both clients publish to Run.
+type shared struct {
+	cfg      Config
+	phase    atomic.Int32
+	messages atomic.Int64 // completed while measuring
+	hist     *shardedHistogram
+}
+
+func (s *shared) measuring() bool { return s.phase.Load() == measuring }
+
+// Run connects, drives the load for warmup unmeasured and then for duration measured, and
+// stops. mark, if not nil, is called with "start" and "end" at the window's edges (where the
+// caller reads the server's CPU time).
+func Run(cfg Config, warmup, duration time.Duration, mark func(event string)) (Result, error) {
+	if cfg.Conns <= 0 || cfg.Size <= 0 || cfg.Depth <= 0 {
+		return Result{}, fmt.Errorf("loadgen: %d connections of %d-byte messages %d deep: all must be positive", cfg.Conns, cfg.Size, cfg.Depth)
+	}
+	s := &shared{cfg: cfg, hist: newShardedHistogram(min(cfg.Conns, 64))}
+	var c client
+	var err error
+	switch cfg.Client {
+	case "uring":
+		c, err = startUring(s)
+	case "net":
+		c, err = startNet(s, warmup+duration)
+	default:
+		err = fmt.Errorf("loadgen: unknown client %q (want uring or net)", cfg.Client)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if mark == nil {
+		mark = func(string) {}
+	}
+	time.Sleep(warmup)
+	s.phase.Store(measuring)
+	t0 := time.Now()
+	mark("start")
+	time.Sleep(duration)
+	s.phase.Store(stopping)
+	t1 := time.Now()
+	mark("end")
+	if err := c.finish(); err != nil {
+		return Result{}, err
+	}
+	r := Result{Messages: s.messages.Load(), Seconds: t1.Sub(t0).Seconds(), Latency: s.hist.summary()}
+	if r.Messages == 0 {
+		return r, fmt.Errorf("loadgen: no message completed in %v", duration)
+	}
+	return r, nil
+}
+
+// fill writes the batch seq of connection id: each message names its connection, its batch and
+// its place in the batch, and the rest of its bytes follow from those.
+func fill(batch []byte, size, id int, seq uint64) {
+	for k := 0; k*size < len(batch); k++ {
+		msg := batch[k*size : (k+1)*size]
+		for i := range msg {
+			msg[i] = byte(id + k + i)
+		}
+		if len(msg) >= 16 {
+			binary.LittleEndian.PutUint32(msg, uint32(id))
+			binary.LittleEndian.PutUint64(msg[4:], seq)
+			binary.LittleEndian.PutUint32(msg[12:], uint32(k))
+		}
+	}
+}
+
+// mismatch describes an echo that differs from what was sent.
+func mismatch(id int, seq uint64, offset int) error {
+	return fmt.Errorf("loadgen: connection %d: the echo of batch %d differs from what was sent at byte %d", id, seq, offset)
+}

@@ -1,0 +1,90 @@
+package loadgen
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uringnet/uringnet/benchmarks/server"
+)
+
+// echoServer serves the benchmark's echo handler, goroutine per connection, on loopback;
+// corruptAt > 0 makes it flip byte corruptAt-1 of every read that long.
+func echoServer(t *testing.T, corruptAt int) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go server.Serve(ln, func(in, scratch []byte) (int, []byte) {
+		if corruptAt > 0 && len(in) >= corruptAt {
+			in[corruptAt-1] ^= 0x55
+		}
+		return server.Echo(in, scratch)
+	})
+	return ln.Addr().String()
+}
+
+var clients = []string{"uring", "net"}
+
+func TestEchoIsMeasured(t *testing.T) {
+	for _, client := range clients {
+		for _, depth := range []int{1, 16} {
+			t.Run(fmt.Sprintf("%s/depth=%d", client, depth), func(t *testing.T) {
+				addr := echoServer(t, 0)
+				var marks []string
+				r, err := Run(Config{Client: client, Addr: addr, Conns: 8, Size: 512, Depth: depth},
+					50*time.Millisecond, 200*time.Millisecond, func(e string) { marks = append(marks, e) })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Messages < int64(depth) || r.Messages%int64(depth) != 0 && client == "net" {
+					t.Fatalf("%d messages at depth %d", r.Messages, depth)
+				}
+				if r.Seconds < 0.15 || r.Latency.P50 <= 0 || r.Latency.P99 < r.Latency.P50 || r.Latency.Max < r.Latency.P99 {
+					t.Fatalf("window %.3fs, latency %+v", r.Seconds, r.Latency)
+				}
+				if strings.Join(marks, ",") != "start,end" {
+					t.Fatalf("marks %v", marks)
+				}
+			})
+		}
+	}
+}
+
+// A server that changes bytes of the stream must fail the run, whichever client drives it and
+// wherever the byte is (a message's header, or the middle of the sixth message of a batch).
+func TestCorruptedEchoFails(t *testing.T) {
+	for _, client := range clients {
+		for _, at := range []int{1, 64*5 + 17} {
+			t.Run(fmt.Sprintf("%s/byte=%d", client, at), func(t *testing.T) {
+				addr := echoServer(t, at)
+				_, err := Run(Config{Client: client, Addr: addr, Conns: 4, Size: 64, Depth: 16},
+					10*time.Millisecond, 100*time.Millisecond, nil)
+				if err == nil || !strings.Contains(err.Error(), "differs from what was sent") {
+					t.Fatalf("corrupted byte %d: %v", at, err)
+				}
+			})
+		}
+	}
+}
+
+func TestIdleHoldsConnections(t *testing.T) {
+	closeAll, err := Idle(echoServer(t, 0), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeAll()
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	if _, err := Run(Config{Client: "net", Addr: "127.0.0.1:1", Conns: 1, Size: 0, Depth: 1}, 0, 0, nil); err == nil {
+		t.Fatal("a zero message size was accepted")
+	}
+	if _, err := Run(Config{Client: "carrier-pigeon", Addr: "127.0.0.1:1", Conns: 1, Size: 1, Depth: 1}, 0, 0, nil); err == nil {
+		t.Fatal("an unknown client was accepted")
+	}
+}

@@ -1,0 +1,191 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// table is one markdown table: the rows of the workloads it holds.
+type table struct {
+	title     string
+	workloads func(w string) bool
+}
+
+var tables = []table{
+	{"Echo, our load generator (load `uring`: one io_uring thread drives every connection; `net`: a goroutine per connection)",
+		func(w string) bool { return w == "echo" }},
+	{"HTTP plaintext, wrk -t2 with `benchmarks/wrk/pipeline.lua` (depth: requests per write)",
+		func(w string) bool { return w == "http" }},
+	{"RESP, redis-benchmark -P depth against `examples/resp` (a gnet-API program: uringnet.Run and gnet.Run only)",
+		func(w string) bool { return strings.HasPrefix(w, "redis-") }},
+	{"Memory per idle connection (the server's resident memory growth over the connections, each idle after one round trip; less is better)",
+		func(w string) bool { return w == "idle" }},
+}
+
+// Markdown renders the results: how they were made, the charts (found under imageDir, as
+// Charts names them), the points where uringnet is behind gnet, and every row.
+func (r *Results) Markdown(imageDir string, charts []string) string {
+	var b strings.Builder
+	m := r.Machine
+	fmt.Fprintf(&b, "Measured %s on %s (%d cores), %s, %s, with\n\n    %s\n\n", m.Date, orUnknown(m.CPU), m.Cores, m.Kernel, m.Go, r.Command)
+	s := r.Settings
+	fmt.Fprintf(&b, "Plan %q: every engine with %d event loops (the goroutine-per-connection servers: `listener` with %d rings, `net` on GOMAXPROCS=%d), "+
+		"each server in its own process and the load generator in another; engines alternate at every point "+
+		"(A B C D, then B C D A, …), %d repeats per point after %s of warm-up, %s measured. "+
+		"Each row gives the median of its repeats (the \"runs\" column) with their range; "+
+		"`×gnet` is the row's median over gnet's at the same point; server CPU is user+system time from /proc per message or request. "+
+		"These machines are shared and noisy (±15 %% from one pair of runs to the next): compare medians, and read the ranges.\n\n",
+		s.Plan, s.Loops, s.Loops, m.Cores, s.Repeats, s.Warmup, s.Duration)
+	if len(m.Tools) > 0 {
+		var tools []string
+		for name, v := range m.Tools {
+			tools = append(tools, fmt.Sprintf("%s (%s)", name, v))
+		}
+		sort.Strings(tools)
+		fmt.Fprintf(&b, "External load generators: %s.\n\n", strings.Join(tools, ", "))
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "- %s\n", n)
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\n")
+	}
+	for _, c := range charts {
+		fmt.Fprintf(&b, "![%s](%s)\n", c, imageDir+c)
+	}
+	if len(charts) > 0 {
+		b.WriteString("\n")
+	}
+	rows := r.Rows()
+	b.WriteString(lossSummary(rows))
+	for _, t := range tables {
+		var in []Row
+		for _, row := range rows {
+			if t.workloads(row.Workload) {
+				in = append(in, row)
+			}
+		}
+		if len(in) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n#### %s\n\n", t.title)
+		if in[0].Lower() {
+			writeMemoryTable(&b, in)
+		} else {
+			writeRateTable(&b, in)
+		}
+	}
+	return b.String()
+}
+
+// lossSummary lists the points where uringnet's median is worse than gnet's.
+func lossSummary(rows []Row) string {
+	var losses []string
+	compared := 0
+	for _, row := range rows {
+		if row.Engine != "uringnet" || row.VsValue == 0 {
+			continue
+		}
+		compared++
+		if row.Loses() {
+			losses = append(losses, fmt.Sprintf("%s %s (%s×)", row.Workload, describe(row.Point), ratioText(row.VsValue)))
+		}
+	}
+	if compared == 0 {
+		return ""
+	}
+	if len(losses) == 0 {
+		return fmt.Sprintf("uringnet's median is at least gnet's at all %d points compared.\n", compared)
+	}
+	return fmt.Sprintf("uringnet is behind gnet at %d of %d points: %s.\n", len(losses), compared, strings.Join(losses, "; "))
+}
+
+func describe(p Point) string {
+	var parts []string
+	if p.Size > 0 {
+		parts = append(parts, fmt.Sprintf("%d B", p.Size))
+	}
+	parts = append(parts, fmt.Sprintf("%d conns", p.Conns))
+	if p.Depth > 1 {
+		parts = append(parts, fmt.Sprintf("depth %d", p.Depth))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func writeRateTable(b *strings.Builder, rows []Row) {
+	b.WriteString("| workload | load | size | conns | depth | engine | runs | median (min–max) | ×gnet | p99 µs | ×gnet | server CPU ns/op | ×gnet |\n")
+	b.WriteString("|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, row := range rows {
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %d | %s | %d | %s %s (%s–%s) | %s | %s | %s | %s | %s |\n",
+			row.Workload, row.Load, sizeText(row.Size), row.Conns, row.Depth, row.Engine, row.Value.N,
+			thousands(row.Value.Median), row.Unit, thousands(row.Value.Min), thousands(row.Value.Max),
+			vsText(row, row.VsValue), micros(row.P99), ratioText(row.VsP99), thousands(row.CPU), ratioText(row.VsCPU))
+	}
+}
+
+func writeMemoryTable(b *strings.Builder, rows []Row) {
+	b.WriteString("| conns | engine | runs | bytes per connection, median (min–max) | ×gnet |\n")
+	b.WriteString("|---:|---|---:|---:|---:|\n")
+	for _, row := range rows {
+		fmt.Fprintf(b, "| %d | %s | %d | %s (%s–%s) | %s |\n", row.Conns, row.Engine, row.Value.N,
+			thousands(row.Value.Median), thousands(row.Value.Min), thousands(row.Value.Max), vsText(row, row.VsValue))
+	}
+}
+
+// vsText is the ratio, in bold on a uringnet row that loses.
+func vsText(row Row, r float64) string {
+	t := ratioText(r)
+	if row.Engine == "uringnet" && row.Loses() {
+		return "**" + t + "**"
+	}
+	return t
+}
+
+func ratioText(r float64) string {
+	if r == 0 {
+		return "–"
+	}
+	return strconv.FormatFloat(r, 'f', 2, 64)
+}
+
+func micros(us float64) string {
+	if us == 0 {
+		return "–"
+	}
+	if us >= 100 {
+		return thousands(us)
+	}
+	return strconv.FormatFloat(us, 'f', 1, 64)
+}
+
+func sizeText(n int) string {
+	if n == 0 {
+		return "–"
+	}
+	return strconv.Itoa(n)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown CPU"
+	}
+	return s
+}
+
+// thousands renders x rounded, with thin commas: 1234567 → 1,234,567.
+func thousands(x float64) string {
+	if x == 0 {
+		return "–"
+	}
+	s := strconv.FormatInt(int64(x+0.5), 10)
+	var out []byte
+	for i := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}

@@ -1,0 +1,123 @@
+package report
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sampleResults has a point where uringnet wins, one where it loses, one where gnet did not
+// run, and idle memory (where less is better) that uringnet loses.
+func sampleResults() *Results {
+	r := &Results{Command: "make bench (bench run -plan quick)", Settings: Settings{Plan: "quick", Repeats: 3, Loops: 2}}
+	echo := Point{Workload: "echo", Load: "uring", Size: 64, Conns: 100, Depth: 1, Unit: "msg/s"}
+	http := Point{Workload: "http", Load: "wrk", Conns: 256, Depth: 16, Unit: "req/s"}
+	idle := Point{Workload: "idle", Load: "idle", Conns: 10000, Unit: "B/conn"}
+	add := func(p Point, engine string, values ...float64) {
+		p.Engine = engine
+		for _, v := range values {
+			r.Add(p, Sample{Value: v, P99: v / 1000, ServerCPU: 1e9 / v})
+		}
+	}
+	add(echo, "uringnet", 200, 220, 180)
+	add(echo, "gnet", 100, 110, 90)
+	add(echo, "net", 150)
+	add(http, "uringnet", 90, 95, 99)
+	add(http, "gnet", 100, 100, 100)
+	add(idle, "uringnet", 900)
+	add(idle, "gnet", 600)
+	add(Point{Workload: "echo", Load: "uring", Size: 64, Conns: 1000, Depth: 1, Unit: "msg/s"}, "listener", 70)
+	return r
+}
+
+func TestRowsComparesWithGnet(t *testing.T) {
+	rows := sampleResults().Rows()
+	if len(rows) != 8 {
+		t.Fatalf("%d rows, want one per engine and point (8)", len(rows))
+	}
+	first := rows[0]
+	if first.Engine != "uringnet" || first.Value.Median != 200 || first.Value.Min != 180 || first.Value.Max != 220 || first.Value.N != 3 {
+		t.Fatalf("uringnet echo row %+v", first)
+	}
+	if first.VsValue != 2 || first.Loses() {
+		t.Fatalf("uringnet at twice gnet's rate: ratio %v, loses %v", first.VsValue, first.Loses())
+	}
+	for _, row := range rows {
+		switch {
+		case row.Workload == "http" && row.Engine == "uringnet" && !(row.VsValue == 0.95 && row.Loses()):
+			t.Fatalf("http: ratio %v, loses %v", row.VsValue, row.Loses())
+		case row.Workload == "idle" && row.Engine == "uringnet" && !(row.VsValue == 1.5 && row.Loses()):
+			t.Fatalf("idle (less is better): ratio %v, loses %v", row.VsValue, row.Loses())
+		case row.Conns == 1000 && (row.VsValue != 0 || row.Loses()):
+			t.Fatalf("a point gnet did not run has ratio %v", row.VsValue)
+		}
+	}
+}
+
+func TestMarkdownShowsEveryRowAndTheLosses(t *testing.T) {
+	md := sampleResults().Markdown("img/", []string{"x-throughput.png"})
+	for _, want := range []string{
+		"| echo | uring | 64 | 100 | 1 | uringnet | 3 | 200 msg/s (180–220) | 2.00 |",
+		"| echo | uring | 64 | 100 | 1 | gnet | 3 | 100 msg/s (90–110) | 1.00 |",
+		"| echo | uring | 64 | 100 | 1 | net | 1 | 150 msg/s (150–150) | 1.50 |",
+		"| echo | uring | 64 | 1000 | 1 | listener | 1 | 70 msg/s (70–70) | – |",
+		"| http | wrk | – | 256 | 16 | uringnet | 3 | 95 req/s (90–99) | **0.95** |",
+		"| 10000 | uringnet | 1 | 900 (900–900) | **1.50** |",
+		"| 10000 | gnet | 1 | 600 (600–600) | 1.00 |",
+		"uringnet is behind gnet at 2 of 3 points: http 256 conns, depth 16 (0.95×); idle 10000 conns (1.50×).",
+		"![x-throughput.png](img/x-throughput.png)",
+		"make bench (bench run -plan quick)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if rows := strings.Count(md, "\n| ") - 3; rows != 8 { // less the three header rows
+		t.Errorf("%d table rows, want 8:\n%s", rows, md)
+	}
+}
+
+func TestSpliceReplacesOnlyTheSection(t *testing.T) {
+	doc := "# T\n\n## Performance\n\nhand-written\n\n" + BeginMarker + "\nold\n" + EndMarker + "\n\n## After\n"
+	got, err := Splice(doc, "new table\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# T\n\n## Performance\n\nhand-written\n\n" + BeginMarker + "\nnew table\n" + EndMarker + "\n\n## After\n"
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	if _, err := Splice("no markers", "x"); err == nil {
+		t.Fatal("a document without markers was accepted")
+	}
+}
+
+func TestSaveLoadAndCharts(t *testing.T) {
+	dir := t.TempDir()
+	r := sampleResults()
+	if err := r.Save(filepath.Join(dir, "bench.json")); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(filepath.Join(dir, "bench.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Markdown("", nil) != r.Markdown("", nil) {
+		t.Fatal("the results read back render differently")
+	}
+	names, err := back.Charts(filepath.Join(dir, "bench"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 3 {
+		t.Fatalf("charts %v", names)
+	}
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n")) || len(b) < 5000 {
+			t.Fatalf("%s: %d bytes, %v", n, len(b), err)
+		}
+	}
+}

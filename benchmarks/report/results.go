@@ -1,0 +1,94 @@
+// Package report turns the benchmark's samples into what people read: the results file
+// (JSON, every sample), a markdown table with every point (the rows where uringnet loses
+// included), PNG charts, and the README's performance section between its markers.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/uringnet/uringnet/benchmarks/harness"
+)
+
+// Results is one run of the benchmark: how it was made, on what, and every sample.
+type Results struct {
+	Command  string          `json:"command"` // the command line that produced the file
+	Machine  harness.Machine `json:"machine"`
+	Settings Settings        `json:"settings"`
+	Notes    []string        `json:"notes,omitempty"` // what was not run, and why
+	Points   []Point         `json:"points"`
+}
+
+// Settings are the method's parameters.
+type Settings struct {
+	Plan     string `json:"plan"`
+	Repeats  int    `json:"repeats"`
+	Warmup   string `json:"warmup"`
+	Duration string `json:"duration"`
+	Loops    int    `json:"loops"`  // event loops of every engine
+	Client   string `json:"client"` // the echo load generator: uring or net
+}
+
+// Point is one engine at one workload point, with its repeated samples.
+type Point struct {
+	Workload string   `json:"workload"` // echo, http, redis-ping, redis-set, redis-get, idle
+	Load     string   `json:"load"`     // what generated it: uring, net, wrk, redis-benchmark, idle
+	Size     int      `json:"size,omitempty"`
+	Conns    int      `json:"conns"`
+	Depth    int      `json:"depth,omitempty"` // requests or messages pipelined
+	Engine   string   `json:"engine"`
+	Unit     string   `json:"unit"` // msg/s, req/s (higher is better) or B/conn (lower is better)
+	Samples  []Sample `json:"samples"`
+}
+
+// Sample is one measured run.
+type Sample struct {
+	Value     float64 `json:"value"`
+	P50       float64 `json:"p50_us,omitempty"`
+	P99       float64 `json:"p99_us,omitempty"`
+	ServerCPU float64 `json:"server_cpu_ns_per_op,omitempty"`
+	ClientCPU float64 `json:"client_cpu_ns_per_op,omitempty"`
+}
+
+// Key names the point without its engine.
+func (p Point) Key() string {
+	return fmt.Sprintf("%s/%s/%d/%d/%d", p.Workload, p.Load, p.Size, p.Conns, p.Depth)
+}
+
+// Add records s at the point that matches at (engine included), creating it if needed.
+func (r *Results) Add(at Point, s Sample) {
+	for i := range r.Points {
+		if p := &r.Points[i]; p.Key() == at.Key() && p.Engine == at.Engine {
+			p.Samples = append(p.Samples, s)
+			return
+		}
+	}
+	at.Samples = []Sample{s}
+	r.Points = append(r.Points, at)
+}
+
+// Save writes r as indented JSON.
+func (r *Results) Save(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: encode results: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("report: save results: %w", err)
+	}
+	return nil
+}
+
+// Load reads a results file.
+func Load(path string) (*Results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("report: load results: %w", err)
+	}
+	var r Results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("report: load results %s: %w", path, err)
+	}
+	return &r, nil
+}

@@ -1,0 +1,74 @@
+package report
+
+import (
+	"github.com/uringnet/uringnet/benchmarks/harness"
+)
+
+// Baseline is the engine every row is compared with.
+const Baseline = "gnet"
+
+// Row is a point's summary: medians over its repeats and their ratio to the baseline engine
+// at the same point (0 when the baseline did not run there).
+type Row struct {
+	Point
+	Value          harness.Spread
+	P99, CPU       float64 // medians
+	VsValue, VsP99 float64
+	VsCPU          float64
+}
+
+// Lower reports whether smaller values are better for the point's unit.
+func (p Point) Lower() bool { return p.Unit == "B/conn" }
+
+// Rows summarises every point, in the order they were first measured.
+func (r *Results) Rows() []Row {
+	rows := make([]Row, len(r.Points))
+	base := map[string]*Row{}
+	for i, p := range r.Points {
+		row := Row{Point: p, Value: harness.SpreadOf(collect(p, func(s Sample) float64 { return s.Value })),
+			P99: harness.Median(collect(p, func(s Sample) float64 { return s.P99 })),
+			CPU: harness.Median(collect(p, func(s Sample) float64 { return s.ServerCPU }))}
+		rows[i] = row
+		if p.Engine == Baseline {
+			base[p.Key()] = &rows[i]
+		}
+	}
+	for i := range rows {
+		b := base[rows[i].Key()]
+		if b == nil {
+			continue
+		}
+		rows[i].VsValue = ratio(rows[i].Value.Median, b.Value.Median)
+		rows[i].VsP99 = ratio(rows[i].P99, b.P99)
+		rows[i].VsCPU = ratio(rows[i].CPU, b.CPU)
+	}
+	return rows
+}
+
+// Loses reports whether the row's median is worse than the baseline's.
+func (row Row) Loses() bool {
+	if row.VsValue == 0 {
+		return false
+	}
+	if row.Lower() {
+		return row.VsValue > 1
+	}
+	return row.VsValue < 1
+}
+
+func collect(p Point, f func(Sample) float64) []float64 {
+	var xs []float64
+	for _, s := range p.Samples {
+		if v := f(s); v != 0 {
+			xs = append(xs, v)
+		}
+	}
+	return xs
+}
+
+func ratio(a, b float64) float64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	return a / b
+}

@@ -1,0 +1,121 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/uringnet/uringnet"
+	"github.com/uringnet/uringnet/listener"
+)
+
+// Engines are the servers compared, in the order tables list them.
+var Engines = []string{"uringnet", "gnet", "listener", "net"}
+
+// Start serves program with engine and loops event loops on a free loopback port and returns
+// the address once it accepts connections, and the function that stops the server.
+//
+// uringnet and gnet run the handler through the same gnet.EventHandler (uringnet.Run,
+// gnet.Run); listener and net run the same goroutine-per-connection loop on listener.Listen
+// (with loops rings of its own) and net.Listen (whose goroutines run on GOMAXPROCS threads).
+func Start(engine, program string, loops int) (addr string, stop func() error, err error) {
+	h, err := ProgramNamed(program)
+	if err != nil {
+		return "", nil, err
+	}
+	switch engine {
+	case "uringnet", "gnet":
+		return startGnetAPI(engine, h, loops)
+	case "listener", "net":
+		return startGoroutines(engine, h, loops)
+	}
+	return "", nil, fmt.Errorf("server: unknown engine %q (want one of %v)", engine, Engines)
+}
+
+func startGnetAPI(engine string, h Handler, loops int) (string, func() error, error) {
+	// gnet cannot listen on port 0 and tell the port: take one that was free a moment ago.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("server: find a free port: %w", err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	run, stop := gnet.Run, gnet.Stop
+	if engine == "uringnet" {
+		run, stop = uringnet.Run, uringnet.Stop
+	}
+	g := &gnetHandler{h: h, booted: make(chan struct{})}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(g, "tcp://"+addr, gnet.WithMulticore(true), gnet.WithNumEventLoop(loops))
+	}()
+	select {
+	case <-g.booted:
+	case err := <-errc:
+		return "", nil, fmt.Errorf("server: %s: %w", engine, err)
+	}
+	stopServer := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := stop(ctx, "tcp://"+addr); err != nil {
+			return fmt.Errorf("server: stop %s: %w", engine, err)
+		}
+		return <-errc
+	}
+	if engine == "uringnet" {
+		if backend, err := uringnet.Backend(); backend != "io_uring" {
+			stopServer()
+			return "", nil, fmt.Errorf("server: uringnet runs on %s, not io_uring: %v", backend, err)
+		}
+	}
+	if err := WaitAccepting(addr); err != nil {
+		stopServer()
+		return "", nil, err
+	}
+	return addr, stopServer, nil
+}
+
+func startGoroutines(engine string, h Handler, loops int) (string, func() error, error) {
+	var ln net.Listener
+	var err error
+	if engine == "listener" {
+		lc := listener.ListenConfig{Loops: loops}
+		ln, err = lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+		if _, ours := ln.(*listener.Listener); err == nil && !ours {
+			err = errors.New("listener fell back to the standard library")
+		}
+	} else {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("server: %s: listen: %w", engine, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		Serve(ln, h)
+		close(done)
+	}()
+	return ln.Addr().String(), func() error {
+		err := ln.Close()
+		<-done
+		return err
+	}, nil
+}
+
+// WaitAccepting returns once addr accepts a connection (the engines listen asynchronously).
+func WaitAccepting(addr string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("server: %s never accepted: %w", addr, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

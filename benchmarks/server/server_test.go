@@ -1,0 +1,92 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Every engine serves both programs correctly: echo returns every byte of a stream written in
+// odd-sized pieces, and HTTP answers pipelined requests split mid-request, in order.
+func TestEveryEngineServesEveryProgram(t *testing.T) {
+	for _, engine := range Engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Run("echo", func(t *testing.T) {
+				c := dial(t, engine, "echo")
+				msg := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB: more than a read
+				go writeInPieces(c, msg, 1000)
+				got := make([]byte, len(msg))
+				if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+					t.Fatalf("echo: %v (equal %v)", err, bytes.Equal(got, msg))
+				}
+			})
+			t.Run("http", func(t *testing.T) {
+				c := dial(t, engine, "http")
+				go writeInPieces(c, bytes.Repeat([]byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n"), 5), 7)
+				if err := ReadResponses(bufio.NewReader(c), 5); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
+func dial(t *testing.T, engine, program string) net.Conn {
+	t.Helper()
+	addr, stop, err := Start(engine, program, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	t.Cleanup(func() {
+		c.Close()
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return c
+}
+
+func writeInPieces(c net.Conn, b []byte, piece int) {
+	for len(b) > 0 {
+		n := min(piece, len(b))
+		if _, err := c.Write(b[:n]); err != nil {
+			return
+		}
+		b = b[n:]
+	}
+}
+
+func TestHTTPKeepsPartialRequests(t *testing.T) {
+	h := HTTP()
+	req := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	in := []byte(req + req + req[:10])
+	n, reply := h(in, nil)
+	if n != 2*len(req) || strings.Count(string(reply), "HTTP/1.1 200 OK\r\n") != 2 {
+		t.Fatalf("consumed %d, replies %q", n, reply)
+	}
+	if n, reply := h(in[n:], reply[:0]); n != 0 || len(reply) != 0 {
+		t.Fatalf("a partial request consumed %d and was answered %q", n, reply)
+	}
+	if n, _ := h(bytes.Repeat([]byte("x"), maxRequest+1), nil); n >= 0 {
+		t.Fatal("64 KiB without a request did not close the connection")
+	}
+}
+
+func TestUnknownEngineAndProgram(t *testing.T) {
+	if _, _, err := Start("carrier-pigeon", "echo", 1); err == nil {
+		t.Fatal("an unknown engine started")
+	}
+	if _, _, err := Start("net", "gopher", 1); err == nil {
+		t.Fatal("an unknown program started")
+	}
+}

@@ -11,15 +11,15 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/uringnet/uringnet/benchmarks/harness"
 )
-
-var engines = [2]string{"listener", "net"}
 
 // sample is one measured run of one engine in one experiment.
 type sample struct {
@@ -28,12 +28,24 @@ type sample struct {
 	Round      int     `json:"round"`
 	Value      float64 `json:"value"` // messages/s, requests/s, or bytes per idle connection
 	CPUPerOp   float64 `json:"server_cpu_ns_per_op,omitempty"`
+	// ClientCPUPerOp is the load generator's own CPU per operation (echo only): on a machine
+	// whose CPUs the client and server share, a server that makes the client work harder
+	// costs throughput too.
+	ClientCPUPerOp float64 `json:"client_cpu_ns_per_op,omitempty"`
+	// Idle is the fraction of the machine's CPU time left idle during the measurement (echo
+	// only): above a few percent, the run was bound by latency, not by CPU.
+	Idle float64 `json:"machine_idle,omitempty"`
 }
 
 type experiment struct {
 	name, unit string
 	higher     bool // whether more is better
-	measure    func(engine string) (value, cpuPerOp float64, err error)
+	measure    func(engine string) (measurement, error)
+}
+
+// measurement is what one run of one engine yields.
+type measurement struct {
+	value, cpuPerOp, clientCPUPerOp, idle float64
 }
 
 func run(args []string) error {
@@ -44,13 +56,20 @@ func run(args []string) error {
 	httpConns := fs.Int("http-conns", 256, "wrk connections")
 	idleConns := fs.Int("idle-conns", 10000, "idle connections")
 	only := fs.String("only", "echo,http,idle", "experiments to run")
+	engineList := fs.String("engines", "listener,net", "engines to alternate (one alone is for comparing builds)")
 	out := fs.String("json", "", "write every sample to this JSON file")
 	fs.Parse(args)
 
 	all := []experiment{
-		{"echo", "msg/s", true, func(e string) (float64, float64, error) { return measureEcho(e, *echoConns, 64, *duration) }},
-		{"http", "req/s", true, func(e string) (float64, float64, error) { return measureHTTP(e, *httpConns, *duration) }},
-		{"idle", "B/conn", false, func(e string) (float64, float64, error) { v, err := measureIdle(e, *idleConns); return v, 0, err }},
+		{"echo", "msg/s", true, func(e string) (measurement, error) { return measureEcho(e, *echoConns, 64, *duration) }},
+		{"http", "req/s", true, func(e string) (measurement, error) {
+			v, cpu, err := measureHTTP(e, *httpConns, *duration)
+			return measurement{value: v, cpuPerOp: cpu}, err
+		}},
+		{"idle", "B/conn", false, func(e string) (measurement, error) {
+			v, err := measureIdle(e, *idleConns)
+			return measurement{value: v}, err
+		}},
 	}
 	fmt.Printf("netbench: listener vs net, %d rounds, engines alternating; %s, %d CPUs, %s\n",
 		*rounds, harness.KernelRelease(), runtime.NumCPU(), runtime.Version())
@@ -60,17 +79,21 @@ func run(args []string) error {
 			continue
 		}
 		for round := 0; round < *rounds; round++ {
-			order := engines
+			order := strings.Split(*engineList, ",")
 			if round%2 == 1 {
-				order = [2]string{engines[1], engines[0]}
+				slices.Reverse(order)
 			}
 			for _, e := range order {
-				v, cpu, err := x.measure(e)
+				m, err := x.measure(e)
 				if err != nil {
 					return fmt.Errorf("%s, %s, round %d: %w", x.name, e, round+1, err)
 				}
-				samples = append(samples, sample{x.name, e, round + 1, v, cpu})
-				fmt.Fprintf(os.Stderr, "  %-5s %-8s round %d: %12.0f %s  %8.0f ns server CPU/op\n", x.name, e, round+1, v, x.unit, cpu)
+				samples = append(samples, sample{x.name, e, round + 1, m.value, m.cpuPerOp, m.clientCPUPerOp, m.idle})
+				fmt.Fprintf(os.Stderr, "  %-5s %-8s round %d: %12.0f %s  %8.0f ns server CPU/op", x.name, e, round+1, m.value, x.unit, m.cpuPerOp)
+				if x.name == "echo" {
+					fmt.Fprintf(os.Stderr, "  %6.0f ns client CPU/op  %4.1f%% idle", m.clientCPUPerOp, 100*m.idle)
+				}
+				fmt.Fprintln(os.Stderr)
 			}
 		}
 		var ours, std []float64
@@ -103,12 +126,12 @@ func rounded(xs []float64) []int64 {
 }
 
 // measureEcho drives an echo server with conns connections, a goroutine each, each sending a
-// size-byte message and checking the echo before the next; it returns messages per second
-// and the server's CPU per message.
-func measureEcho(engine string, conns, size int, duration time.Duration) (float64, float64, error) {
+// size-byte message and checking the echo before the next; it returns messages per second,
+// the server's and the client's CPU per message, and the machine's idle fraction.
+func measureEcho(engine string, conns, size int, duration time.Duration) (measurement, error) {
 	srv, err := harness.Start("serve", "-engine", engine, "-program", "echo")
 	if err != nil {
-		return 0, 0, err
+		return measurement{}, err
 	}
 	defer srv.Stop()
 	var count atomic.Int64
@@ -122,7 +145,7 @@ func measureEcho(engine string, conns, size int, duration time.Duration) (float6
 			for _, c := range cs[:i] {
 				c.Close()
 			}
-			return 0, 0, err
+			return measurement{}, err
 		}
 	}
 	for i, c := range cs {
@@ -156,19 +179,48 @@ func measureEcho(engine string, conns, size int, duration time.Duration) (float6
 		}()
 	}
 	time.Sleep(time.Second) // warm-up
-	c0, t0, cpu0 := count.Load(), time.Now(), harness.ProcessCPU(srv.Pid())
+	self := os.Getpid()
+	idle0, total0 := machineIdle()
+	c0, t0, cpu0, own0 := count.Load(), time.Now(), harness.ProcessCPU(srv.Pid()), harness.ProcessCPU(self)
 	time.Sleep(duration)
-	c1, t1, cpu1 := count.Load(), time.Now(), harness.ProcessCPU(srv.Pid())
+	c1, t1, cpu1, own1 := count.Load(), time.Now(), harness.ProcessCPU(srv.Pid()), harness.ProcessCPU(self)
+	idle1, total1 := machineIdle()
 	stop.Store(true)
 	wg.Wait()
 	if firstErr != nil {
-		return 0, 0, firstErr
+		return measurement{}, firstErr
 	}
 	msgs := float64(c1 - c0)
 	if msgs == 0 {
-		return 0, 0, fmt.Errorf("no message completed")
+		return measurement{}, fmt.Errorf("no message completed")
 	}
-	return msgs / t1.Sub(t0).Seconds(), float64(cpu1-cpu0) / msgs, nil
+	m := measurement{
+		value:          msgs / t1.Sub(t0).Seconds(),
+		cpuPerOp:       float64(cpu1-cpu0) / msgs,
+		clientCPUPerOp: float64(own1-own0) / msgs,
+	}
+	if total1 > total0 {
+		m.idle = float64(idle1-idle0) / float64(total1-total0)
+	}
+	return m, nil
+}
+
+// machineIdle returns the machine's idle and total CPU time so far, in clock ticks, from the
+// first line of /proc/stat (idle and iowait count as idle).
+func machineIdle() (idle, total int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	for i, f := range bytes.Fields(line)[1:] {
+		v, _ := strconv.ParseInt(string(f), 10, 64)
+		total += v
+		if i == 3 || i == 4 {
+			idle += v
+		}
+	}
+	return idle, total
 }
 
 var wrkRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)

@@ -22,13 +22,16 @@ import (
 //     takes the chunk with one swap and copies from it without the loop. While the chunk is not
 //     taken, further bytes stay on the loop, up to the engine's inbound limit, and then receiving
 //     stops (back-pressure); taking the chunk asks the loop for more (rxMore).
-//   - writing: a writer copies into a chunk (wbox) and asks the loop, once per batch, to move
-//     it into the connection's outbound buffer (wPosted); Write returns when its bytes are
-//     copied, and blocks only while writeLimit bytes are unsent.
+//   - writing: a writer on an idle loop sends by itself on the regular descriptor (sys) when
+//     nothing of the connection's is queued or in flight (sendsItself); otherwise, and for what
+//     the kernel did not take, it copies into a chunk (wbox) and asks the loop, once per batch,
+//     to move it into the connection's outbound buffer (wPosted). Write returns when its bytes
+//     are in the kernel or copied, and blocks only while writeLimit bytes are unsent.
 //
 // A goroutine that has to wait parks on a one-token channel (rxWake, wWake) after announcing
 // itself (rxWaiting, wWaiting); the loop sends the token only to an announced waiter, so a
-// message that finds its reader running costs no channel operation.
+// message that finds its reader running costs no channel operation. The deadline's timer, Close
+// and the loop's close put a token in both channels unconditionally (rouseReader, rouseWriter).
 type Conn struct {
 	eng          *engine
 	loop         int

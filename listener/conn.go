@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/uringnet/uringnet/conn"
+	"golang.org/x/sys/unix"
 )
 
 // Conn is a connection served by an io_uring loop, with the net.Conn contract of
@@ -21,20 +22,24 @@ import (
 //     takes the chunk with one swap and copies from it without the loop. While the chunk is not
 //     taken, further bytes stay on the loop, up to the engine's inbound limit, and then receiving
 //     stops (back-pressure); taking the chunk asks the loop for more (rxMore).
-//   - writing: a writer copies into a chunk (wbox) and asks the loop, once per batch, to move
-//     it into the connection's outbound buffer (wPosted); Write returns when its bytes are
-//     copied, and blocks only while writeLimit bytes are unsent.
+//   - writing: a writer on an idle loop sends by itself on the regular descriptor (sys) when
+//     nothing of the connection's is queued or in flight (sendsItself); otherwise, and for what
+//     the kernel did not take, it copies into a chunk (wbox) and asks the loop, once per batch,
+//     to move it into the connection's outbound buffer (wPosted). Write returns when its bytes
+//     are in the kernel or copied, and blocks only while writeLimit bytes are unsent.
 //
 // A goroutine that has to wait parks on a one-token channel (rxWake, wWake) after announcing
 // itself (rxWaiting, wWaiting); the loop sends the token only to an announced waiter, so a
-// message that finds its reader running costs no channel operation.
+// message that finds its reader running costs no channel operation. The deadline's timer, Close
+// and the loop's close put a token in both channels unconditionally (rouseReader, rouseWriter).
 type Conn struct {
 	eng          *engine
 	loop         int
 	network      string
 	laddr, raddr net.Addr
 
-	c *conn.Conn // the loop's side; only ever touched on the loop
+	c   *conn.Conn // the loop's side; only ever touched on the loop
+	sys sysFd      // a regular descriptor for sends made by writers themselves
 
 	rmu       sync.Mutex // one Read at a time
 	held      *chunk     // the chunk the readers are reading from (under rmu)
@@ -42,6 +47,7 @@ type Conn struct {
 	rxMore    atomic.Bool // the loop holds bytes it could not hand over
 	rxWaiting atomic.Bool
 	rxWake    chan struct{}
+	rxRunning atomic.Bool // the loop woke the reader, which counts in its loop's running
 	eof       atomic.Bool // every byte before the peer's EOF was handed over
 	readShut  atomic.Bool // CloseRead
 
@@ -76,8 +82,10 @@ func newConn(e *engine, loop int, network string) *Conn {
 		eng: e, loop: loop, network: network,
 		rxWake: make(chan struct{}, 1), wWake: make(chan struct{}, 1),
 		closed: make(chan struct{}), dead: make(chan struct{}),
-		rdl: makeDeadline(), wdl: makeDeadline(),
+		sys: noSysFd(),
 	}
+	lc.rdl.init(lc.rouseReader)
+	lc.wdl.init(lc.rouseWriter)
 	lc.refillFn, lc.flushFn = lc.loopRefill, lc.loopFlush
 	return lc
 }
@@ -101,8 +109,7 @@ func (lc *Conn) Read(p []byte) (int, error) {
 		if lc.readShut.Load() {
 			return 0, io.EOF
 		}
-		dl := lc.rdl.wait()
-		if isClosed(dl) {
+		if lc.rdl.expired() {
 			return 0, lc.opError("read", os.ErrDeadlineExceeded)
 		}
 		if len(p) == 0 {
@@ -136,12 +143,8 @@ func (lc *Conn) Read(p []byte) (int, error) {
 			lc.rxWaiting.Store(false)
 			continue
 		}
-		select {
-		case <-lc.rxWake:
-		case <-dl:
-		case <-lc.closed:
-		case <-lc.dead:
-		}
+		lc.stopRunning()
+		<-lc.rxWake
 		lc.rxWaiting.Store(false)
 	}
 }
@@ -171,12 +174,28 @@ func (lc *Conn) Write(p []byte) (int, error) {
 		if isClosed(lc.dead) {
 			return n, lc.opError("write", lc.deadErr)
 		}
-		dl := lc.wdl.wait()
-		if isClosed(dl) {
+		if lc.wdl.expired() {
 			return n, lc.opError("write", os.ErrDeadlineExceeded)
 		}
 		if n == len(p) {
 			return n, nil
+		}
+		if n == 0 && lc.sendsItself() {
+			// Nothing of ours is queued or in flight on the loop: the kernel takes what it
+			// has room for now, in order, and only the rest goes through the loop.
+			k, err := sendNow(lc.sys.fd, p)
+			lc.sys.release()
+			switch err {
+			case nil:
+				n = k
+				if n < len(p) {
+					break
+				}
+				continue
+			case unix.EAGAIN:
+			default:
+				return 0, lc.opError("write", os.NewSyscallError("write", err))
+			}
 		}
 		if room := writeLimit - lc.wPending.Load(); room > 0 {
 			k := min(int(room), len(p)-n)
@@ -191,14 +210,19 @@ func (lc *Conn) Write(p []byte) (int, error) {
 			lc.wWaiting.Store(false)
 			continue
 		}
-		select {
-		case <-lc.wWake:
-		case <-dl:
-		case <-lc.closed:
-		case <-lc.dead:
-		}
+		<-lc.wWake
 		lc.wWaiting.Store(false)
 	}
+}
+
+// sendsItself reports whether the writer should send by itself, now, and if so holds a
+// reference to the descriptor (released by the caller). Only when nothing written before is
+// queued or in flight on the loop (order), and when at most this connection's goroutine is busy
+// on its loop: then the loop is likely waiting in the kernel, and handing it the bytes would
+// cost a wake-up and a trip through its thread for one send. When many are busy the loop is too,
+// and it sends their bytes in one batch for less than a system call each.
+func (lc *Conn) sendsItself() bool {
+	return lc.wPending.Load() == 0 && lc.eng.running[lc.loop].n.Load() <= 1 && lc.sys.acquire()
 }
 
 // queue copies b for the loop to send and makes sure a move to the loop is queued; it reports
@@ -230,6 +254,10 @@ func (lc *Conn) Close() error {
 	if !first {
 		return lc.opError("close", net.ErrClosed)
 	}
+	lc.sys.close()
+	lc.stopRunning()
+	lc.rouseReader()
+	lc.rouseWriter()
 	lc.post(lc.loopClose) // a stopped loop has closed the connection already
 	return nil
 }

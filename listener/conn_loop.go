@@ -44,21 +44,46 @@ func (lc *Conn) handOver(c *conn.Conn) {
 	}
 }
 
+// wakeReader wakes a reader that announced it waits for bytes or the EOF; one that did not
+// will see them before it parks (it announces, then checks).
 func (lc *Conn) wakeReader() {
 	if lc.rxWaiting.Swap(false) {
-		select {
-		case lc.rxWake <- struct{}{}:
-		default:
+		if !lc.rxRunning.Swap(true) {
+			lc.eng.running[lc.loop].n.Add(1)
 		}
+		lc.rouseReader()
 	}
 }
 
+// stopRunning takes the reader out of its loop's running count.
+func (lc *Conn) stopRunning() {
+	if lc.rxRunning.Swap(false) {
+		lc.eng.running[lc.loop].n.Add(-1)
+	}
+}
+
+// wakeWriter wakes a writer that announced it waits for room.
 func (lc *Conn) wakeWriter() {
 	if lc.wWaiting.Swap(false) {
-		select {
-		case lc.wWake <- struct{}{}:
-		default:
-		}
+		lc.rouseWriter()
+	}
+}
+
+// rouseReader puts the token in the readers' channel whether or not one waits: for what a
+// reader checks before it announces itself (Close, a deadline, the loop's close), so that one
+// parked in between finds the token. A token nobody needed costs a later Read one more turn.
+func (lc *Conn) rouseReader() {
+	select {
+	case lc.rxWake <- struct{}{}:
+	default:
+	}
+}
+
+// rouseWriter is rouseReader for writers.
+func (lc *Conn) rouseWriter() {
+	select {
+	case lc.wWake <- struct{}{}:
+	default:
 	}
 }
 
@@ -163,6 +188,10 @@ func (lc *Conn) loopClosed(err error) {
 		err = net.ErrClosed
 	}
 	lc.deadErr = err
+	lc.sys.close()
+	lc.stopRunning()
 	close(lc.dead)
+	lc.rouseReader()
+	lc.rouseWriter()
 	lc.eng.unref()
 }

@@ -29,8 +29,7 @@ func (lc *Conn) CloseWrite() error {
 // CloseRead shuts down the reading side: Reads return io.EOF from now on.
 func (lc *Conn) CloseRead() error {
 	lc.readShut.Store(true)
-	lc.rxWaiting.Store(true)
-	lc.wakeReader()
+	lc.rouseReader()
 	err := lc.onLoop(func(c *conn.Conn) error {
 		lc.readDiscard = true
 		c.Discard(-1)

@@ -38,6 +38,17 @@ type engine struct {
 	next  atomic.Uint32 // round-robin position
 	refs  atomic.Int64  // the listener, if owned, and every open connection
 	owned bool
+	// running counts, per loop, the readers the loop woke that have not parked again: how
+	// many of its connections' goroutines are busy with a message. It decides whether a
+	// writer sends itself (few: the loop would have to be woken for one send) or hands its
+	// bytes to the loop (many: the loop is busy anyway, and sends them in one batch).
+	running []paddedCount
+}
+
+// paddedCount is a counter on a cache line of its own, so that loops' counters do not share one.
+type paddedCount struct {
+	n atomic.Int32
+	_ [60]byte
 }
 
 // pick returns the loop for a new connection.
@@ -71,6 +82,7 @@ func startEngine(loops int, owned bool) (*engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listener: start loops: %w", err)
 	}
+	e.running = make([]paddedCount, e.set.NumLoops())
 	return e, nil
 }
 

@@ -141,13 +141,19 @@ func (l *Listener) Accept() (net.Conn, error) {
 	return c, nil
 }
 
-// adopt moves sc onto one of e's loops and closes it; the returned Conn serves the socket.
+// adopt moves sc onto one of e's loops and closes it; the returned Conn serves the socket. The
+// Conn keeps a duplicate of sc's descriptor for the sends its writers make themselves.
 func adopt(e *engine, sc net.Conn) (*Conn, error) {
-	defer sc.Close() // the loop's table holds its own reference to the socket
+	defer sc.Close() // the loop's table and the Conn hold their own references to the socket
 	lc := newConn(e, e.pick(), sc.LocalAddr().Network())
 	lc.laddr, lc.raddr = sc.LocalAddr(), sc.RemoteAddr()
+	fd, err := dupFd(sc)
+	if err != nil {
+		return nil, err
+	}
+	lc.sys.fd = fd
 	done := make(chan error, 1)
-	err := e.set.AdoptConn(lc.loop, sc, ringset.Opening{
+	err = e.set.AdoptConn(lc.loop, sc, ringset.Opening{
 		Prepare: lc.attach,
 		Opened:  func(_ *conn.Conn, err error) { done <- err },
 	})
@@ -155,6 +161,7 @@ func adopt(e *engine, sc net.Conn) (*Conn, error) {
 		err = <-done
 	}
 	if err != nil {
+		lc.sys.close()
 		return nil, err
 	}
 	return lc, nil

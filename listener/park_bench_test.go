@@ -13,8 +13,8 @@ import (
 // How a goroutine blocked in Read or Write waits for the loop: the alternatives measured, as a
 // hand-off from a "loop" goroutine to a parked one and back (one wake-up each way).
 
-// BenchmarkParkChannel: a one-token channel each way, what Conn uses (select needs a channel to
-// wait on the deadline and Close as well).
+// BenchmarkParkChannel: a one-token channel each way, what Conn uses (the deadline's timer,
+// Close and the loop's close put a token in it too, so nothing else is waited on).
 func BenchmarkParkChannel(b *testing.B) {
 	ping, pong := make(chan struct{}, 1), make(chan struct{}, 1)
 	go func() {
@@ -29,8 +29,8 @@ func BenchmarkParkChannel(b *testing.B) {
 	close(ping)
 }
 
-// BenchmarkParkChannelSelect: the same with the select Conn does (wake-up, deadline, Close,
-// connection closed).
+// BenchmarkParkChannelSelect: the same with the select Conn did before (wake-up, deadline,
+// Close, connection closed).
 func BenchmarkParkChannelSelect(b *testing.B) {
 	ping, pong := make(chan struct{}, 1), make(chan struct{}, 1)
 	dl, closed, dead := make(chan struct{}), make(chan struct{}), make(chan struct{})
@@ -109,9 +109,9 @@ func BenchmarkParkMutexHandoff(b *testing.B) {
 	ping.Unlock()
 }
 
-// The whole path, 64-byte round trips over loopback: Conn's parked Read and loop-sent Write,
-// against the same Read with the Write made directly by the caller on the socket's descriptor
-// (send(2) where the kernel would not block), against net's.
+// The whole path, 64-byte round trips over loopback: Conn's parked Read and Write (which, on
+// one connection alone on its loop, sends by itself), against the same Read with the Write
+// made by send(2) on a descriptor SyscallConn installs, against net's.
 
 func roundTrips(b *testing.B, c net.Conn, write func([]byte) error) {
 	msg, got := make([]byte, 64), make([]byte, 64)

@@ -1,9 +1,10 @@
 // Command httpbench compares the HTTP plaintext example (examples/http) on uringnet.Run against
 // the same program on gnet.Run (built with -tags gnetengine), under wrk with pipelining, servers
-// in their own processes, engines alternating round by round (A B A B …) in one run. Before each
-// measurement it checks that the server answers 16 pipelined requests correctly, and a round in
-// which wrk reports any non-2xx response or socket error fails the run: a fast wrong server is
-// not fast. It prints medians (with min–max) and the ratio, and writes the samples as JSON.
+// in their own processes, engines alternating in one run (A B, then B A, so that neither always
+// goes first). Before each measurement it checks that the server answers 16 pipelined requests
+// correctly, and a round in which wrk reports any non-2xx response or socket error fails the
+// run: a fast wrong server is not fast. It prints medians (with min–max) and the ratio, and
+// writes the samples as JSON.
 package main
 
 import (
@@ -77,7 +78,11 @@ func main() {
 	res := result{Machine: machine(), Command: strings.Join(os.Args, " "), Conns: *conns, Depth: *depth,
 		Duration: dur.String(), Loops: *loops, Samples: map[string][]float64{}}
 	for r := 0; r < *rounds; r++ {
-		for _, e := range engines {
+		order := engines
+		if r%2 == 1 {
+			order = []*engine{engines[1], engines[0]} // A B, B A, …: neither always goes first
+		}
+		for _, e := range order {
 			rps, err := measure(e, *loops, *threads, *conns, *depth, *dur, script)
 			if err != nil {
 				log.Fatalf("round %d, %s: %v", r+1, e.Name, err)

@@ -234,7 +234,7 @@ func (l *loop) run(ready chan<- error) {
 		}
 		l.dispatchDeferred()
 		l.bufs.Publish()
-		l.pace.after(news, time.Now()).take()
+		l.pace.take(l.pace.after(news, time.Now()))
 	}
 }
 

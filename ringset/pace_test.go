@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
@@ -121,4 +123,37 @@ func loopsCPU(t *testing.T, s *Set) time.Duration {
 		}
 	}
 	return total
+}
+
+// Where the runtime counts runnable goroutines, a loop steps aside only when one waits: with
+// GOMAXPROCS goroutines spinning and one more ready, the count is not zero.
+func TestGoroutinesWaiting(t *testing.T) {
+	var p pace
+	sample := [1]metrics.Sample{{Name: runnableMetric}}
+	metrics.Read(sample[:])
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		if !p.goroutinesWaiting() {
+			t.Fatal("without the metric, goroutinesWaiting must assume someone waits")
+		}
+		t.Skipf("this runtime (%s) has no %s; the loop steps aside unconditionally", runtime.Version(), runnableMetric)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	for i := 0; i < runtime.GOMAXPROCS(0)+2; i++ {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	for deadline := time.Now().Add(5 * time.Second); !p.goroutinesWaiting(); {
+		if time.Now().After(deadline) {
+			t.Fatal("more spinning goroutines than Ps, yet none reported waiting for 5s")
+		}
+		runtime.Gosched()
+	}
 }

@@ -357,6 +357,9 @@ func (c *Conn) Settle() { c.in.settle() }
 // waits) and marks a send in flight.
 func (c *Conn) NextSend() []byte { return c.out.nextSend() }
 
+// SendInFlight is how many bytes the send in flight was given (0 when none is in flight).
+func (c *Conn) SendInFlight() int { return c.out.inFlight() }
+
 // SendDone records that the send in flight wrote n bytes and reports whether bytes remain.
 func (c *Conn) SendDone(n int) bool { return c.out.sendDone(n) }
 

@@ -32,6 +32,14 @@ func (o *outbound) nextSend() []byte {
 	return o.flight[o.sent:]
 }
 
+// inFlight is how many bytes the send in flight was given (0 when none is in flight).
+func (o *outbound) inFlight() int {
+	if !o.busy {
+		return 0
+	}
+	return len(o.flight) - o.sent
+}
+
 // sendDone records that the send in flight wrote n bytes. It reports whether bytes remain.
 func (o *outbound) sendDone(n int) bool {
 	o.busy = false

@@ -115,6 +115,9 @@ func TestUseAfterClose(t *testing.T) {
 	if _, err := r.SubmitAndWaitTimeout(1, time.Millisecond); err != ErrClosed {
 		t.Errorf("SubmitAndWaitTimeout after Close: %v", err)
 	}
+	if _, err := r.SubmitAndPoll(); err != ErrClosed {
+		t.Errorf("SubmitAndPoll after Close: %v", err)
+	}
 	if n := r.ReapCompletions(make([]CQE, 4)); n != 0 {
 		t.Errorf("ReapCompletions after Close: %d", n)
 	}

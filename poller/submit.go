@@ -91,6 +91,30 @@ func (r *Ring) Submit() (int, error) {
 	return r.enterNoWait(n, 0)
 }
 
+// SubmitAndPoll submits the queued entries and makes the completions that are ready visible,
+// without waiting: on a SetupDeferTaskrun ring it runs the completion work queued for the
+// owner (received data becomes receive completions here). It returns how many entries the
+// kernel consumed.
+//
+// Nothing in it blocks, so it enters the kernel as a raw system call that the Go scheduler is
+// not told of. A submission can take tens of microseconds (each send copies into its socket
+// and, on loopback, delivers to the peer there and then); as an ordinary system call that is
+// long enough for the runtime's monitor to take the thread's P away and hand it elsewhere, and
+// the thread then has to win a P back before it can run Go code again.
+//
+// A signal that interrupts it before anything was submitted is not an error: the entries stay
+// queued for the next call.
+func (r *Ring) SubmitAndPoll() (int, error) {
+	if r.closed {
+		return 0, ErrClosed
+	}
+	n, err := r.enterRaw(r.flushSQ(), enterGetEvents)
+	if err == errInterrupted {
+		return 0, nil
+	}
+	return n, err
+}
+
 // Interrupts counts the waits a signal interrupted (and that were resumed).
 func (r *Ring) Interrupts() uint64 { return r.interrupts }
 
@@ -169,6 +193,19 @@ func (r *Ring) enter(toSubmit, minComplete, flags uint32, withArg bool) (int, er
 	}
 	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, r.enterFd, uintptr(toSubmit), uintptr(minComplete),
 		uintptr(flags|r.enterFlags), uintptr(arg), argSize)
+	return r.entered(n, errno, toSubmit, minComplete)
+}
+
+// enterRaw is enter for a call that does not wait (no minimum, no argument), made without
+// telling the Go scheduler (see SubmitAndPoll).
+func (r *Ring) enterRaw(toSubmit, flags uint32) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_IO_URING_ENTER, r.enterFd, uintptr(toSubmit), 0,
+		uintptr(flags|r.enterFlags), 0, 0)
+	return r.entered(n, errno, toSubmit, 0)
+}
+
+// entered turns io_uring_enter's result into enter's.
+func (r *Ring) entered(n uintptr, errno unix.Errno, toSubmit, minComplete uint32) (int, error) {
 	switch errno {
 	case 0:
 		return int(n), nil

@@ -32,3 +32,12 @@ func TestEchoSteadyStateAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per echoed message, want 0", n)
 	}
 }
+
+// A polling loop asks the runtime whether goroutines wait for a P every pollBudget; the
+// question allocates nothing.
+func TestGoroutinesWaitingAllocatesNothing(t *testing.T) {
+	var p pace
+	if n := testing.AllocsPerRun(1000, func() { p.goroutinesWaiting() }); n > 0 {
+		t.Fatalf("%v allocations per question, want 0", n)
+	}
+}

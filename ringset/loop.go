@@ -44,6 +44,7 @@ type loop struct {
 	// are newer than anything left of the current batch, and older than the next.
 	deferred []poller.CQE
 	nextTick time.Time
+	pace     pace
 	// pending are the adoptions and dials in flight (open.go), by the index their completions
 	// carry; pendingFree lists the free indexes.
 	pending     []*pendingOpen
@@ -228,16 +229,25 @@ func (l *loop) run(ready chan<- error) {
 		if !l.nextTick.IsZero() {
 			wait = min(wait, max(time.Until(l.nextTick), 0))
 		}
-		if _, err := l.ring.SubmitAndWaitTimeout(1, wait); err != nil && err != poller.ErrTimedOut {
+		var err error
+		if l.pace.polling {
+			_, err = l.ring.SubmitAndPoll()
+		} else {
+			_, err = l.ring.SubmitAndWaitTimeout(1, wait)
+		}
+		if err != nil && err != poller.ErrTimedOut {
 			l.set.fail(fmt.Errorf("ringset: loop %d: %w", l.idx, err))
 			l.beginShutdown()
 		}
 		n := l.ring.ReapCompletions(l.cqes)
+		news := false
 		for i := range l.cqes[:n] {
+			news = news || isNews(l.cqes[i].UserData)
 			l.dispatch(&l.cqes[i])
 		}
 		l.dispatchDeferred()
 		l.bufs.Publish()
+		l.pace.take(l.pace.after(news, time.Now()))
 	}
 }
 

@@ -186,10 +186,20 @@ func (l *loop) onSend(c *conn.Conn, cqe *poller.CQE) {
 	switch res := cqe.Res; {
 	case res >= 0:
 		l.countTraffic(c, res)
+		asked := c.SendInFlight()
 		more := c.SendDone(int(res))
-		if more && c.State() == conn.Open {
+		switch {
+		case int(res) < asked && c.State() == conn.Open && !c.Ops.Moving:
+			// A stream send with MSG_WAITALL comes back short only when the socket failed after
+			// taking part of it: io_uring reports the bytes taken, and the socket's error, which
+			// the send consumed, is gone (a receive in flight then reads a plain EOF). The rest
+			// cannot be delivered: the connection is broken, as the next send would say (EPIPE).
+			// (A move's cancel also cuts a send short; the rest is then sent from the target.)
+			c.Ops.SendFailed = true
+			l.CloseConn(c, opError("write", c, unix.EPIPE))
+		case more && c.State() == conn.Open:
 			l.ScheduleSend(c)
-		} else if more && c.Ops.FinalSent {
+		case more && c.Ops.FinalSent:
 			c.Ops.SendFailed = true // the socket had no room for the rest: dropped, as gnet does
 		}
 	case res == -int32(unix.ECANCELED):

@@ -1,0 +1,106 @@
+package ringset
+
+import (
+	"runtime"
+	"runtime/metrics"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// How a loop enters the kernel from one iteration to the next.
+//
+// Waiting in io_uring_enter costs far more than the wait itself: the thread sleeps and is woken
+// by the peer's send (which pays for the wake-up), Go's scheduler is told of a blocking system
+// call, and its monitor, seeing every P in a system call, wakes every 20 µs to take Ps away
+// that the loop must then win back. Under load a loop that waits whenever its completion queue
+// is momentarily empty pays that for every handful of completions. So a loop paces itself:
+//
+//   - after a batch that brought news from outside (data, connections, messages; not the
+//     completions of its own sends, which come back in the call that submitted them), the
+//     next iteration polls: it submits and collects what is ready without waiting;
+//   - a poll that finds nothing new yields the CPU once (sched_yield), to whatever else is
+//     runnable on it (on a shared machine, often the peer that will send next), and polls
+//     again;
+//   - only a second poll that finds nothing lets the next iteration wait.
+//
+// A loop that polls never gives its P to Go's scheduler, so goroutines made runnable on it (a
+// worker pool the handler feeds, a net.Conn reader) would wait for the runtime's 10 ms
+// preemption; after pollBudget of unbroken polling the loop steps aside for them with
+// runtime.Gosched.
+type pace struct {
+	polling bool      // the next iteration polls rather than waits
+	yielded bool      // a poll found nothing and the CPU was yielded since the last news
+	since   time.Time // when the loop last gave goroutines a turn, while polling
+	// runnable is where the runtime's count of runnable goroutines is read into (kept here:
+	// a sample on the stack would escape to the heap at every read).
+	runnable [1]metrics.Sample
+}
+
+// pollBudget is how long a loop polls before it lets the goroutines waiting for its P run.
+const pollBudget = time.Millisecond
+
+// step is what a loop does between two iterations.
+type step uint8
+
+const (
+	stepNone    step = iota // carry on
+	stepYield               // sched_yield, then poll again
+	stepGosched             // runtime.Gosched, then poll again
+)
+
+// after records whether the batch just handled brought news and says what to do before the
+// next iteration.
+func (p *pace) after(news bool, now time.Time) step {
+	switch {
+	case news:
+		if !p.polling {
+			p.polling, p.since = true, now
+		}
+		p.yielded = false
+		if now.Sub(p.since) >= pollBudget {
+			p.since = now
+			return stepGosched
+		}
+	case p.polling && !p.yielded:
+		p.yielded = true
+		return stepYield
+	default:
+		p.polling, p.yielded = false, false
+	}
+	return stepNone
+}
+
+// take carries out s.
+func (p *pace) take(s step) {
+	switch s {
+	case stepYield:
+		// Raw: sched_yield does not block, and Go's scheduler need not hear of it.
+		unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+	case stepGosched:
+		if p.goroutinesWaiting() {
+			runtime.Gosched()
+		}
+	}
+}
+
+// runnableMetric counts goroutines ready to run but not running (Go 1.26); with an older
+// runtime it reads as unsupported and the loop steps aside every time.
+const runnableMetric = "/sched/goroutines/runnable:goroutines"
+
+// goroutinesWaiting reports whether any goroutine is waiting for a P, or, where the runtime
+// cannot say, assumes one is. Stepping aside costs a hand-off of the P and back (the loop's
+// goroutine is locked to its thread), worth paying only for someone.
+func (p *pace) goroutinesWaiting() bool {
+	p.runnable[0].Name = runnableMetric
+	metrics.Read(p.runnable[:])
+	v := p.runnable[0].Value
+	return v.Kind() != metrics.KindUint64 || v.Uint64() > 0
+}
+
+// isNews reports whether a completion came from outside the loop: anything but the completion
+// of one of its own sends.
+func isNews(userData uint64) bool {
+	k, _, _ := splitUserData(userData)
+	return k != opSend && k != opSendTo
+}

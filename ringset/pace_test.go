@@ -1,0 +1,159 @@
+package ringset
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A loop polls after news, yields once when a poll finds nothing, waits after a second empty
+// poll, and steps aside for goroutines when it has polled for pollBudget.
+func TestPaceSteps(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var p pace
+	steps := []struct {
+		news    bool
+		at      time.Duration
+		want    step
+		polling bool
+	}{
+		{false, 0, stepNone, false},                         // idle: keep waiting
+		{true, 0, stepNone, true},                           // news: poll next
+		{true, pollBudget / 2, stepNone, true},              // more news within the budget
+		{false, pollBudget / 2, stepYield, true},            // first empty poll: yield, poll again
+		{true, pollBudget / 2, stepNone, true},              // news again: the yield is forgotten
+		{false, pollBudget / 2, stepYield, true},            // so an empty poll yields again
+		{false, pollBudget / 2, stepNone, false},            // second empty poll: wait next
+		{true, pollBudget, stepNone, true},                  // news after a wait starts a new streak
+		{true, 2*pollBudget - 1, stepNone, true},            // just inside the budget
+		{true, 2 * pollBudget, stepGosched, true},           // budget spent: goroutines' turn
+		{true, 2*pollBudget + pollBudget/2, stepNone, true}, // the budget starts over
+	}
+	for i, s := range steps {
+		if got := p.after(s.news, t0.Add(s.at)); got != s.want || p.polling != s.polling {
+			t.Fatalf("step %d (news %v at %v): got step %d, polling %v; want step %d, polling %v",
+				i, s.news, s.at, got, p.polling, s.want, s.polling)
+		}
+	}
+}
+
+// Completions of the loop's own sends are not news; everything else is.
+func TestIsNews(t *testing.T) {
+	for _, k := range []opKind{opWake, opNewConn, opRecv, opCancel, opClose, opAccept, opRecvFrom, opAdopt} {
+		if !isNews(userData(k, 3, 7)) {
+			t.Errorf("kind %d: not news", k)
+		}
+	}
+	for _, k := range []opKind{opSend, opSendTo} {
+		if isNews(userData(k, 3, 7)) {
+			t.Errorf("kind %d: news", k)
+		}
+	}
+}
+
+// Polling ends once the traffic does: after a burst on several connections, an idle set's loops
+// wait in the kernel and use no CPU.
+func TestIdleLoopsWait(t *testing.T) {
+	s := startSet(t, Config{Loops: 2}, &echo{})
+	const conns = 8
+	cs := make([]net.Conn, conns)
+	for i := range cs {
+		cs[i] = dial(t, s)
+	}
+	msg := make([]byte, 512)
+	buf := make([]byte, len(msg))
+	for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); {
+		for _, c := range cs {
+			if _, err := c.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, c := range cs {
+			if _, err := fullRead(c, buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The last echo is back: from here on nothing arrives. Measure the loops' threads over a
+	// window long enough that a spinning loop could not hide under the clock's 10 ms tick.
+	before := loopsCPU(t, s)
+	time.Sleep(500 * time.Millisecond)
+	if used := loopsCPU(t, s) - before; used > 50*time.Millisecond {
+		t.Fatalf("idle loops used %v of CPU in 500ms; they should be waiting", used)
+	}
+}
+
+func fullRead(c net.Conn, b []byte) (int, error) {
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n := 0
+	for n < len(b) {
+		m, err := c.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// loopsCPU is the CPU time the set's loop threads have used (user and system).
+func loopsCPU(t *testing.T, s *Set) time.Duration {
+	t.Helper()
+	var total time.Duration
+	for _, l := range s.loops {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/stat", l.tid.Load()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Fields after the command name (which is in parentheses and may hold spaces): state is
+		// field 3, utime 14 and stime 15, in clock ticks of 10 ms (USER_HZ 100 on Linux).
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+		for _, v := range f[11:13] {
+			ticks, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += time.Duration(ticks) * 10 * time.Millisecond
+		}
+	}
+	return total
+}
+
+// Where the runtime counts runnable goroutines, a loop steps aside only when one waits: with
+// GOMAXPROCS goroutines spinning and one more ready, the count is not zero.
+func TestGoroutinesWaiting(t *testing.T) {
+	var p pace
+	sample := [1]metrics.Sample{{Name: runnableMetric}}
+	metrics.Read(sample[:])
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		if !p.goroutinesWaiting() {
+			t.Fatal("without the metric, goroutinesWaiting must assume someone waits")
+		}
+		t.Skipf("this runtime (%s) has no %s; the loop steps aside unconditionally", runtime.Version(), runnableMetric)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	for i := 0; i < runtime.GOMAXPROCS(0)+2; i++ {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	for deadline := time.Now().Add(5 * time.Second); !p.goroutinesWaiting(); {
+		if time.Now().After(deadline) {
+			t.Fatal("more spinning goroutines than Ps, yet none reported waiting for 5s")
+		}
+		runtime.Gosched()
+	}
+}

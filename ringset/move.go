@@ -41,9 +41,9 @@ var ErrMoving = errors.New("ringset: the connection is already moving")
 
 // handoff is one move in progress.
 type handoff struct {
-	c        *conn.Conn
-	from, to *loop
-	done     func(error)
+	c    *conn.Conn
+	to   *loop
+	done func(error)
 }
 
 // handoffs hands a moving connection from one loop to another: completions carry a token,
@@ -120,7 +120,7 @@ func (l *loop) beginMove(c *conn.Conn, target *loop, done func(error)) {
 		if l.moves == nil {
 			l.moves = make(map[*conn.Conn]*handoff)
 		}
-		l.moves[c] = &handoff{c: c, from: l, to: target, done: done}
+		l.moves[c] = &handoff{c: c, to: target, done: done}
 		c.Ops.Moving = true
 		l.advanceMove(c)
 	}

@@ -59,8 +59,8 @@ func moveAndWait(t testing.TB, s *Set, c *conn.Conn, to int) error {
 
 // echoStream is one client of the move tests: it sends a stream of random-sized writes drawn
 // from a seeded generator and checks that the same stream comes back, byte for byte, until
-// stop closes; it reports the bytes verified.
-func echoStream(c net.Conn, seed uint64, stop <-chan struct{}) (int64, error) {
+// stop closes, adding the bytes it verifies to verified as it goes.
+func echoStream(c net.Conn, seed uint64, stop <-chan struct{}, verified *atomic.Int64) error {
 	rnd := rand.New(rand.NewPCG(seed, 1))
 	next := func(b []byte) {
 		for i := range b {
@@ -71,32 +71,33 @@ func echoStream(c net.Conn, seed uint64, stop <-chan struct{}) (int64, error) {
 	want := make([]byte, 1024)
 	out := make([]byte, 1024)
 	in := make([]byte, 1024)
-	var verified int64
+	var done int64
 	for {
 		select {
 		case <-stop:
-			return verified, nil
+			return nil
 		default:
 		}
 		n := 1 + int(rnd.IntN(len(out)))
 		next(out[:n])
 		c.SetDeadline(time.Now().Add(20 * time.Second))
 		if _, err := c.Write(out[:n]); err != nil {
-			return verified, fmt.Errorf("write after %d bytes: %w", verified, err)
+			return fmt.Errorf("write after %d bytes: %w", done, err)
 		}
 		check.IntN(len(out)) // keep the checker's generator in step with the sender's
 		if _, err := io.ReadFull(c, in[:n]); err != nil {
-			return verified, fmt.Errorf("read after %d bytes: %w", verified, err)
+			return fmt.Errorf("read after %d bytes: %w", done, err)
 		}
 		for i := range want[:n] {
 			want[i] = byte(check.Uint32())
 		}
 		for i := 0; i < n; i++ {
 			if in[i] != want[i] {
-				return verified, fmt.Errorf("byte %d of the stream is %#x, want %#x", verified+int64(i), in[i], want[i])
+				return fmt.Errorf("byte %d of the stream is %#x, want %#x", done+int64(i), in[i], want[i])
 			}
 		}
-		verified += int64(n)
+		done += int64(n)
+		verified.Add(int64(n))
 	}
 }
 
@@ -114,32 +115,31 @@ func TestMoveUnderEchoLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	var verified atomic.Int64
-	var clients sync.WaitGroup
-	errs := make(chan error, conns)
-	for i := 0; i < conns; i++ {
-		c, err := net.Dial("tcp", s.Addr().String())
-		if err != nil {
+	clients := make([]net.Conn, conns)
+	for i := range clients {
+		if clients[i], err = net.Dial("tcp", s.Addr().String()); err != nil {
 			t.Fatal(err)
 		}
-		clients.Add(1)
-		go func() {
-			defer clients.Done()
-			defer c.Close()
-			n, err := echoStream(c, uint64(i), stop)
-			verified.Add(n)
-			if err != nil {
-				errs <- fmt.Errorf("connection %d: %w", i, err)
-			}
-		}()
 	}
+	stop := make(chan struct{})
+	wait, verified := echoLoad(clients, stop)
 	for len(o.all()) < conns {
 		time.Sleep(time.Millisecond)
 	}
 	all := o.all()
+	// Every round of moves happens under load: before each, the clients have echoed at least
+	// another kilobyte per connection since the previous one.
+	flowed := func(atLeast int64) {
+		for deadline := time.Now().Add(30 * time.Second); verified.Load() < atLeast; {
+			if time.Now().After(deadline) {
+				t.Fatalf("the echo load stalled at %d bytes verified", verified.Load())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 	var wrong atomic.Int64
 	for round := 0; round < moves; round++ {
+		flowed(verified.Load() + conns<<10)
 		var wg sync.WaitGroup
 		for i, c := range all {
 			to := (i + round + 1) % loops
@@ -172,10 +172,11 @@ func TestMoveUnderEchoLoad(t *testing.T) {
 		}
 	}
 	close(stop)
-	clients.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range wait() {
 		t.Error(err)
+	}
+	for _, c := range clients {
+		c.Close()
 	}
 	t.Logf("%d connections, %d moves each, %d bytes echoed and verified", conns, moves, verified.Load())
 	if verified.Load() == 0 {

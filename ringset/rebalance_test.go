@@ -41,9 +41,7 @@ func echoLoad(clients []net.Conn, stop <-chan struct{}) (wait func() []error, ve
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, err := echoStream(c, uint64(i), stop)
-			verified.Add(n)
-			if err != nil {
+			if err := echoStream(c, uint64(i), stop, verified); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("client %d: %w", i, err))
 				mu.Unlock()

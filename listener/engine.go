@@ -63,9 +63,10 @@ func (e *engine) unref() {
 	}
 }
 
-// defaultLoops is the shared engine's loop count: a loop per two processors (the goroutines the
-// connections serve need the others).
-func defaultLoops() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+// DefaultLoops is how many rings Listen and Dial serve their connections with (the process's
+// shared engine): one per two processors, because the goroutines the connections serve need
+// the others.
+func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 func startEngine(loops int, owned bool) (*engine, error) {
 	f, err := features()
@@ -78,6 +79,7 @@ func startEngine(loops int, owned bool) (*engine, error) {
 	}
 	e.set, err = ringset.Start(ringset.Config{
 		Loops: loops, MaxConnsPerLoop: maxConnsPerLoop, InboundLimit: inboundLimit, Features: f,
+		NeverPoll: true,
 	}, loopHandler{})
 	if err != nil {
 		return nil, fmt.Errorf("listener: start loops: %w", err)
@@ -96,7 +98,7 @@ func sharedEngine() (*engine, error) {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.e == nil {
-		e, err := startEngine(defaultLoops(), false)
+		e, err := startEngine(DefaultLoops(), false)
 		if err != nil {
 			return nil, err
 		}

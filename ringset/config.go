@@ -108,6 +108,12 @@ type Config struct {
 	// others (rebalance.go); it implies Movable.
 	Rebalance *Rebalance
 
+	// NeverPoll makes every loop wait in the kernel whenever its completion queue is empty,
+	// rather than pace itself by polling after a busy batch (pace.go). Polling keeps the
+	// loop's P, which suits handlers that do their work on the loop; a set whose work runs on
+	// goroutines the loop wakes (the listener's) needs that P for them.
+	NeverPoll bool
+
 	// Features is what the kernel may be assumed to have; the zero value means probe it.
 	// Tests remove capabilities to force the slower paths.
 	Features *poller.Features

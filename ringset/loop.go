@@ -247,7 +247,9 @@ func (l *loop) run(ready chan<- error) {
 		}
 		l.dispatchDeferred()
 		l.bufs.Publish()
-		l.pace.take(l.pace.after(news, time.Now()))
+		if !l.set.cfg.NeverPoll {
+			l.pace.take(l.pace.after(news, time.Now()))
+		}
 	}
 }
 

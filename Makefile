@@ -38,7 +38,7 @@ test-nettest:
 # Only one benchmark runs at a time on a machine (BENCH_LOCK); wrk and redis-benchmark rows run
 # when those are installed (make bench-deps). Each prints the table and writes PREFIX.json (every
 # sample, the machine, the command), PREFIX.md and PREFIX-{throughput,p99,cpu}.png.
-.PHONY: bench bench-full bench-readme bench-deps bench-mech
+.PHONY: bench bench-full bench-accept bench-readme bench-deps bench-mech
 BENCH_LOCK ?= flock /tmp/uringnet-bench.lock
 BENCH_FLAGS ?= # more flags for bench run, e.g. -repeats 5 -duration 5s (recorded with the results)
 BENCHSTAT ?= $(or $(shell command -v benchstat),$(shell $(GO) env GOPATH)/bin/benchstat)
@@ -55,6 +55,13 @@ bench:
 bench-full:
 	$(GO) build -o bin/bench ./benchmarks/bench
 	$(BENCH_LOCK) bin/bench run -plan full -label "make bench-full" -out benchmarks/results/full $(BENCH_FLAGS)
+
+# The issues' speed targets, five repeats each (about 8 minutes): HTTP plaintext 16 deep at 256
+# connections (uringnet over gnet), 64 B echo at 1,000 connections and net/http's hello world
+# under wrk -c 256 (listener over net), and memory per idle connection at 10,000.
+bench-accept:
+	$(GO) build -o bin/bench ./benchmarks/bench
+	$(BENCH_LOCK) bin/bench run -plan accept -label "make bench-accept" -out benchmarks/results/accept $(BENCH_FLAGS)
 
 # Rewrites the README's performance section (between its bench markers) from a committed
 # results file: the full run's when there is one, else make bench's.

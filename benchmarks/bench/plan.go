@@ -10,6 +10,7 @@ type plan struct {
 	echoSizes, echoConns, echoDepths []int
 	httpConns                        int
 	httpDepths                       []int
+	netHTTPConns                     int // net/http hello world on the goroutine engines (0: none)
 	redisConns                       int
 	redisDepths                      []int
 	redisRequests                    int // per redis-benchmark run at depth 16 (a fifth at depth 1)
@@ -31,17 +32,26 @@ var plans = map[string]plan{
 	// pipelined 1 and 16 deep; HTTP plaintext and RESP unpipelined and 16 deep; idle memory.
 	"full": {
 		echoSizes: []int{64, 512, 4096}, echoConns: []int{1, 10, 100, 1000, 10_000}, echoDepths: []int{1, 16},
-		httpConns: 256, httpDepths: []int{1, 16},
+		httpConns: 256, httpDepths: []int{1, 16}, netHTTPConns: 256,
 		redisConns: 50, redisDepths: []int{1, 16}, redisRequests: 2_000_000,
 		idleConns: 10_000,
 		repeats:   3, warmup: time.Second, duration: 3 * time.Second,
+	},
+	// The speed targets of the gnet drop-in and net.Listener issues, five repeats each: HTTP
+	// plaintext 16 deep at 256 connections (uringnet over gnet), 64 B echo at 1,000
+	// connections and net/http's hello world at 256 (listener over net), idle memory.
+	"accept": {
+		echoSizes: []int{64}, echoConns: []int{1000}, echoDepths: []int{1},
+		httpConns: 256, httpDepths: []int{16}, netHTTPConns: 256,
+		idleConns: 10_000,
+		repeats:   5, warmup: time.Second, duration: 3 * time.Second,
 	},
 }
 
 func planNamed(name string) (plan, error) {
 	p, ok := plans[name]
 	if !ok {
-		return plan{}, fmt.Errorf("unknown plan %q (want quick or full)", name)
+		return plan{}, fmt.Errorf("unknown plan %q (want quick, full or accept)", name)
 	}
 	return p, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/uringnet/uringnet/benchmarks/harness"
 	"github.com/uringnet/uringnet/benchmarks/report"
 	"github.com/uringnet/uringnet/benchmarks/server"
+	"github.com/uringnet/uringnet/listener"
 )
 
 // options are run's flags.
@@ -34,13 +35,13 @@ type workload struct {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	planName := fs.String("plan", "quick", "quick (a few minutes) or full (every point)")
+	planName := fs.String("plan", "quick", "quick (a few minutes), full (every point) or accept (the issues' speed targets)")
 	out := fs.String("out", "benchmarks/results/bench", "write prefix.json, prefix.md and prefix-*.png")
-	only := fs.String("only", "echo,http,redis,idle", "workloads to run")
+	only := fs.String("only", "echo,http,nethttp,redis,idle", "workloads to run")
 	repeats := fs.Int("repeats", 0, "repeats per point (0: the plan's)")
 	warmup := fs.Duration("warmup", 0, "unmeasured time before each measurement (0: the plan's)")
 	duration := fs.Duration("duration", 0, "measured time per run (0: the plan's)")
-	loops := fs.Int("loops", 2, "event loops of every engine")
+	loops := fs.Int("loops", 2, "event loops of uringnet and gnet (listener runs with listener.Listen's default)")
 	client := fs.String("client", "uring", "echo load generator: uring (one io_uring) or net (a goroutine per connection)")
 	engines := fs.String("engines", strings.Join(server.Engines, ","), "engines to compare")
 	wrkLua := fs.String("wrk-script", "benchmarks/wrk/pipeline.lua", "wrk's pipelining script")
@@ -70,7 +71,7 @@ func run(args []string) error {
 		Command: command,
 		Machine: harness.ThisMachine(map[string]string{"wrk": "-v", "redis-benchmark": "--version"}),
 		Settings: report.Settings{Plan: *planName, Repeats: o.repeats, Warmup: o.warmup.String(),
-			Duration: o.duration.String(), Loops: o.loops, Client: o.client},
+			Duration: o.duration.String(), Loops: o.loops, ListenerRings: listener.DefaultLoops(), Client: o.client},
 	}
 	defer removeRESPBinaries()
 	started := time.Now()

@@ -10,16 +10,29 @@ import (
 	"github.com/uringnet/uringnet/benchmarks/harness"
 	"github.com/uringnet/uringnet/benchmarks/loadgen"
 	"github.com/uringnet/uringnet/benchmarks/report"
+	"github.com/uringnet/uringnet/benchmarks/server"
 )
 
 var workloads = []workload{
 	{name: "echo", points: echoPoints, engines: allEngines, measure: measureEcho, skip: never},
 	{name: "http", points: httpPoints, engines: allEngines, measure: measureHTTP, skip: needs("wrk")},
+	{name: server.NetHTTP, points: netHTTPPoints, engines: goroutineEngines, measure: measureHTTP, skip: needs("wrk")},
 	{name: "redis", points: redisPoints, engines: gnetAPIEngines, measure: measureRedis, skip: needs("redis-benchmark")},
 	{name: "idle", points: idlePoints, engines: allEngines, measure: measureIdle, skip: never},
 }
 
 func allEngines(o *options) []string { return o.engines }
+
+// goroutineEngines are the chosen engines that run net.Listener programs.
+func goroutineEngines(o *options) []string {
+	var es []string
+	for _, e := range o.engines {
+		if e == "listener" || e == "net" {
+			es = append(es, e)
+		}
+	}
+	return es
+}
 
 func never() string { return "" }
 

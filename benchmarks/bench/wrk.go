@@ -24,11 +24,21 @@ func httpPoints(o *options) []report.Point {
 	return ps
 }
 
+// netHTTPPoints are net/http's hello world under wrk, unpipelined: the request pattern of a
+// browser or an HTTP/1.1 client pool.
+func netHTTPPoints(o *options) []report.Point {
+	if o.netHTTPConns == 0 {
+		return nil
+	}
+	return []report.Point{{Workload: server.NetHTTP, Load: "wrk", Conns: o.netHTTPConns, Depth: 1, Unit: "req/s"}}
+}
+
 // measureHTTP checks a fresh HTTP server's answers, warms it up with a short wrk run and
 // measures it with another (wrk -t2, pipelining by benchmarks/wrk/pipeline.lua). A run in
 // which wrk reports any non-2xx answer or socket error fails: a fast wrong server is not fast.
+// The point's workload names the server's program (the handler's HTTP, or net/http's).
 func measureHTTP(o *options, at report.Point) (report.Sample, error) {
-	srv, addr, err := startServer(o, at.Engine, "http")
+	srv, addr, err := startServer(o, at.Engine, at.Workload)
 	if err != nil {
 		return report.Sample{}, err
 	}

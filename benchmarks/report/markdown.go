@@ -16,8 +16,8 @@ type table struct {
 var tables = []table{
 	{"Echo, our load generator (load `uring`: one io_uring thread drives every connection; `net`: a goroutine per connection)",
 		func(w string) bool { return w == "echo" }},
-	{"HTTP plaintext, wrk -t2 with `benchmarks/wrk/pipeline.lua` (depth: requests per write)",
-		func(w string) bool { return w == "http" }},
+	{"HTTP plaintext, wrk -t2 with `benchmarks/wrk/pipeline.lua` (depth: requests per write); nethttp is net/http's own server (listener and net only)",
+		func(w string) bool { return w == "http" || w == "nethttp" }},
 	{"RESP, redis-benchmark -P depth against `examples/resp` (a gnet-API program: uringnet.Run and gnet.Run only)",
 		func(w string) bool { return strings.HasPrefix(w, "redis-") }},
 	{"Memory per idle connection (the server's resident memory growth over the connections, each idle after one round trip; less is better)",
@@ -25,19 +25,23 @@ var tables = []table{
 }
 
 // Markdown renders the results: how they were made, the charts (found under imageDir, as
-// Charts names them), the points where uringnet is behind gnet, and every row.
+// Charts names them), the points where our engines are behind their baselines, and every row.
 func (r *Results) Markdown(imageDir string, charts []string) string {
 	var b strings.Builder
 	m := r.Machine
 	fmt.Fprintf(&b, "Measured %s on %s (%d cores), %s, %s, with\n\n    %s\n\n", m.Date, orUnknown(m.CPU), m.Cores, m.Kernel, m.Go, r.Command)
 	s := r.Settings
-	fmt.Fprintf(&b, "Plan %q: every engine with %d event loops (the goroutine-per-connection servers: `listener` with %d rings, `net` on GOMAXPROCS=%d), "+
+	rings := s.ListenerRings
+	if rings == 0 {
+		rings = s.Loops
+	}
+	fmt.Fprintf(&b, "Plan %q: uringnet and gnet with %d event loops, the goroutine-per-connection servers `listener` with %d rings and `net` on GOMAXPROCS=%d; "+
 		"each server in its own process and the load generator in another; engines alternate at every point "+
 		"(A B C D, then B C D A, …), %d repeats per point after %s of warm-up, %s measured. "+
 		"Each row gives the median of its repeats (the \"runs\" column) with their range; "+
-		"`×gnet` is the row's median over gnet's at the same point; server CPU is user+system time from /proc per message or request. "+
+		"`×base` is the row's median over its baseline's at the same point (gnet's for uringnet and gnet, net's for listener and net: what the program would run on without uringnet); server CPU is user+system time from /proc per message or request. "+
 		"These machines are shared and noisy (±15 %% from one pair of runs to the next): compare medians, and read the ranges.\n\n",
-		s.Plan, s.Loops, s.Loops, m.Cores, s.Repeats, s.Warmup, s.Duration)
+		s.Plan, s.Loops, rings, m.Cores, s.Repeats, s.Warmup, s.Duration)
 	if len(m.Tools) > 0 {
 		var tools []string
 		for name, v := range m.Tools {
@@ -80,26 +84,32 @@ func (r *Results) Markdown(imageDir string, charts []string) string {
 	return b.String()
 }
 
-// lossSummary lists the points where uringnet's median is worse than gnet's.
+// lossSummary lists, for each of our engines, the points where its median is worse than its
+// baseline's.
 func lossSummary(rows []Row) string {
-	var losses []string
-	compared := 0
-	for _, row := range rows {
-		if row.Engine != "uringnet" || row.VsValue == 0 {
-			continue
+	var b strings.Builder
+	for _, ours := range []string{"uringnet", "listener"} {
+		var losses []string
+		compared := 0
+		for _, row := range rows {
+			if row.Engine != ours || row.VsValue == 0 {
+				continue
+			}
+			compared++
+			if row.Loses() {
+				losses = append(losses, fmt.Sprintf("%s %s (%s×)", row.Workload, describe(row.Point), ratioText(row.VsValue)))
+			}
 		}
-		compared++
-		if row.Loses() {
-			losses = append(losses, fmt.Sprintf("%s %s (%s×)", row.Workload, describe(row.Point), ratioText(row.VsValue)))
+		base := BaselineOf(ours)
+		switch {
+		case compared == 0:
+		case len(losses) == 0:
+			fmt.Fprintf(&b, "%s's median is at least %s's at all %d points compared.\n", ours, base, compared)
+		default:
+			fmt.Fprintf(&b, "%s is behind %s at %d of %d points: %s.\n", ours, base, len(losses), compared, strings.Join(losses, "; "))
 		}
 	}
-	if compared == 0 {
-		return ""
-	}
-	if len(losses) == 0 {
-		return fmt.Sprintf("uringnet's median is at least gnet's at all %d points compared.\n", compared)
-	}
-	return fmt.Sprintf("uringnet is behind gnet at %d of %d points: %s.\n", len(losses), compared, strings.Join(losses, "; "))
+	return b.String()
 }
 
 func describe(p Point) string {
@@ -115,7 +125,7 @@ func describe(p Point) string {
 }
 
 func writeRateTable(b *strings.Builder, rows []Row) {
-	b.WriteString("| workload | load | size | conns | depth | engine | runs | median (min–max) | ×gnet | p99 µs | ×gnet | server CPU ns/op | ×gnet |\n")
+	b.WriteString("| workload | load | size | conns | depth | engine | runs | median (min–max) | ×base | p99 µs | ×base | server CPU ns/op | ×base |\n")
 	b.WriteString("|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range rows {
 		fmt.Fprintf(b, "| %s | %s | %s | %d | %d | %s | %d | %s %s (%s–%s) | %s | %s | %s | %s | %s |\n",
@@ -126,7 +136,7 @@ func writeRateTable(b *strings.Builder, rows []Row) {
 }
 
 func writeMemoryTable(b *strings.Builder, rows []Row) {
-	b.WriteString("| conns | engine | runs | bytes per connection, median (min–max) | ×gnet |\n")
+	b.WriteString("| conns | engine | runs | bytes per connection, median (min–max) | ×base |\n")
 	b.WriteString("|---:|---|---:|---:|---:|\n")
 	for _, row := range rows {
 		fmt.Fprintf(b, "| %d | %s | %d | %s (%s–%s) | %s |\n", row.Conns, row.Engine, row.Value.N,
@@ -134,10 +144,10 @@ func writeMemoryTable(b *strings.Builder, rows []Row) {
 	}
 }
 
-// vsText is the ratio, in bold on a uringnet row that loses.
+// vsText is the ratio, in bold on a row of ours that loses.
 func vsText(row Row, r float64) string {
 	t := ratioText(r)
-	if row.Engine == "uringnet" && row.Loses() {
+	if (row.Engine == "uringnet" || row.Engine == "listener") && row.Loses() {
 		return "**" + t + "**"
 	}
 	return t

@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// sampleResults has a point where uringnet wins, one where it loses, one where gnet did not
-// run, and idle memory (where less is better) that uringnet loses.
+// sampleResults has a point where uringnet wins over gnet and listener loses to net, one
+// where uringnet loses, one where no baseline ran, and idle memory (where less is better) that
+// uringnet loses.
 func sampleResults() *Results {
 	r := &Results{Command: "make bench (bench run -plan quick)", Settings: Settings{Plan: "quick", Repeats: 3, Loops: 2}}
 	echo := Point{Workload: "echo", Load: "uring", Size: 64, Conns: 100, Depth: 1, Unit: "msg/s"}
@@ -24,6 +25,7 @@ func sampleResults() *Results {
 	add(echo, "uringnet", 200, 220, 180)
 	add(echo, "gnet", 100, 110, 90)
 	add(echo, "net", 150)
+	add(echo, "listener", 120)
 	add(http, "uringnet", 90, 95, 99)
 	add(http, "gnet", 100, 100, 100)
 	add(idle, "uringnet", 900)
@@ -32,10 +34,10 @@ func sampleResults() *Results {
 	return r
 }
 
-func TestRowsComparesWithGnet(t *testing.T) {
+func TestRowsComparesWithTheBaseline(t *testing.T) {
 	rows := sampleResults().Rows()
-	if len(rows) != 8 {
-		t.Fatalf("%d rows, want one per engine and point (8)", len(rows))
+	if len(rows) != 9 {
+		t.Fatalf("%d rows, want one per engine and point (9)", len(rows))
 	}
 	first := rows[0]
 	if first.Engine != "uringnet" || first.Value.Median != 200 || first.Value.Min != 180 || first.Value.Max != 220 || first.Value.N != 3 {
@@ -50,8 +52,12 @@ func TestRowsComparesWithGnet(t *testing.T) {
 			t.Fatalf("http: ratio %v, loses %v", row.VsValue, row.Loses())
 		case row.Workload == "idle" && row.Engine == "uringnet" && !(row.VsValue == 1.5 && row.Loses()):
 			t.Fatalf("idle (less is better): ratio %v, loses %v", row.VsValue, row.Loses())
+		case row.Workload == "echo" && row.Engine == "listener" && row.Conns == 100 && !(row.VsValue == 0.8 && row.Loses()):
+			t.Fatalf("listener is compared with net: ratio %v, loses %v", row.VsValue, row.Loses())
+		case row.Workload == "echo" && row.Engine == "net" && row.VsValue != 1:
+			t.Fatalf("net is its own baseline: ratio %v", row.VsValue)
 		case row.Conns == 1000 && (row.VsValue != 0 || row.Loses()):
-			t.Fatalf("a point gnet did not run has ratio %v", row.VsValue)
+			t.Fatalf("a point net did not run has ratio %v", row.VsValue)
 		}
 	}
 }
@@ -61,12 +67,14 @@ func TestMarkdownShowsEveryRowAndTheLosses(t *testing.T) {
 	for _, want := range []string{
 		"| echo | uring | 64 | 100 | 1 | uringnet | 3 | 200 msg/s (180–220) | 2.00 |",
 		"| echo | uring | 64 | 100 | 1 | gnet | 3 | 100 msg/s (90–110) | 1.00 |",
-		"| echo | uring | 64 | 100 | 1 | net | 1 | 150 msg/s (150–150) | 1.50 |",
+		"| echo | uring | 64 | 100 | 1 | net | 1 | 150 msg/s (150–150) | 1.00 |",
+		"| echo | uring | 64 | 100 | 1 | listener | 1 | 120 msg/s (120–120) | **0.80** |",
 		"| echo | uring | 64 | 1000 | 1 | listener | 1 | 70 msg/s (70–70) | – |",
 		"| http | wrk | – | 256 | 16 | uringnet | 3 | 95 req/s (90–99) | **0.95** |",
 		"| 10000 | uringnet | 1 | 900 (900–900) | **1.50** |",
 		"| 10000 | gnet | 1 | 600 (600–600) | 1.00 |",
 		"uringnet is behind gnet at 2 of 3 points: http 256 conns, depth 16 (0.95×); idle 10000 conns (1.50×).",
+		"listener is behind net at 1 of 1 points: echo 64 B, 100 conns (0.80×).",
 		"![x-throughput.png](img/x-throughput.png)",
 		"make bench (bench run -plan quick)",
 	} {
@@ -74,8 +82,8 @@ func TestMarkdownShowsEveryRowAndTheLosses(t *testing.T) {
 			t.Errorf("the markdown lacks %q:\n%s", want, md)
 		}
 	}
-	if rows := strings.Count(md, "\n| ") - 3; rows != 8 { // less the three header rows
-		t.Errorf("%d table rows, want 8:\n%s", rows, md)
+	if rows := strings.Count(md, "\n| ") - 3; rows != 9 { // less the three header rows
+		t.Errorf("%d table rows, want 9:\n%s", rows, md)
 	}
 }
 

@@ -26,8 +26,11 @@ type Settings struct {
 	Repeats  int    `json:"repeats"`
 	Warmup   string `json:"warmup"`
 	Duration string `json:"duration"`
-	Loops    int    `json:"loops"`  // event loops of every engine
-	Client   string `json:"client"` // the echo load generator: uring or net
+	Loops    int    `json:"loops"` // event loops of uringnet and gnet
+	// ListenerRings are the listener engine's rings: listener.Listen's default since the
+	// listener runs as programs call it; 0 in results from before, when it had Loops.
+	ListenerRings int    `json:"listener_rings,omitempty"`
+	Client        string `json:"client"` // the echo load generator: uring or net
 }
 
 // Point is one engine at one workload point, with its repeated samples.

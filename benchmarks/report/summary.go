@@ -4,11 +4,18 @@ import (
 	"github.com/uringnet/uringnet/benchmarks/harness"
 )
 
-// Baseline is the engine every row is compared with.
-const Baseline = "gnet"
+// BaselineOf is the engine a row of engine is compared with: what a program on it would run
+// on without uringnet — gnet for the gnet-API engines, the standard library for the
+// goroutine-per-connection ones.
+func BaselineOf(engine string) string {
+	if engine == "listener" || engine == "net" {
+		return "net"
+	}
+	return "gnet"
+}
 
-// Row is a point's summary: medians over its repeats and their ratio to the baseline engine
-// at the same point (0 when the baseline did not run there).
+// Row is a point's summary: medians over its repeats and their ratio to its baseline engine
+// (BaselineOf) at the same point (0 when the baseline did not run there).
 type Row struct {
 	Point
 	Value          harness.Spread
@@ -29,12 +36,10 @@ func (r *Results) Rows() []Row {
 			P99: harness.Median(collect(p, func(s Sample) float64 { return s.P99 })),
 			CPU: harness.Median(collect(p, func(s Sample) float64 { return s.ServerCPU }))}
 		rows[i] = row
-		if p.Engine == Baseline {
-			base[p.Key()] = &rows[i]
-		}
+		base[p.Key()+"/"+p.Engine] = &rows[i]
 	}
 	for i := range rows {
-		b := base[rows[i].Key()]
+		b := base[rows[i].Key()+"/"+BaselineOf(rows[i].Engine)]
 		if b == nil {
 			continue
 		}

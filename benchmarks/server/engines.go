@@ -15,22 +15,34 @@ import (
 // Engines are the servers compared, in the order tables list them.
 var Engines = []string{"uringnet", "gnet", "listener", "net"}
 
-// Start serves program with engine and loops event loops on a free loopback port and returns
+// Start serves program with engine on a free loopback port and returns
 // the address once it accepts connections, and the function that stops the server.
 //
 // uringnet and gnet run the handler through the same gnet.EventHandler (uringnet.Run,
-// gnet.Run); listener and net run the same goroutine-per-connection loop on listener.Listen
-// (with loops rings of its own) and net.Listen (whose goroutines run on GOMAXPROCS threads).
+// gnet.Run) with loops event loops; listener and net run the same goroutine-per-connection loop
+// on listener.Listen (its default rings, as a program that swaps net.Listen for it gets them)
+// and net.Listen (whose goroutines run on GOMAXPROCS threads).
+//
+// The program NetHTTP is net/http's server, which only listener and net run.
 func Start(engine, program string, loops int) (addr string, stop func() error, err error) {
-	h, err := ProgramNamed(program)
-	if err != nil {
-		return "", nil, err
+	var serveConns func(net.Listener)
+	if program == NetHTTP {
+		if engine != "listener" && engine != "net" {
+			return "", nil, fmt.Errorf("server: %s is a net.Listener program; %s does not run it", program, engine)
+		}
+		serveConns = serveNetHTTP
+	} else {
+		h, err := ProgramNamed(program)
+		if err != nil {
+			return "", nil, err
+		}
+		if engine == "uringnet" || engine == "gnet" {
+			return startGnetAPI(engine, h, loops)
+		}
+		serveConns = func(ln net.Listener) { Serve(ln, h) }
 	}
-	switch engine {
-	case "uringnet", "gnet":
-		return startGnetAPI(engine, h, loops)
-	case "listener", "net":
-		return startGoroutines(engine, h, loops)
+	if engine == "listener" || engine == "net" {
+		return startGoroutines(engine, serveConns)
 	}
 	return "", nil, fmt.Errorf("server: unknown engine %q (want one of %v)", engine, Engines)
 }
@@ -78,12 +90,15 @@ func startGnetAPI(engine string, h Handler, loops int) (string, func() error, er
 	return addr, stopServer, nil
 }
 
-func startGoroutines(engine string, h Handler, loops int) (string, func() error, error) {
+// startGoroutines listens with listener.Listen or net.Listen and runs serveConns on the
+// listener until it closes.
+func startGoroutines(engine string, serveConns func(net.Listener)) (string, func() error, error) {
 	var ln net.Listener
 	var err error
 	if engine == "listener" {
-		lc := listener.ListenConfig{Loops: loops}
-		ln, err = lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+		// As a program that swaps net.Listen for it calls it: the shared engine, with its
+		// default rings (a ring per two CPUs; the goroutines need the rest).
+		ln, err = listener.Listen("tcp", "127.0.0.1:0")
 		if _, ours := ln.(*listener.Listener); err == nil && !ours {
 			err = errors.New("listener fell back to the standard library")
 		}
@@ -95,7 +110,7 @@ func startGoroutines(engine string, h Handler, loops int) (string, func() error,
 	}
 	done := make(chan struct{})
 	go func() {
-		Serve(ln, h)
+		serveConns(ln)
 		close(done)
 	}()
 	return ln.Addr().String(), func() error {

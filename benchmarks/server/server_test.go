@@ -35,6 +35,25 @@ func TestEveryEngineServesEveryProgram(t *testing.T) {
 	}
 }
 
+// The net/http program answers pipelined requests on the goroutine engines, and the gnet-API
+// engines refuse it rather than serve something else under its name.
+func TestNetHTTPProgram(t *testing.T) {
+	for _, engine := range []string{"listener", "net"} {
+		t.Run(engine, func(t *testing.T) {
+			c := dial(t, engine, NetHTTP)
+			go writeInPieces(c, bytes.Repeat([]byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n"), 5), 7)
+			if err := ReadResponses(bufio.NewReader(c), 5); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	for _, engine := range []string{"uringnet", "gnet"} {
+		if _, _, err := Start(engine, NetHTTP, 2); err == nil || !strings.Contains(err.Error(), "net.Listener program") {
+			t.Fatalf("%s started %s: %v", engine, NetHTTP, err)
+		}
+	}
+}
+
 func dial(t *testing.T, engine, program string) net.Conn {
 	t.Helper()
 	addr, stop, err := Start(engine, program, 2)

@@ -1,7 +1,6 @@
 package listener
 
 import (
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -315,13 +314,14 @@ func (lc *Conn) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-// opError wraps err as net does; an error that is a *net.OpError already is returned as is.
+// opError wraps err as net does; a *net.OpError of the same operation is returned as is, and
+// one of another (a Read's error that ReadFrom reports) is re-labelled. A type assertion, not
+// errors.As: this runs on every timed-out Read, which net/http makes once per request.
 func (lc *Conn) opError(op string, err error) error {
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Op == op {
-		return err
-	}
-	if errors.As(err, &oe) {
+	if oe, ok := err.(*net.OpError); ok {
+		if oe.Op == op {
+			return err
+		}
 		err = oe.Err
 	}
 	return &net.OpError{Op: op, Net: lc.network, Source: lc.laddr, Addr: lc.raddr, Err: err}

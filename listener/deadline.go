@@ -6,58 +6,60 @@ import (
 	"time"
 )
 
-// deadline is one direction's deadline, as net.Pipe keeps it: a channel that is closed when the
-// deadline passes, which every operation of that direction checks whether it is already blocked
-// or starts later; setting a new deadline replaces a closed channel, reviving the direction.
-// When the deadline passes, wake rouses the direction's blocked caller, which then checks the
-// channel. Only callers' goroutines use it, never the loop; the per-operation check (wait)
-// takes no lock.
+// deadline is one direction's deadline. Every operation of that direction checks passed,
+// whether it is already blocked (wake rouses it to look) or starts later; a new deadline clears
+// it, reviving the direction. Only callers' goroutines use it, never the loop; the
+// per-operation check takes no lock.
+//
+// Setting a deadline that has passed or none allocates nothing: net/http does both around every
+// request (its background read is ended by a deadline in the past, then cleared), so that is
+// the path to keep cheap. A future deadline arms a timer of its own.
 type deadline struct {
-	mu     sync.Mutex // serialises set
+	mu     sync.Mutex // serialises set and the timers' firing
+	gen    uint64     // counts sets, under mu: a timer armed by an earlier set does nothing
 	timer  *time.Timer
-	cancel atomic.Pointer[chan struct{}] // closed when the deadline passes
+	passed atomic.Bool
 	wake   func()
 }
 
-func (d *deadline) init(wake func()) {
-	c := make(chan struct{})
-	d.cancel.Store(&c)
-	d.wake = wake
-}
+func (d *deadline) init(wake func()) { d.wake = wake }
 
 // set sets the deadline; the zero time means none.
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	cancel := *d.cancel.Load()
-	if d.timer != nil && !d.timer.Stop() {
-		<-cancel // the timer fired: wait for it to have closed the channel
+	d.gen++
+	if d.timer != nil {
+		d.timer.Stop() // one firing already has a stale gen
+		d.timer = nil
 	}
-	d.timer = nil
 	var dur time.Duration
 	if !t.IsZero() {
-		if dur = time.Until(t); dur <= 0 {
-			if !isClosed(cancel) {
-				close(cancel)
-				d.wake()
-			}
-			return
-		}
+		dur = time.Until(t)
 	}
-	if isClosed(cancel) { // none, or a later one: the direction revives
-		cancel = make(chan struct{})
-		d.cancel.Store(&cancel)
-	}
+	passed := !t.IsZero() && dur <= 0
+	wasPassed := d.passed.Swap(passed)
 	if dur > 0 {
-		d.timer = time.AfterFunc(dur, func() { close(cancel); d.wake() })
+		gen := d.gen
+		d.timer = time.AfterFunc(dur, func() { d.fire(gen) })
+	}
+	d.mu.Unlock()
+	if passed && !wasPassed {
+		d.wake()
 	}
 }
 
-// wait returns the channel that is closed when the deadline passes.
-func (d *deadline) wait() chan struct{} { return *d.cancel.Load() }
+// fire marks the deadline passed, unless a later set replaced the one that armed the timer.
+func (d *deadline) fire(gen uint64) {
+	d.mu.Lock()
+	fired := gen == d.gen && !d.passed.Swap(true)
+	d.mu.Unlock()
+	if fired {
+		d.wake()
+	}
+}
 
 // expired reports whether the deadline has passed.
-func (d *deadline) expired() bool { return isClosed(d.wait()) }
+func (d *deadline) expired() bool { return d.passed.Load() }
 
 func isClosed(c <-chan struct{}) bool {
 	select {

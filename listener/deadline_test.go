@@ -1,0 +1,55 @@
+package listener
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A deadline passes once, wakes its direction once, and is revived by the next set; a timer
+// armed by a set that was replaced never marks the new deadline passed; and the path net/http
+// takes around every request (a past deadline, then none) allocates nothing.
+func TestDeadlineSetsAndFires(t *testing.T) {
+	var wakes atomic.Int32
+	var d deadline
+	d.init(func() { wakes.Add(1) })
+
+	d.set(time.Now().Add(-time.Second))
+	if !d.expired() || wakes.Load() != 1 {
+		t.Fatalf("past deadline: expired %v, wakes %d", d.expired(), wakes.Load())
+	}
+	d.set(time.Now().Add(-time.Second))
+	if wakes.Load() != 1 {
+		t.Fatalf("a second past deadline woke again (%d)", wakes.Load())
+	}
+	d.set(time.Time{})
+	if d.expired() {
+		t.Fatal("clearing the deadline did not revive the direction")
+	}
+
+	d.set(time.Now().Add(20 * time.Millisecond))
+	deadline := time.Now().Add(5 * time.Second)
+	for !d.expired() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if !d.expired() || wakes.Load() != 2 {
+		t.Fatalf("timed deadline: expired %v, wakes %d", d.expired(), wakes.Load())
+	}
+
+	// A firing that lost the race to a later set finds its generation stale.
+	d.set(time.Now().Add(time.Hour))
+	stale := d.gen
+	d.set(time.Now().Add(time.Hour))
+	d.fire(stale)
+	if d.expired() || wakes.Load() != 2 {
+		t.Fatalf("a stale timer fired: expired %v, wakes %d", d.expired(), wakes.Load())
+	}
+	d.set(time.Time{})
+
+	if n := testing.AllocsPerRun(1000, func() {
+		d.set(time.Unix(1, 0))
+		d.set(time.Time{})
+	}); n != 0 {
+		t.Fatalf("a past deadline and clearing it allocate %v times", n)
+	}
+}

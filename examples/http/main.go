@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -20,7 +21,9 @@ import (
 type httpServer struct {
 	gnet.BuiltinEventEngine
 	addr string
-	date []byte
+	// date is the Date header, swapped whole by OnTick (its own goroutine) and read by every
+	// loop, so it is published atomically.
+	date atomic.Pointer[[]byte]
 }
 
 var (
@@ -35,8 +38,13 @@ func (hs *httpServer) OnBoot(gnet.Engine) gnet.Action {
 
 // OnTick refreshes the Date header once a second.
 func (hs *httpServer) OnTick() (time.Duration, gnet.Action) {
-	hs.date = []byte(time.Now().UTC().Format(time.RFC1123))
+	hs.refreshDate()
 	return time.Second, gnet.None
+}
+
+func (hs *httpServer) refreshDate() {
+	d := []byte(time.Now().UTC().Format(time.RFC1123))
+	hs.date.Store(&d)
 }
 
 // httpConn is a connection's state: the buffer its responses are built in, reused for every
@@ -53,13 +61,14 @@ func (hs *httpServer) OnTraffic(c gnet.Conn) gnet.Action {
 	buf, _ := c.Peek(-1)
 	answered := 0
 	out := hc.out[:0]
+	date := *hs.date.Load()
 	for {
 		end := bytes.Index(buf[answered:], headerEnd)
 		if end < 0 {
 			break
 		}
 		answered += end + len(headerEnd)
-		out = appendResponse(out, hs.date)
+		out = appendResponse(out, date)
 	}
 	if answered > 0 {
 		c.Write(out)
@@ -87,7 +96,8 @@ func main() {
 	flag.IntVar(&loops, "loops", 0, "event loops (0: one per CPU)")
 	flag.Parse()
 	addr := fmt.Sprintf("tcp://127.0.0.1:%d", port)
-	hs := &httpServer{addr: addr, date: []byte(time.Now().UTC().Format(time.RFC1123))}
+	hs := &httpServer{addr: addr}
+	hs.refreshDate()
 	opts := []gnet.Option{gnet.WithMulticore(true), gnet.WithTicker(true)}
 	if loops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(loops))

@@ -38,7 +38,7 @@ test-nettest:
 # Only one benchmark runs at a time on a machine (BENCH_LOCK); wrk and redis-benchmark rows run
 # when those are installed (make bench-deps). Each prints the table and writes PREFIX.json (every
 # sample, the machine, the command), PREFIX.md and PREFIX-{throughput,p99,cpu}.png.
-.PHONY: bench bench-full bench-accept bench-readme bench-deps bench-mech
+.PHONY: bench bench-full bench-accept bench-example-http bench-readme bench-deps bench-mech
 BENCH_LOCK ?= flock /tmp/uringnet-bench.lock
 BENCH_FLAGS ?= # more flags for bench run, e.g. -repeats 5 -duration 5s (recorded with the results)
 BENCHSTAT ?= $(or $(shell command -v benchstat),$(shell $(GO) env GOPATH)/bin/benchstat)
@@ -62,6 +62,11 @@ bench-full:
 bench-accept:
 	$(GO) build -o bin/bench ./benchmarks/bench
 	$(BENCH_LOCK) bin/bench run -plan accept -label "make bench-accept" -out benchmarks/results/accept $(BENCH_FLAGS)
+
+# The same HTTP target on examples/http itself: built on uringnet.Run and on gnet.Run
+# (-tags gnetengine), alternating, five repeats of wrk -c256 16 deep, medians and their ratio.
+bench-example-http:
+	$(BENCH_LOCK) benchmarks/scripts/example-http.sh
 
 # Rewrites the README's performance section (between its bench markers) from a committed
 # results file: the full run's when there is one, else make bench's.

@@ -18,5 +18,9 @@
 // socket's descriptor (reference-counted so that Close never closes it under a send): one
 // connection's 64-byte round trip fell from 68.5 µs to 21.8 µs (net: 14.4 µs). Under load the
 // loop's batched sends cost less CPU per message (6.1–8.7 µs against 8.3–10.7 µs at 1,000 echo
-// connections), so busy loops keep them. See docs/listener.md for all the figures.
+// connections), so busy loops keep them.
+//
+// Listen and Dial serve on DefaultLoops rings, one per two processors, and the rings never poll
+// for completions (ringset.Config.NeverPoll): the work is the goroutines', and a polling ring
+// would keep the P they need. See docs/listener.md for all the figures.
 package listener

@@ -35,13 +35,13 @@ func (r *Results) Markdown(imageDir string, charts []string) string {
 	if rings == 0 {
 		rings = s.Loops
 	}
-	fmt.Fprintf(&b, "Plan %q: uringnet and gnet with %d event loops, the goroutine-per-connection servers `listener` with %d rings and `net` on GOMAXPROCS=%d; "+
+	fmt.Fprintf(&b, "Plan %q: uringnet and gnet with %d event loops, the goroutine-per-connection servers `listener` with %d ring%s and `net` on GOMAXPROCS=%d; "+
 		"each server in its own process and the load generator in another; engines alternate at every point "+
 		"(A B C D, then B C D A, …), %d repeats per point after %s of warm-up, %s measured. "+
 		"Each row gives the median of its repeats (the \"runs\" column) with their range; "+
 		"`×base` is the row's median over its baseline's at the same point (gnet's for uringnet and gnet, net's for listener and net: what the program would run on without uringnet); server CPU is user+system time from /proc per message or request. "+
 		"These machines are shared and noisy (±15 %% from one pair of runs to the next): compare medians, and read the ranges.\n\n",
-		s.Plan, s.Loops, rings, m.Cores, s.Repeats, s.Warmup, s.Duration)
+		s.Plan, s.Loops, rings, plural(rings), m.Cores, s.Repeats, s.Warmup, s.Duration)
 	if len(m.Tools) > 0 {
 		var tools []string
 		for name, v := range m.Tools {
@@ -198,4 +198,11 @@ func thousands(x float64) string {
 		out = append(out, s[i])
 	}
 	return string(out)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

@@ -56,7 +56,7 @@ bench-full:
 	$(GO) build -o bin/bench ./benchmarks/bench
 	$(BENCH_LOCK) bin/bench run -plan full -label "make bench-full" -out benchmarks/results/full $(BENCH_FLAGS)
 
-# The issues' speed targets, five repeats each (about 8 minutes): HTTP plaintext 16 deep at 256
+# The issues' speed targets, five repeats each (about 5 minutes): HTTP plaintext 16 deep at 256
 # connections (uringnet over gnet), 64 B echo at 1,000 connections and net/http's hello world
 # under wrk -c 256 (listener over net), and memory per idle connection at 10,000.
 bench-accept:

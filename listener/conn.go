@@ -326,3 +326,14 @@ func (lc *Conn) opError(op string, err error) error {
 	}
 	return &net.OpError{Op: op, Net: lc.network, Source: lc.laddr, Addr: lc.raddr, Err: err}
 }
+
+// isClosed reports whether c is closed (Close's and the loop's close channels), without
+// waiting.
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}

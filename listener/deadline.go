@@ -60,12 +60,3 @@ func (d *deadline) fire(gen uint64) {
 
 // expired reports whether the deadline has passed.
 func (d *deadline) expired() bool { return d.passed.Load() }
-
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
-}

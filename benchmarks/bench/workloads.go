@@ -27,7 +27,7 @@ func allEngines(o *options) []string { return o.engines }
 func goroutineEngines(o *options) []string {
 	var es []string
 	for _, e := range o.engines {
-		if e == "listener" || e == "net" {
+		if server.GoroutinePerConn(e) {
 			es = append(es, e)
 		}
 	}

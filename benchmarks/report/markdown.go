@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -88,7 +89,7 @@ func (r *Results) Markdown(imageDir string, charts []string) string {
 // baseline's.
 func lossSummary(rows []Row) string {
 	var b strings.Builder
-	for _, ours := range []string{"uringnet", "listener"} {
+	for _, ours := range Ours {
 		var losses []string
 		compared := 0
 		for _, row := range rows {
@@ -147,7 +148,7 @@ func writeMemoryTable(b *strings.Builder, rows []Row) {
 // vsText is the ratio, in bold on a row of ours that loses.
 func vsText(row Row, r float64) string {
 	t := ratioText(r)
-	if (row.Engine == "uringnet" || row.Engine == "listener") && row.Loses() {
+	if slices.Contains(Ours, row.Engine) && row.Loses() {
 		return "**" + t + "**"
 	}
 	return t

@@ -4,6 +4,9 @@ import (
 	"github.com/uringnet/uringnet/benchmarks/harness"
 )
 
+// Ours are the engines this project builds, each compared with its BaselineOf.
+var Ours = []string{"uringnet", "listener"}
+
 // BaselineOf is the engine a row of engine is compared with: what a program on it would run
 // on without uringnet — gnet for the gnet-API engines, the standard library for the
 // goroutine-per-connection ones.

@@ -15,6 +15,10 @@ import (
 // Engines are the servers compared, in the order tables list them.
 var Engines = []string{"uringnet", "gnet", "listener", "net"}
 
+// GoroutinePerConn reports whether engine serves a net.Listener program (listener and net),
+// rather than a gnet.EventHandler (uringnet and gnet).
+func GoroutinePerConn(engine string) bool { return engine == "listener" || engine == "net" }
+
 // Start serves program with engine on a free loopback port and returns
 // the address once it accepts connections, and the function that stops the server.
 //
@@ -27,7 +31,7 @@ var Engines = []string{"uringnet", "gnet", "listener", "net"}
 func Start(engine, program string, loops int) (addr string, stop func() error, err error) {
 	var serveConns func(net.Listener)
 	if program == NetHTTP {
-		if engine != "listener" && engine != "net" {
+		if !GoroutinePerConn(engine) {
 			return "", nil, fmt.Errorf("server: %s is a net.Listener program; %s does not run it", program, engine)
 		}
 		serveConns = serveNetHTTP
@@ -41,7 +45,7 @@ func Start(engine, program string, loops int) (addr string, stop func() error, e
 		}
 		serveConns = func(ln net.Listener) { Serve(ln, h) }
 	}
-	if engine == "listener" || engine == "net" {
+	if GoroutinePerConn(engine) {
 		return startGoroutines(engine, serveConns)
 	}
 	return "", nil, fmt.Errorf("server: unknown engine %q (want one of %v)", engine, Engines)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -19,7 +20,7 @@ func serveNetHTTP(ln net.Listener) {
 		h := w.Header()
 		h["Content-Type"] = []string{"text/plain"}
 		h["Content-Length"] = []string{length}
-		w.Write([]byte(responseBody))
+		io.WriteString(w, responseBody)
 	})}
 	srv.Serve(ln)
 }

@@ -1,11 +1,11 @@
 package fdbridge
 
 import (
-	"net"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/uringnet/uringnet/internal/loopback"
 	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
 )
@@ -66,17 +66,8 @@ func TestInstallStashesOtherCompletionsInOrder(t *testing.T) {
 }
 
 func TestSocketOptionsAndAddrs(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	f, _ := c.(*net.TCPConn).File()
+	c, _ := loopback.TCPPair(t)
+	f, _ := c.File()
 	defer f.Close()
 	fd := int(f.Fd())
 	for _, err := range []error{SetNoDelay(fd, false), SetKeepAlive(fd, true, 1100*time.Millisecond),

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/uringnet/uringnet/internal/loopback"
 	"golang.org/x/sys/unix"
 )
 
@@ -158,21 +159,7 @@ func BenchmarkRoundTripConnDirectSend(b *testing.B) {
 }
 
 func BenchmarkRoundTripNet(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	peer, err := ln.Accept()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer peer.Close()
+	c, peer := loopback.TCPPair(b)
 	go echoPeer(peer)
 	roundTrips(b, c, func(p []byte) error { _, err := c.Write(p); return err })
 }

@@ -2,9 +2,9 @@ package poller
 
 import (
 	"bytes"
-	"net"
 	"testing"
 
+	"github.com/uringnet/uringnet/internal/loopback"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,22 +15,8 @@ func TestFilesUpdateAllocAdoptsRegularSocket(t *testing.T) {
 	requireFeatures(t, CapSparseFiles)
 	r := loopRing(t, 16)
 	fileTable(t, r, 8)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	f, err := c.(*net.TCPConn).File()
+	c, peer := loopback.TCPPair(t)
+	f, err := c.File()
 	if err != nil {
 		t.Fatal(err)
 	}

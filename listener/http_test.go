@@ -20,6 +20,18 @@ import (
 
 // newHTTPServer starts an httptest server whose listener is ours (TLS with HTTP/2 when asked),
 // closed when the test ends.
+// dialRaw opens a plain TCP connection to ts, for requests written by hand; it is closed when
+// the test ends.
+func dialRaw(t *testing.T, ts *httptest.Server) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func newHTTPServer(t *testing.T, h http.Handler, configure func(*http.Server), tls bool) *httptest.Server {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(h)
@@ -76,11 +88,7 @@ func TestHTTPPipelined(t *testing.T) {
 	ts := newHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.URL.Path)
 	}), nil, false)
-	c, err := net.Dial("tcp", ts.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialRaw(t, ts)
 	var reqs strings.Builder
 	for i := 0; i < 10; i++ {
 		fmt.Fprintf(&reqs, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
@@ -111,11 +119,7 @@ func TestHTTPExpectContinue(t *testing.T) {
 		}
 		fmt.Fprintf(w, "got %d", len(b))
 	}), nil, false)
-	c, err := net.Dial("tcp", ts.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialRaw(t, ts)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
 	br := bufio.NewReader(c)
@@ -185,11 +189,7 @@ func TestHTTPHijack(t *testing.T) {
 			io.WriteString(c, "echo: "+line)
 		}
 	}), nil, false)
-	c, err := net.Dial("tcp", ts.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialRaw(t, ts)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReader(c)
@@ -272,11 +272,7 @@ func readUntilClosed(t *testing.T, c net.Conn) time.Duration {
 func TestHTTPTimeouts(t *testing.T) {
 	t.Run("ReadHeaderTimeout", func(t *testing.T) {
 		ts := newHTTPServer(t, http.HandlerFunc(hello), func(s *http.Server) { s.ReadHeaderTimeout = 200 * time.Millisecond }, false)
-		c, err := net.Dial("tcp", ts.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := dialRaw(t, ts)
 		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n") // headers never end
 		if d := readUntilClosed(t, c); d < 150*time.Millisecond || d > 5*time.Second {
 			t.Errorf("closed after %v, want about 200ms", d)
@@ -284,11 +280,7 @@ func TestHTTPTimeouts(t *testing.T) {
 	})
 	t.Run("IdleTimeout", func(t *testing.T) {
 		ts := newHTTPServer(t, http.HandlerFunc(hello), func(s *http.Server) { s.IdleTimeout = 200 * time.Millisecond }, false)
-		c, err := net.Dial("tcp", ts.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := dialRaw(t, ts)
 		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 		br := bufio.NewReader(c)
 		resp, err := http.ReadResponse(br, nil)
@@ -317,11 +309,7 @@ func TestHTTPTimeouts(t *testing.T) {
 			}
 			werr <- nil
 		}), func(s *http.Server) { s.WriteTimeout = 300 * time.Millisecond }, false)
-		c, err := net.Dial("tcp", ts.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := dialRaw(t, ts)
 		start := time.Now()
 		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 		select {

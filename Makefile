@@ -38,29 +38,30 @@ test-nettest:
 # Only one benchmark runs at a time on a machine (BENCH_LOCK); wrk and redis-benchmark rows run
 # when those are installed (make bench-deps). Each prints the table and writes PREFIX.json (every
 # sample, the machine, the command), PREFIX.md and PREFIX-{throughput,p99,cpu}.png.
-.PHONY: bench bench-full bench-accept bench-example-http bench-readme bench-deps bench-mech
+.PHONY: bench-bin bench bench-full bench-accept bench-example-http bench-readme bench-deps bench-mech
 BENCH_LOCK ?= flock /tmp/uringnet-bench.lock
 BENCH_FLAGS ?= # more flags for bench run, e.g. -repeats 5 -duration 5s (recorded with the results)
 BENCHSTAT ?= $(or $(shell command -v benchstat),$(shell $(GO) env GOPATH)/bin/benchstat)
 
+# The harness's binary, built afresh for every target that runs it.
+bench-bin:
+	$(GO) build -o bin/bench ./benchmarks/bench
+
 # The everyday comparison, under five minutes: 64 B echo at 100 and 1,000 connections
 # pipelined 1 and 16 deep, HTTP plaintext (wrk, 16 deep), RESP (redis-benchmark, 16 deep) and
 # memory per idle connection at 10,000.
-bench:
-	$(GO) build -o bin/bench ./benchmarks/bench
+bench: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan quick -label "make bench" -out benchmarks/results/bench $(BENCH_FLAGS)
 
 # Every point: echo 64 B, 512 B and 4 KiB at 1 to 10,000 connections, pipelined 1 and 16 deep;
 # HTTP and RESP unpipelined and 16 deep; idle memory (about 45 minutes on 2 cores).
-bench-full:
-	$(GO) build -o bin/bench ./benchmarks/bench
+bench-full: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan full -label "make bench-full" -out benchmarks/results/full $(BENCH_FLAGS)
 
 # The issues' speed targets, five repeats each (about 5 minutes): HTTP plaintext 16 deep at 256
 # connections (uringnet over gnet), 64 B echo at 1,000 connections and net/http's hello world
 # under wrk -c 256 (listener over net), and memory per idle connection at 10,000.
-bench-accept:
-	$(GO) build -o bin/bench ./benchmarks/bench
+bench-accept: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan accept -label "make bench-accept" -out benchmarks/results/accept $(BENCH_FLAGS)
 
 # The same HTTP target on examples/http itself: built on uringnet.Run and on gnet.Run
@@ -71,8 +72,7 @@ bench-example-http:
 # Rewrites the README's performance section (between its bench markers) from a committed
 # results file: the full run's when there is one, else make bench's.
 BENCH_RESULTS ?= $(firstword $(wildcard benchmarks/results/full.json) benchmarks/results/bench.json)
-bench-readme:
-	$(GO) build -o bin/bench ./benchmarks/bench
+bench-readme: bench-bin
 	bin/bench report -in $(BENCH_RESULTS) -readme README.md
 
 # The external load generators from the distribution's packages (wrk, redis-benchmark), and

@@ -20,16 +20,7 @@ import (
 )
 
 // The RESP rows run examples/resp, a gnet-API program, on uringnet.Run and (built with
-// -tags gnetengine) on gnet.Run: the same handler, the two engines.
-func gnetAPIEngines(o *options) []string {
-	var es []string
-	for _, e := range o.engines {
-		if e == "uringnet" || e == "gnet" {
-			es = append(es, e)
-		}
-	}
-	return es
-}
+// -tags gnetengine) on gnet.Run: the same handler, the two engines (gnetAPIEngines).
 
 // redisTests are redis-benchmark's tests, one point each so that CPU time is the test's own.
 var redisTests = []string{"ping_mbulk", "set", "get"}
@@ -85,18 +76,17 @@ func measureRedis(o *options, at report.Point) (report.Sample, error) {
 	if err != nil {
 		return report.Sample{}, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := server.FreeAddr()
 	if err != nil {
 		return report.Sample{}, err
 	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
 	srv, err := harness.StartProgram(bin, "-port", port, "-loops", strconv.Itoa(o.loops))
 	if err != nil {
 		return report.Sample{}, err
 	}
 	defer srv.Kill()
-	if err := server.WaitAccepting("127.0.0.1:" + port); err != nil {
+	if err := server.WaitAccepting(addr); err != nil {
 		return report.Sample{}, err
 	}
 	test := strings.TrimPrefix(at.Workload, "redis-")

@@ -108,28 +108,17 @@ func alternate(o *options, w workload, res *report.Results) {
 				at.Engine = engines[(i+r)%len(engines)]
 				s, err := w.measure(o, at)
 				if err != nil {
-					note := fmt.Sprintf("%s %s %s, repeat %d, failed: %v", at.Workload, describe(at), at.Engine, r+1, err)
+					note := fmt.Sprintf("%s %s %s, repeat %d, failed: %v", at.Workload, at.Describe(), at.Engine, r+1, err)
 					res.Notes = append(res.Notes, note)
 					fmt.Fprintf(os.Stderr, "bench: %s\n", note)
 					continue
 				}
 				res.Add(at, s)
 				fmt.Fprintf(os.Stderr, "  %-10s %-22s %-8s #%d  %12.0f %-6s p99 %8.1f µs  server %6.0f ns/op  client %6.0f ns/op\n",
-					at.Workload, describe(at), at.Engine, r+1, s.Value, at.Unit, s.P99, s.ServerCPU, s.ClientCPU)
+					at.Workload, at.Describe(), at.Engine, r+1, s.Value, at.Unit, s.P99, s.ServerCPU, s.ClientCPU)
 			}
 		}
 	}
-}
-
-func describe(p report.Point) string {
-	s := fmt.Sprintf("c=%d", p.Conns)
-	if p.Size > 0 {
-		s = fmt.Sprintf("%dB %s", p.Size, s)
-	}
-	if p.Depth > 0 {
-		s += fmt.Sprintf(" depth=%d", p.Depth)
-	}
-	return s
 }
 
 // write saves the results, the markdown table and the charts under prefix and returns the

@@ -23,15 +23,20 @@ var workloads = []workload{
 
 func allEngines(o *options) []string { return o.engines }
 
-// goroutineEngines are the chosen engines that run net.Listener programs.
-func goroutineEngines(o *options) []string {
-	var es []string
-	for _, e := range o.engines {
-		if server.GoroutinePerConn(e) {
-			es = append(es, e)
+// goroutineEngines are the chosen engines that run net.Listener programs, gnetAPIEngines
+// those that run gnet.EventHandlers.
+var goroutineEngines, gnetAPIEngines = enginesWhere(true), enginesWhere(false)
+
+func enginesWhere(goroutinePerConn bool) func(o *options) []string {
+	return func(o *options) []string {
+		var es []string
+		for _, e := range o.engines {
+			if server.GoroutinePerConn(e) == goroutinePerConn {
+				es = append(es, e)
+			}
 		}
+		return es
 	}
-	return es
 }
 
 func never() string { return "" }

@@ -65,7 +65,12 @@ func Run(cfg Config, warmup, duration time.Duration, mark func(event string)) (R
 	if cfg.Conns <= 0 || cfg.Size <= 0 || cfg.Depth <= 0 {
 		return Result{}, fmt.Errorf("loadgen: %d connections of %d-byte messages %d deep: all must be positive", cfg.Conns, cfg.Size, cfg.Depth)
 	}
-	s := &shared{cfg: cfg, hist: newShardedHistogram(min(cfg.Conns, 64))}
+	// The net client's goroutines record into shards; the uring client's one thread needs one.
+	shards := 1
+	if cfg.Client == "net" {
+		shards = min(cfg.Conns, 64)
+	}
+	s := &shared{cfg: cfg, hist: newShardedHistogram(shards)}
 	var c client
 	var err error
 	switch cfg.Client {

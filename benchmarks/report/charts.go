@@ -44,7 +44,8 @@ type panel struct{ size, depth int }
 func (r *Results) Charts(prefix string) ([]string, error) {
 	seen := map[panel]bool{}
 	var panels []panel
-	for _, row := range r.Rows() {
+	rows := r.Rows()
+	for _, row := range rows {
 		if k := (panel{row.Size, row.Depth}); row.Workload == "echo" && !seen[k] {
 			seen[k] = true
 			panels = append(panels, k)
@@ -62,7 +63,7 @@ func (r *Results) Charts(prefix string) ([]string, error) {
 	var names []string
 	for _, c := range charts {
 		name := filepath.Base(prefix) + "-" + c.name + ".png"
-		if err := r.drawChart(c, panels, prefix+"-"+c.name+".png"); err != nil {
+		if err := drawChart(c, rows, panels, prefix+"-"+c.name+".png"); err != nil {
 			return nil, err
 		}
 		names = append(names, name)
@@ -70,7 +71,7 @@ func (r *Results) Charts(prefix string) ([]string, error) {
 	return names, nil
 }
 
-func (r *Results) drawChart(c chart, panels []panel, path string) error {
+func drawChart(c chart, rows []Row, panels []panel, path string) error {
 	sizes, depths := map[int]int{}, map[int]int{}
 	for _, p := range panels {
 		if _, ok := sizes[p.size]; !ok {
@@ -87,7 +88,6 @@ func (r *Results) drawChart(c chart, panels []panel, path string) error {
 			grid[i][j] = plot.New()
 		}
 	}
-	rows := r.Rows()
 	for _, p := range panels {
 		pl := grid[depths[p.depth]][sizes[p.size]]
 		pl.Title.Text = fmt.Sprintf("echo %d B, pipelining %d", p.size, p.depth)

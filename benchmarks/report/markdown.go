@@ -98,7 +98,7 @@ func lossSummary(rows []Row) string {
 			}
 			compared++
 			if row.Loses() {
-				losses = append(losses, fmt.Sprintf("%s %s (%s×)", row.Workload, describe(row.Point), ratioText(row.VsValue)))
+				losses = append(losses, fmt.Sprintf("%s %s (%s×)", row.Workload, row.Describe(), ratioText(row.VsValue)))
 			}
 		}
 		base := BaselineOf(ours)
@@ -113,7 +113,8 @@ func lossSummary(rows []Row) string {
 	return b.String()
 }
 
-func describe(p Point) string {
+// Describe says which point p is: its size, connections and depth, for people.
+func (p Point) Describe() string {
 	var parts []string
 	if p.Size > 0 {
 		parts = append(parts, fmt.Sprintf("%d B", p.Size))

@@ -51,14 +51,22 @@ func Start(engine, program string, loops int) (addr string, stop func() error, e
 	return "", nil, fmt.Errorf("server: unknown engine %q (want one of %v)", engine, Engines)
 }
 
-func startGnetAPI(engine string, h Handler, loops int) (string, func() error, error) {
-	// gnet cannot listen on port 0 and tell the port: take one that was free a moment ago.
+// FreeAddr returns a loopback address whose port was free a moment ago, for servers that
+// cannot listen on port 0 and tell the port (gnet's, examples/resp).
+func FreeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, fmt.Errorf("server: find a free port: %w", err)
+		return "", fmt.Errorf("server: find a free port: %w", err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func startGnetAPI(engine string, h Handler, loops int) (string, func() error, error) {
+	addr, err := FreeAddr()
+	if err != nil {
+		return "", nil, err
+	}
 	run, stop := gnet.Run, gnet.Stop
 	if engine == "uringnet" {
 		run, stop = uringnet.Run, uringnet.Stop

@@ -11,8 +11,15 @@ import (
 // takes around every request (a past deadline, then none; future deadlines) allocate nothing.
 func TestDeadlineSetsAndFires(t *testing.T) {
 	var wakes atomic.Int32
+	woke := make(chan struct{}, 1)
 	var d deadline
-	d.init(func() { wakes.Add(1) })
+	d.init(func() {
+		wakes.Add(1)
+		select {
+		case woke <- struct{}{}:
+		default:
+		}
+	})
 
 	d.set(time.Now().Add(-time.Second))
 	if !d.expired() || wakes.Load() != 1 {
@@ -27,10 +34,15 @@ func TestDeadlineSetsAndFires(t *testing.T) {
 		t.Fatal("clearing the deadline did not revive the direction")
 	}
 
+	select {
+	case <-woke: // the past deadline's wake
+	default:
+	}
 	d.set(time.Now().Add(20 * time.Millisecond))
-	deadline := time.Now().Add(5 * time.Second)
-	for !d.expired() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	select {
+	case <-woke:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the timed deadline did not wake its direction within 5s")
 	}
 	if !d.expired() || wakes.Load() != 2 {
 		t.Fatalf("timed deadline: expired %v, wakes %d", d.expired(), wakes.Load())

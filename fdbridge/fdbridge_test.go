@@ -93,3 +93,30 @@ func TestSocketOptionsAndAddrs(t *testing.T) {
 		t.Error("setsockopt on fd -1 succeeded")
 	}
 }
+
+// Dup's descriptor is close-on-exec, outlives the connection it came from, and reaches the same
+// socket; a closed connection has no descriptor to duplicate.
+func TestDup(t *testing.T) {
+	c, peer := loopback.TCPPair(t)
+	fd, err := Dup(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC == 0 {
+		t.Errorf("F_GETFD %#x, %v: want FD_CLOEXEC", flags, err)
+	}
+	c.Close()
+	if _, err := unix.Write(fd, []byte("after Close")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := peer.Read(buf); err != nil || string(buf[:n]) != "after Close" {
+		t.Fatalf("peer read %q, %v", buf[:n], err)
+	}
+	if fd, err := Dup(c); err == nil {
+		unix.Close(fd)
+		t.Fatal("Dup of a closed connection succeeded")
+	}
+}

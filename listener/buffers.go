@@ -4,10 +4,13 @@ import "sync"
 
 // chunk is a run of bytes passed between a caller's goroutine and the loop: received bytes the
 // loop hands to a reader, or written bytes a writer hands to the loop. Chunks come from two
-// pools by size, so a steady stream of messages allocates nothing.
+// pools by size, so a steady stream of messages allocates nothing; for that a chunk is never
+// grown past its class's capacity (an append beyond it would allocate, and the grown chunk
+// could not go back to a pool): more bytes than one holds go in further chunks linked behind it.
 type chunk struct {
-	b   []byte
-	off int // how far a reader has read
+	b    []byte
+	off  int    // how far a reader has read
+	next *chunk // the writers' chunk that follows this one
 }
 
 const (
@@ -28,9 +31,10 @@ func getChunk(n int) *chunk {
 	return largeChunks.Get().(*chunk)
 }
 
-// putChunk returns ch to its pool; one that grew past its class is left to the collector.
+// putChunk returns ch to its pool. Chunks keep their class's capacity; one that did not would
+// be left to the collector.
 func putChunk(ch *chunk) {
-	ch.b, ch.off = ch.b[:0], 0
+	ch.b, ch.off, ch.next = ch.b[:0], 0, nil
 	switch cap(ch.b) {
 	case smallChunk:
 		smallChunks.Put(ch)

@@ -50,10 +50,11 @@ type Conn struct {
 	eof       atomic.Bool // every byte before the peer's EOF was handed over
 	readShut  atomic.Bool // CloseRead
 
-	wmu       sync.Mutex // one Write at a time: writes never interleave
-	wbox      atomic.Pointer[chunk]
-	wPosted   atomic.Bool  // a move of wbox to the loop is queued
-	wPending  atomic.Int64 // bytes accepted from writers and not yet taken by the kernel
+	wmu       sync.Mutex            // one Write at a time: writes never interleave
+	wbox      atomic.Pointer[chunk] // the head of a list of chunks for the loop to send
+	wtail     *chunk                // the last chunk of the list in wbox (under wmu)
+	wPosted   atomic.Bool           // a move of wbox to the loop is queued
+	wPending  atomic.Int64          // bytes accepted from writers and not yet taken by the kernel
 	wWaiting  atomic.Bool
 	wWake     chan struct{}
 	writeShut atomic.Bool // CloseWrite
@@ -225,15 +226,29 @@ func (lc *Conn) sendsItself() bool {
 }
 
 // queue copies b for the loop to send and makes sure a move to the loop is queued; it reports
-// false when the loop has stopped.
+// false when the loop has stopped. The bytes fill the boxed list's last chunk to its capacity
+// and then further pooled chunks linked behind it, never growing one (which would allocate).
+// The writer has the list to itself between the swap and the store; a swap that finds the box
+// empty means the loop took the list, and a new one starts.
 func (lc *Conn) queue(b []byte) bool {
-	ch := lc.wbox.Swap(nil)
-	if ch == nil {
-		ch = getChunk(len(b))
+	n := len(b)
+	head := lc.wbox.Swap(nil)
+	if head == nil {
+		head = getChunk(len(b))
+		lc.wtail = head
 	}
-	ch.b = append(ch.b, b...)
-	lc.wPending.Add(int64(len(b)))
-	lc.wbox.Store(ch)
+	tail := lc.wtail
+	for len(b) > 0 {
+		if len(tail.b) == cap(tail.b) {
+			tail.next = getChunk(len(b))
+			tail = tail.next
+		}
+		k := copy(tail.b[len(tail.b):cap(tail.b)], b)
+		tail.b, b = tail.b[:len(tail.b)+k], b[k:]
+	}
+	lc.wtail = tail
+	lc.wPending.Add(int64(n))
+	lc.wbox.Store(head)
 	if !lc.wPosted.Swap(true) {
 		return lc.post(lc.flushFn)
 	}

@@ -107,16 +107,25 @@ func (lc *Conn) loopFlush() {
 	lc.flushBox(lc.c)
 }
 
+// flushBox moves the writers' list of chunks, in order, into c's outbound buffer (if c is still
+// open) and returns each chunk to its pool.
 func (lc *Conn) flushBox(c *conn.Conn) {
 	ch := lc.wbox.Swap(nil)
 	if ch == nil {
 		return
 	}
-	if c.State() == conn.Open {
-		c.Write(ch.b)
+	open := c.State() == conn.Open
+	for ch != nil {
+		if open {
+			c.Write(ch.b)
+		}
+		next := ch.next
+		putChunk(ch)
+		ch = next
+	}
+	if open {
 		lc.lastOut = c.OutboundBuffered()
 	}
-	putChunk(ch)
 }
 
 // loopSent: a send completed (OnSent). Writers waiting for room are woken, and a close or a

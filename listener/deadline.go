@@ -11,13 +11,14 @@ import (
 // it, reviving the direction. Only callers' goroutines use it, never the loop; the
 // per-operation check takes no lock.
 //
-// Setting a deadline that has passed or none allocates nothing: net/http does both around every
-// request (its background read is ended by a deadline in the past, then cleared), so that is
-// the path to keep cheap. A future deadline arms a timer of its own.
+// Setting a deadline allocates nothing: net/http sets one to three future deadlines per request
+// when its timeouts are configured, and a past one then none around every request (its
+// background read is ended by a deadline in the past, then cleared). A future deadline resets
+// the direction's one timer, made by the first future deadline and reused from then on.
 type deadline struct {
-	mu     sync.Mutex // serialises set and the timers' firing
-	gen    uint64     // counts sets, under mu: a timer armed by an earlier set does nothing
-	timer  *time.Timer
+	mu     sync.Mutex  // serialises set and the timer's firing
+	when   time.Time   // the deadline the timer is armed for, under mu; zero when none is
+	timer  *time.Timer // nil until the first future deadline
 	passed atomic.Bool
 	wake   func()
 }
@@ -27,10 +28,8 @@ func (d *deadline) init(wake func()) { d.wake = wake }
 // set sets the deadline; the zero time means none.
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
-	d.gen++
 	if d.timer != nil {
-		d.timer.Stop() // one firing already has a stale gen
-		d.timer = nil
+		d.timer.Stop() // a firing already under way finds when changed, or passed
 	}
 	var dur time.Duration
 	if !t.IsZero() {
@@ -38,9 +37,14 @@ func (d *deadline) set(t time.Time) {
 	}
 	passed := !t.IsZero() && dur <= 0
 	wasPassed := d.passed.Swap(passed)
+	d.when = time.Time{}
 	if dur > 0 {
-		gen := d.gen
-		d.timer = time.AfterFunc(dur, func() { d.fire(gen) })
+		d.when = t
+		if d.timer == nil {
+			d.timer = time.AfterFunc(dur, d.onTimer)
+		} else {
+			d.timer.Reset(dur)
+		}
 	}
 	d.mu.Unlock()
 	if passed && !wasPassed {
@@ -48,10 +52,12 @@ func (d *deadline) set(t time.Time) {
 	}
 }
 
-// fire marks the deadline passed, unless a later set replaced the one that armed the timer.
-func (d *deadline) fire(gen uint64) {
+// onTimer marks the deadline passed if the one now set has come. A firing meant for a deadline
+// that a later set replaced finds the new one still ahead (or none) and does nothing; the
+// timer, reset for the new deadline, fires again when it comes.
+func (d *deadline) onTimer() {
 	d.mu.Lock()
-	fired := gen == d.gen && !d.passed.Swap(true)
+	fired := !d.when.IsZero() && !time.Now().Before(d.when) && !d.passed.Swap(true)
 	d.mu.Unlock()
 	if fired {
 		d.wake()

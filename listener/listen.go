@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/fdbridge"
 	"github.com/uringnet/uringnet/ringset"
 	"golang.org/x/sys/unix"
 )
@@ -147,7 +148,11 @@ func adopt(e *engine, sc net.Conn) (*Conn, error) {
 	defer sc.Close() // the loop's table and the Conn hold their own references to the socket
 	lc := newConn(e, e.pick(), sc.LocalAddr().Network())
 	lc.laddr, lc.raddr = sc.LocalAddr(), sc.RemoteAddr()
-	fd, err := dupFd(sc)
+	sys, ok := sc.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("listener: adopt %T: no descriptor", sc)
+	}
+	fd, err := fdbridge.Dup(sys)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"fmt"
 	"net"
 	"testing"
 
@@ -17,7 +18,7 @@ func TestNettestAcceptedVsStdDialed(t *testing.T) {
 			return nil, nil, nil, err
 		}
 		defer ln.Close()
-		return pair(t, ln, func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) }, false)
+		return pair(ln, func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) }, false)
 	})
 }
 
@@ -29,7 +30,7 @@ func TestNettestDialedVsStdListener(t *testing.T) {
 			return nil, nil, nil, err
 		}
 		defer ln.Close()
-		return pair(t, ln, func() (net.Conn, error) { return Dial("tcp", ln.Addr().String()) }, true)
+		return pair(ln, func() (net.Conn, error) { return Dial("tcp", ln.Addr().String()) }, true)
 	})
 }
 
@@ -47,15 +48,17 @@ func TestNettestOursVsOurs(t *testing.T) {
 					return nil, nil, nil, err
 				}
 				defer ln.Close()
-				return pair(t, ln, func() (net.Conn, error) { return Dial(network, ln.Addr().String()) }, false)
+				return pair(ln, func() (net.Conn, error) { return Dial(network, ln.Addr().String()) }, false)
 			})
 		})
 	}
 }
 
 // pair accepts one connection from ln while dial connects; c1 is the accepted end, or the
-// dialed one with dialedFirst. Both must be ours where the test says so.
-func pair(t *testing.T, ln net.Listener, dial func() (net.Conn, error), dialedFirst bool) (c1, c2 net.Conn, stop func(), err error) {
+// dialed one with dialedFirst, and must be ours. It runs inside nettest's subtests, so it
+// reports failures as errors (nettest fails the subtest with them) rather than through the
+// parent test's t.
+func pair(ln net.Listener, dial func() (net.Conn, error), dialedFirst bool) (c1, c2 net.Conn, stop func(), err error) {
 	type accepted struct {
 		c   net.Conn
 		err error
@@ -84,7 +87,9 @@ func pair(t *testing.T, ln net.Listener, dial func() (net.Conn, error), dialedFi
 		c1, c2 = d, a.c
 	}
 	if _, ok := c1.(*Conn); !ok {
-		t.Fatalf("c1 is %T, want *listener.Conn", c1)
+		c1.Close()
+		c2.Close()
+		return nil, nil, nil, fmt.Errorf("c1 is %T, want *listener.Conn", c1)
 	}
 	return c1, c2, func() { c1.Close(); c2.Close() }, nil
 }

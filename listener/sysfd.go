@@ -1,11 +1,7 @@
 package listener
 
 import (
-	"fmt"
-	"net"
-	"os"
 	"sync/atomic"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -90,24 +86,4 @@ func sendNow(fd int, b []byte) (int, error) {
 			return 0, errno
 		}
 	}
-}
-
-// dupFd returns a close-on-exec duplicate of a standard connection's descriptor.
-func dupFd(c net.Conn) (int, error) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return -1, fmt.Errorf("%T has no descriptor", c)
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	fd, dupErr := -1, error(nil)
-	if err := raw.Control(func(f uintptr) { fd, dupErr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return -1, err
-	}
-	if dupErr != nil {
-		return -1, os.NewSyscallError("fcntl", dupErr)
-	}
-	return fd, nil
 }

@@ -54,10 +54,19 @@ func (d *deadline) set(t time.Time) {
 
 // onTimer marks the deadline passed if the one now set has come. A firing meant for a deadline
 // that a later set replaced finds the new one still ahead (or none) and does nothing; the
-// timer, reset for the new deadline, fires again when it comes.
+// timer, reset for the new deadline, fires again when it comes. A deadline still ahead is
+// re-armed for what remains, so that a firing a little early by the wall clock (a deadline
+// given without a monotonic reading) is not lost.
 func (d *deadline) onTimer() {
 	d.mu.Lock()
-	fired := !d.when.IsZero() && !time.Now().Before(d.when) && !d.passed.Swap(true)
+	fired := false
+	if !d.when.IsZero() {
+		if left := time.Until(d.when); left > 0 {
+			d.timer.Reset(left)
+		} else {
+			fired = !d.passed.Swap(true)
+		}
+	}
 	d.mu.Unlock()
 	if fired {
 		d.wake()

@@ -100,10 +100,23 @@ type Ops struct {
 
 // New returns an open connection in slot of loop.
 func New(loop Loop, slot, gen uint32) *Conn {
-	c := &Conn{loop: loop, Slot: slot, Gen: gen}
-	c.host.Store(loop)
-	c.posted.drain = c.runPosted
+	c := newConn(loop)
+	c.Slot, c.Gen = slot, gen
 	return c
+}
+
+// newConn returns a connection living on loop, with its queue of posted work ready.
+func newConn(loop Loop) *Conn {
+	c := &Conn{}
+	c.posted.drain = c.runPosted
+	c.settle(loop)
+	return c
+}
+
+// settle makes loop the connection's owner and its host for everybody else.
+func (c *Conn) settle(loop Loop) {
+	c.loop = loop
+	c.host.Store(loop)
 }
 
 // Loop is the loop the connection lives on (the one it is leaving, while it moves to another);
@@ -292,9 +305,10 @@ func (c *Conn) Writev(bs [][]byte) (int, error) {
 
 // Close starts closing the connection: what is pending is sent as far as the socket takes it
 // without waiting (as gnet does), then the connection closes and the loop reports it once.
-// Calling it again does nothing.
+// Calling it again does nothing, and so does closing a datagram: its socket is the loop's, shared
+// by every datagram (gnet ignores such a close too).
 func (c *Conn) Close() error {
-	if c.state != Open {
+	if c.state != Open || c.datagram {
 		return nil
 	}
 	c.loop.CloseConn(c, nil)

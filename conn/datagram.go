@@ -12,7 +12,8 @@ var ErrNotDatagram = errors.New("conn: SendTo on a stream connection")
 // for UDP: it lives for one OnTraffic, its inbound bytes are the datagram, and Write sends one
 // datagram back to from. There is no OnOpen or OnClose for it.
 func NewDatagram(loop Loop, local, from net.Addr, payload []byte) *Conn {
-	c := &Conn{loop: loop, local: local, remote: from, datagram: true}
+	c := newConn(loop)
+	c.local, c.remote, c.datagram = local, from, true
 	c.in.receive(payload)
 	return c
 }

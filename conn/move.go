@@ -77,9 +77,9 @@ func (c *Conn) Depart() { c.posted.moving.Store(true) }
 // Arrive makes loop the connection's owner and host, in slot with generation gen, with no
 // operation in flight. The new owner calls it when the descriptor has arrived, then RunPosted.
 func (c *Conn) Arrive(loop Loop, slot, gen uint32) {
-	c.loop, c.Slot, c.Gen = loop, slot, gen
+	c.Slot, c.Gen = slot, gen
 	c.Ops = Ops{ReadEOF: c.Ops.ReadEOF, SendFailed: c.Ops.SendFailed}
-	c.host.Store(loop)
+	c.settle(loop)
 	c.posted.moving.Store(false)
 }
 

@@ -60,9 +60,12 @@ type Conn struct {
 	Ops Ops
 
 	// loop is where the connection lives, as its owner sees it: only the owning loop reads or
-	// writes it. host is the same loop for everybody else (see Exec and move.go).
+	// writes it. host is the same loop for everybody else, with the run of the posted work
+	// bound to it (see Exec and move.go); home is the first one, kept here so that a new
+	// connection allocates no separate record for it.
 	loop   Loop
-	host   atomic.Value // Loop
+	host   atomic.Pointer[placement]
+	home   placement
 	posted posted
 	state  State
 	in     inbound
@@ -108,20 +111,22 @@ func New(loop Loop, slot, gen uint32) *Conn {
 // newConn returns a connection living on loop, with its queue of posted work ready.
 func newConn(loop Loop) *Conn {
 	c := &Conn{}
-	c.posted.drain = c.runPosted
-	c.settle(loop)
+	c.settle(loop, &c.home)
 	return c
 }
 
-// settle makes loop the connection's owner and its host for everybody else.
-func (c *Conn) settle(loop Loop) {
+// settle makes loop the connection's owner and, through p (a record nobody else has yet), its
+// host for everybody else.
+func (c *Conn) settle(loop Loop, p *placement) {
 	c.loop = loop
-	c.host.Store(loop)
+	p.loop = loop
+	p.drain = func() { c.runPosted(p) }
+	c.host.Store(p)
 }
 
 // Loop is the loop the connection lives on (the one it is leaving, while it moves to another);
 // any goroutine may call it.
-func (c *Conn) Loop() Loop { return c.host.Load().(Loop) }
+func (c *Conn) Loop() Loop { return c.host.Load().loop }
 
 // State reports where the connection is in its life.
 func (c *Conn) State() State { return c.state }

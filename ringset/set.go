@@ -132,9 +132,7 @@ func Start(cfg Config, h Handler) (*Set, error) {
 		go l.run(ready)
 		if err := <-ready; err != nil {
 			for _, never := range s.loops[i+1:] {
-				never.stopped.Store(true)
-				never.tasks.Close(func(func()) {})
-				close(never.exit)
+				never.abandon()
 			}
 			return startFailed(err)
 		}

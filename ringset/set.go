@@ -123,7 +123,7 @@ func Start(cfg Config, h Handler) (*Set, error) {
 					family = unix.AF_INET
 				}
 			}
-			l.udp = &udpState{layout: unix.Msghdr{Namelen: unix.SizeofSockaddrInet6}, local: s.addr, family: family}
+			l.udp = &udpState{layout: unix.Msghdr{Namelen: unix.SizeofSockaddrInet6}, family: family}
 		}
 		s.loops = append(s.loops, l)
 	}

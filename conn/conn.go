@@ -273,7 +273,7 @@ func (c *Conn) consumed() {
 func (c *Conn) OutboundBuffered() int { return c.out.Buffered() }
 
 // Write queues p to be sent at the end of the loop's batch, in order; p may be reused as soon
-// as Write returns.
+// as Write returns. On a datagram connection it sends p as one datagram to the sender.
 func (c *Conn) Write(p []byte) (int, error) {
 	if c.datagram {
 		return c.SendTo(p, c.remote)
@@ -292,7 +292,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 // Writev queues the slices in order, as one Write of their concatenation.
 func (c *Conn) Writev(bs [][]byte) (int, error) {
 	if c.datagram {
-		return 0, ErrNotDatagram // gnet: writev is for streams
+		return 0, ErrNotStream
 	}
 	if c.state != Open {
 		return 0, ErrClosed

@@ -280,9 +280,6 @@ func (s *Set) loopOnThread(tid int64) *loop {
 	return nil
 }
 
-// LoopMessages is how many wake-ups loop i sent to other loops by MSG_RING from its own ring.
-func (s *Set) LoopMessages(i int) int64 { return s.loops[i].ringMsgs.Load() }
-
 // Waker names how other goroutines wake the loops: "sync-msg-ring" or "messenger-ring".
 func (s *Set) Waker() string { return s.waker.kind() }
 

@@ -147,7 +147,8 @@ func (c *Conn) LocalAddr() net.Addr { c.resolveAddrs(); return c.local }
 func (c *Conn) RemoteAddr() net.Addr { c.resolveAddrs(); return c.remote }
 
 func (c *Conn) resolveAddrs() {
-	if c.addrsTried || c.remote != nil || c.state == Closed || c.datagram {
+	// remote is set only here (after addrsTried) and by NewDatagram.
+	if c.addrsTried || c.state == Closed || c.datagram {
 		return
 	}
 	c.addrsTried = true

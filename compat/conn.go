@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"errors"
 	"io"
 	"net"
 	"sync/atomic"
@@ -87,12 +88,7 @@ func (g *gconn) InboundBuffered() int       { return g.c.InboundBuffered() }
 
 // Writer.
 
-func (g *gconn) Write(p []byte) (int, error) {
-	if g.isDatagram() {
-		return g.c.SendTo(p, g.c.RemoteAddr())
-	}
-	return g.c.Write(p)
-}
+func (g *gconn) Write(p []byte) (int, error) { return g.c.Write(p) }
 
 func (g *gconn) ReadFrom(r io.Reader) (int64, error) {
 	var buf [16 << 10]byte
@@ -125,10 +121,11 @@ func (g *gconn) SendTo(p []byte, addr net.Addr) (int, error) {
 }
 
 func (g *gconn) Writev(bs [][]byte) (int, error) {
-	if g.isDatagram() {
-		return 0, errorx.ErrUnsupportedOp
+	n, err := g.c.Writev(bs)
+	if errors.Is(err, conn.ErrNotStream) {
+		return 0, errorx.ErrUnsupportedOp // gnet's word for Writev on a datagram
 	}
-	return g.c.Writev(bs)
+	return n, err
 }
 
 // Flush: written bytes go to the kernel at the end of the loop's current batch, before it

@@ -60,9 +60,12 @@ type Conn struct {
 	Ops Ops
 
 	// loop is where the connection lives, as its owner sees it: only the owning loop reads or
-	// writes it. host is the same loop for everybody else (see Exec and move.go).
+	// writes it. host is the same loop for everybody else, with the run of the posted work
+	// bound to it (see Exec and move.go); home is the first one, kept here so that a new
+	// connection allocates no separate record for it.
 	loop   Loop
-	host   atomic.Value // Loop
+	host   atomic.Pointer[placement]
+	home   placement
 	posted posted
 	state  State
 	in     inbound
@@ -100,15 +103,30 @@ type Ops struct {
 
 // New returns an open connection in slot of loop.
 func New(loop Loop, slot, gen uint32) *Conn {
-	c := &Conn{loop: loop, Slot: slot, Gen: gen}
-	c.host.Store(loop)
-	c.posted.drain = c.runPosted
+	c := newConn(loop)
+	c.Slot, c.Gen = slot, gen
 	return c
+}
+
+// newConn returns a connection living on loop, with its queue of posted work ready.
+func newConn(loop Loop) *Conn {
+	c := &Conn{}
+	c.settle(loop, &c.home)
+	return c
+}
+
+// settle makes loop the connection's owner and, through p (a record nobody else has yet), its
+// host for everybody else.
+func (c *Conn) settle(loop Loop, p *placement) {
+	c.loop = loop
+	p.loop = loop
+	p.drain = func() { c.runPosted(p) }
+	c.host.Store(p)
 }
 
 // Loop is the loop the connection lives on (the one it is leaving, while it moves to another);
 // any goroutine may call it.
-func (c *Conn) Loop() Loop { return c.host.Load().(Loop) }
+func (c *Conn) Loop() Loop { return c.host.Load().loop }
 
 // State reports where the connection is in its life.
 func (c *Conn) State() State { return c.state }
@@ -129,7 +147,8 @@ func (c *Conn) LocalAddr() net.Addr { c.resolveAddrs(); return c.local }
 func (c *Conn) RemoteAddr() net.Addr { c.resolveAddrs(); return c.remote }
 
 func (c *Conn) resolveAddrs() {
-	if c.addrsTried || c.remote != nil || c.state == Closed || c.datagram {
+	// remote is set only here (after addrsTried) and by NewDatagram.
+	if c.addrsTried || c.state == Closed || c.datagram {
 		return
 	}
 	c.addrsTried = true
@@ -255,7 +274,7 @@ func (c *Conn) consumed() {
 func (c *Conn) OutboundBuffered() int { return c.out.Buffered() }
 
 // Write queues p to be sent at the end of the loop's batch, in order; p may be reused as soon
-// as Write returns.
+// as Write returns. On a datagram connection it sends p as one datagram to the sender.
 func (c *Conn) Write(p []byte) (int, error) {
 	if c.datagram {
 		return c.SendTo(p, c.remote)
@@ -274,7 +293,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 // Writev queues the slices in order, as one Write of their concatenation.
 func (c *Conn) Writev(bs [][]byte) (int, error) {
 	if c.datagram {
-		return 0, ErrNotDatagram // gnet: writev is for streams
+		return 0, ErrNotStream
 	}
 	if c.state != Open {
 		return 0, ErrClosed
@@ -292,9 +311,10 @@ func (c *Conn) Writev(bs [][]byte) (int, error) {
 
 // Close starts closing the connection: what is pending is sent as far as the socket takes it
 // without waiting (as gnet does), then the connection closes and the loop reports it once.
-// Calling it again does nothing.
+// Calling it again does nothing, and so does closing a datagram: its socket is the loop's, shared
+// by every datagram (gnet ignores such a close too).
 func (c *Conn) Close() error {
-	if c.state != Open {
+	if c.state != Open || c.datagram {
 		return nil
 	}
 	c.loop.CloseConn(c, nil)

@@ -17,7 +17,15 @@ type posted struct {
 	// moving: the connection has left its loop and not yet arrived on another (or come back);
 	// nobody runs its queue meanwhile, and the arrival runs it.
 	moving atomic.Bool
-	drain  func() // runPosted, made once
+}
+
+// placement is one stay of the connection on a loop, as other goroutines see it: the loop, and
+// the run of the posted work bound to it. Every arrival makes a new one, so a run that finds
+// another placement than its own knows the connection has moved on, without asking which
+// thread it runs on.
+type placement struct {
+	loop  Loop
+	drain func() // runPosted of this placement, made once per placement
 }
 
 // Exec runs f on the connection's loop (whichever it is by then), after the work posted for it
@@ -27,7 +35,8 @@ func (c *Conn) Exec(f func()) error {
 	if c.posted.scheduled.Swap(true) {
 		return nil // a run is pending and will take f
 	}
-	if err := c.Loop().Post(c.posted.drain); err != nil {
+	h := c.host.Load()
+	if err := h.loop.Post(h.drain); err != nil {
 		c.posted.scheduled.Store(false)
 		return err
 	}
@@ -40,14 +49,20 @@ func (c *Conn) OnOwnerThread() bool {
 	return !c.posted.moving.Load() && c.Loop().OnLoopThread()
 }
 
-// runPosted runs the connection's queue on its host loop. A run that reaches a loop the
-// connection has left is passed on to its new host; while it moves, the arrival runs the queue.
-func (c *Conn) runPosted() {
+// runPosted runs the connection's queue on p.loop, where Exec posted it while p was the
+// connection's placement. While the connection moves, the arrival runs the queue instead. A run
+// that finds another placement than p was posted before the connection moved on, and is
+// passed on to its new host.
+//
+// Finding p still in place, and the connection not moving, means p.loop owns the connection
+// now: only p.loop's goroutine (this one) can make it depart, and a departure ends either in
+// Stay, which keeps p, or in an arrival, which replaces p before it clears moving.
+func (c *Conn) runPosted(p *placement) {
 	if c.posted.moving.Load() {
 		return
 	}
-	if host := c.Loop(); !host.OnLoopThread() {
-		host.Post(c.posted.drain) // a loop that stopped runs nothing of the connection's anyway
+	if h := c.host.Load(); h != p {
+		h.loop.Post(h.drain) // a loop that stopped runs nothing of the connection's anyway
 		return
 	}
 	c.RunPosted()
@@ -77,9 +92,9 @@ func (c *Conn) Depart() { c.posted.moving.Store(true) }
 // Arrive makes loop the connection's owner and host, in slot with generation gen, with no
 // operation in flight. The new owner calls it when the descriptor has arrived, then RunPosted.
 func (c *Conn) Arrive(loop Loop, slot, gen uint32) {
-	c.loop, c.Slot, c.Gen = loop, slot, gen
+	c.Slot, c.Gen = slot, gen
 	c.Ops = Ops{ReadEOF: c.Ops.ReadEOF, SendFailed: c.Ops.SendFailed}
-	c.host.Store(loop)
+	c.settle(loop, new(placement))
 	c.posted.moving.Store(false)
 }
 

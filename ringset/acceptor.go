@@ -204,16 +204,12 @@ func (a *acceptor) handOff(slot uint32, target *loop) {
 		return
 	}
 	target.count.Add(1)
-	// The pass and the close are one chain: keep the queue from being submitted between them.
-	if err := a.ring.Reserve(2); err != nil {
+	// The loop's index rides in the generation bits, to undo the count if the pass fails; the
+	// close of our copy is silent unless it fails or is cancelled (see closeSlot).
+	if err := prepPass(a.ring, target.fd, slot, userData(opNewConn, 0, 0), userData(opHandOff, uint32(target.idx), slot),
+		userData(opHandOffClose, 0, slot), poller.FlagCQESkipSuccess); err != nil {
 		panic(fmt.Errorf("ringset: acceptor: %w", err))
 	}
-	s := a.sqe()
-	s.PrepMsgRingFd(target.fd, slot, poller.AllocSlot, userData(opNewConn, 0, 0))
-	s.SetFlags(poller.FlagIOLink | poller.FlagCQESkipSuccess)
-	// The loop's index rides in the generation bits, to undo the count if the pass fails.
-	s.SetUserData(userData(opHandOff, uint32(target.idx), slot))
-	a.closeSlot(a.sqe(), slot)
 }
 
 // closeSlot prepares the close of the acceptor's copy of a connection: silent on success, a

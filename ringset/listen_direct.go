@@ -42,53 +42,20 @@ func listenDirect(r *poller.Ring, cfg *Config, address string, reusePort bool) (
 	if err != nil {
 		return nil, -1, listenErr(ta, err)
 	}
-	run := func(what string, fill func(*poller.SQE)) error {
-		if res, err := syncOp(r, fill); err != nil {
-			return err
-		} else if res < 0 {
-			return os.NewSyscallError(what, unix.Errno(-res))
-		}
-		return nil
-	}
-	if err := run("socket", func(s *poller.SQE) {
+	if err := syncCall(r, "socket", func(s *poller.SQE) {
 		s.PrepSocketDirect(family, unix.SOCK_STREAM, 0, listenerSlot)
 	}); err != nil {
 		return nil, -1, listenErr(ta, err)
 	}
-	type option struct {
-		level, opt int
-		val        int32
-	}
-	opts := []option{{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1}}
+	opts := []SocketOption{{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1}}
 	if reusePort {
-		opts = append(opts, option{unix.SOL_SOCKET, unix.SO_REUSEPORT, 1})
+		opts = append(opts, SocketOption{unix.SOL_SOCKET, unix.SO_REUSEPORT, 1})
 	}
 	if family == unix.AF_INET6 {
-		opts = append(opts, option{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only})
+		opts = append(opts, SocketOption{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only})
 	}
-	for _, o := range cfg.socketOptions(true) { // inherited by accepted sockets
-		opts = append(opts, option{o.Level, o.Name, o.Value})
-	}
-	type step struct {
-		what string
-		fill func(*poller.SQE)
-	}
-	steps := make([]step, 0, len(opts)+2)
-	for i := range opts {
-		o := &opts[i]
-		steps = append(steps, step{"setsockopt", func(s *poller.SQE) { s.PrepSetsockopt(listenerSlot, o.level, o.opt, &o.val) }})
-	}
-	steps = append(steps,
-		step{"bind", func(s *poller.SQE) { s.PrepBind(listenerSlot, sa) }},
-		step{"listen", func(s *poller.SQE) { s.PrepListen(listenerSlot, cfg.Backlog) }})
-	for _, st := range steps {
-		if err := run(st.what, func(s *poller.SQE) { st.fill(s); s.SetFlags(poller.FlagFixedFile) }); err != nil {
-			syncOp(r, func(s *poller.SQE) { s.PrepCloseDirect(listenerSlot) })
-			return nil, -1, listenErr(ta, err)
-		}
-	}
-	// The address, with the port the kernel chose for port 0.
-	fd, err := fdbridge.Install(r, listenerSlot, userData(opInstall, 0, listenerSlot), func(poller.CQE) {})
+	opts = append(opts, cfg.socketOptions(true)...) // inherited by accepted sockets
+	fd, err := startListening(r, opts, sa, cfg.Backlog)
 	if err != nil {
 		syncOp(r, func(s *poller.SQE) { s.PrepCloseDirect(listenerSlot) })
 		return nil, -1, listenErr(ta, err)
@@ -98,6 +65,46 @@ func listenDirect(r *poller.Ring, cfg *Config, address string, reusePort bool) (
 		return ta, fd, nil
 	}
 	return local, fd, nil
+}
+
+// startListening sets opts on the socket in listenerSlot of r, binds it to sa, makes it listen
+// and returns a regular descriptor for it, to learn the address it got (the port the kernel
+// chose for port 0).
+func startListening(r *poller.Ring, opts []SocketOption, sa *poller.Sockaddr, backlog int) (int, error) {
+	for i := range opts {
+		o := &opts[i] // the kernel reads the value when the operation runs, before syncCall returns
+		if err := syncCall(r, "setsockopt", func(s *poller.SQE) {
+			s.PrepSetsockopt(listenerSlot, o.Level, o.Name, &o.Value)
+			s.SetFlags(poller.FlagFixedFile)
+		}); err != nil {
+			return -1, err
+		}
+	}
+	if err := syncCall(r, "bind", func(s *poller.SQE) {
+		s.PrepBind(listenerSlot, sa)
+		s.SetFlags(poller.FlagFixedFile)
+	}); err != nil {
+		return -1, err
+	}
+	if err := syncCall(r, "listen", func(s *poller.SQE) {
+		s.PrepListen(listenerSlot, backlog)
+		s.SetFlags(poller.FlagFixedFile)
+	}); err != nil {
+		return -1, err
+	}
+	return fdbridge.Install(r, listenerSlot, userData(opInstall, 0, listenerSlot), func(poller.CQE) {})
+}
+
+// syncCall runs one operation on r (see syncOp) and reports a failure as the system call what.
+func syncCall(r *poller.Ring, what string, fill func(*poller.SQE)) error {
+	res, err := syncOp(r, fill)
+	if err != nil {
+		return err
+	}
+	if res < 0 {
+		return os.NewSyscallError(what, unix.Errno(-res))
+	}
+	return nil
 }
 
 // listenAddr decides the socket's family and address as net.Listen does: "tcp" with no address

@@ -190,9 +190,7 @@ func (l *loop) run(ready chan<- error) {
 	l.tid.Store(int64(unix.Gettid()))
 	defer l.tid.Store(0)
 	if err := l.setup(); err != nil {
-		l.stopped.Store(true)
-		l.tasks.Close(func(func()) {}) // nothing can have been queued for a loop never announced
-		close(l.exit)
+		l.abandon()
 		ready <- err
 		return
 	}
@@ -251,6 +249,15 @@ func (l *loop) run(ready chan<- error) {
 			l.pace.take(l.pace.after(news, time.Now()))
 		}
 	}
+}
+
+// abandon ends a loop that never served (its setup failed, or the set gave up before running
+// it): Post refuses from now on and the loop counts as exited. Nothing can have been queued for
+// a loop that was never announced, so the queue is dropped unrun.
+func (l *loop) abandon() {
+	l.stopped.Store(true)
+	l.tasks.Close(func(func()) {})
+	close(l.exit)
 }
 
 // teardown runs when the loop exits: every connection is closed by then.

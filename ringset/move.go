@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/uringnet/uringnet/conn"
-	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
 )
 
@@ -160,18 +159,11 @@ func (l *loop) depart(c *conn.Conn, h *handoff) {
 	l.departing++
 	token := l.set.handoffs.put(h)
 	c.Depart()
-	// The pass and the close of our slot are one chain: keep the queue from being submitted
-	// between them.
-	if err := l.ring.Reserve(2); err != nil {
+	// The close of our slot always reports: onMoveClose counts the departure done.
+	if err := prepPass(l.ring, h.to.fd, slot, userData(opMoveIn, 0, token), userData(opMoveOut, 0, token),
+		userData(opMoveClose, 0, slot), 0); err != nil {
 		panic(fmt.Errorf("ringset: loop %d: %w", l.idx, err))
 	}
-	s := l.sqe()
-	s.PrepMsgRingFd(h.to.fd, slot, poller.AllocSlot, userData(opMoveIn, 0, token))
-	s.SetFlags(poller.FlagIOLink | poller.FlagCQESkipSuccess)
-	s.SetUserData(userData(opMoveOut, 0, token))
-	s = l.sqe()
-	s.PrepCloseDirect(slot)
-	s.SetUserData(userData(opMoveClose, 0, slot))
 }
 
 // onMoveOut handles a pass that failed: the connection stays, in the slot it never left.

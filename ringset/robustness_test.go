@@ -231,7 +231,7 @@ func TestLoopToLoopWakeUsesSendersRing(t *testing.T) {
 			t.Fatalf("relay %d: %v %v", i, got, err)
 		}
 	}
-	if n := s.LoopMessages(first.loop); n == 0 {
+	if n := s.loops[first.loop].ringMsgs.Load(); n == 0 {
 		t.Fatalf("loop %d relayed 20 writes to loop %d without a MSG_RING from its own ring", first.loop, second.loop)
 	}
 }

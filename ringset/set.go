@@ -123,7 +123,7 @@ func Start(cfg Config, h Handler) (*Set, error) {
 					family = unix.AF_INET
 				}
 			}
-			l.udp = &udpState{layout: unix.Msghdr{Namelen: unix.SizeofSockaddrInet6}, local: s.addr, family: family}
+			l.udp = &udpState{layout: unix.Msghdr{Namelen: unix.SizeofSockaddrInet6}, family: family}
 		}
 		s.loops = append(s.loops, l)
 	}
@@ -132,9 +132,7 @@ func Start(cfg Config, h Handler) (*Set, error) {
 		go l.run(ready)
 		if err := <-ready; err != nil {
 			for _, never := range s.loops[i+1:] {
-				never.stopped.Store(true)
-				never.tasks.Close(func(func()) {})
-				close(never.exit)
+				never.abandon()
 			}
 			return startFailed(err)
 		}
@@ -281,9 +279,6 @@ func (s *Set) loopOnThread(tid int64) *loop {
 	}
 	return nil
 }
-
-// LoopMessages is how many wake-ups loop i sent to other loops by MSG_RING from its own ring.
-func (s *Set) LoopMessages(i int) int64 { return s.loops[i].ringMsgs.Load() }
 
 // Waker names how other goroutines wake the loops: "sync-msg-ring" or "messenger-ring".
 func (s *Set) Waker() string { return s.waker.kind() }

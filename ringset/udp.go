@@ -22,8 +22,7 @@ import (
 // udpState is a loop's datagram socket.
 type udpState struct {
 	layout unix.Msghdr // what each received buffer holds: header, source address, payload
-	local  net.Addr
-	family int // the socket's address family, which destinations must match
+	family int         // the socket's address family, which destinations must match
 	armed  bool
 	sends  []*udpSend
 	free   []uint32 // indexes of idle records in sends
@@ -59,7 +58,7 @@ func (l *loop) onRecvFrom(cqe *poller.CQE) {
 		_, name, _, payload, ok := poller.ParseRecvmsgOut(l.bufs.Buffer(bid, int(cqe.Res)), &l.udp.layout)
 		from, addrOK := poller.AddrPortFromRaw(name)
 		if ok && addrOK && !l.closing {
-			c := conn.NewDatagram(l, l.udp.local, net.UDPAddrFromAddrPort(from), payload)
+			c := conn.NewDatagram(l, l.set.addr, net.UDPAddrFromAddrPort(from), payload)
 			action := None
 			l.set.guard(func() { action = l.set.handler.OnTraffic(c) })
 			if action == Shutdown {

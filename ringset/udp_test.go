@@ -117,7 +117,7 @@ func TestUDPDatagramConn(t *testing.T) {
 	defer client.Close()
 	client.Write([]byte("hello"))
 	sn := <-got
-	if sn.from != client.LocalAddr().String() || !sn.datagram || !errors.Is(sn.writev, conn.ErrNotDatagram) {
+	if sn.from != client.LocalAddr().String() || !sn.datagram || !errors.Is(sn.writev, conn.ErrNotStream) {
 		t.Fatalf("saw %+v; want sender %v, a datagram conn, Writev refused", sn, client.LocalAddr())
 	}
 	other.SetReadDeadline(time.Now().Add(5 * time.Second))

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/fdbridge"
 	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
 )
@@ -184,27 +185,11 @@ func (s *Set) AdoptConn(i int, c net.Conn, o Opening) error {
 	default:
 		return fmt.Errorf("ringset: adopt %T: only TCP and unix stream connections", c)
 	}
-	fd, err := dupDescriptor(sc)
+	fd, err := fdbridge.Dup(sc)
 	if err != nil {
 		return err
 	}
 	return s.Adopt(i, fd, o)
-}
-
-// dupDescriptor returns a close-on-exec duplicate of a standard library socket's descriptor.
-func dupDescriptor(sc syscall.Conn) (int, error) {
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return -1, fmt.Errorf("ringset: descriptor: %w", err)
-	}
-	fd, dupErr := -1, error(nil)
-	if err := raw.Control(func(f uintptr) { fd, dupErr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return -1, fmt.Errorf("ringset: descriptor: %w", err)
-	}
-	if dupErr != nil {
-		return -1, fmt.Errorf("ringset: duplicate descriptor: %w", dupErr)
-	}
-	return fd, nil
 }
 
 // startAdopt submits the FILES_UPDATE that places the descriptor in a free slot.

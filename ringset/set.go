@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/uringnet/uringnet/fdbridge"
 	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
 )
@@ -216,7 +217,7 @@ func (s *Set) listenOne(lc net.ListenConfig, addr string) (int, error) {
 		})
 	}
 	defer sock.Close()
-	fd, err := dupDescriptor(sock)
+	fd, err := fdbridge.Dup(sock)
 	if err != nil {
 		return -1, fmt.Errorf("ringset: listener: %w", err)
 	}

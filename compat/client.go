@@ -46,11 +46,9 @@ func (cli *Client) Start() error {
 	cfg.Balancer = ringset.LeastConnections // as gnet's client balances
 	cfg.ReusePort = false
 	b := &bridge{eng: e, first: true}
-	s, err := ringset.Start(cfg, b)
-	if err != nil {
+	if _, err := ringset.Start(cfg, b); err != nil {
 		return err
 	}
-	e.add(s, b)
 	cli.eng, cli.b = e, b
 	if cli.opts.Ticker {
 		go e.tick()
@@ -67,7 +65,7 @@ func (cli *Client) Stop() error {
 		return errorx.ErrEmptyEngine
 	}
 	cli.eng.stop()
-	return cli.eng.started()[0].Wait()
+	return cli.b.set.Wait()
 }
 
 // Dial connects to address and returns the connection once its OnOpen has run.
@@ -88,9 +86,9 @@ func (cli *Client) DialContext(network, address string, ctx any) (gnet.Conn, err
 	if strings.HasPrefix(network, "udp") {
 		return nil, errorx.ErrUnsupportedProtocol
 	}
-	el := cli.b.loops[cli.eng.sets[0].PickLoop()]
+	el := cli.b.loops[cli.b.set.PickLoop()]
 	res, o := el.opening(ctx)
-	if err := cli.eng.sets[0].Dial(context.Background(), el.idx, network, address, o); err != nil {
+	if err := cli.b.set.Dial(context.Background(), el.idx, network, address, o); err != nil {
 		return nil, err
 	}
 	r := <-res
@@ -109,9 +107,9 @@ func (cli *Client) EnrollContext(c net.Conn, ctx any) (gnet.Conn, error) {
 	if err := cli.ready(); err != nil {
 		return nil, err
 	}
-	el := cli.b.loops[cli.eng.sets[0].PickLoop()]
+	el := cli.b.loops[cli.b.set.PickLoop()]
 	res, o := el.opening(ctx)
-	if err := cli.eng.sets[0].AdoptConn(el.idx, c, o); err != nil {
+	if err := cli.b.set.AdoptConn(el.idx, c, o); err != nil {
 		return nil, err
 	}
 	r := <-res

@@ -20,9 +20,8 @@ type engine struct {
 	handler  gnet.EventHandler
 	opts     *gnet.Options
 	addrs    []string
-	mu       sync.Mutex // guards sets and bridges while Rotate adds to them
-	sets     []*ringset.Set
-	bridges  []*bridge
+	mu       sync.Mutex  // guards bridges, which each set's OnBoot adds to
+	bridges  []*bridge   // one per booted set, in address order
 	down     atomic.Bool // shutting down or shut down
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when every set has stopped
@@ -51,8 +50,8 @@ func (e Engine) CountConnections() int {
 		return -1
 	}
 	n := 0
-	for _, s := range e.e.started() {
-		n += s.CountConnections()
+	for _, b := range e.e.started() {
+		n += b.set.CountConnections()
 	}
 	return n
 }
@@ -63,11 +62,11 @@ func (e Engine) Dup() (int, error) {
 	if err := e.Validate(); err != nil {
 		return -1, err
 	}
-	sets := e.e.started()
-	if len(sets) != 1 {
+	bs := e.e.started()
+	if len(bs) != 1 {
 		return -1, errorx.ErrUnsupportedOp
 	}
-	return sets[0].DupListener()
+	return bs[0].set.DupListener()
 }
 
 // Register serves a connection on the loop the engine's balancer picks, as gnet's
@@ -77,10 +76,9 @@ func (e Engine) Register(ctx context.Context) (<-chan gnet.RegisteredResult, err
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	e.e.mu.Lock()
-	s, b := e.e.sets[0], e.e.bridges[0]
-	e.e.mu.Unlock()
-	el := b.loops[s.PickLoop()]
+	// From OnBoot on (see bridge.OnBoot) there is at least the first address's set.
+	b := e.e.started()[0]
+	el := b.loops[b.set.PickLoop()]
 	if c, ok := gnet.FromNetConnContext(ctx); ok {
 		return el.Enroll(ctx, c)
 	}
@@ -113,20 +111,20 @@ func (e Engine) Stop(ctx context.Context) error {
 
 func (e *engine) isShutdown() bool { return e.down.Load() }
 
-// started returns the sets started so far.
-func (e *engine) started() []*ringset.Set {
+// started returns the bridges of the sets booted so far.
+func (e *engine) started() []*bridge {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.sets
+	return e.bridges
 }
 
-// add records a started set; one started after the engine began stopping is stopped too.
-func (e *engine) add(s *ringset.Set, b *bridge) {
+// add records a booted set's bridge; one booted after the engine began stopping is stopped too.
+func (e *engine) add(b *bridge) {
 	e.mu.Lock()
-	e.sets, e.bridges = append(e.sets, s), append(e.bridges, b)
+	e.bridges = append(e.bridges, b)
 	e.mu.Unlock()
 	if e.isShutdown() {
-		s.Stop()
+		b.set.Stop()
 	}
 }
 
@@ -135,8 +133,8 @@ func (e *engine) stop() {
 	e.stopOnce.Do(func() {
 		e.down.Store(true)
 		close(e.tickDone)
-		for _, s := range e.started() {
-			s.Stop()
+		for _, b := range e.started() {
+			b.set.Stop()
 		}
 	})
 }
@@ -219,11 +217,10 @@ func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
 	}()
 	for i := range addrs {
 		b := &bridge{eng: e, proto: protoOf(networks[i]), first: i == 0}
-		s, err := ringset.Start(config(networks[i], hosts[i], o, x), b)
-		if err != nil {
+		if _, err := ringset.Start(config(networks[i], hosts[i], o, x), b); err != nil {
 			e.stop()
-			for _, s := range e.started() {
-				s.Wait()
+			for _, b := range e.started() {
+				b.set.Wait()
 			}
 			switch {
 			case i == 0 && b.bootShutdown:
@@ -234,15 +231,14 @@ func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
 			}
 			return err
 		}
-		e.add(s, b)
 	}
 	logf(o, "uringnet: io_uring engine with %d event loops, listening on %s", numLoops(o), strings.Join(addrs, " | "))
 	if o.Ticker {
 		go e.tick()
 	}
 	var first error
-	for _, s := range e.started() {
-		if err := s.Wait(); err != nil && first == nil {
+	for _, b := range e.started() {
+		if err := b.set.Wait(); err != nil && first == nil {
 			first = err
 		}
 	}

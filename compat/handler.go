@@ -16,7 +16,8 @@ import (
 // bridge is a ringset.Handler that calls a gnet.EventHandler: one per set (per address).
 type bridge struct {
 	eng   *engine
-	proto string // gnet's name for the set's connections: "tcp", "unix" or "udp"
+	proto string       // gnet's name for the set's connections: "tcp", "unix" or "udp"
+	set   *ringset.Set // from OnBoot on
 	loops []*eventLoop
 	// first: this set's OnBoot and OnShutdown are the engine's (with Rotate, the other sets'
 	// are not passed on, so the handler hears of each once).
@@ -25,10 +26,14 @@ type bridge struct {
 	bootShutdown bool
 }
 
+// OnBoot records the set with the engine before the handler's OnBoot runs, so that the engine
+// (EngineFor) can Register connections from the handler's OnBoot on.
 func (b *bridge) OnBoot(s *ringset.Set) ringset.Action {
+	b.set = s
 	for i := 0; i < s.NumLoops(); i++ {
 		b.loops = append(b.loops, &eventLoop{eng: b.eng, set: s, idx: i, proto: b.proto, b: b})
 	}
+	b.eng.add(b)
 	if !b.first {
 		return ringset.None
 	}

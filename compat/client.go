@@ -41,7 +41,7 @@ func (cli *Client) Start() error {
 	if cli.fallback != nil {
 		return cli.fallback.Start()
 	}
-	e := &engine{handler: cli.handler, opts: cli.opts, stopped: make(chan struct{}), tickDone: make(chan struct{})}
+	e := &engine{handler: cli.handler, stopped: make(chan struct{}), tickDone: make(chan struct{})}
 	cfg := config("", "", cli.opts, cli.ext)
 	cfg.Balancer = ringset.LeastConnections // as gnet's client balances
 	cfg.ReusePort = false

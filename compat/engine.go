@@ -18,8 +18,6 @@ import (
 // engine is one Run or Rotate on io_uring: a ringset.Set per address, all calling one handler.
 type engine struct {
 	handler  gnet.EventHandler
-	opts     *gnet.Options
-	addrs    []string
 	mu       sync.Mutex  // guards bridges, which each set's OnBoot adds to
 	bridges  []*bridge   // one per booted set, in address order
 	down     atomic.Bool // shutting down or shut down
@@ -206,7 +204,7 @@ func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
 	if err := fallbackReason(o); err != nil {
 		return runFallback(h, addrs, o, opts, err)
 	}
-	e := &engine{handler: h, opts: o, addrs: addrs, stopped: make(chan struct{}), tickDone: make(chan struct{})}
+	e := &engine{handler: h, stopped: make(chan struct{}), tickDone: make(chan struct{})}
 	for _, a := range addrs {
 		engines.Store(a, e)
 	}

@@ -64,7 +64,9 @@ func (g *gconn) Read(p []byte) (int, error) {
 func (g *gconn) WriteTo(w io.Writer) (int64, error) {
 	b, _ := g.c.Peek(-1)
 	n, err := w.Write(b)
-	g.c.Discard(n)
+	if n > 0 { // conn's Discard takes n <= 0 as "all"; what w did not take stays, as in gnet
+		g.c.Discard(n)
+	}
 	return int64(n), err
 }
 

@@ -762,3 +762,49 @@ func TestBadAddresses(t *testing.T) {
 		}
 	})
 }
+
+// stingyWriter takes at most take bytes of each Write, then fails.
+type stingyWriter struct{ take int }
+
+func (w stingyWriter) Write(p []byte) (int, error) {
+	return min(w.take, len(p)), errors.New("stingy writer")
+}
+
+// writeToKeeper drains five-byte messages through writers that fail, one after taking two bytes
+// and one at once, and echoes what is left: WriteTo consumes only what the writer took.
+type writeToKeeper struct {
+	gnet.BuiltinEventEngine
+	booted chan struct{}
+}
+
+func (h *writeToKeeper) OnBoot(gnet.Engine) gnet.Action { close(h.booted); return gnet.None }
+func (h *writeToKeeper) OnTraffic(c gnet.Conn) gnet.Action {
+	if c.InboundBuffered() < 5 {
+		return gnet.None // the rest is kept for the next call
+	}
+	if n, err := c.WriteTo(stingyWriter{take: 2}); n != 2 || err == nil {
+		return gnet.Close
+	}
+	if n, err := c.WriteTo(stingyWriter{take: 0}); n != 0 || err == nil {
+		return gnet.Close
+	}
+	rest, _ := c.Next(-1)
+	c.Write(rest)
+	return gnet.None
+}
+
+func TestWriteToKeepsWhatTheWriterRefused(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engineUnderTest) {
+		h := &writeToKeeper{booted: make(chan struct{})}
+		addr := freeAddr(t, "tcp")
+		serve(t, e, h, h.booted, []string{addr})
+		c := dialT(t, addr)
+		if _, err := c.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 3)
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != "llo" {
+			t.Fatalf("left after the failed WriteTo: %q, %v; want \"llo\"", got, err)
+		}
+	})
+}

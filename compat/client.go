@@ -86,6 +86,11 @@ func (cli *Client) DialContext(network, address string, ctx any) (gnet.Conn, err
 	if strings.HasPrefix(network, "udp") {
 		return nil, errorx.ErrUnsupportedProtocol
 	}
+	if strings.HasPrefix(network, "tcp") {
+		if err := keepAliveOption(cli.opts); err != nil {
+			return nil, err // as gnet's client fails setting it
+		}
+	}
 	el := cli.b.loops[cli.b.set.PickLoop()]
 	res, o := el.opening(ctx)
 	if err := cli.b.set.Dial(context.Background(), el.idx, network, address, o); err != nil {
@@ -106,6 +111,11 @@ func (cli *Client) EnrollContext(c net.Conn, ctx any) (gnet.Conn, error) {
 	defer c.Close()
 	if err := cli.ready(); err != nil {
 		return nil, err
+	}
+	if _, tcp := c.(*net.TCPConn); tcp {
+		if err := keepAliveOption(cli.opts); err != nil {
+			return nil, err // as gnet's client fails setting it
+		}
 	}
 	el := cli.b.loops[cli.b.set.PickLoop()]
 	res, o := el.opening(ctx)

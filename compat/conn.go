@@ -219,14 +219,22 @@ func (g *gconn) SetKeepAlivePeriod(d time.Duration) error {
 	if g.proto != "tcp" {
 		return errorx.ErrUnsupportedOp
 	}
-	return g.onSocket(func() error { return g.c.SetKeepAlive(true, d) })
+	idle, intvl, cnt, err := keepAlive(d, 0, 0)
+	if err != nil {
+		return err
+	}
+	return g.onSocket(func() error { return g.c.SetKeepAliveProbes(true, idle, intvl, cnt) })
 }
 
 func (g *gconn) SetKeepAlive(enabled bool, idle, intvl time.Duration, cnt int) error {
 	if g.proto != "tcp" {
 		return errorx.ErrUnsupportedOp
 	}
-	return g.onSocket(func() error { return g.c.SetKeepAliveProbes(enabled, seconds(idle), seconds(intvl), cnt) })
+	// As in gnet, the durations are truncated to seconds and not defaulted: the probe count and
+	// both times must be at least 1 when enabling.
+	return g.onSocket(func() error {
+		return g.c.SetKeepAliveProbes(enabled, int(idle/time.Second), int(intvl/time.Second), cnt)
+	})
 }
 
 // Conn.

@@ -201,6 +201,13 @@ func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
 	}
 	opts, x := splitOptions(opts)
 	o := loadOptions(networks, opts)
+	for _, n := range networks {
+		if strings.HasPrefix(n, "tcp") {
+			if err := keepAliveOption(o); err != nil {
+				return err // gnet's Run fails on its TCP listener
+			}
+		}
+	}
 	if err := fallbackReason(o); err != nil {
 		return runFallback(h, addrs, o, opts, err)
 	}

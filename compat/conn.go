@@ -15,26 +15,28 @@ import (
 // context lives here; the uringnet connection's context points back at this).
 type gconn struct {
 	c       *conn.Conn
-	loops   []*eventLoop // the set's loops, by index
+	b       *bridge // its set's bridge: the engine, the set and its loops
 	ctx     any
 	safeCtx atomic.Pointer[any]
-	proto   string // "tcp", "unix" or "udp", as gnet names a connection's protocol
 }
 
 var _ gnet.Conn = (*gconn)(nil)
 
-// wrap returns the gnet face of c, one of the connections of the set whose loops are loops,
-// making it on first use.
-func wrap(c *conn.Conn, loops []*eventLoop, proto string) *gconn {
+// wrap returns the gnet face of c, one of the connections of b's set, making it on first use.
+func wrap(c *conn.Conn, b *bridge) *gconn {
 	if g, ok := c.Context().(*gconn); ok {
 		return g
 	}
-	g := &gconn{c: c, loops: loops, proto: proto}
+	g := &gconn{c: c, b: b}
 	c.SetContext(g)
 	return g
 }
 
 func (g *gconn) isDatagram() bool { return g.c.IsDatagram() }
+
+// isTCP is gnet's proto == "tcp", told from the address: a unix connection Registered on a TCP
+// engine is still unix.
+func (g *gconn) isTCP() bool { _, ok := g.c.LocalAddr().(*net.TCPAddr); return ok }
 
 // onLoop runs f on the connection's loop and waits for it: at once when called there,
 // otherwise as the connection's queued work. It reports net.ErrClosed when the loop has stopped.
@@ -216,7 +218,7 @@ func (g *gconn) SetNoDelay(noDelay bool) error {
 }
 
 func (g *gconn) SetKeepAlivePeriod(d time.Duration) error {
-	if g.proto != "tcp" {
+	if !g.isTCP() {
 		return errorx.ErrUnsupportedOp
 	}
 	idle, intvl, cnt, err := keepAlive(d, 0, 0)
@@ -227,7 +229,7 @@ func (g *gconn) SetKeepAlivePeriod(d time.Duration) error {
 }
 
 func (g *gconn) SetKeepAlive(enabled bool, idle, intvl time.Duration, cnt int) error {
-	if g.proto != "tcp" {
+	if !g.isTCP() {
 		return errorx.ErrUnsupportedOp
 	}
 	// As in gnet, the durations are truncated to seconds and not defaulted: the probe count and
@@ -252,7 +254,7 @@ func (g *gconn) SafeContext() any {
 func (g *gconn) SetSafeContext(ctx any) { g.safeCtx.Store(&ctx) }
 
 // EventLoop is the loop the connection lives on now: after a move, the one it moved to.
-func (g *gconn) EventLoop() gnet.EventLoop { return g.loops[g.c.Loop().Index()] }
+func (g *gconn) EventLoop() gnet.EventLoop { return g.b.loops[g.c.Loop().Index()] }
 
 // LocalAddr and RemoteAddr: the handler bridge looks both up on the loop before OnOpen (a direct
 // descriptor has no fd to ask; see conn.Conn.LocalAddr), before anyone else has the
@@ -302,5 +304,5 @@ func (g *gconn) MoveTo(i int, done func(error)) error {
 	if g.isDatagram() {
 		return errorx.ErrUnsupportedOp
 	}
-	return g.loops[0].set.Move(g.c, i, done)
+	return g.b.set.Move(g.c, i, done)
 }

@@ -93,7 +93,7 @@ func (e Engine) Move(c gnet.Conn, i int, done func(error)) error {
 		return err
 	}
 	g, ok := c.(*gconn)
-	if !ok || g.loops[0].eng != e.e {
+	if !ok || g.b.eng != e.e {
 		return errorx.ErrUnsupportedOp
 	}
 	return g.MoveTo(i, done)
@@ -221,7 +221,7 @@ func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
 		}
 	}()
 	for i := range addrs {
-		b := &bridge{eng: e, proto: protoOf(networks[i]), first: i == 0}
+		b := &bridge{eng: e, first: i == 0}
 		if _, err := ringset.Start(config(networks[i], hosts[i], o, x), b); err != nil {
 			e.stop()
 			for _, b := range e.started() {
@@ -270,16 +270,6 @@ func (e *engine) tick() {
 		}
 		timer.Reset(delay)
 	}
-}
-
-func protoOf(network string) string {
-	switch {
-	case strings.HasPrefix(network, "udp"):
-		return "udp"
-	case network == "unix":
-		return "unix"
-	}
-	return "tcp"
 }
 
 // fallbackReason says why gnet's own engine must serve (nil when io_uring can).

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -315,6 +316,37 @@ func TestKeepAliveOptionUnderASecond(t *testing.T) {
 			e.stop(context.Background(), addr)
 			<-done
 			t.Fatal("Run with WithTCPKeepAlive(500ms) served")
+		}
+	})
+}
+
+// A unix connection Registered on a TCP engine is unix: the keep-alive calls are gnet's
+// ErrUnsupportedOp, not a socket error.
+func TestKeepAliveOnRegisteredUnixConn(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engineUnderTest) {
+		h := &sockets{booted: make(chan struct{}), opened: make(chan gnet.Conn, 4)}
+		addr := freeAddr(t, "tcp")
+		serve(t, e, h, h.booted, []string{addr})
+		dialT(t, addr)
+		gc := <-h.opened
+		ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "peer.sock"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		res, err := gc.EventLoop().Register(context.Background(), ln.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := <-res
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		if err := r.Conn.SetKeepAlivePeriod(10 * time.Second); !errors.Is(err, errorx.ErrUnsupportedOp) {
+			t.Fatalf("SetKeepAlivePeriod on a unix connection: %v, want ErrUnsupportedOp", err)
+		}
+		if err := r.Conn.SetKeepAlive(true, 10*time.Second, time.Second, 3); !errors.Is(err, errorx.ErrUnsupportedOp) {
+			t.Fatalf("SetKeepAlive on a unix connection: %v, want ErrUnsupportedOp", err)
 		}
 	})
 }

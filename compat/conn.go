@@ -72,19 +72,10 @@ func (g *gconn) WriteTo(w io.Writer) (int64, error) {
 	return int64(n), err
 }
 
-func (g *gconn) Next(n int) ([]byte, error) {
-	if n < 0 {
-		n = 0 // gnet: a negative n takes everything, like 0
-	}
-	return g.c.Next(n)
-}
-
-func (g *gconn) Peek(n int) ([]byte, error) {
-	if n < 0 {
-		n = 0
-	}
-	return g.c.Peek(n)
-}
+// Next and Peek: as in gnet, n <= 0 means everything buffered, and more than is buffered is
+// io.ErrShortBuffer.
+func (g *gconn) Next(n int) ([]byte, error) { return g.c.Next(n) }
+func (g *gconn) Peek(n int) ([]byte, error) { return g.c.Peek(n) }
 
 func (g *gconn) Discard(n int) (int, error) { return g.c.Discard(n), nil }
 func (g *gconn) InboundBuffered() int       { return g.c.InboundBuffered() }

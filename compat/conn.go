@@ -3,6 +3,7 @@ package compat
 import (
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -89,8 +90,13 @@ func (g *gconn) Write(p []byte) (int, error) {
 	return g.c.Write(p)
 }
 
+// copyBufs are ReadFrom's buffers: one handed to r.Read escapes, so it is pooled rather than
+// allocated per call.
+var copyBufs = sync.Pool{New: func() any { return new([16 << 10]byte) }}
+
 func (g *gconn) ReadFrom(r io.Reader) (int64, error) {
-	var buf [16 << 10]byte
+	buf := copyBufs.Get().(*[16 << 10]byte)
+	defer copyBufs.Put(buf)
 	var total int64
 	for {
 		n, err := r.Read(buf[:])

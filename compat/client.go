@@ -91,12 +91,7 @@ func (cli *Client) DialContext(network, address string, ctx any) (gnet.Conn, err
 			return nil, err // as gnet's client fails setting it
 		}
 	}
-	el := cli.b.loops[cli.b.set.PickLoop()]
-	res, o := el.opening(ctx)
-	if err := cli.b.set.Dial(context.Background(), el.idx, network, address, o); err != nil {
-		return nil, err
-	}
-	r := <-res
+	r := <-cli.loop().dial(context.Background(), network, address, ctx)
 	return r.Conn, r.Err
 }
 
@@ -117,9 +112,8 @@ func (cli *Client) EnrollContext(c net.Conn, ctx any) (gnet.Conn, error) {
 			return nil, err // as gnet's client fails setting it
 		}
 	}
-	el := cli.b.loops[cli.b.set.PickLoop()]
-	res, o := el.opening(ctx)
-	if err := cli.b.set.AdoptConn(el.idx, c, o); err != nil {
+	res, err := cli.loop().enroll(c, ctx)
+	if err != nil {
 		return nil, err
 	}
 	r := <-res
@@ -130,8 +124,8 @@ func (cli *Client) ready() error {
 	if cli.eng == nil {
 		return errorx.ErrEmptyEngine
 	}
-	if cli.eng.isShutdown() {
-		return errorx.ErrEngineInShutdown
-	}
-	return nil
+	return cli.eng.running()
 }
+
+// loop is the loop the next connection is served on (least connections, as gnet's client).
+func (cli *Client) loop() *eventLoop { return cli.b.loops[cli.b.set.PickLoop()] }

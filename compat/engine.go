@@ -36,10 +36,7 @@ func (e Engine) Validate() error {
 	if e.e == nil {
 		return errorx.ErrEmptyEngine
 	}
-	if e.e.isShutdown() {
-		return errorx.ErrEngineInShutdown
-	}
-	return nil
+	return e.e.running()
 }
 
 // CountConnections is how many connections the engine serves, or -1 once it has stopped.
@@ -108,6 +105,14 @@ func (e Engine) Stop(ctx context.Context) error {
 }
 
 func (e *engine) isShutdown() bool { return e.down.Load() }
+
+// running is nil, or gnet's ErrEngineInShutdown once the engine is stopping.
+func (e *engine) running() error {
+	if e.isShutdown() {
+		return errorx.ErrEngineInShutdown
+	}
+	return nil
+}
 
 // started returns the bridges of the sets booted so far.
 func (e *engine) started() []*bridge {

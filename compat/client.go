@@ -41,16 +41,14 @@ func (cli *Client) Start() error {
 	if cli.fallback != nil {
 		return cli.fallback.Start()
 	}
-	e := &engine{handler: cli.handler, opts: cli.opts, stopped: make(chan struct{}), tickDone: make(chan struct{})}
+	e := &engine{handler: cli.handler, stopped: make(chan struct{}), tickDone: make(chan struct{})}
 	cfg := config("", "", cli.opts, cli.ext)
 	cfg.Balancer = ringset.LeastConnections // as gnet's client balances
 	cfg.ReusePort = false
 	b := &bridge{eng: e, first: true}
-	s, err := ringset.Start(cfg, b)
-	if err != nil {
+	if _, err := ringset.Start(cfg, b); err != nil {
 		return err
 	}
-	e.add(s, b)
 	cli.eng, cli.b = e, b
 	if cli.opts.Ticker {
 		go e.tick()
@@ -67,7 +65,7 @@ func (cli *Client) Stop() error {
 		return errorx.ErrEmptyEngine
 	}
 	cli.eng.stop()
-	return cli.eng.started()[0].Wait()
+	return cli.b.set.Wait()
 }
 
 // Dial connects to address and returns the connection once its OnOpen has run.
@@ -88,12 +86,12 @@ func (cli *Client) DialContext(network, address string, ctx any) (gnet.Conn, err
 	if strings.HasPrefix(network, "udp") {
 		return nil, errorx.ErrUnsupportedProtocol
 	}
-	el := cli.b.loops[cli.eng.sets[0].PickLoop()]
-	res, o := el.opening(ctx)
-	if err := cli.eng.sets[0].Dial(context.Background(), el.idx, network, address, o); err != nil {
-		return nil, err
+	if strings.HasPrefix(network, "tcp") {
+		if err := keepAliveOption(cli.opts); err != nil {
+			return nil, err // as gnet's client fails setting it
+		}
 	}
-	r := <-res
+	r := <-cli.loop().dial(context.Background(), network, address, ctx)
 	return r.Conn, r.Err
 }
 
@@ -109,9 +107,13 @@ func (cli *Client) EnrollContext(c net.Conn, ctx any) (gnet.Conn, error) {
 	if err := cli.ready(); err != nil {
 		return nil, err
 	}
-	el := cli.b.loops[cli.eng.sets[0].PickLoop()]
-	res, o := el.opening(ctx)
-	if err := cli.eng.sets[0].AdoptConn(el.idx, c, o); err != nil {
+	if _, tcp := c.(*net.TCPConn); tcp {
+		if err := keepAliveOption(cli.opts); err != nil {
+			return nil, err // as gnet's client fails setting it
+		}
+	}
+	res, err := cli.loop().enroll(c, ctx)
+	if err != nil {
 		return nil, err
 	}
 	r := <-res
@@ -122,8 +124,8 @@ func (cli *Client) ready() error {
 	if cli.eng == nil {
 		return errorx.ErrEmptyEngine
 	}
-	if cli.eng.isShutdown() {
-		return errorx.ErrEngineInShutdown
-	}
-	return nil
+	return cli.eng.running()
 }
+
+// loop is the loop the next connection is served on (least connections, as gnet's client).
+func (cli *Client) loop() *eventLoop { return cli.b.loops[cli.b.set.PickLoop()] }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,26 +17,28 @@ import (
 // context lives here; the uringnet connection's context points back at this).
 type gconn struct {
 	c       *conn.Conn
-	loops   []*eventLoop // the set's loops, by index
+	b       *bridge // its set's bridge: the engine, the set and its loops
 	ctx     any
 	safeCtx atomic.Pointer[any]
-	proto   string // "tcp", "unix" or "udp", as gnet names a connection's protocol
 }
 
 var _ gnet.Conn = (*gconn)(nil)
 
-// wrap returns the gnet face of c, one of the connections of the set whose loops are loops,
-// making it on first use.
-func wrap(c *conn.Conn, loops []*eventLoop, proto string) *gconn {
+// wrap returns the gnet face of c, one of the connections of b's set, making it on first use.
+func wrap(c *conn.Conn, b *bridge) *gconn {
 	if g, ok := c.Context().(*gconn); ok {
 		return g
 	}
-	g := &gconn{c: c, loops: loops, proto: proto}
+	g := &gconn{c: c, b: b}
 	c.SetContext(g)
 	return g
 }
 
 func (g *gconn) isDatagram() bool { return g.c.IsDatagram() }
+
+// isTCP is gnet's proto == "tcp", told from the address: a unix connection Registered on a TCP
+// engine is still unix.
+func (g *gconn) isTCP() bool { _, ok := g.c.LocalAddr().(*net.TCPAddr); return ok }
 
 // onLoop runs f on the connection's loop and waits for it: at once when called there,
 // otherwise as the connection's queued work. It reports net.ErrClosed when the loop has stopped.
@@ -65,23 +68,16 @@ func (g *gconn) Read(p []byte) (int, error) {
 func (g *gconn) WriteTo(w io.Writer) (int64, error) {
 	b, _ := g.c.Peek(-1)
 	n, err := w.Write(b)
-	g.c.Discard(n)
+	if n > 0 { // conn's Discard takes n <= 0 as "all"; what w did not take stays, as in gnet
+		g.c.Discard(n)
+	}
 	return int64(n), err
 }
 
-func (g *gconn) Next(n int) ([]byte, error) {
-	if n < 0 {
-		n = 0 // gnet: a negative n takes everything, like 0
-	}
-	return g.c.Next(n)
-}
-
-func (g *gconn) Peek(n int) ([]byte, error) {
-	if n < 0 {
-		n = 0
-	}
-	return g.c.Peek(n)
-}
+// Next and Peek: as in gnet, n <= 0 means everything buffered, and more than is buffered is
+// io.ErrShortBuffer.
+func (g *gconn) Next(n int) ([]byte, error) { return g.c.Next(n) }
+func (g *gconn) Peek(n int) ([]byte, error) { return g.c.Peek(n) }
 
 func (g *gconn) Discard(n int) (int, error) { return g.c.Discard(n), nil }
 func (g *gconn) InboundBuffered() int       { return g.c.InboundBuffered() }
@@ -90,8 +86,13 @@ func (g *gconn) InboundBuffered() int       { return g.c.InboundBuffered() }
 
 func (g *gconn) Write(p []byte) (int, error) { return g.c.Write(p) }
 
+// copyBufs are ReadFrom's buffers: one handed to r.Read escapes, so it is pooled rather than
+// allocated per call.
+var copyBufs = sync.Pool{New: func() any { return new([16 << 10]byte) }}
+
 func (g *gconn) ReadFrom(r io.Reader) (int64, error) {
-	var buf [16 << 10]byte
+	buf := copyBufs.Get().(*[16 << 10]byte)
+	defer copyBufs.Put(buf)
 	var total int64
 	for {
 		n, err := r.Read(buf[:])
@@ -211,17 +212,25 @@ func (g *gconn) SetNoDelay(noDelay bool) error {
 }
 
 func (g *gconn) SetKeepAlivePeriod(d time.Duration) error {
-	if g.proto != "tcp" {
+	if !g.isTCP() {
 		return errorx.ErrUnsupportedOp
 	}
-	return g.onSocket(func() error { return g.c.SetKeepAlive(true, d) })
+	idle, intvl, cnt, err := keepAlive(d, 0, 0)
+	if err != nil {
+		return err
+	}
+	return g.onSocket(func() error { return g.c.SetKeepAliveProbes(true, idle, intvl, cnt) })
 }
 
 func (g *gconn) SetKeepAlive(enabled bool, idle, intvl time.Duration, cnt int) error {
-	if g.proto != "tcp" {
+	if !g.isTCP() {
 		return errorx.ErrUnsupportedOp
 	}
-	return g.onSocket(func() error { return g.c.SetKeepAliveProbes(enabled, seconds(idle), seconds(intvl), cnt) })
+	// As in gnet, the durations are truncated to seconds and not defaulted: the probe count and
+	// both times must be at least 1 when enabling.
+	return g.onSocket(func() error {
+		return g.c.SetKeepAliveProbes(enabled, int(idle/time.Second), int(intvl/time.Second), cnt)
+	})
 }
 
 // Conn.
@@ -239,7 +248,7 @@ func (g *gconn) SafeContext() any {
 func (g *gconn) SetSafeContext(ctx any) { g.safeCtx.Store(&ctx) }
 
 // EventLoop is the loop the connection lives on now: after a move, the one it moved to.
-func (g *gconn) EventLoop() gnet.EventLoop { return g.loops[g.c.Loop().Index()] }
+func (g *gconn) EventLoop() gnet.EventLoop { return g.b.loops[g.c.Loop().Index()] }
 
 // LocalAddr and RemoteAddr: the handler bridge looks both up on the loop before OnOpen (a direct
 // descriptor has no fd to ask; see conn.Conn.LocalAddr), before anyone else has the
@@ -289,5 +298,5 @@ func (g *gconn) MoveTo(i int, done func(error)) error {
 	if g.isDatagram() {
 		return errorx.ErrUnsupportedOp
 	}
-	return g.loops[0].set.Move(g.c, i, done)
+	return g.b.set.Move(g.c, i, done)
 }

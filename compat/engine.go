@@ -18,11 +18,8 @@ import (
 // engine is one Run or Rotate on io_uring: a ringset.Set per address, all calling one handler.
 type engine struct {
 	handler  gnet.EventHandler
-	opts     *gnet.Options
-	addrs    []string
-	mu       sync.Mutex // guards sets and bridges while Rotate adds to them
-	sets     []*ringset.Set
-	bridges  []*bridge
+	mu       sync.Mutex  // guards bridges, which each set's OnBoot adds to
+	bridges  []*bridge   // one per booted set, in address order
 	down     atomic.Bool // shutting down or shut down
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when every set has stopped
@@ -39,10 +36,7 @@ func (e Engine) Validate() error {
 	if e.e == nil {
 		return errorx.ErrEmptyEngine
 	}
-	if e.e.isShutdown() {
-		return errorx.ErrEngineInShutdown
-	}
-	return nil
+	return e.e.running()
 }
 
 // CountConnections is how many connections the engine serves, or -1 once it has stopped.
@@ -51,8 +45,8 @@ func (e Engine) CountConnections() int {
 		return -1
 	}
 	n := 0
-	for _, s := range e.e.started() {
-		n += s.CountConnections()
+	for _, b := range e.e.started() {
+		n += b.set.CountConnections()
 	}
 	return n
 }
@@ -63,11 +57,11 @@ func (e Engine) Dup() (int, error) {
 	if err := e.Validate(); err != nil {
 		return -1, err
 	}
-	sets := e.e.started()
-	if len(sets) != 1 {
+	bs := e.e.started()
+	if len(bs) != 1 {
 		return -1, errorx.ErrUnsupportedOp
 	}
-	return sets[0].DupListener()
+	return bs[0].set.DupListener()
 }
 
 // Register serves a connection on the loop the engine's balancer picks, as gnet's
@@ -77,10 +71,9 @@ func (e Engine) Register(ctx context.Context) (<-chan gnet.RegisteredResult, err
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	e.e.mu.Lock()
-	s, b := e.e.sets[0], e.e.bridges[0]
-	e.e.mu.Unlock()
-	el := b.loops[s.PickLoop()]
+	// From OnBoot on (see bridge.OnBoot) there is at least the first address's set.
+	b := e.e.started()[0]
+	el := b.loops[b.set.PickLoop()]
 	if c, ok := gnet.FromNetConnContext(ctx); ok {
 		return el.Enroll(ctx, c)
 	}
@@ -97,7 +90,7 @@ func (e Engine) Move(c gnet.Conn, i int, done func(error)) error {
 		return err
 	}
 	g, ok := c.(*gconn)
-	if !ok || g.loops[0].eng != e.e {
+	if !ok || g.b.eng != e.e {
 		return errorx.ErrUnsupportedOp
 	}
 	return g.MoveTo(i, done)
@@ -113,20 +106,28 @@ func (e Engine) Stop(ctx context.Context) error {
 
 func (e *engine) isShutdown() bool { return e.down.Load() }
 
-// started returns the sets started so far.
-func (e *engine) started() []*ringset.Set {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.sets
+// running is nil, or gnet's ErrEngineInShutdown once the engine is stopping.
+func (e *engine) running() error {
+	if e.isShutdown() {
+		return errorx.ErrEngineInShutdown
+	}
+	return nil
 }
 
-// add records a started set; one started after the engine began stopping is stopped too.
-func (e *engine) add(s *ringset.Set, b *bridge) {
+// started returns the bridges of the sets booted so far.
+func (e *engine) started() []*bridge {
 	e.mu.Lock()
-	e.sets, e.bridges = append(e.sets, s), append(e.bridges, b)
+	defer e.mu.Unlock()
+	return e.bridges
+}
+
+// add records a booted set's bridge; one booted after the engine began stopping is stopped too.
+func (e *engine) add(b *bridge) {
+	e.mu.Lock()
+	e.bridges = append(e.bridges, b)
 	e.mu.Unlock()
 	if e.isShutdown() {
-		s.Stop()
+		b.set.Stop()
 	}
 }
 
@@ -135,8 +136,8 @@ func (e *engine) stop() {
 	e.stopOnce.Do(func() {
 		e.down.Store(true)
 		close(e.tickDone)
-		for _, s := range e.started() {
-			s.Stop()
+		for _, b := range e.started() {
+			b.set.Stop()
 		}
 	})
 }
@@ -205,10 +206,17 @@ func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
 	}
 	opts, x := splitOptions(opts)
 	o := loadOptions(networks, opts)
+	for _, n := range networks {
+		if strings.HasPrefix(n, "tcp") {
+			if err := keepAliveOption(o); err != nil {
+				return err // gnet's Run fails on its TCP listener
+			}
+		}
+	}
 	if err := fallbackReason(o); err != nil {
 		return runFallback(h, addrs, o, opts, err)
 	}
-	e := &engine{handler: h, opts: o, addrs: addrs, stopped: make(chan struct{}), tickDone: make(chan struct{})}
+	e := &engine{handler: h, stopped: make(chan struct{}), tickDone: make(chan struct{})}
 	for _, a := range addrs {
 		engines.Store(a, e)
 	}
@@ -218,12 +226,11 @@ func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
 		}
 	}()
 	for i := range addrs {
-		b := &bridge{eng: e, proto: protoOf(networks[i]), first: i == 0}
-		s, err := ringset.Start(config(networks[i], hosts[i], o, x), b)
-		if err != nil {
+		b := &bridge{eng: e, first: i == 0}
+		if _, err := ringset.Start(config(networks[i], hosts[i], o, x), b); err != nil {
 			e.stop()
-			for _, s := range e.started() {
-				s.Wait()
+			for _, b := range e.started() {
+				b.set.Wait()
 			}
 			switch {
 			case i == 0 && b.bootShutdown:
@@ -234,15 +241,14 @@ func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
 			}
 			return err
 		}
-		e.add(s, b)
 	}
 	logf(o, "uringnet: io_uring engine with %d event loops, listening on %s", numLoops(o), strings.Join(addrs, " | "))
 	if o.Ticker {
 		go e.tick()
 	}
 	var first error
-	for _, s := range e.started() {
-		if err := s.Wait(); err != nil && first == nil {
+	for _, b := range e.started() {
+		if err := b.set.Wait(); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -269,16 +275,6 @@ func (e *engine) tick() {
 		}
 		timer.Reset(delay)
 	}
-}
-
-func protoOf(network string) string {
-	switch {
-	case strings.HasPrefix(network, "udp"):
-		return "udp"
-	case network == "unix":
-		return "unix"
-	}
-	return "tcp"
 }
 
 // fallbackReason says why gnet's own engine must serve (nil when io_uring can).

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -195,4 +196,157 @@ func TestOpenCloseLeavesNothing(t *testing.T) {
 		t.Fatalf("OnOpen %d, OnClose %d; want 2000 each", h.opened.Load(), h.closed.Load())
 	}
 	leakcheck.Settle(t, g0, fd0)
+}
+
+// registerAtBoot registers, from OnBoot, a connection to its own listener.
+type registerAtBoot struct {
+	gnet.BuiltinEventEngine
+	addr   string
+	res    <-chan gnet.RegisteredResult
+	err    error
+	booted chan struct{}
+}
+
+func (h *registerAtBoot) OnBoot(gnet.Engine) gnet.Action {
+	defer close(h.booted)
+	e, err := compat.EngineFor(h.addr)
+	if err != nil {
+		h.err = err
+		return gnet.None
+	}
+	_, host := dialAddr(h.addr)
+	a, err := net.ResolveTCPAddr("tcp", host)
+	if err != nil {
+		h.err = err
+		return gnet.None
+	}
+	h.res, h.err = e.Register(gnet.NewNetAddrContext(context.Background(), a))
+	return gnet.None
+}
+
+// The engine EngineFor gives can Register from OnBoot on (it used to panic there: the set was
+// recorded only after OnBoot returned).
+func TestRegisterFromOnBoot(t *testing.T) {
+	addr := freeAddr(t, "tcp")
+	h := &registerAtBoot{addr: addr, booted: make(chan struct{})}
+	serve(t, uring, h, h.booted, []string{addr})
+	if h.err != nil {
+		t.Fatalf("Register from OnBoot: %v", h.err)
+	}
+	select {
+	case r := <-h.res:
+		if r.Err != nil || r.Conn == nil {
+			t.Fatalf("Register from OnBoot: %v, %v", r.Conn, r.Err)
+		}
+		if r.Conn.RemoteAddr().String() != addr[len("tcp://"):] {
+			t.Fatalf("registered connection's peer %v, want %s", r.Conn.RemoteAddr(), addr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Register from OnBoot: no result")
+	}
+}
+
+// keepAliveProbes reads back a socket's keep-alive idle time, interval and probe count.
+func keepAliveProbes(t *testing.T, fd int) [3]int {
+	t.Helper()
+	var got [3]int
+	for i, opt := range []int{unix.TCP_KEEPIDLE, unix.TCP_KEEPINTVL, unix.TCP_KEEPCNT} {
+		v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, opt)
+		if err != nil {
+			t.Fatalf("getsockopt on fd %d: %v", fd, err)
+		}
+		got[i] = v
+	}
+	return got
+}
+
+// SetKeepAlivePeriod and SetKeepAlive set the socket as gnet's do: the period is the idle time,
+// the interval a fifth of it (at least 1 s), 5 probes; under a second is an error.
+func TestKeepAlivePeriod(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engineUnderTest) {
+		h := &sockets{booted: make(chan struct{}), opened: make(chan gnet.Conn, 1)}
+		addr := freeAddr(t, "tcp")
+		serve(t, e, h, h.booted, []string{addr})
+		dialT(t, addr)
+		gc := <-h.opened
+		for _, tc := range []struct {
+			period time.Duration
+			want   [3]int
+		}{
+			{10 * time.Second, [3]int{10, 2, 5}},
+			{3 * time.Second, [3]int{3, 1, 5}},
+			{90*time.Second + 900*time.Millisecond, [3]int{90, 18, 5}},
+		} {
+			if err := gc.SetKeepAlivePeriod(tc.period); err != nil {
+				t.Fatalf("SetKeepAlivePeriod(%v): %v", tc.period, err)
+			}
+			if got := keepAliveProbes(t, gc.Fd()); got != tc.want {
+				t.Fatalf("SetKeepAlivePeriod(%v): idle, interval, count %v; want %v", tc.period, got, tc.want)
+			}
+		}
+		if err := gc.SetKeepAlivePeriod(500 * time.Millisecond); err == nil {
+			t.Fatal("SetKeepAlivePeriod(500ms): no error")
+		}
+		if err := gc.SetKeepAlive(true, 500*time.Millisecond, time.Second, 3); err == nil {
+			t.Fatal("SetKeepAlive with a 500ms idle time: no error")
+		}
+		if err := gc.SetKeepAlive(true, 7*time.Second, 3*time.Second, 4); err != nil {
+			t.Fatal(err)
+		}
+		if got := keepAliveProbes(t, gc.Fd()); got != [3]int{7, 3, 4} {
+			t.Fatalf("SetKeepAlive(7s, 3s, 4): %v", got)
+		}
+	})
+}
+
+// A keep-alive option under a second makes Run fail on a TCP address, as gnet's does.
+func TestKeepAliveOptionUnderASecond(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engineUnderTest) {
+		addr := freeAddr(t, "tcp")
+		done := make(chan error, 1)
+		go func() {
+			done <- e.run(&gnet.BuiltinEventEngine{}, addr, quiet, gnet.WithTCPKeepAlive(500*time.Millisecond))
+		}()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Fatal("Run with WithTCPKeepAlive(500ms): no error")
+			}
+		case <-time.After(5 * time.Second):
+			e.stop(context.Background(), addr)
+			<-done
+			t.Fatal("Run with WithTCPKeepAlive(500ms) served")
+		}
+	})
+}
+
+// A unix connection Registered on a TCP engine is unix: the keep-alive calls are gnet's
+// ErrUnsupportedOp, not a socket error.
+func TestKeepAliveOnRegisteredUnixConn(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engineUnderTest) {
+		h := &sockets{booted: make(chan struct{}), opened: make(chan gnet.Conn, 4)}
+		addr := freeAddr(t, "tcp")
+		serve(t, e, h, h.booted, []string{addr})
+		dialT(t, addr)
+		gc := <-h.opened
+		ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "peer.sock"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		res, err := gc.EventLoop().Register(context.Background(), ln.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := <-res
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		if err := r.Conn.SetKeepAlivePeriod(10 * time.Second); !errors.Is(err, errorx.ErrUnsupportedOp) {
+			t.Fatalf("SetKeepAlivePeriod on a unix connection: %v, want ErrUnsupportedOp", err)
+		}
+		if err := r.Conn.SetKeepAlive(true, 10*time.Second, time.Second, 3); !errors.Is(err, errorx.ErrUnsupportedOp) {
+			t.Fatalf("SetKeepAlive on a unix connection: %v, want ErrUnsupportedOp", err)
+		}
+	})
 }

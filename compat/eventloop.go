@@ -13,11 +13,8 @@ import (
 
 // eventLoop is one of a set's loops as gnet.EventLoop.
 type eventLoop struct {
-	eng   *engine
-	set   *ringset.Set
-	idx   int
-	proto string
-	b     *bridge // the set's bridge, whose loops are this one's siblings
+	b   *bridge // the set's bridge: the engine, the set and this loop's siblings
+	idx int
 }
 
 var _ gnet.EventLoop = (*eventLoop)(nil)
@@ -25,8 +22,8 @@ var _ gnet.EventLoop = (*eventLoop)(nil)
 // Register dials addr from this loop (SOCKET and CONNECT on its ring) and serves the
 // connection here; the context's gnet.FromContext value becomes the connection's context.
 func (el *eventLoop) Register(ctx context.Context, addr net.Addr) (<-chan gnet.RegisteredResult, error) {
-	if el.eng.isShutdown() {
-		return nil, errorx.ErrEngineInShutdown
+	if err := el.b.eng.running(); err != nil {
+		return nil, err
 	}
 	if addr == nil {
 		return nil, errorx.ErrInvalidNetworkAddress
@@ -35,26 +32,38 @@ func (el *eventLoop) Register(ctx context.Context, addr net.Addr) (<-chan gnet.R
 	if network != "tcp" && network != "tcp4" && network != "tcp6" && network != "unix" {
 		return nil, errorx.ErrUnsupportedProtocol
 	}
-	res, o := el.opening(gnet.FromContext(ctx))
-	go func() {
-		if err := el.set.Dial(ctx, el.idx, network, addr.String(), o); err != nil {
-			o.Opened(nil, err)
-		}
-	}()
-	return res, nil
+	return el.dial(ctx, network, addr.String(), gnet.FromContext(ctx)), nil
 }
 
 // Enroll serves an existing connection on this loop: a duplicate of its descriptor is placed in
 // the loop's table and c itself is closed, as gnet does.
 func (el *eventLoop) Enroll(ctx context.Context, c net.Conn) (<-chan gnet.RegisteredResult, error) {
-	if el.eng.isShutdown() {
-		return nil, errorx.ErrEngineInShutdown
+	if err := el.b.eng.running(); err != nil {
+		return nil, err
 	}
 	if c == nil {
 		return nil, errorx.ErrInvalidNetConn
 	}
-	res, o := el.opening(gnet.FromContext(ctx))
-	err := el.set.AdoptConn(el.idx, c, o)
+	return el.enroll(c, gnet.FromContext(ctx))
+}
+
+// dial connects to address from this loop's ring and serves the connection here, starting
+// with value as its context; the outcome arrives on the channel.
+func (el *eventLoop) dial(ctx context.Context, network, address string, value any) <-chan gnet.RegisteredResult {
+	res, o := el.opening(value)
+	go func() {
+		if err := el.b.set.Dial(ctx, el.idx, network, address, o); err != nil {
+			o.Opened(nil, err)
+		}
+	}()
+	return res
+}
+
+// enroll serves a duplicate of c's descriptor here, starting with value as its context, and
+// closes c; the outcome arrives on the channel.
+func (el *eventLoop) enroll(c net.Conn, value any) (<-chan gnet.RegisteredResult, error) {
+	res, o := el.opening(value)
+	err := el.b.set.AdoptConn(el.idx, c, o)
 	c.Close()
 	if err != nil {
 		return nil, err
@@ -68,7 +77,7 @@ func (el *eventLoop) opening(ctx any) (<-chan gnet.RegisteredResult, ringset.Ope
 	res := make(chan gnet.RegisteredResult, 1)
 	return res, ringset.Opening{
 		Prepare: func(c *conn.Conn) {
-			g := wrap(c, el.b.loops, el.proto)
+			g := wrap(c, el.b)
 			g.SetContext(ctx)
 			g.SetSafeContext(ctx)
 		},
@@ -76,7 +85,7 @@ func (el *eventLoop) opening(ctx any) (<-chan gnet.RegisteredResult, ringset.Ope
 			if err != nil {
 				res <- gnet.RegisteredResult{Err: err}
 			} else {
-				res <- gnet.RegisteredResult{Conn: wrap(c, el.b.loops, el.proto)}
+				res <- gnet.RegisteredResult{Conn: wrap(c, el.b)}
 			}
 			close(res)
 		},
@@ -85,20 +94,20 @@ func (el *eventLoop) opening(ctx any) (<-chan gnet.RegisteredResult, ringset.Ope
 
 // Execute runs runnable on the loop.
 func (el *eventLoop) Execute(ctx context.Context, runnable gnet.Runnable) error {
-	if el.eng.isShutdown() {
-		return errorx.ErrEngineInShutdown
+	if err := el.b.eng.running(); err != nil {
+		return err
 	}
 	if runnable == nil {
 		return errorx.ErrNilRunnable
 	}
-	return el.set.Post(el.idx, func() { _ = runnable.Run(ctx) })
+	return el.b.set.Post(el.idx, func() { _ = runnable.Run(ctx) })
 }
 
 // Schedule runs runnable on the loop after delay. gnet v2.10.0 leaves this unsupported; here it
 // works (an extension).
 func (el *eventLoop) Schedule(ctx context.Context, runnable gnet.Runnable, delay time.Duration) error {
-	if el.eng.isShutdown() {
-		return errorx.ErrEngineInShutdown
+	if err := el.b.eng.running(); err != nil {
+		return err
 	}
 	if runnable == nil {
 		return errorx.ErrNilRunnable

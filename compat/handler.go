@@ -16,7 +16,7 @@ import (
 // bridge is a ringset.Handler that calls a gnet.EventHandler: one per set (per address).
 type bridge struct {
 	eng   *engine
-	proto string // gnet's name for the set's connections: "tcp", "unix" or "udp"
+	set   *ringset.Set // from OnBoot on
 	loops []*eventLoop
 	// first: this set's OnBoot and OnShutdown are the engine's (with Rotate, the other sets'
 	// are not passed on, so the handler hears of each once).
@@ -25,10 +25,14 @@ type bridge struct {
 	bootShutdown bool
 }
 
+// OnBoot records the set with the engine before the handler's OnBoot runs, so that the engine
+// (EngineFor) can Register connections from the handler's OnBoot on.
 func (b *bridge) OnBoot(s *ringset.Set) ringset.Action {
+	b.set = s
 	for i := 0; i < s.NumLoops(); i++ {
-		b.loops = append(b.loops, &eventLoop{eng: b.eng, set: s, idx: i, proto: b.proto, b: b})
+		b.loops = append(b.loops, &eventLoop{b: b, idx: i})
 	}
+	b.eng.add(b)
 	if !b.first {
 		return ringset.None
 	}
@@ -44,18 +48,14 @@ func (b *bridge) OnShutdown(*ringset.Set) {
 	b.eng.stop() // one address stopping stops them all
 }
 
-func (b *bridge) conn(c *conn.Conn) *gconn { return wrap(c, b.loops, b.proto) }
+func (b *bridge) conn(c *conn.Conn) *gconn { return wrap(c, b) }
 
 func (b *bridge) OnOpen(c *conn.Conn) ([]byte, ringset.Action) {
 	g := b.conn(c)
-	// gnet knows both addresses from accept on; here they are looked up now, on the loop, so
-	// that every callback (OnClose included, after the descriptor is gone) has them.
-	if _, isUnix := c.LocalAddr().(*net.UnixAddr); g.proto == "" {
-		g.proto = "tcp" // a client's connection: its protocol shows in its address
-		if isUnix {
-			g.proto = "unix"
-		}
-	}
+	// gnet knows both addresses from accept on; here they are looked up now, on the loop (this
+	// caches both), so that every callback (OnClose included, after the descriptor is gone) and
+	// any goroutine has them.
+	c.LocalAddr()
 	out, action := b.eng.handler.OnOpen(g)
 	return out, ringset.Action(action)
 }

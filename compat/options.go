@@ -7,7 +7,6 @@ import (
 	"path"
 	"runtime"
 	"strings"
-	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
@@ -115,25 +114,20 @@ func balancer(lb gnet.LoadBalancing) ringset.Balancer {
 }
 
 // socketOptions are gnet's per-connection socket options, set once on the listener (Linux
-// copies them to every accepted socket) and on every dialed socket. Keep-alive follows gnet:
-// the interval defaults to a fifth of the idle time and the count to 5.
+// copies them to every accepted socket) and on every dialed socket. Keep-alive timings follow
+// gnet's rule (keepAlive); invalid ones are left out here and reported by keepAliveOption.
 func socketOptions(o *gnet.Options) []ringset.SocketOption {
 	var opts []ringset.SocketOption
 	add := func(level, name, v int) {
 		opts = append(opts, ringset.SocketOption{Level: level, Name: name, Value: int32(v)})
 	}
 	if o.TCPKeepAlive > 0 {
-		intvl, cnt := o.TCPKeepInterval, o.TCPKeepCount
-		if intvl == 0 {
-			intvl = o.TCPKeepAlive / 5
-		}
-		if cnt == 0 {
-			cnt = 5
-		}
 		add(unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
-		add(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, seconds(o.TCPKeepAlive))
-		add(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, seconds(intvl))
-		add(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, cnt)
+		if idle, intvl, cnt, err := keepAlive(o.TCPKeepAlive, o.TCPKeepInterval, o.TCPKeepCount); err == nil {
+			add(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, idle)
+			add(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, intvl)
+			add(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, cnt)
+		}
 	}
 	if o.SocketRecvBuffer > 0 {
 		add(unix.SOL_SOCKET, unix.SO_RCVBUF, o.SocketRecvBuffer)
@@ -143,9 +137,6 @@ func socketOptions(o *gnet.Options) []ringset.SocketOption {
 	}
 	return opts
 }
-
-// seconds is d in whole seconds, at least 1 (the kernel refuses 0).
-func seconds(d time.Duration) int { return max(1, int(d/time.Second)) }
 
 // parseProtoAddr splits "tcp://host:port" or "unix:///path" as gnet does, with gnet's errors.
 func parseProtoAddr(protoAddr string) (network, address string, err error) {

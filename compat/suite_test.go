@@ -762,3 +762,90 @@ func TestBadAddresses(t *testing.T) {
 		}
 	})
 }
+
+// stingyWriter takes at most take bytes of each Write, then fails.
+type stingyWriter struct{ take int }
+
+func (w stingyWriter) Write(p []byte) (int, error) {
+	return min(w.take, len(p)), errors.New("stingy writer")
+}
+
+// writeToKeeper drains five-byte messages through writers that fail, one after taking two bytes
+// and one at once, and echoes what is left: WriteTo consumes only what the writer took.
+type writeToKeeper struct {
+	gnet.BuiltinEventEngine
+	booted chan struct{}
+}
+
+func (h *writeToKeeper) OnBoot(gnet.Engine) gnet.Action { close(h.booted); return gnet.None }
+func (h *writeToKeeper) OnTraffic(c gnet.Conn) gnet.Action {
+	if c.InboundBuffered() < 5 {
+		return gnet.None // the rest is kept for the next call
+	}
+	if n, err := c.WriteTo(stingyWriter{take: 2}); n != 2 || err == nil {
+		return gnet.Close
+	}
+	if n, err := c.WriteTo(stingyWriter{take: 0}); n != 0 || err == nil {
+		return gnet.Close
+	}
+	rest, _ := c.Next(-1)
+	c.Write(rest)
+	return gnet.None
+}
+
+func TestWriteToKeepsWhatTheWriterRefused(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engineUnderTest) {
+		h := &writeToKeeper{booted: make(chan struct{})}
+		addr := freeAddr(t, "tcp")
+		serve(t, e, h, h.booted, []string{addr})
+		c := dialT(t, addr)
+		if _, err := c.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 3)
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != "llo" {
+			t.Fatalf("left after the failed WriteTo: %q, %v; want \"llo\"", got, err)
+		}
+	})
+}
+
+// readFromEcho answers each whole 16 KiB message with it three times over through ReadFrom,
+// which takes more than one of its buffers for that.
+type readFromEcho struct {
+	gnet.BuiltinEventEngine
+	booted chan struct{}
+}
+
+const readFromMsg = 16 << 10
+
+func (h *readFromEcho) OnBoot(gnet.Engine) gnet.Action { close(h.booted); return gnet.None }
+func (h *readFromEcho) OnTraffic(c gnet.Conn) gnet.Action {
+	in, err := c.Next(readFromMsg)
+	if err != nil {
+		return gnet.None // the rest of the message is still to come
+	}
+	if n, err := c.ReadFrom(bytes.NewReader(bytes.Repeat(in, 3))); err != nil || n != 3*readFromMsg {
+		return gnet.Close
+	}
+	if err := c.Flush(); err != nil { // gnet's ReadFrom only buffers
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+func TestReadFrom(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engineUnderTest) {
+		h := &readFromEcho{booted: make(chan struct{})}
+		addr := freeAddr(t, "tcp")
+		serve(t, e, h, h.booted, []string{addr})
+		c := dialT(t, addr)
+		msg := bytes.Repeat([]byte("0123456789abcdef"), readFromMsg/16)
+		for round := 0; round < 3; round++ {
+			go c.Write(msg)
+			got := make([]byte, 3*len(msg))
+			if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, bytes.Repeat(msg, 3)) {
+				t.Fatalf("round %d: %v, equal %v", round, err, bytes.Equal(got, bytes.Repeat(msg, 3)))
+			}
+		}
+	})
+}

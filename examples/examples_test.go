@@ -294,6 +294,36 @@ func TestFramedExample(t *testing.T) {
 	}
 }
 
+// Many frames in one write fill the worker's queue: OnTraffic stops with frames buffered and
+// the worker wakes the connection to resume, until every frame is answered in order.
+func TestFramedExampleBurst(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			addr, logs := start(t, "framed", m)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			var stream, want []byte
+			for i := 0; i < 5000; i++ {
+				body := []byte(fmt.Sprintf("f%d", i))
+				stream = binary.BigEndian.AppendUint32(stream, uint32(len(body)))
+				stream = append(stream, body...)
+				want = binary.BigEndian.AppendUint32(want, uint32(len(body)))
+				want = append(want, bytes.ToUpper(body)...)
+			}
+			go c.Write(stream)
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("frames: %v, equal %v", err, bytes.Equal(got, want))
+			}
+			checkEngineLog(t, m, logs)
+		})
+	}
+}
+
 func TestRESPExample(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {

@@ -1,9 +1,10 @@
 // Command framed serves a length-prefixed protocol on uringnet: each frame is a 4-byte
 // big-endian length and that many bytes. It reads frames with Peek and Discard (a partial frame
 // stays buffered until the rest arrives), hands each to a worker goroutine, and the worker
-// answers with AsyncWrite and then Wakes the connection, whose OnTraffic (with nothing new
-// inbound) counts the answer. Each connection has one worker, so answers keep the frames'
-// order. Identical to its gnet version but for the uringnet.Run call.
+// answers with AsyncWrite. When the worker's queue is full, OnTraffic leaves the rest buffered
+// and the worker Wakes the connection once it has taken a frame, so parsing resumes. Each
+// connection has one worker, so answers keep the frames' order. Identical to its gnet version
+// but for the uringnet.Run call.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/uringnet/uringnet"
@@ -24,10 +26,11 @@ type framedServer struct {
 	addr string
 }
 
-// session is a connection's state: its worker's queue and the frames answered so far.
+// session is a connection's state: its worker's queue, and whether OnTraffic stopped parsing
+// because that queue was full (the worker then wakes the connection).
 type session struct {
-	frames   chan []byte
-	answered int
+	frames  chan []byte
+	stalled atomic.Bool
 }
 
 func (fs *framedServer) OnBoot(gnet.Engine) gnet.Action {
@@ -38,7 +41,7 @@ func (fs *framedServer) OnBoot(gnet.Engine) gnet.Action {
 func (fs *framedServer) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	s := &session{frames: make(chan []byte, 64)}
 	c.SetContext(s)
-	go work(c, s.frames)
+	go work(c, s)
 	return nil, gnet.None
 }
 
@@ -49,10 +52,6 @@ func (fs *framedServer) OnClose(c gnet.Conn, _ error) gnet.Action {
 
 func (fs *framedServer) OnTraffic(c gnet.Conn) gnet.Action {
 	s := c.Context().(*session)
-	if c.InboundBuffered() == 0 { // woken by the worker
-		s.answered++
-		return gnet.None
-	}
 	for {
 		head, err := c.Peek(4)
 		if errors.Is(err, io.ErrShortBuffer) {
@@ -66,27 +65,33 @@ func (fs *framedServer) OnTraffic(c gnet.Conn) gnet.Action {
 		if errors.Is(err, io.ErrShortBuffer) {
 			return gnet.None
 		}
+		payload := bytes.Clone(frame[4:]) // frame is valid only until OnTraffic returns
 		select {
-		case s.frames <- bytes.Clone(frame[4:]): // frame is valid only until OnTraffic returns
+		case s.frames <- payload:
 		default:
-			return gnet.None // the worker is behind: leave the rest buffered until it wakes us
+			// The worker is behind. Say so, then try once more: a queue still full after the
+			// flag is set has a frame the worker takes after seeing it, and wakes us then.
+			s.stalled.Store(true)
+			select {
+			case s.frames <- payload:
+			default:
+				return gnet.None // leave the rest buffered until the worker wakes us
+			}
 		}
 		c.Discard(4 + n)
 	}
 }
 
-// work runs off the loop, one per connection: it sends each frame back, upper-cased, then
-// wakes the connection (which also resumes parsing frames left buffered while it was behind).
-func work(c gnet.Conn, frames <-chan []byte) {
-	for payload := range frames {
+// work runs off the loop, one per connection: it sends each frame back, upper-cased, and
+// wakes the connection when OnTraffic stopped for a full queue, which now has room again.
+func work(c gnet.Conn, s *session) {
+	for payload := range s.frames {
+		if s.stalled.CompareAndSwap(true, false) {
+			c.Wake(nil)
+		}
 		out := binary.BigEndian.AppendUint32(nil, uint32(len(payload)))
 		out = append(out, bytes.ToUpper(payload)...)
-		c.AsyncWrite(out, func(c gnet.Conn, err error) error {
-			if err == nil {
-				c.Wake(nil)
-			}
-			return nil
-		})
+		c.AsyncWrite(out, nil)
 	}
 }
 

@@ -168,6 +168,32 @@ func start(t *testing.T, name string, m mode) (string, *logBuffer) {
 	return addr, logs
 }
 
+// dialExample connects to an example, with a deadline that ends a hung test; the connection is
+// closed when the test ends.
+func dialExample(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
+// frames builds n length-prefixed frames with the bodies body gives, and the framed example's
+// answer to them (each body in upper case).
+func frames(n int, body func(i int) string) (stream, want []byte) {
+	for i := 0; i < n; i++ {
+		b := []byte(body(i))
+		stream = binary.BigEndian.AppendUint32(stream, uint32(len(b)))
+		stream = append(stream, b...)
+		want = binary.BigEndian.AppendUint32(want, uint32(len(b)))
+		want = append(want, bytes.ToUpper(b)...)
+	}
+	return stream, want
+}
+
 // checkEngineLog asserts what the log says about the engine: the fallback line exactly once
 // (with the reason) in a fallback mode, the io_uring line otherwise.
 func checkEngineLog(t *testing.T, m mode, logs *logBuffer) {
@@ -220,12 +246,7 @@ func TestHTTPExample(t *testing.T) {
 				t.Fatalf("curl got:\n%s", out)
 			}
 			// 16 pipelined requests in one write: 16 responses, in order.
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c := dialExample(t, addr)
 			c.Write(bytes.Repeat([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 16))
 			r := bufio.NewReader(c)
 			for i := 0; i < 16; i++ {
@@ -264,20 +285,8 @@ func TestFramedExample(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			addr, logs := start(t, "framed", m)
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			var stream, want []byte
-			for i := 0; i < 300; i++ {
-				body := []byte(strings.Repeat(fmt.Sprintf("frame %d ", i), i%17))
-				stream = binary.BigEndian.AppendUint32(stream, uint32(len(body)))
-				stream = append(stream, body...)
-				want = binary.BigEndian.AppendUint32(want, uint32(len(body)))
-				want = append(want, bytes.ToUpper(body)...)
-			}
+			c := dialExample(t, addr)
+			stream, want := frames(300, func(i int) string { return strings.Repeat(fmt.Sprintf("frame %d ", i), i%17) })
 			go func() {
 				for rest := stream; len(rest) > 0; { // split across frame boundaries
 					k := min(len(rest), 333)
@@ -300,20 +309,8 @@ func TestFramedExampleBurst(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			addr, logs := start(t, "framed", m)
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			var stream, want []byte
-			for i := 0; i < 5000; i++ {
-				body := []byte(fmt.Sprintf("f%d", i))
-				stream = binary.BigEndian.AppendUint32(stream, uint32(len(body)))
-				stream = append(stream, body...)
-				want = binary.BigEndian.AppendUint32(want, uint32(len(body)))
-				want = append(want, bytes.ToUpper(body)...)
-			}
+			c := dialExample(t, addr)
+			stream, want := frames(5000, func(i int) string { return fmt.Sprintf("f%d", i) })
 			go c.Write(stream)
 			got := make([]byte, len(want))
 			if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
@@ -328,12 +325,7 @@ func TestRESPExample(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			addr, logs := start(t, "resp", m)
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c := dialExample(t, addr)
 			// Pipelined commands, split mid-command across writes, one of them inline.
 			stream := "*1\r\n$4\r\nPING\r\n" +
 				"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n" +

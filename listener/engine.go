@@ -3,7 +3,6 @@ package listener
 import (
 	"fmt"
 	"log"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,17 +55,18 @@ func (e *engine) pick() int { return int((e.next.Add(1) - 1) % uint32(e.set.NumL
 
 func (e *engine) ref() { e.refs.Add(1) }
 
-// unref drops a reference; an owned engine with none left stops.
+// unref drops a reference; an owned engine with none left stops, and its rings' Ps go.
 func (e *engine) unref() {
 	if e.refs.Add(-1) == 0 && e.owned {
 		e.set.Stop()
+		removeRingProcs(e.set.NumLoops())
 	}
 }
 
 // DefaultLoops is how many rings Listen and Dial serve their connections with (the process's
-// shared engine): one per two processors, because the goroutines the connections serve need
-// the others.
-func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+// shared engine): one per two of the program's processors (GOMAXPROCS without the Ps added for
+// rings, see procs.go), because the goroutines the connections serve do most of the work.
+func DefaultLoops() int { return max(1, programProcs()/2) }
 
 func startEngine(loops int, owned bool) (*engine, error) {
 	f, err := features()
@@ -85,6 +85,7 @@ func startEngine(loops int, owned bool) (*engine, error) {
 		return nil, fmt.Errorf("listener: start loops: %w", err)
 	}
 	e.running = make([]paddedCount, e.set.NumLoops())
+	addRingProcs(e.set.NumLoops())
 	return e, nil
 }
 

@@ -23,5 +23,7 @@
 //
 // Listen and Dial serve on DefaultLoops rings, one per two processors, and the rings never poll
 // for completions (ringset.Config.NeverPoll): the work is the goroutines', and a polling ring
-// would keep the P they need. See docs/listener.md for all the figures.
+// would keep the P they need. Each running ring adds one P to GOMAXPROCS (procs.go), so that
+// the ring and the goroutines it wakes do not wait for each other's P. See docs/listener.md for
+// all the figures.
 package listener

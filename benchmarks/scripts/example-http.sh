@@ -5,7 +5,7 @@
 # the two alternate, the order swapping every repeat. Prints each run's requests/s, the
 # medians and their ratio. A run with any non-2xx answer or socket error fails the script.
 set -eu
-repeats=${REPEATS:-5}
+repeats=${REPEATS:-11}
 port=${PORT:-18080}
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT

@@ -88,16 +88,7 @@ func TestSlowReaderIsBounded(t *testing.T) {
 	var ours []net.Conn
 	var sent sync.WaitGroup
 	for i := 0; i < conns; i++ {
-		peer, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer peer.Close()
-		c, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c, peer := acceptPair(t, ln)
 		ours = append(ours, c)
 		sent.Add(1)
 		go func() {

@@ -3,7 +3,6 @@ package listener
 import (
 	"context"
 	"io"
-	"net"
 	"runtime"
 	"testing"
 	"time"
@@ -28,15 +27,7 @@ func TestOwnLoopsBringTheirOwnProcs(t *testing.T) {
 	if got := DefaultLoops(); got != loops {
 		t.Errorf("DefaultLoops counted the rings' Ps: %d, was %d", got, loops)
 	}
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	a, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, c := acceptPair(t, ln)
 	ln.Close()
 	// The closed listener's connection is still served by its loops, which keep their Ps.
 	if _, err := c.Write([]byte("ping")); err != nil {

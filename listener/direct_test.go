@@ -37,26 +37,7 @@ func TestSendsItselfThenThroughTheLoop(t *testing.T) {
 		errc <- nil
 	}()
 	time.Sleep(100 * time.Millisecond)
-	got := make([]byte, total)
-	peer.SetReadDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.ReadFull(peer, got); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	if i := firstDifference(got, want); i >= 0 {
-		t.Fatalf("byte %d differs", i)
-	}
-}
-
-func firstDifference(a, b []byte) int {
-	for i := range a {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return -1
+	receiveExactly(t, peer, want, errc)
 }
 
 // TestCloseDuringWrites: Close racing writers that send by themselves closes the descriptor

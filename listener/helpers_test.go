@@ -1,8 +1,12 @@
 package listener
 
 import (
+	"io"
 	"net"
 	"testing"
+	"time"
+
+	"github.com/uringnet/uringnet/internal/loopback"
 )
 
 // connPair returns our accepted connection and a standard dialed one, on TCP, closed when the
@@ -14,23 +18,35 @@ func connPair(t testing.TB) (ours *Conn, peer net.Conn) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	c, peer := acceptPair(t, ln)
+	peer, c := loopback.DialAccept(t, ln)
 	return c.(*Conn), peer
 }
 
-// acceptPair dials ln with net and accepts the connection: ours and the standard peer, both
-// closed when the test ends (closing either before is fine).
-func acceptPair(t testing.TB, ln net.Listener) (ours, peer net.Conn) {
+// receiveExactly reads len(want) bytes from peer (for at most 30 s), then, unless writer is nil,
+// waits for the writing goroutine's error, and fails the test unless both went well and the
+// bytes are want's.
+func receiveExactly(t testing.TB, peer net.Conn, want []byte, writer <-chan error) {
 	t.Helper()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
+	got := make([]byte, len(want))
+	peer.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.ReadFull(peer, got); err != nil {
 		t.Fatal(err)
 	}
-	ours, err = ln.Accept()
-	if err != nil {
-		peer.Close()
-		t.Fatal(err)
+	if writer != nil {
+		if err := <-writer; err != nil {
+			t.Fatal(err)
+		}
 	}
-	t.Cleanup(func() { ours.Close(); peer.Close() })
-	return ours, peer
+	if i := firstDifference(got, want); i >= 0 {
+		t.Fatalf("byte %d differs", i)
+	}
+}
+
+func firstDifference(a, b []byte) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
 }

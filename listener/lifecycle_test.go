@@ -2,7 +2,6 @@ package listener
 
 import (
 	"bytes"
-	"github.com/uringnet/uringnet/internal/leakcheck"
 	"io"
 	"log"
 	"net"
@@ -11,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/uringnet/uringnet/internal/leakcheck"
+	"github.com/uringnet/uringnet/internal/loopback"
 )
 
 // TestTenThousandOpenCloseCycles: connections opened and closed 10,000 times (dialed by us and
@@ -88,7 +90,7 @@ func TestSlowReaderIsBounded(t *testing.T) {
 	var ours []net.Conn
 	var sent sync.WaitGroup
 	for i := 0; i < conns; i++ {
-		c, peer := acceptPair(t, ln)
+		peer, c := loopback.DialAccept(t, ln)
 		ours = append(ours, c)
 		sent.Add(1)
 		go func() {

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/uringnet/uringnet/internal/loopback"
 )
 
 // TestOwnLoopsBringTheirOwnProcs: a listener with loops of its own adds one P per ring while
@@ -27,7 +29,7 @@ func TestOwnLoopsBringTheirOwnProcs(t *testing.T) {
 	if got := DefaultLoops(); got != loops {
 		t.Errorf("DefaultLoops counted the rings' Ps: %d, was %d", got, loops)
 	}
-	a, c := acceptPair(t, ln)
+	c, a := loopback.DialAccept(t, ln)
 	ln.Close()
 	// The closed listener's connection is still served by its loops, which keep their Ps.
 	if _, err := c.Write([]byte("ping")); err != nil {

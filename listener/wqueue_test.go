@@ -2,7 +2,6 @@ package listener
 
 import (
 	"bytes"
-	"io"
 	"testing"
 	"time"
 )
@@ -56,14 +55,7 @@ func TestQueueNeverGrowsAChunk(t *testing.T) {
 	if !c.post(c.flushFn) {
 		t.Fatal("post: the loop has stopped")
 	}
-	peer.SetReadDeadline(time.Now().Add(30 * time.Second))
-	recv := make([]byte, len(want))
-	if _, err := io.ReadFull(peer, recv); err != nil {
-		t.Fatal(err)
-	}
-	if i := firstDifference(recv, want); i >= 0 {
-		t.Fatalf("byte %d differs", i)
-	}
+	receiveExactly(t, peer, want, nil)
 }
 
 // Writes of sizes below, between and above the chunk classes, made while the peer is not
@@ -91,15 +83,5 @@ func TestWritesThroughTheLoopKeepOrder(t *testing.T) {
 		errc <- nil
 	}()
 	time.Sleep(50 * time.Millisecond) // the socket buffer fills: later writes queue on the loop
-	got := make([]byte, len(want))
-	peer.SetReadDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.ReadFull(peer, got); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	if i := firstDifference(got, want); i >= 0 {
-		t.Fatalf("byte %d differs", i)
-	}
+	receiveExactly(t, peer, want, errc)
 }

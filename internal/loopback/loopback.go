@@ -1,5 +1,6 @@
 // Package loopback is for tests that need a standard TCP connection to work against: both ends
-// of one over loopback, made by the net package.
+// of one over loopback, made by the net package, or a standard dial accepted by a listener
+// under test.
 package loopback
 
 import (
@@ -16,7 +17,15 @@ func TCPPair(t testing.TB) (dialed, accepted *net.TCPConn) {
 		t.Fatalf("loopback: listen: %v", err)
 	}
 	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
+	c, a := DialAccept(t, ln)
+	return c.(*net.TCPConn), a.(*net.TCPConn)
+}
+
+// DialAccept dials ln's address with net and accepts the connection on ln: the dialed end and
+// the accepted one, both closed when the test ends (a test may close either earlier).
+func DialAccept(t testing.TB, ln net.Listener) (dialed, accepted net.Conn) {
+	t.Helper()
+	c, err := net.Dial(ln.Addr().Network(), ln.Addr().String())
 	if err != nil {
 		t.Fatalf("loopback: dial: %v", err)
 	}
@@ -26,5 +35,5 @@ func TCPPair(t testing.TB) (dialed, accepted *net.TCPConn) {
 		t.Fatalf("loopback: accept: %v", err)
 	}
 	t.Cleanup(func() { a.Close() })
-	return c.(*net.TCPConn), a.(*net.TCPConn)
+	return c, a
 }

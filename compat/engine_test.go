@@ -36,6 +36,16 @@ func (h *sockets) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 
 var uring = engines[1]
 
+// servedTCPConn serves a sockets handler with e on a new TCP address, dials it and returns the
+// server's side of that connection.
+func servedTCPConn(t *testing.T, e engineUnderTest) gnet.Conn {
+	h := &sockets{booted: make(chan struct{}), opened: make(chan gnet.Conn, 4)}
+	addr := freeAddr(t, "tcp")
+	serve(t, e, h, h.booted, []string{addr})
+	dialT(t, addr)
+	return <-h.opened
+}
+
 // EngineFor reaches the running engine: CountConnections, Dup of the listener, Register, Stop.
 func TestEngineFor(t *testing.T) {
 	h := &sockets{booted: make(chan struct{}), opened: make(chan gnet.Conn, 8)}
@@ -264,11 +274,7 @@ func keepAliveProbes(t *testing.T, fd int) [3]int {
 // the interval a fifth of it (at least 1 s), 5 probes; under a second is an error.
 func TestKeepAlivePeriod(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e engineUnderTest) {
-		h := &sockets{booted: make(chan struct{}), opened: make(chan gnet.Conn, 1)}
-		addr := freeAddr(t, "tcp")
-		serve(t, e, h, h.booted, []string{addr})
-		dialT(t, addr)
-		gc := <-h.opened
+		gc := servedTCPConn(t, e)
 		for _, tc := range []struct {
 			period time.Duration
 			want   [3]int
@@ -324,11 +330,7 @@ func TestKeepAliveOptionUnderASecond(t *testing.T) {
 // ErrUnsupportedOp, not a socket error.
 func TestKeepAliveOnRegisteredUnixConn(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e engineUnderTest) {
-		h := &sockets{booted: make(chan struct{}), opened: make(chan gnet.Conn, 4)}
-		addr := freeAddr(t, "tcp")
-		serve(t, e, h, h.booted, []string{addr})
-		dialT(t, addr)
-		gc := <-h.opened
+		gc := servedTCPConn(t, e)
 		ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "peer.sock"))
 		if err != nil {
 			t.Fatal(err)

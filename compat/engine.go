@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -206,11 +207,9 @@ func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
 	}
 	opts, x := splitOptions(opts)
 	o := loadOptions(networks, opts)
-	for _, n := range networks {
-		if strings.HasPrefix(n, "tcp") {
-			if err := keepAliveOption(o); err != nil {
-				return err // gnet's Run fails on its TCP listener
-			}
+	if slices.ContainsFunc(networks, func(n string) bool { return strings.HasPrefix(n, "tcp") }) {
+		if err := keepAliveOption(o); err != nil {
+			return err // gnet's Run fails on its TCP listener
 		}
 	}
 	if err := fallbackReason(o); err != nil {

@@ -72,27 +72,26 @@ func listenDirect(r *poller.Ring, cfg *Config, address string, reusePort bool) (
 // chose for port 0).
 func startListening(r *poller.Ring, opts []SocketOption, sa *poller.Sockaddr, backlog int) (int, error) {
 	for i := range opts {
-		o := &opts[i] // the kernel reads the value when the operation runs, before syncCall returns
-		if err := syncCall(r, "setsockopt", func(s *poller.SQE) {
+		o := &opts[i] // the kernel reads the value when the operation runs, before onListener returns
+		if err := onListener(r, "setsockopt", func(s *poller.SQE) {
 			s.PrepSetsockopt(listenerSlot, o.Level, o.Name, &o.Value)
-			s.SetFlags(poller.FlagFixedFile)
 		}); err != nil {
 			return -1, err
 		}
 	}
-	if err := syncCall(r, "bind", func(s *poller.SQE) {
-		s.PrepBind(listenerSlot, sa)
-		s.SetFlags(poller.FlagFixedFile)
-	}); err != nil {
+	if err := onListener(r, "bind", func(s *poller.SQE) { s.PrepBind(listenerSlot, sa) }); err != nil {
 		return -1, err
 	}
-	if err := syncCall(r, "listen", func(s *poller.SQE) {
-		s.PrepListen(listenerSlot, backlog)
-		s.SetFlags(poller.FlagFixedFile)
-	}); err != nil {
+	if err := onListener(r, "listen", func(s *poller.SQE) { s.PrepListen(listenerSlot, backlog) }); err != nil {
 		return -1, err
 	}
 	return fdbridge.Install(r, listenerSlot, userData(opInstall, 0, listenerSlot), func(poller.CQE) {})
+}
+
+// onListener runs one operation on the socket in listenerSlot (a direct descriptor) through
+// syncCall.
+func onListener(r *poller.Ring, what string, prep func(*poller.SQE)) error {
+	return syncCall(r, what, func(s *poller.SQE) { prep(s); s.SetFlags(poller.FlagFixedFile) })
 }
 
 // syncCall runs one operation on r (see syncOp) and reports a failure as the system call what.

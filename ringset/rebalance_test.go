@@ -62,7 +62,10 @@ func loopShares(s *Set) []float64 {
 }
 
 // With source-address hash putting every connection on one of four loops, the rebalancer
-// spreads them under load until no loop holds more than 35% of them, without losing a byte.
+// spreads them under load, without losing a byte, until no loop holds more than it leaves
+// alone: its threshold over the mean (1.5 × a quarter, 37.5%, by default). A tighter bound
+// would ask for luck in where the moves land: a loop at 36% is not overloaded, and under a
+// machine busy with other tests the spread stopped there once.
 func TestRebalanceSpreadsHashedLoad(t *testing.T) {
 	const loops, conns = 4, 200
 	s := startSet(t, Config{Loops: loops, Balancer: SourceAddrHash, Rebalance: &Rebalance{Interval: 100 * time.Millisecond}}, &echo{})
@@ -78,6 +81,7 @@ func TestRebalanceSpreadsHashedLoad(t *testing.T) {
 	if n := s.loops[0].count.Load(); n != conns {
 		t.Fatalf("loop 0 holds %d of %d connections before the load", n, conns)
 	}
+	bound := (1 + s.rebal.cfg.Threshold) / loops
 	stop := make(chan struct{})
 	wait, verified := echoLoad(clients, stop)
 	start := time.Now()
@@ -85,7 +89,7 @@ func TestRebalanceSpreadsHashedLoad(t *testing.T) {
 	for time.Since(start) < 15*time.Second {
 		time.Sleep(50 * time.Millisecond)
 		shares = loopShares(s)
-		if max(shares[0], shares[1], shares[2], shares[3]) <= 0.35 {
+		if max(shares[0], shares[1], shares[2], shares[3]) <= bound {
 			break
 		}
 	}
@@ -95,8 +99,8 @@ func TestRebalanceSpreadsHashedLoad(t *testing.T) {
 		t.Error(err)
 	}
 	t.Logf("after %v: shares %.2f, %d moves, %d bytes verified", spread.Round(time.Millisecond), shares, s.Moves(), verified.Load())
-	if max(shares[0], shares[1], shares[2], shares[3]) > 0.35 {
-		t.Fatalf("a loop still holds more than 35%% of the connections after %v: %.2f", spread, shares)
+	if max(shares[0], shares[1], shares[2], shares[3]) > bound {
+		t.Fatalf("a loop still holds more than %.1f%% of the connections after %v: %.2f", 100*bound, spread, shares)
 	}
 }
 

@@ -40,7 +40,13 @@ func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
 // Stop stops the engine serving protoAddr and waits for it, as gnet.Stop does.
 func Stop(ctx context.Context, protoAddr string) error { return compat.Stop(ctx, protoAddr) }
 
-// EngineFor returns the engine serving protoAddr, from OnBoot on.
+// EngineOf returns the engine running h, from h's OnBoot until Run returns: what OnBoot's
+// gnet.Engine is under gnet (Stop, CountConnections, Dup, DupListener, Register). A copy kept
+// after Run returns reports gnet's ErrEngineInShutdown. False when no io_uring engine runs h.
+func EngineOf(h gnet.EventHandler) (Engine, bool) { return compat.EngineOf(h) }
+
+// EngineFor returns the engine serving protoAddr, from OnBoot on; with several engines on one
+// address (WithReusePort), EngineOf tells them apart.
 func EngineFor(protoAddr string) (Engine, error) { return compat.EngineFor(protoAddr) }
 
 // NewClient creates a client whose connections h serves on io_uring loops, as gnet.NewClient.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
+	"github.com/panjf2000/gnet/v2/pkg/logging"
 	"github.com/uringnet/uringnet/ringset"
 )
 
@@ -15,24 +16,25 @@ import (
 type Client struct {
 	handler  gnet.EventHandler
 	opts     *gnet.Options
-	rawOpts  []gnet.Option
 	ext      extensions
+	logger   logging.Logger
 	eng      *engine
 	b        *bridge
 	fallback *gnet.Client
 }
 
 // NewClient creates a client for h with gnet's options (the server-only ones are ignored, as
-// gnet ignores them).
+// gnet ignores them), setting up gnet's logging as gnet.NewClient does.
 func NewClient(h gnet.EventHandler, opts ...gnet.Option) (*Client, error) {
 	opts, x := splitOptions(opts)
-	cli := &Client{handler: h, opts: loadOptions(nil, opts), rawOpts: opts, ext: x}
+	cli := &Client{handler: h, opts: loadOptions(nil, opts), ext: x}
 	if why := fallbackReason(cli.opts); why != nil {
 		noteFallback(cli.opts, why)
 		var err error
 		cli.fallback, err = gnet.NewClient(h, opts...)
 		return cli, err
 	}
+	cli.logger = useLogger(cli.opts)
 	return cli, nil
 }
 
@@ -41,14 +43,22 @@ func (cli *Client) Start() error {
 	if cli.fallback != nil {
 		return cli.fallback.Start()
 	}
-	e := &engine{handler: cli.handler, stopped: make(chan struct{}), tickDone: make(chan struct{})}
+	cli.logger.Infof("Starting uringnet (io_uring) client with %d event loops", numLoops(cli.opts))
+	e := newEngine(cli.handler, cli.logger)
 	cfg := config("", "", cli.opts, cli.ext)
 	cfg.Balancer = ringset.LeastConnections // as gnet's client balances
 	cfg.ReusePort = false
 	b := &bridge{eng: e, first: true}
-	if _, err := ringset.Start(cfg, b); err != nil {
+	s, err := ringset.Prepare(cfg, b)
+	if err != nil {
 		return err
 	}
+	b.attach(s)
+	e.bridges = []*bridge{b}
+	if err := s.Serve(); err != nil {
+		return err
+	}
+	e.serving.Store(true)
 	cli.eng, cli.b = e, b
 	if cli.opts.Ticker {
 		go e.tick()
@@ -64,8 +74,9 @@ func (cli *Client) Stop() error {
 	if cli.eng == nil {
 		return errorx.ErrEmptyEngine
 	}
+	defer logging.Cleanup()
 	cli.eng.stop()
-	return cli.b.set.Wait()
+	return cli.eng.wait()
 }
 
 // Dial connects to address and returns the connection once its OnOpen has run.
@@ -74,17 +85,14 @@ func (cli *Client) Dial(network, address string) (gnet.Conn, error) {
 }
 
 // DialContext is Dial with a value the connection's Context (and SafeContext) starts with.
-// TCP and unix connections are dialed from the loop's ring (SOCKET and CONNECT); UDP is not
-// served by this client yet and reports gnet's ErrUnsupportedProtocol.
+// TCP and unix connections are dialed from the loop's ring (SOCKET and CONNECT); a UDP socket is
+// connected by the standard library and enrolled, each datagram one OnTraffic, as in gnet.
 func (cli *Client) DialContext(network, address string, ctx any) (gnet.Conn, error) {
 	if cli.fallback != nil {
 		return cli.fallback.DialContext(network, address, ctx)
 	}
 	if err := cli.ready(); err != nil {
 		return nil, err
-	}
-	if strings.HasPrefix(network, "udp") {
-		return nil, errorx.ErrUnsupportedProtocol
 	}
 	if strings.HasPrefix(network, "tcp") {
 		if err := keepAliveOption(cli.opts); err != nil {
@@ -120,12 +128,17 @@ func (cli *Client) EnrollContext(c net.Conn, ctx any) (gnet.Conn, error) {
 	return r.Conn, r.Err
 }
 
+// ready is nil while the client takes new connections: gnet's ErrEmptyEngine before Start,
+// ErrEngineInShutdown once Stop has begun.
 func (cli *Client) ready() error {
 	if cli.eng == nil {
 		return errorx.ErrEmptyEngine
 	}
-	return cli.eng.running()
+	if cli.eng.stopping.Load() {
+		return errorx.ErrEngineInShutdown
+	}
+	return nil
 }
 
 // loop is the loop the next connection is served on (least connections, as gnet's client).
-func (cli *Client) loop() *eventLoop { return cli.b.loops[cli.b.set.PickLoop()] }
+func (cli *Client) loop() *eventLoop { return cli.eng.loopFor(nil) }

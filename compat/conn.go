@@ -1,7 +1,6 @@
 package compat
 
 import (
-	"errors"
 	"io"
 	"net"
 	"sync"
@@ -10,7 +9,9 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
+	"github.com/panjf2000/gnet/v2/pkg/socket"
 	"github.com/uringnet/uringnet/conn"
+	"golang.org/x/sys/unix"
 )
 
 // gconn is a connection as gnet.Conn: a uringnet connection and the gnet-only state (the user's
@@ -20,6 +21,10 @@ type gconn struct {
 	b       *bridge // its set's bridge: the engine, the set and its loops
 	ctx     any
 	safeCtx atomic.Pointer[any]
+	// action is what the handler's latest OnTraffic or OnClose for it returned (see post).
+	action gnet.Action
+	// released: OnClose has returned; any goroutine may read it.
+	released atomic.Bool
 }
 
 var _ gnet.Conn = (*gconn)(nil)
@@ -39,21 +44,6 @@ func (g *gconn) isDatagram() bool { return g.c.IsDatagram() }
 // isTCP is gnet's proto == "tcp", told from the address: a unix connection Registered on a TCP
 // engine is still unix.
 func (g *gconn) isTCP() bool { _, ok := g.c.LocalAddr().(*net.TCPAddr); return ok }
-
-// onLoop runs f on the connection's loop and waits for it: at once when called there,
-// otherwise as the connection's queued work. It reports net.ErrClosed when the loop has stopped.
-func (g *gconn) onLoop(f func()) error {
-	if g.c.OnOwnerThread() {
-		f()
-		return nil
-	}
-	done := make(chan struct{})
-	if err := g.c.Exec(func() { defer close(done); f() }); err != nil {
-		return net.ErrClosed
-	}
-	<-done
-	return nil
-}
 
 // Reader.
 
@@ -83,8 +73,37 @@ func (g *gconn) Discard(n int) (int, error) { return g.c.Discard(n), nil }
 func (g *gconn) InboundBuffered() int       { return g.c.InboundBuffered() }
 
 // Writer.
+//
+// Write, Writev and SendTo belong on the loop (a callback, or work queued for it), where the
+// bytes join the connection's outbound buffer. gnet lets other goroutines call them too (there
+// they are plain system calls), and real programs do; from elsewhere the bytes are copied and
+// handed to the loop, in order with the caller's other writes, and reported taken.
 
-func (g *gconn) Write(p []byte) (int, error) { return g.c.Write(p) }
+func (g *gconn) Write(p []byte) (int, error) {
+	if !g.c.OnOwnerThread() {
+		b := append([]byte(nil), p...)
+		return g.fromElsewhere(len(p), func() { g.c.Write(b) })
+	}
+	return writeResult(g.c.Write(p))
+}
+
+// fromElsewhere hands a write of n bytes, made on another goroutine than the loop's, to the
+// loop. As with gnet's write(2), a connection that is gone answers EBADF.
+func (g *gconn) fromElsewhere(n int, write func()) (int, error) {
+	if g.released.Load() || g.c.Exec(write) != nil {
+		return 0, unix.EBADF
+	}
+	return n, nil
+}
+
+// writeResult is what gnet's Write answers: writing to a connection that is gone is its
+// write(2) on a closed descriptor.
+func writeResult(n int, err error) (int, error) {
+	if err == conn.ErrClosed {
+		return 0, unix.EBADF
+	}
+	return n, err
+}
 
 // copyBufs are ReadFrom's buffers: one handed to r.Read escapes, so it is pooled rather than
 // allocated per call.
@@ -118,15 +137,25 @@ func (g *gconn) SendTo(p []byte, addr net.Addr) (int, error) {
 	if addr == nil {
 		return 0, errorx.ErrInvalidNetworkAddress
 	}
-	return g.c.SendTo(p, addr)
+	if !g.c.OnOwnerThread() {
+		b := append([]byte(nil), p...)
+		return g.fromElsewhere(len(p), func() { g.c.SendTo(b, addr) })
+	}
+	return writeResult(g.c.SendTo(p, addr))
 }
 
 func (g *gconn) Writev(bs [][]byte) (int, error) {
-	n, err := g.c.Writev(bs)
-	if errors.Is(err, conn.ErrNotStream) {
+	if g.isDatagram() {
 		return 0, errorx.ErrUnsupportedOp // gnet's word for Writev on a datagram
 	}
-	return n, err
+	if !g.c.OnOwnerThread() {
+		var b []byte
+		for _, p := range bs {
+			b = append(b, p...)
+		}
+		return g.fromElsewhere(len(b), func() { g.c.Write(b) })
+	}
+	return writeResult(g.c.Writev(bs))
 }
 
 // Flush: written bytes go to the kernel at the end of the loop's current batch, before it
@@ -167,17 +196,31 @@ func (g *gconn) callback(cb gnet.AsyncCallback) conn.Callback {
 	return func(_ *conn.Conn, err error) { _ = cb(g, err) }
 }
 
-// Socket: any goroutine may call these, as gnet allows; the connection's own socket calls
-// run on its loop (they need its descriptor, which only the loop may install).
+// Socket: any goroutine may call these, as gnet allows. A connection's socket calls need its
+// regular descriptor, which only its loop can install, so they run there (conn.Conn.Call: a
+// loop that waits for one answers the calls made of it meanwhile); a datagram received on the
+// loop's socket has that socket's descriptor, valid as long as the engine. The calls themselves
+// are gnet's own (its pkg/socket), for gnet's results and errors.
 
-// onSocket runs one of the connection's socket calls on its loop.
-func (g *gconn) onSocket(call func() error) error {
-	if g.isDatagram() {
-		return errorx.ErrUnsupportedOp
+// onSocket runs call with the connection's descriptor.
+func (g *gconn) onSocket(call func(fd int) error) error {
+	if g.c.SharesSocket() {
+		fd, _ := g.c.Fd()
+		return call(fd)
 	}
 	err := error(net.ErrClosed)
-	if lerr := g.onLoop(func() { err = call() }); lerr != nil {
-		return lerr
+	if cerr := g.c.Call(func() {
+		if g.c.State() == conn.Closed {
+			return
+		}
+		fd, ferr := g.c.Fd()
+		if ferr != nil {
+			err = ferr
+			return
+		}
+		err = call(fd)
+	}); cerr != nil {
+		return net.ErrClosed
 	}
 	return err
 }
@@ -185,51 +228,49 @@ func (g *gconn) onSocket(call func() error) error {
 // Fd is the connection's descriptor (installed once, closed with the connection), or -1.
 func (g *gconn) Fd() int {
 	fd := -1
-	g.onSocket(func() (err error) { fd, err = g.c.Fd(); return err })
+	g.onSocket(func(sock int) error { fd = sock; return nil })
 	return fd
 }
 
 func (g *gconn) Dup() (int, error) {
 	fd := -1
-	err := g.onSocket(func() (err error) { fd, err = g.c.Dup(); return err })
+	err := g.onSocket(func(sock int) (err error) { fd, err = socket.Dup(sock); return err })
 	return fd, err
 }
 
 func (g *gconn) SetReadBuffer(bytes int) error {
-	return g.onSocket(func() error { return g.c.SetReadBuffer(bytes) })
+	return g.onSocket(func(fd int) error { return socket.SetRecvBuffer(fd, bytes) })
 }
 
 func (g *gconn) SetWriteBuffer(bytes int) error {
-	return g.onSocket(func() error { return g.c.SetWriteBuffer(bytes) })
+	return g.onSocket(func(fd int) error { return socket.SetSendBuffer(fd, bytes) })
 }
 
 func (g *gconn) SetLinger(sec int) error {
-	return g.onSocket(func() error { return g.c.SetLinger(sec) })
+	return g.onSocket(func(fd int) error { return socket.SetLinger(fd, sec) })
 }
 
 func (g *gconn) SetNoDelay(noDelay bool) error {
-	return g.onSocket(func() error { return g.c.SetNoDelay(noDelay) })
+	on := 0
+	if noDelay {
+		on = 1
+	}
+	return g.onSocket(func(fd int) error { return socket.SetNoDelay(fd, on) })
 }
 
 func (g *gconn) SetKeepAlivePeriod(d time.Duration) error {
 	if !g.isTCP() {
 		return errorx.ErrUnsupportedOp
 	}
-	idle, intvl, cnt, err := keepAlive(d, 0, 0)
-	if err != nil {
-		return err
-	}
-	return g.onSocket(func() error { return g.c.SetKeepAliveProbes(true, idle, intvl, cnt) })
+	return g.onSocket(func(fd int) error { return socket.SetKeepAlivePeriod(fd, int(d.Seconds())) })
 }
 
 func (g *gconn) SetKeepAlive(enabled bool, idle, intvl time.Duration, cnt int) error {
 	if !g.isTCP() {
 		return errorx.ErrUnsupportedOp
 	}
-	// As in gnet, the durations are truncated to seconds and not defaulted: the probe count and
-	// both times must be at least 1 when enabling.
-	return g.onSocket(func() error {
-		return g.c.SetKeepAliveProbes(enabled, int(idle/time.Second), int(intvl/time.Second), cnt)
+	return g.onSocket(func(fd int) error {
+		return socket.SetKeepAlive(fd, enabled, int(idle.Seconds()), int(intvl.Seconds()), cnt)
 	})
 }
 
@@ -257,33 +298,61 @@ func (g *gconn) EventLoop() gnet.EventLoop { return g.b.loops[g.c.Loop().Index()
 func (g *gconn) LocalAddr() net.Addr  { return g.c.LocalAddr() }
 func (g *gconn) RemoteAddr() net.Addr { return g.c.RemoteAddr() }
 
+// Wake calls OnTraffic on the loop; cb hears what came of it as gnet reports it (see
+// actionError).
 func (g *gconn) Wake(cb gnet.AsyncCallback) error {
-	return g.post(func() error { g.c.Loop().Wake(g.c); return nil }, cb)
+	return g.post(func() { g.c.Loop().Wake(g.c) }, cb)
 }
 
 func (g *gconn) CloseWithCallback(cb gnet.AsyncCallback) error {
-	return g.post(g.c.Close, cb)
+	return g.post(func() { g.c.Close() }, cb)
 }
 
 // Close closes the connection once the loop runs its queued work (after the current callback,
 // when called from one), as gnet's Close does.
-func (g *gconn) Close() error { return g.post(g.c.Close, nil) }
+func (g *gconn) Close() error { return g.post(func() { g.c.Close() }, nil) }
 
-// post queues op for the loop, calling cb after it (with the connection, as gnet does, even
-// when it had already closed: op then does nothing).
-func (g *gconn) post(op func() error, cb gnet.AsyncCallback) error {
-	if g.isDatagram() {
-		return errorx.ErrUnsupportedOp
-	}
-	return g.c.Exec(func() {
+// post queues op for the loop, then calls cb with the connection (as gnet does, even when it
+// had already closed, or stands for one datagram of the loop's socket: op then does nothing) and
+// the error gnet would give for what the handler's callbacks during op asked for.
+func (g *gconn) post(op func(), cb gnet.AsyncCallback) error {
+	return loopError(g.c.Exec(func() {
 		var err error
-		if g.c.State() == conn.Open {
-			err = op()
+		if g.c.State() == conn.Open && !g.c.SharesSocket() {
+			g.action = gnet.None
+			op()
+			err = actionError(g.action)
 		}
 		if cb != nil {
 			_ = cb(g, err)
 		}
-	})
+	}))
+}
+
+// actionError is the error gnet's Wake, Close and CloseWithCallback report for the action the
+// handler returned from the callbacks they caused (OnTraffic, OnClose): ErrEngineShutdown for
+// Shutdown.
+func actionError(a gnet.Action) error {
+	if a == gnet.Shutdown {
+		return errorx.ErrEngineShutdown
+	}
+	return nil
+}
+
+// loopError is what a caller is told when work cannot be queued for a loop: the loop has
+// stopped, so the engine is shut down.
+func loopError(err error) error {
+	if err != nil {
+		return errorx.ErrEngineInShutdown
+	}
+	return nil
+}
+
+// release forgets both contexts once OnClose has returned, as gnet releases a connection.
+func (g *gconn) release() {
+	g.ctx = nil
+	g.safeCtx.Store(nil)
+	g.released.Store(true)
 }
 
 func (g *gconn) SetDeadline(time.Time) error      { return errorx.ErrUnsupportedOp }

@@ -208,54 +208,6 @@ func TestOpenCloseLeavesNothing(t *testing.T) {
 	leakcheck.Settle(t, g0, fd0)
 }
 
-// registerAtBoot registers, from OnBoot, a connection to its own listener.
-type registerAtBoot struct {
-	gnet.BuiltinEventEngine
-	addr   string
-	res    <-chan gnet.RegisteredResult
-	err    error
-	booted chan struct{}
-}
-
-func (h *registerAtBoot) OnBoot(gnet.Engine) gnet.Action {
-	defer close(h.booted)
-	e, err := compat.EngineFor(h.addr)
-	if err != nil {
-		h.err = err
-		return gnet.None
-	}
-	_, host := dialAddr(h.addr)
-	a, err := net.ResolveTCPAddr("tcp", host)
-	if err != nil {
-		h.err = err
-		return gnet.None
-	}
-	h.res, h.err = e.Register(gnet.NewNetAddrContext(context.Background(), a))
-	return gnet.None
-}
-
-// The engine EngineFor gives can Register from OnBoot on (it used to panic there: the set was
-// recorded only after OnBoot returned).
-func TestRegisterFromOnBoot(t *testing.T) {
-	addr := freeAddr(t, "tcp")
-	h := &registerAtBoot{addr: addr, booted: make(chan struct{})}
-	serve(t, uring, h, h.booted, []string{addr})
-	if h.err != nil {
-		t.Fatalf("Register from OnBoot: %v", h.err)
-	}
-	select {
-	case r := <-h.res:
-		if r.Err != nil || r.Conn == nil {
-			t.Fatalf("Register from OnBoot: %v, %v", r.Conn, r.Err)
-		}
-		if r.Conn.RemoteAddr().String() != addr[len("tcp://"):] {
-			t.Fatalf("registered connection's peer %v, want %s", r.Conn.RemoteAddr(), addr)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Register from OnBoot: no result")
-	}
-}
-
 // keepAliveProbes reads back a socket's keep-alive idle time, interval and probe count.
 func keepAliveProbes(t *testing.T, fd int) [3]int {
 	t.Helper()

@@ -19,17 +19,20 @@ type eventLoop struct {
 
 var _ gnet.EventLoop = (*eventLoop)(nil)
 
-// Register dials addr from this loop (SOCKET and CONNECT on its ring) and serves the
-// connection here; the context's gnet.FromContext value becomes the connection's context.
+// Register dials addr from this loop (SOCKET and CONNECT on its ring; a UDP socket is connected
+// by the standard library) and serves the connection here; the context's gnet.FromContext value
+// becomes the connection's context.
 func (el *eventLoop) Register(ctx context.Context, addr net.Addr) (<-chan gnet.RegisteredResult, error) {
-	if err := el.b.eng.running(); err != nil {
+	if err := el.b.eng.inShutdown(); err != nil {
 		return nil, err
 	}
 	if addr == nil {
 		return nil, errorx.ErrInvalidNetworkAddress
 	}
 	network := addr.Network()
-	if network != "tcp" && network != "tcp4" && network != "tcp6" && network != "unix" {
+	switch network {
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "unix":
+	default:
 		return nil, errorx.ErrUnsupportedProtocol
 	}
 	return el.dial(ctx, network, addr.String(), gnet.FromContext(ctx)), nil
@@ -38,7 +41,7 @@ func (el *eventLoop) Register(ctx context.Context, addr net.Addr) (<-chan gnet.R
 // Enroll serves an existing connection on this loop: a duplicate of its descriptor is placed in
 // the loop's table and c itself is closed, as gnet does.
 func (el *eventLoop) Enroll(ctx context.Context, c net.Conn) (<-chan gnet.RegisteredResult, error) {
-	if err := el.b.eng.running(); err != nil {
+	if err := el.b.eng.inShutdown(); err != nil {
 		return nil, err
 	}
 	if c == nil {
@@ -94,37 +97,35 @@ func (el *eventLoop) opening(ctx any) (<-chan gnet.RegisteredResult, ringset.Ope
 
 // Execute runs runnable on the loop.
 func (el *eventLoop) Execute(ctx context.Context, runnable gnet.Runnable) error {
-	if err := el.b.eng.running(); err != nil {
+	if err := el.b.eng.inShutdown(); err != nil {
 		return err
 	}
 	if runnable == nil {
 		return errorx.ErrNilRunnable
 	}
-	return el.b.set.Post(el.idx, func() { _ = runnable.Run(ctx) })
+	return loopError(el.b.set.Post(el.idx, func() { _ = runnable.Run(ctx) }))
 }
 
-// Schedule runs runnable on the loop after delay. gnet v2.10.0 leaves this unsupported; here it
-// works (an extension).
-func (el *eventLoop) Schedule(ctx context.Context, runnable gnet.Runnable, delay time.Duration) error {
-	if err := el.b.eng.running(); err != nil {
-		return err
-	}
-	if runnable == nil {
-		return errorx.ErrNilRunnable
-	}
-	time.AfterFunc(delay, func() { _ = el.Execute(ctx, runnable) })
-	return nil
+// Schedule is gnet v2.10.0's: not supported (ErrUnsupportedOp), whatever it is given.
+func (el *eventLoop) Schedule(context.Context, gnet.Runnable, time.Duration) error {
+	return errorx.ErrUnsupportedOp
 }
 
 // Close closes c, which must be one of this loop's connections, at once when called on the
-// loop (gnet's EventLoop.Close is synchronous there) and as queued work otherwise.
+// loop (gnet's EventLoop.Close is synchronous there: OnClose has run when it returns, and its
+// Shutdown is reported as gnet's ErrEngineShutdown) and as queued work otherwise.
 func (el *eventLoop) Close(c gnet.Conn) error {
 	g, ok := c.(*gconn)
 	if !ok {
 		return errorx.ErrUnsupportedOp
 	}
-	if g.c.OnOwnerThread() {
-		return g.c.Close()
+	if !g.c.OnOwnerThread() {
+		return g.Close()
 	}
-	return g.Close()
+	if g.c.State() != conn.Open {
+		return nil
+	}
+	g.action = gnet.None
+	g.c.Close()
+	return actionError(g.action)
 }

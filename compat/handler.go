@@ -16,37 +16,35 @@ import (
 // bridge is a ringset.Handler that calls a gnet.EventHandler: one per set (per address).
 type bridge struct {
 	eng   *engine
-	set   *ringset.Set // from OnBoot on
+	set   *ringset.Set
 	loops []*eventLoop
-	// first: this set's OnBoot and OnShutdown are the engine's (with Rotate, the other sets'
-	// are not passed on, so the handler hears of each once).
+	// first: this set's OnBoot is the engine's (with Rotate, the other sets' are not passed
+	// on, so the handler hears of it once, when every listener is bound).
 	first bool
-	// bootShutdown: OnBoot returned Shutdown, which ends Run without an error.
-	bootShutdown bool
+	// network ("tcp", "udp" or "unix") and address are the listener's, as gnet names them
+	// for DupListener; both empty for a client's set.
+	network, address string
 }
 
-// OnBoot records the set with the engine before the handler's OnBoot runs, so that the engine
-// (EngineFor) can Register connections from the handler's OnBoot on.
-func (b *bridge) OnBoot(s *ringset.Set) ringset.Action {
+// attach gives the bridge its set, once it is prepared and before it serves.
+func (b *bridge) attach(s *ringset.Set) {
 	b.set = s
 	for i := 0; i < s.NumLoops(); i++ {
 		b.loops = append(b.loops, &eventLoop{b: b, idx: i})
 	}
-	b.eng.add(b)
+}
+
+func (b *bridge) OnBoot(*ringset.Set) ringset.Action {
 	if !b.first {
 		return ringset.None
 	}
-	action := b.eng.handler.OnBoot(gnet.Engine{})
-	b.bootShutdown = action == gnet.Shutdown
-	return ringset.Action(action)
+	return ringset.Action(b.eng.handler.OnBoot(gnet.Engine{}))
 }
 
-func (b *bridge) OnShutdown(*ringset.Set) {
-	if b.first {
-		b.eng.handler.OnShutdown(gnet.Engine{})
-	}
-	b.eng.stop() // one address stopping stops them all
-}
+// OnShutdown runs, for whichever set begins shutting down first, the handler's OnShutdown and
+// then stops every other set: one address stopping stops them all, and none closes anything
+// before the handler's OnShutdown has returned, as in gnet.
+func (b *bridge) OnShutdown(*ringset.Set) { b.eng.shutdown() }
 
 func (b *bridge) conn(c *conn.Conn) *gconn { return wrap(c, b) }
 
@@ -60,12 +58,19 @@ func (b *bridge) OnOpen(c *conn.Conn) ([]byte, ringset.Action) {
 	return out, ringset.Action(action)
 }
 
+// OnClose runs as the close begins (the set reports closes first, as gnet does); once the
+// handler returns, the connection is released as gnet releases it: both contexts are gone.
 func (b *bridge) OnClose(c *conn.Conn, err error) ringset.Action {
-	return ringset.Action(b.eng.handler.OnClose(b.conn(c), closeError(err)))
+	g := b.conn(c)
+	g.action = b.eng.handler.OnClose(g, closeError(err))
+	g.release()
+	return ringset.Action(g.action)
 }
 
 func (b *bridge) OnTraffic(c *conn.Conn) ringset.Action {
-	return ringset.Action(b.eng.handler.OnTraffic(b.conn(c)))
+	g := b.conn(c)
+	g.action = b.eng.handler.OnTraffic(g)
+	return ringset.Action(g.action)
 }
 
 // OnTick is not used: gnet ticks on a goroutine of its own (engine.tick).

@@ -1,27 +1,26 @@
 package compat
 
 import (
-	"fmt"
+	"errors"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 )
 
-// keepAlive is gnet's keep-alive rule (WithTCPKeepAlive, Conn.SetKeepAlivePeriod) in the
-// kernel's whole seconds: the idle time truncated to seconds, the interval a fifth of it (at
-// least a second) unless given, and 5 probes unless given. As in gnet, an idle time or a given
-// interval under a second is an error rather than rounded: the kernel takes no 0.
+// keepAlive is gnet's arithmetic for its keep-alive options (WithTCPKeepAlive,
+// WithTCPKeepInterval, WithTCPKeepCount): the interval a fifth of the idle time unless given,
+// 5 probes unless given, both times truncated to the kernel's whole seconds. As in gnet, a time
+// that truncates to 0 is an error rather than rounded: the kernel takes no 0.
 func keepAlive(idle, intvl time.Duration, cnt int) (idleSecs, intvlSecs, probes int, err error) {
-	idleSecs = int(idle / time.Second)
-	intvlSecs = max(1, idleSecs/5)
-	if intvl != 0 {
-		intvlSecs = int(intvl / time.Second)
+	if intvl == 0 {
+		intvl = idle / 5
 	}
 	if cnt == 0 {
 		cnt = 5
 	}
+	idleSecs, intvlSecs = int(idle.Seconds()), int(intvl.Seconds())
 	if idleSecs <= 0 || intvlSecs <= 0 || cnt <= 0 {
-		return 0, 0, 0, fmt.Errorf("uringnet: keep-alive idle %v, interval %v, count %d: invalid time duration", idle, intvl, cnt)
+		return 0, 0, 0, errors.New("invalid time duration") // gnet's words
 	}
 	return idleSecs, intvlSecs, cnt, nil
 }

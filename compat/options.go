@@ -89,17 +89,18 @@ func unsupported(o *gnet.Options) error {
 func config(network, address string, o *gnet.Options, x extensions) ringset.Config {
 	rb := uint32(o.ReadBufferCap)
 	return ringset.Config{
-		Movable:        true, // gnet.Conn is reached only through itself; Move and the rebalancer may move it
-		Rebalance:      x.rebalance,
-		Network:        network,
-		Address:        address,
-		Loops:          numLoops(o),
-		Balancer:       balancer(o.LB),
-		ReusePort:      o.ReusePort,
-		ReadBufferSize: rb,
-		ReadBuffers:    uint32(max(64, min(512, readBufferMemory/int(rb)))),
-		TCPDelay:       o.TCPNoDelay == gnet.TCPDelay,
-		SocketOptions:  socketOptions(o),
+		Movable:          true, // gnet.Conn is reached only through itself; Move and the rebalancer may move it
+		ReportCloseFirst: true, // gnet's OnClose may still write
+		Rebalance:        x.rebalance,
+		Network:          network,
+		Address:          address,
+		Loops:            numLoops(o),
+		Balancer:         balancer(o.LB),
+		ReusePort:        o.ReusePort && network != "unix", // as gnet: no SO_REUSEPORT on a unix socket
+		ReadBufferSize:   rb,
+		ReadBuffers:      uint32(max(64, min(512, readBufferMemory/int(rb)))),
+		TCPDelay:         o.TCPNoDelay == gnet.TCPDelay,
+		SocketOptions:    socketOptions(o),
 	}
 }
 

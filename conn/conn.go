@@ -37,6 +37,9 @@ type Loop interface {
 	// OnLoopThread reports whether the caller runs on the loop's goroutine; any goroutine may
 	// call it.
 	OnLoopThread() bool
+	// Call runs f on the loop that holds c and waits for it, from any goroutine (see
+	// Conn.Call): a loop that waits for one answers, meanwhile, those made of it.
+	Call(c *Conn, f func()) error
 }
 
 // State is where a connection is in its life.
@@ -74,8 +77,9 @@ type Conn struct {
 	local  net.Addr
 	remote net.Addr
 	fd     int // the cached regular descriptor plus one; 0 when none
-	// datagram marks a connection that stands for one received datagram (UDP).
-	datagram bool
+	// datagram marks a connection that carries datagrams; shared, one that stands for a
+	// datagram received on its loop's own socket (see datagram.go).
+	datagram, shared bool
 	// addrsTried: the addresses were looked up (whatever came of it); they are not looked up
 	// again.
 	addrsTried bool
@@ -93,6 +97,9 @@ type Ops struct {
 	Unreported bool // closed before OnOpen: no OnClose either
 	ReadEOF    bool // the peer ended its side and the handler keeps the connection (HalfCloser)
 	Moving     bool // moving to another loop: no new send or receive is started here
+	// Reporting: the close is being reported while the connection is closing; the handler's
+	// writes are still taken (gnet lets OnClose write a last reply, flushed before the close).
+	Reporting bool
 
 	// Traffic counts the bytes received and sent; Recent is how many of them fell in the last
 	// measuring interval, which ended when Traffic was Mark; MovedAt is the interval in which
@@ -148,7 +155,7 @@ func (c *Conn) RemoteAddr() net.Addr { c.resolveAddrs(); return c.remote }
 
 func (c *Conn) resolveAddrs() {
 	// remote is set only here (after addrsTried) and by NewDatagram.
-	if c.addrsTried || c.state == Closed || c.datagram {
+	if c.addrsTried || c.state == Closed || c.shared {
 		return
 	}
 	c.addrsTried = true
@@ -160,7 +167,7 @@ func (c *Conn) resolveAddrs() {
 		}
 		temporary = true
 	}
-	c.local, c.remote, _ = fdbridge.Addrs(fd)
+	c.local, c.remote, _ = fdbridge.Addrs(fd, c.datagram)
 	if temporary {
 		unix.Close(fd)
 	}
@@ -187,6 +194,9 @@ func (c *Conn) Fd() (int, error) {
 func (c *Conn) Dup() (int, error) {
 	if c.state == Closed {
 		return -1, ErrClosed
+	}
+	if c.fd > 0 {
+		return fdbridge.DupFd(c.fd - 1)
 	}
 	return c.loop.InstallFd(c)
 }
@@ -274,12 +284,17 @@ func (c *Conn) consumed() {
 func (c *Conn) OutboundBuffered() int { return c.out.Buffered() }
 
 // Write queues p to be sent at the end of the loop's batch, in order; p may be reused as soon
-// as Write returns. On a datagram connection it sends p as one datagram to the sender.
+// as Write returns. On a datagram connection it sends p as one datagram: to the sender of the
+// datagram a shared connection stands for, or to a connected socket's peer.
 func (c *Conn) Write(p []byte) (int, error) {
 	if c.datagram {
-		return c.SendTo(p, c.remote)
+		var to net.Addr
+		if c.shared {
+			to = c.remote
+		}
+		return c.SendTo(p, to)
 	}
-	if c.state != Open {
+	if !c.writable() {
 		return 0, ErrClosed
 	}
 	if len(p) == 0 {
@@ -290,12 +305,16 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// writable reports whether Write takes bytes: while the connection is open, and while its close
+// is being reported (see Ops.Reporting).
+func (c *Conn) writable() bool { return c.state == Open || c.Ops.Reporting }
+
 // Writev queues the slices in order, as one Write of their concatenation.
 func (c *Conn) Writev(bs [][]byte) (int, error) {
 	if c.datagram {
 		return 0, ErrNotStream
 	}
-	if c.state != Open {
+	if !c.writable() {
 		return 0, ErrClosed
 	}
 	n := 0
@@ -311,10 +330,10 @@ func (c *Conn) Writev(bs [][]byte) (int, error) {
 
 // Close starts closing the connection: what is pending is sent as far as the socket takes it
 // without waiting (as gnet does), then the connection closes and the loop reports it once.
-// Calling it again does nothing, and so does closing a datagram: its socket is the loop's, shared
-// by every datagram (gnet ignores such a close too).
+// Calling it again does nothing, and so does closing a shared datagram connection: its socket is
+// the loop's (gnet ignores such a close too).
 func (c *Conn) Close() error {
-	if c.state != Open || c.datagram {
+	if c.state != Open || c.shared {
 		return nil
 	}
 	c.loop.CloseConn(c, nil)

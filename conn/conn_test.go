@@ -21,6 +21,7 @@ func (l *fakeLoop) Wake(*Conn)                           {}
 func (l *fakeLoop) InstallFd(*Conn) (int, error)         { return -1, ErrClosed }
 func (l *fakeLoop) SendTo(*Conn, []byte, net.Addr) error { return nil }
 func (l *fakeLoop) Consumed(*Conn)                       {}
+func (l *fakeLoop) Call(_ *Conn, f func()) error         { f(); return nil }
 
 // The handler reads a completion's bytes in place; what it leaves is copied before the
 // provided buffer is recycled, and later bytes queue behind it.

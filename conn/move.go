@@ -49,6 +49,19 @@ func (c *Conn) OnOwnerThread() bool {
 	return !c.posted.moving.Load() && c.Loop().OnLoopThread()
 }
 
+// OnLoop reports whether l holds the connection now (not while it moves); any goroutine may
+// call it.
+func (c *Conn) OnLoop(l Loop) bool { return !c.posted.moving.Load() && c.Loop() == l }
+
+// IsMoving reports whether the connection is between two loops; any goroutine may call it.
+func (c *Conn) IsMoving() bool { return c.posted.moving.Load() }
+
+// Call runs f on the loop that holds the connection and waits for it; any goroutine may call
+// it, a loop included, even from inside a callback, and even while the connection's loop does
+// the same with one of its connections (see Loop.Call). f is the engine's work, never the
+// handler's. It fails, f never running, once the connection's loop has stopped.
+func (c *Conn) Call(f func()) error { return c.Loop().Call(c, f) }
+
 // runPosted runs the connection's queue on p.loop, where Exec posted it while p was the
 // connection's placement. While the connection moves, the arrival runs the queue instead. A run
 // that finds another placement than p was posted before the connection moved on, and is

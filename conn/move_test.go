@@ -62,7 +62,7 @@ func TestStaleRunAfterMovePassesOn(t *testing.T) {
 // A datagram's loop is known, and work posted for it runs there.
 func TestDatagramLoopAndExec(t *testing.T) {
 	l := &queueLoop{}
-	c := NewDatagram(l, nil, nil, []byte("x"))
+	c := NewDatagram(l, -1, nil, nil, []byte("x"))
 	if c.Loop() != l {
 		t.Fatalf("Loop() = %v, want the datagram's loop", c.Loop())
 	}

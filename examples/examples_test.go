@@ -203,7 +203,7 @@ func checkEngineLog(t *testing.T, m mode, logs *logBuffer) {
 	switch {
 	case m.fallback && fallbacks != 1:
 		t.Fatalf("%s: the fallback was announced %d times, want once:\n%s", m.name, fallbacks, out)
-	case !m.fallback && (fallbacks != 0 || !strings.Contains(out, "uringnet: io_uring engine")):
+	case !m.fallback && (fallbacks != 0 || !strings.Contains(out, "Launching uringnet (io_uring)")):
 		t.Fatalf("%s: expected the io_uring engine:\n%s", m.name, out)
 	}
 	if m.seccomp && !strings.Contains(out, "function not implemented") {

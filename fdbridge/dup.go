@@ -1,7 +1,6 @@
 package fdbridge
 
 import (
-	"fmt"
 	"os"
 	"syscall"
 
@@ -14,14 +13,20 @@ import (
 func Dup(sc syscall.Conn) (int, error) {
 	raw, err := sc.SyscallConn()
 	if err != nil {
-		return -1, fmt.Errorf("fdbridge: dup: %w", err)
+		return -1, err
 	}
 	fd, dupErr := -1, error(nil)
-	if err := raw.Control(func(f uintptr) { fd, dupErr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return -1, fmt.Errorf("fdbridge: dup: %w", err)
+	if err := raw.Control(func(f uintptr) { fd, dupErr = DupFd(int(f)) }); err != nil {
+		return -1, err
 	}
-	if dupErr != nil {
-		return -1, fmt.Errorf("fdbridge: dup: %w", os.NewSyscallError("fcntl", dupErr))
+	return fd, dupErr
+}
+
+// DupFd returns a close-on-exec duplicate of the regular descriptor fd, which the caller closes.
+func DupFd(fd int) (int, error) {
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("fcntl", err)
 	}
-	return fd, nil
+	return nfd, nil
 }

@@ -85,7 +85,7 @@ func TestSocketOptionsAndAddrs(t *testing.T) {
 	if l, _ := unix.GetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER); l.Onoff != 0 {
 		t.Errorf("linger %+v after SetLinger(5) then SetLinger(-1), want off", l)
 	}
-	local, remote, err := Addrs(fd)
+	local, remote, err := Addrs(fd, false)
 	if err != nil || local.String() != c.LocalAddr().String() || remote.String() != c.RemoteAddr().String() {
 		t.Fatalf("Addrs: %v %v %v; want %v %v", local, remote, err, c.LocalAddr(), c.RemoteAddr())
 	}

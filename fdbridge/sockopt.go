@@ -3,6 +3,7 @@ package fdbridge
 import (
 	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -74,36 +75,46 @@ func SetWriteBuffer(fd, bytes int) error {
 	return setInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, bytes, "SO_SNDBUF")
 }
 
-// Addrs returns the socket's local and peer addresses as *net.TCPAddr or *net.UnixAddr. When
-// the peer's cannot be had (the connection was reset) the local one is still returned.
-func Addrs(fd int) (local, remote net.Addr, err error) {
+// Addrs returns the socket's local and peer addresses as *net.TCPAddr (*net.UDPAddr for a
+// datagram socket) or *net.UnixAddr. When the peer's cannot be had (the connection was reset)
+// the local one is still returned.
+func Addrs(fd int, datagram bool) (local, remote net.Addr, err error) {
 	ls, err := unix.Getsockname(fd)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fdbridge: getsockname fd %d: %w", fd, err)
+		return nil, nil, os.NewSyscallError("getsockname", err)
 	}
 	rs, err := unix.Getpeername(fd)
 	if err != nil {
-		return netAddr(ls), nil, fmt.Errorf("fdbridge: getpeername fd %d: %w", fd, err)
+		return netAddr(ls, datagram), nil, os.NewSyscallError("getpeername", err)
 	}
-	return netAddr(ls), netAddr(rs), nil
+	return netAddr(ls, datagram), netAddr(rs, datagram), nil
 }
 
-func netAddr(sa unix.Sockaddr) net.Addr {
+// netAddr is sa as net names it: *net.TCPAddr, or *net.UDPAddr for a datagram socket's, or
+// *net.UnixAddr.
+func netAddr(sa unix.Sockaddr, datagram bool) net.Addr {
+	var ip net.IP
+	var port int
+	var zone string
 	switch a := sa.(type) {
 	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+		ip, port = net.IP(a.Addr[:]).To16(), a.Port
 	case *unix.SockaddrInet6:
-		ta := &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+		ip, port = net.IP(a.Addr[:]), a.Port
 		if a.ZoneId != 0 {
 			if ifi, err := net.InterfaceByIndex(int(a.ZoneId)); err == nil {
-				ta.Zone = ifi.Name
+				zone = ifi.Name
 			}
 		}
-		return ta
 	case *unix.SockaddrUnix:
 		return &net.UnixAddr{Name: a.Name, Net: "unix"}
+	default:
+		return nil
 	}
-	return nil
+	if datagram {
+		return &net.UDPAddr{IP: ip, Port: port, Zone: zone}
+	}
+	return &net.TCPAddr{IP: ip, Port: port, Zone: zone}
 }
 
 func setInt(fd, level, opt, v int, name string) error {

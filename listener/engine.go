@@ -14,9 +14,6 @@ import (
 
 // Sizes of an engine's loops.
 const (
-	// maxConnsPerLoop sizes each loop's table of direct descriptors (the kernel caps it at the
-	// process's open-file limit).
-	maxConnsPerLoop = 1 << 14
 	// inboundLimit bounds what a connection whose reader is slow holds on the loop, besides the
 	// one chunk handed to the reader: receiving stops there (back-pressure).
 	inboundLimit = 256 << 10
@@ -78,7 +75,7 @@ func startEngine(loops int, owned bool) (*engine, error) {
 		e.refs.Store(1) // the listener's
 	}
 	e.set, err = ringset.Start(ringset.Config{
-		Loops: loops, MaxConnsPerLoop: maxConnsPerLoop, InboundLimit: inboundLimit, Features: f,
+		Loops: loops, InboundLimit: inboundLimit, Features: f, // tables as large as the descriptor limit
 		NeverPoll: true,
 	}, loopHandler{})
 	if err != nil {

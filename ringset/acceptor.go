@@ -2,11 +2,11 @@ package ringset
 
 import (
 	"fmt"
-	"hash/crc32"
 	"log"
 	"net"
 	"runtime"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/uringnet/uringnet/poller"
@@ -26,7 +26,15 @@ type acceptor struct {
 	next     uint64 // round-robin position
 	cqes     []poller.CQE
 	slots    uint32
-	exit     chan struct{} // closed when the acceptor's goroutine is done
+	armed    int // accepts in flight
+	// hold holds accepts back after they failed for want of resources; held lists them.
+	hold acceptBackoff
+	held []int
+	// refused counts the connections refused, every loop being full, since refusedLog, when
+	// that was last logged.
+	refused    int
+	refusedLog time.Time
+	exit       chan struct{} // closed when the acceptor's goroutine is done
 	// With SourceAddrHash the peer's address is needed at accept time, which a multishot
 	// accept into direct descriptors does not report: single-shot accepts stay in flight
 	// instead, each with its own address storage (the kernel writes it at completion).
@@ -64,17 +72,48 @@ func (a *acceptor) run(ready chan<- error) {
 		a.armAccept()
 	}
 	for !a.stop.Load() {
-		if _, err := a.ring.SubmitAndWaitTimeout(1, maxWait); err != nil && err != poller.ErrTimedOut {
+		if a.hold.due() && !a.stopped() {
+			a.armHeld()
+		}
+		if _, err := a.ring.SubmitAndWaitTimeout(1, a.hold.bound(maxWait)); err != nil && err != poller.ErrTimedOut {
 			a.set.fail(fmt.Errorf("ringset: acceptor: %w", err))
 			break
 		}
-		n := a.ring.ReapCompletions(a.cqes)
-		for i := range a.cqes[:n] {
-			a.dispatch(&a.cqes[i])
+		a.reap()
+	}
+	a.release()
+}
+
+// reap dispatches the completions that are ready.
+func (a *acceptor) reap() {
+	n := a.ring.ReapCompletions(a.cqes)
+	for i := range a.cqes[:n] {
+		a.dispatch(&a.cqes[i])
+	}
+}
+
+// release ends the acceptor's ring. Its accepts are cancelled and waited for, and its table
+// dropped, before the ring is closed: the kernel tears a closed ring down in the background, and
+// the listener must be closed (its address free again) once the set has stopped. Closing the
+// table also closes any connection accepted but not yet passed.
+func (a *acceptor) release() {
+	if a.armed > 0 {
+		s := a.sqe()
+		s.PrepCancelFixedFd(listenerSlot, poller.CancelAll)
+		s.SetFlags(poller.FlagCQESkipSuccess)
+		s.SetUserData(userData(opCancel, 0, listenerSlot))
+	}
+	for deadline := time.Now().Add(maxWait); a.armed > 0 && time.Now().Before(deadline); {
+		if _, err := a.ring.SubmitAndWaitTimeout(1, maxWait); err != nil && err != poller.ErrTimedOut {
+			break
+		}
+		a.reap()
+	}
+	if a.armed == 0 {
+		if err := a.ring.UnregisterFiles(); err != nil {
+			log.Printf("uringnet: acceptor: %v", err)
 		}
 	}
-	// Closing the ring cancels the accept and closes every slot still held, so a connection
-	// accepted but not yet passed is closed, not leaked.
 	if err := a.ring.Close(); err != nil {
 		log.Printf("uringnet: acceptor: %v", err)
 	}
@@ -92,7 +131,7 @@ func (a *acceptor) setup() error {
 	}
 	if err == nil {
 		if a.set.direct {
-			a.set.addr, a.set.listenerFd, err = listenDirect(r, &a.set.cfg, a.set.cfg.Address, false)
+			a.set.addr, a.listenFd, err = listenDirect(r, &a.set.cfg, a.set.cfg.Address, false)
 		} else {
 			_, err = r.UpdateFiles(listenerSlot, []int32{int32(a.listenFd)})
 		}
@@ -106,12 +145,28 @@ func (a *acceptor) setup() error {
 	return nil
 }
 
+// armHeld arms again the accepts held back after failing.
+func (a *acceptor) armHeld() {
+	for _, i := range a.held {
+		if a.set.cfg.Balancer == SourceAddrHash {
+			a.armAcceptWithAddr(i)
+		} else {
+			a.armAccept()
+		}
+	}
+	a.held = a.held[:0]
+}
+
+// stopped reports whether the acceptor is to accept no more: it is stopping, or its set is.
+func (a *acceptor) stopped() bool { return a.stop.Load() || a.set.stopping.Load() }
+
 // wake ends the acceptor's current wait so that it sees stop.
 func (a *acceptor) wake() error { return a.set.waker.wake(a.fd) }
 
 func (a *acceptor) armAccept() {
 	if a.set.cfg.Balancer != SourceAddrHash {
 		prepMultishotAccept(a.sqe())
+		a.armed++
 		return
 	}
 	a.peers = make([]peerAddr, acceptsInFlight)
@@ -128,6 +183,7 @@ func (a *acceptor) armAcceptWithAddr(i int) {
 	s.PrepAcceptDirect(listenerSlot, &p.sa, &p.len, 0, poller.AllocSlot)
 	s.SetFlags(poller.FlagFixedFile)
 	s.SetUserData(userData(opAccept, 1, uint32(i)))
+	a.armed++
 }
 
 func (a *acceptor) sqe() *poller.SQE {
@@ -143,28 +199,34 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 	switch kind {
 	case opAccept:
 		single := target == 1 // a single-shot accept with an address (SourceAddrHash)
+		if !c.More() {
+			a.armed--
+		}
 		if c.Res >= 0 {
 			if single {
-				a.handOff(uint32(c.Res), a.pickByAddr(&a.peers[slot]))
+				a.handOff(uint32(c.Res), a.pickByAddr(&a.peers[slot]), 0)
 			} else {
-				a.handOff(uint32(c.Res), a.set.pick(&a.next))
+				a.handOff(uint32(c.Res), a.set.pick(&a.next), 0)
 			}
 		} else {
-			logAcceptError(unix.Errno(-c.Res), a.stop.Load())
+			logAcceptError(unix.Errno(-c.Res), a.stopped())
 		}
 		switch {
-		case a.stop.Load():
+		case a.stopped(), c.More():
+		case c.Res < 0 && a.hold.hold(unix.Errno(-c.Res)):
+			a.held = append(a.held, int(slot)) // the index of a single-shot accept; 0 for the multishot one
 		case single:
 			a.armAcceptWithAddr(int(slot))
-		case !c.More():
+		default:
 			a.armAccept()
 		}
 	case opHandOff:
 		// The target refused the descriptor (its table is full, or it is gone); the linked close
-		// of our copy was cancelled with it, so close it here: the connection is refused.
-		a.set.loops[target].count.Add(-1)
-		log.Printf("uringnet: acceptor: passing a connection to loop %d: %v; connection closed", target, unix.Errno(-c.Res))
-		a.closeSlot(a.sqe(), slot)
+		// of our copy was cancelled with it, so the connection is still ours: the next loop
+		// gets it.
+		failed, tried := a.set.loops[target&0xff], int(target>>8)
+		failed.inbound.Add(-1)
+		a.handOff(slot, a.set.loops[(failed.idx+1)%len(a.set.loops)], tried+1)
 	case opHandOffClose:
 		if c.Res != -int32(unix.ECANCELED) {
 			log.Printf("uringnet: acceptor: closing passed slot %d: %v", slot, unix.Errno(-c.Res))
@@ -193,20 +255,32 @@ func (a *acceptor) pickByAddr(p *peerAddr) *loop {
 	if !ok { // a unix socket's peer has no address: every such connection hashes alike
 		return a.set.loops[0]
 	}
-	h := crc32.ChecksumIEEE([]byte(net.TCPAddrFromAddrPort(ap).String()))
-	return a.set.loops[h%uint32(len(a.set.loops))]
+	return a.set.loopByAddr(net.TCPAddrFromAddrPort(ap).String())
 }
 
-func (a *acceptor) handOff(slot uint32, target *loop) {
-	if target.stopped.Load() {
-		// The loop died (its ring failed) and the set is stopping: refuse the connection.
+// handOff passes the connection in slot to target, or, when target's table is full or target
+// has stopped, to the next loop with room; tried is how many loops were tried before. When every
+// loop is full the connection is refused (closed): the process serves as many connections as its
+// tables hold.
+func (a *acceptor) handOff(slot uint32, target *loop, tried int) {
+	loops := a.set.loops
+	for ; tried < len(loops) && (target.stopped.Load() || !target.hasRoom()); tried++ {
+		target = loops[(target.idx+1)%len(loops)]
+	}
+	if tried >= len(loops) {
+		a.refused++
+		if now := time.Now(); now.Sub(a.refusedLog) >= time.Second {
+			log.Printf("uringnet: acceptor: every loop's table is full (%d connections each); %d connection(s) refused", a.set.cfg.MaxConnsPerLoop, a.refused)
+			a.refusedLog, a.refused = now, 0
+		}
 		a.closeSlot(a.sqe(), slot)
 		return
 	}
-	target.count.Add(1)
-	// The loop's index rides in the generation bits, to undo the count if the pass fails; the
-	// close of our copy is silent unless it fails or is cancelled (see closeSlot).
-	if err := prepPass(a.ring, target.fd, slot, userData(opNewConn, 0, 0), userData(opHandOff, uint32(target.idx), slot),
+	target.inbound.Add(1)
+	// The loop's index and the number of loops tried ride in the generation bits, to undo
+	// inbound and try the next loop if the pass fails; the close of our copy is silent unless it
+	// fails or is cancelled (see closeSlot).
+	if err := prepPass(a.ring, target.fd, slot, userData(opNewConn, 0, 0), userData(opHandOff, uint32(target.idx)|uint32(tried)<<8, slot),
 		userData(opHandOffClose, 0, slot), poller.FlagCQESkipSuccess); err != nil {
 		panic(fmt.Errorf("ringset: acceptor: %w", err))
 	}

@@ -77,8 +77,10 @@ type Config struct {
 	// By default one acceptor ring accepts and passes each connection to the balancer's loop.
 	ReusePort bool
 
-	// MaxConnsPerLoop sizes each loop's fixed-file table (default 8192; the kernel caps it at
-	// RLIMIT_NOFILE).
+	// MaxConnsPerLoop sizes each loop's fixed-file table. The kernel caps a table at the
+	// process's descriptor limit (RLIMIT_NOFILE), and so does the default: each loop serves as
+	// many connections as the process could hold regular descriptors. A larger value is cut to
+	// the limit.
 	MaxConnsPerLoop uint32
 	// ReadBufferSize and ReadBuffers size each loop's provided-buffer ring (defaults 16 KiB and
 	// 512; the count is rounded up to a power of two).
@@ -107,6 +109,11 @@ type Config struct {
 	// Rebalance, when not nil, moves connections away from a loop that stays busier than the
 	// others (rebalance.go); it implies Movable.
 	Rebalance *Rebalance
+
+	// ReportCloseFirst calls OnClose as soon as a connection's close begins, as gnet does: the
+	// handler may still write then (a last reply, flushed before the descriptor closes), and
+	// the connection stops counting. By default OnClose runs once the descriptor is closed.
+	ReportCloseFirst bool
 
 	// NeverPoll makes every loop wait in the kernel whenever its completion queue is empty,
 	// rather than pace itself by polling after a busy batch (pace.go). Polling keeps the
@@ -155,8 +162,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Loops < 0 || c.Loops > MaxLoops {
 		return c, fmt.Errorf("ringset: %d loops: want 1 to %d", c.Loops, MaxLoops)
 	}
-	if c.MaxConnsPerLoop == 0 {
-		c.MaxConnsPerLoop = 8192
+	if limit := connsPerLoopLimit(); c.MaxConnsPerLoop == 0 || c.MaxConnsPerLoop > limit {
+		c.MaxConnsPerLoop = limit
 	}
 	if c.ReadBufferSize == 0 {
 		c.ReadBufferSize = 16 << 10
@@ -200,6 +207,19 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// maxFixedFiles is the kernel's bound on a fixed-file table (IORING_MAX_FIXED_FILES).
+const maxFixedFiles = 1 << 20
+
+// connsPerLoopLimit is the most connections a loop's table can hold in this process: the
+// descriptor limit (the kernel's cap on a table), less the slot kept for a listener.
+func connsPerLoopLimit() uint32 {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil || rl.Cur < 2 {
+		return 1023
+	}
+	return uint32(min(rl.Cur, maxFixedFiles) - 1)
 }
 
 // ErrStopped is returned when work is posted to a loop that has stopped.

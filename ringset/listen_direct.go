@@ -60,7 +60,7 @@ func listenDirect(r *poller.Ring, cfg *Config, address string, reusePort bool) (
 		syncOp(r, func(s *poller.SQE) { s.PrepCloseDirect(listenerSlot) })
 		return nil, -1, listenErr(ta, err)
 	}
-	local, _, _ := fdbridge.Addrs(fd)
+	local, _, _ := fdbridge.Addrs(fd, false)
 	if local == nil {
 		return ta, fd, nil
 	}

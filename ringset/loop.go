@@ -10,6 +10,7 @@ import (
 
 	"github.com/uringnet/uringnet/conn"
 	"github.com/uringnet/uringnet/fdbridge"
+	"github.com/uringnet/uringnet/internal/goroutine"
 	"github.com/uringnet/uringnet/internal/taskq"
 	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
@@ -28,14 +29,18 @@ type loop struct {
 	ring *poller.Ring
 	bufs *poller.BufferRing
 	fd   int // the ring's fd, for MSG_RING and wake-ups from elsewhere
-	// listenFd is the loop's own regular listener in ReusePort mode (-1 otherwise, or when the
-	// listener is born direct); either way the listener lives in slot listenerSlot of the
-	// loop's table, and connections in the slots after it.
+	// listenFd is a regular descriptor for the loop's own listener in ReusePort mode, or its
+	// datagram socket (-1 otherwise; the set owns it, see Set.listenFds); the listener itself
+	// lives in slot listenerSlot of the loop's table, and connections in the slots after it.
 	listenFd  int
-	accepting bool      // the loop's multishot accept is armed
-	udp       *udpState // the loop's datagram socket (UDP sets only)
+	accepting bool // the loop's multishot accept is armed
+	// acceptHold holds the loop's accept back after it failed for want of resources.
+	acceptHold acceptBackoff
+	udp        *udpState     // the loop's own datagram socket (UDP sets only)
+	dgrams     datagramSends // the datagrams in flight, from that socket or connected ones
 
-	conns []*conn.Conn // by slot
+	slots uint32       // the size of the loop's table
+	conns []*conn.Conn // by slot, as far as slots have been used
 	gens  []uint32     // generation of each slot's latest connection
 	open  int          // connections in conns
 	sendq []*conn.Conn // connections with bytes to send at the end of the batch
@@ -62,22 +67,28 @@ type loop struct {
 	trafficSeen atomic.Uint64
 	cpuSeen     atomic.Int64
 
-	tasks    taskq.Queue
-	woken    atomic.Bool   // a wake-up is pending for this batch
-	stopped  atomic.Bool   // the loop has exited; Post fails
-	count    atomic.Int64  // connections served, for the least-connections balancer
-	passed   atomic.Int64  // descriptors received from the acceptor by MSG_RING
-	closing  bool          // shutdown: close everything and exit when empty
-	tid      atomic.Int64  // the loop's locked OS thread, to recognise posts made on it
-	ringMsgs atomic.Int64  // wake-ups this loop sent other loops by MSG_RING from its own ring
-	exit     chan struct{} // closed when the loop's goroutine has released everything
+	tasks   taskq.Queue
+	woken   atomic.Bool    // a wake-up is pending for this batch
+	stopped atomic.Bool    // the loop has exited; Post fails
+	count   atomic.Int64   // connections opened (OnOpen) and not yet reported closed
+	inbound atomic.Int64   // connections the acceptor passed that have not arrived yet
+	passed  atomic.Int64   // descriptors received from the acceptor by MSG_RING
+	closing bool           // shutdown: close everything and exit when empty
+	tid     atomic.Int64   // the loop's locked OS thread (for its CPU time)
+	gid     atomic.Uintptr // the loop's goroutine (goroutine.ID) while it runs, to recognise calls made on it
+	// calls are the connection calls (Call) waiting to run on the loop; callSignal tells a
+	// loop that waits for a call of its own that one was made of it meanwhile.
+	calls      taskq.Queue
+	callSignal chan struct{}
+	ringMsgs   atomic.Int64  // wake-ups this loop sent other loops by MSG_RING from its own ring
+	exit       chan struct{} // closed when the loop's goroutine has released everything
 }
 
 // Index is the loop's position in its set.
 func (l *loop) Index() int { return l.idx }
 
 // OnLoopThread reports whether the caller runs on the loop's goroutine (its locked thread).
-func (l *loop) OnLoopThread() bool { return l.tid.Load() == int64(unix.Gettid()) }
+func (l *loop) OnLoopThread() bool { return l.gid.Load() == goroutine.ID() }
 
 // Post queues f to run on the loop and wakes the loop if no wake-up is pending for its batch.
 // Either the loop runs f or, once the loop has stopped, Post returns ErrStopped and f never
@@ -97,11 +108,13 @@ func (l *loop) Post(f func()) error {
 // ring and submitted with the sender's next io_uring_enter; from any other goroutine, the
 // set's waker (the synchronous message, or the messenger ring).
 func (l *loop) wake() {
-	tid := int64(unix.Gettid())
-	if tid == l.tid.Load() {
+	id := goroutine.ID()
+	if id == l.gid.Load() {
 		return // this loop runs the queue before it waits again
 	}
-	if sender := l.set.loopOnThread(tid); sender != nil {
+	// Only a loop of the same set: the target's ring descriptor stays open until every loop of
+	// its set, the sender included, has exited and submitted its last messages.
+	if sender := loopOf(id); sender != nil && sender.set == l.set {
 		sender.ringMsgs.Add(1)
 		s := sender.sqe()
 		s.PrepMsgRingData(l.fd, userData(opWake, 0, 0), 0, 0)
@@ -148,10 +161,9 @@ func (l *loop) setup() error {
 		var a net.Addr
 		var fd int
 		if a, fd, err = listenDirect(r, cfg, addr, true); err == nil {
+			l.listenFd = fd
 			if l.idx == 0 {
-				l.set.addr, l.set.listenerFd = a, fd
-			} else {
-				unix.Close(fd)
+				l.set.addr = a
 			}
 		}
 	case l.listenFd >= 0:
@@ -168,15 +180,16 @@ func (l *loop) setup() error {
 	}
 	// Messages are addressed to a duplicate of the ring's descriptor, kept until the set is
 	// released (see Set.release).
-	fd, err := unix.FcntlInt(uintptr(r.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	fd, err := fdbridge.DupFd(r.Fd())
 	if err != nil {
 		br.Close()
 		r.Close()
 		return fmt.Errorf("ringset: loop %d: duplicate ring fd: %w", l.idx, err)
 	}
 	l.ring, l.bufs, l.fd = r, br, fd
-	l.conns = make([]*conn.Conn, slots)
-	l.gens = make([]uint32, slots)
+	l.slots = slots
+	l.conns = make([]*conn.Conn, min(slots, 64))
+	l.gens = make([]uint32, min(slots, 64))
 	l.cqes = make([]poller.CQE, 8*entries)
 	return nil
 }
@@ -189,6 +202,12 @@ func (l *loop) run(ready chan<- error) {
 	// forgotten before the thread is unlocked and can host other goroutines.
 	l.tid.Store(int64(unix.Gettid()))
 	defer l.tid.Store(0)
+	l.gid.Store(goroutine.ID())
+	running.Store(l.gid.Load(), l)
+	defer func() {
+		running.Delete(l.gid.Load())
+		l.gid.Store(0)
+	}()
 	if err := l.setup(); err != nil {
 		l.abandon()
 		ready <- err
@@ -217,13 +236,17 @@ func (l *loop) run(ready chan<- error) {
 	for {
 		l.woken.Store(false)
 		l.tasks.RunAll(l.runTask)
+		l.runCalls()
 		l.dispatchDeferred()
-		if l.closing && l.open == 0 && l.departing == 0 && l.closeIncoming() {
+		if l.closing && l.open == 0 && l.departing == 0 && !l.listening() && l.closeIncoming() {
 			return
 		}
 		l.tick()
 		l.flushSends()
-		wait := maxWait
+		if l.acceptHold.due() {
+			l.rearmAccept()
+		}
+		wait := l.acceptHold.bound(maxWait)
 		if !l.nextTick.IsZero() {
 			wait = min(wait, max(time.Until(l.nextTick), 0))
 		}
@@ -257,6 +280,7 @@ func (l *loop) run(ready chan<- error) {
 func (l *loop) abandon() {
 	l.stopped.Store(true)
 	l.tasks.Close(func(func()) {})
+	l.calls.Close(func(func()) {})
 	close(l.exit)
 }
 
@@ -264,7 +288,17 @@ func (l *loop) abandon() {
 func (l *loop) teardown() {
 	l.stopped.Store(true)
 	l.tasks.Close(l.runTask) // from here on Post refuses; what was queued runs now
-	l.ring.Submit()          // wake-ups those tasks queued for other loops go out
+	l.calls.Close(l.runTask)
+	l.ring.Submit() // wake-ups those tasks queued for other loops go out
+	// The table's references to its sockets (the loop's listener or datagram socket among
+	// them) are dropped now, synchronously: the kernel tears a closed ring down in the
+	// background, and an address must be free again once the set has stopped. Not with an
+	// adoption or dial still in flight, which holds a reference the drop would wait for.
+	if !l.hasPending() {
+		if err := l.ring.UnregisterFiles(); err != nil {
+			log.Printf("uringnet: loop %d: %v", l.idx, err)
+		}
+	}
 	l.failPending()
 	if err := l.bufs.Close(); err != nil {
 		log.Printf("uringnet: loop %d: %v", l.idx, err)
@@ -310,6 +344,7 @@ func (l *loop) dispatch(c *poller.CQE) {
 		}
 	case opNewConn:
 		l.passed.Add(1)
+		l.inbound.Add(-1)
 		l.openConn(c.Res)
 	case opAdopt:
 		l.onAdopt(slot, c.Res)
@@ -428,13 +463,33 @@ func (l *loop) onAccept(c *poller.CQE) {
 	if !c.More() {
 		l.accepting = false
 	}
+	held := false
 	if c.Res >= 0 {
-		l.count.Add(1)
-		l.openConn(c.Res)
+		l.serveConn(uint32(c.Res), nil, false)
 	} else {
-		logAcceptError(unix.Errno(-c.Res), l.closing)
+		logAcceptError(unix.Errno(-c.Res), l.closing || l.set.stopping.Load())
+		held = l.acceptHold.hold(unix.Errno(-c.Res))
 	}
-	if !l.accepting && !l.closing {
+	if !l.accepting && !held {
+		l.rearmAccept()
+	}
+}
+
+// rearmAccept arms the loop's accept again, unless it is shutting down.
+func (l *loop) rearmAccept() {
+	if !l.closing && !l.set.stopping.Load() {
 		l.armAccept()
 	}
 }
+
+// listening reports whether the loop's own accept or datagram receive is still in flight (a
+// shutdown cancels it; the loop exits once it has ended).
+func (l *loop) listening() bool { return l.accepting || (l.udp != nil && l.udp.armed) }
+
+// hasRoom reports whether the loop's table may take another connection (by its count; the
+// kernel has the last word, refusing a descriptor passed to a full table).
+func (l *loop) hasRoom() bool { return l.load() < int64(l.set.cfg.MaxConnsPerLoop) }
+
+// load is what the least-connections balancer compares: the connections the loop serves and
+// those on their way to it.
+func (l *loop) load() int64 { return l.count.Load() + l.inbound.Load() }

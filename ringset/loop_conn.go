@@ -16,18 +16,22 @@ func (l *loop) openConn(res int32) {
 		l.set.fail(fmt.Errorf("ringset: loop %d: descriptor hand-off: %w", l.idx, unix.Errno(-res)))
 		return
 	}
-	l.serveConn(uint32(res), nil)
+	l.serveConn(uint32(res), nil, false)
 }
 
-// serveConn starts serving the connection in slot: receiving, then OnOpen. o, for a connection
-// adopted or dialed, hears of it before and after OnOpen.
-func (l *loop) serveConn(slot uint32, o *Opening) {
-	if int(slot) >= len(l.conns) || l.conns[slot] != nil {
+// serveConn starts serving the connection in slot (a connected datagram socket when datagram):
+// receiving, then OnOpen. o, for a connection adopted or dialed, hears of it before and after
+// OnOpen.
+func (l *loop) serveConn(slot uint32, o *Opening, datagram bool) {
+	gen, ok := l.claimSlot(slot)
+	if !ok {
 		l.set.fail(fmt.Errorf("ringset: loop %d: a connection arrived in slot %d, which is in use", l.idx, slot))
 		return
 	}
-	l.gens[slot] = (l.gens[slot] + 1) & genMask
-	c := conn.New(l, slot, l.gens[slot])
+	c := conn.New(l, slot, gen)
+	if datagram {
+		c.SetDatagram()
+	}
 	l.conns[slot] = c
 	l.open++
 	if l.closing {
@@ -43,6 +47,8 @@ func (l *loop) serveConn(slot uint32, o *Opening) {
 	if o != nil && o.Prepare != nil {
 		o.Prepare(c)
 	}
+	l.count.Add(1) // from OnOpen on, as gnet counts a connection
+
 	var out []byte
 	action := None
 	if err := l.set.guard(func() { out, action = l.set.handler.OnOpen(c) }); err != nil {
@@ -58,6 +64,26 @@ func (l *loop) serveConn(slot uint32, o *Opening) {
 	}
 }
 
+// claimSlot records that a new connection takes slot, which the kernel allocated in the table,
+// and returns the connection's generation; false when the slot is outside the table or taken.
+// The loop's records of the table grow as the kernel hands out slots (lowest free first), so a
+// large table costs the loop nothing until it fills.
+func (l *loop) claimSlot(slot uint32) (gen uint32, ok bool) {
+	if slot >= l.slots {
+		return 0, false
+	}
+	if int(slot) >= len(l.conns) {
+		n := min(max(int(slot)+1, 2*len(l.conns)), int(l.slots))
+		l.conns = append(l.conns, make([]*conn.Conn, n-len(l.conns))...)
+		l.gens = append(l.gens, make([]uint32, n-len(l.gens))...)
+	}
+	if l.conns[slot] != nil {
+		return 0, false
+	}
+	l.gens[slot] = (l.gens[slot] + 1) & genMask
+	return l.gens[slot], true
+}
+
 // armRecv starts receiving, bounded by what the connection may still hold so that
 // back-pressure needs no cancel (a cancel can miss a multishot receive that is busy delivering).
 // Where the kernel can limit a multishot receive (CapRecvLimit), it is limited to the
@@ -66,10 +92,13 @@ func (l *loop) serveConn(slot uint32, o *Opening) {
 // the handler has consumed.
 func (l *loop) armRecv(c *conn.Conn) {
 	s := l.sqe()
-	if l.set.recvLimit {
+	switch {
+	case c.IsDatagram(): // nothing is kept between datagrams: no budget to bound
+		s.PrepRecvMultishot(int32(c.Slot), bufferGroup, 0)
+	case l.set.recvLimit:
 		s.PrepRecvMultishot(int32(c.Slot), bufferGroup, 0)
 		s.SetRecvLimit(uint32(l.budget(c) - c.InboundBuffered()))
-	} else {
+	default:
 		s.PrepRecvBufferSelect(int32(c.Slot), bufferGroup, 0)
 	}
 	s.SetFlags(poller.FlagFixedFile)
@@ -89,20 +118,16 @@ func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
 		c.Ops.RecvArmed = false
 	}
 	switch res := cqe.Res; {
-	case res > 0:
+	case res > 0, res == 0 && c.IsDatagram(): // an empty datagram is one, not an EOF
 		l.countTraffic(c, res)
 		if c.State() == conn.Open {
-			c.Receive(l.bufs.Buffer(bid, int(res)))
-			action := None
-			err := l.set.guard(func() { action = l.set.handler.OnTraffic(c) })
-			c.Settle()
-			l.bufs.Recycle(bid)
-			if err != nil {
-				l.CloseConn(c, err)
-			} else {
-				l.act(c, action)
+			var data []byte
+			if hasBuf {
+				data = l.bufs.Buffer(bid, int(res))
 			}
-		} else {
+			l.deliver(c, data)
+		}
+		if hasBuf {
 			l.bufs.Recycle(bid)
 		}
 	case res == 0:
@@ -111,10 +136,32 @@ func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
 		// Every provided buffer is in use; they are handed back at the end of this batch, before
 		// the re-armed receive is submitted. Nothing was lost: the bytes wait in the socket.
 	case res == -int32(unix.ECANCELED):
+	case res == -int32(unix.ECONNREFUSED) && c.IsDatagram():
+		// A connected UDP socket's peer answered a datagram with ICMP: that datagram is lost,
+		// the socket serves on.
 	default:
 		l.CloseConn(c, opError("read", c, unix.Errno(-res)))
 	}
 	l.advance(c)
+}
+
+// deliver hands received bytes (borrowed from a provided buffer) to the handler's OnTraffic and
+// carries out its action; what the handler left is kept for the next call, or, of a datagram,
+// dropped.
+func (l *loop) deliver(c *conn.Conn, data []byte) {
+	c.Receive(data)
+	action := None
+	err := l.set.guard(func() { action = l.set.handler.OnTraffic(c) })
+	if c.IsDatagram() {
+		c.DropInput()
+	} else {
+		c.Settle()
+	}
+	if err != nil {
+		l.CloseConn(c, err)
+	} else {
+		l.act(c, action)
+	}
 }
 
 // advance carries c on after one of its operations completed: the close protocol, a move, or
@@ -219,14 +266,23 @@ func (l *loop) onSend(c *conn.Conn, cqe *poller.CQE) {
 	}
 }
 
-// CloseConn starts the close protocol for c, reporting err when it completes.
+// CloseConn starts the close protocol for c, reporting err: at once when the set reports closes
+// first (Config.ReportCloseFirst), else when the protocol completes.
 func (l *loop) CloseConn(c *conn.Conn, err error) {
-	if c.BeginClose(err) {
-		if c.Ops.Moving {
-			l.abortMove(c)
-		}
-		l.advanceClose(c)
+	if !c.BeginClose(err) {
+		return
 	}
+	if c.Ops.Moving {
+		l.abortMove(c)
+	}
+	if l.set.cfg.ReportCloseFirst {
+		// The handler may still write (Ops.Reporting): its last words go out with the final
+		// flush, before the descriptor closes.
+		c.Ops.Reporting = true
+		l.reportClose(c)
+		c.Ops.Reporting = false
+	}
+	l.advanceClose(c)
 }
 
 // advanceClose moves a closing connection through the close protocol, as far as its
@@ -274,13 +330,20 @@ func (l *loop) finishClose(c *conn.Conn, res int32) {
 	}
 	l.conns[c.Slot] = nil
 	l.open--
-	l.count.Add(-1)
-	err := c.Err()
 	c.Finish()
+	if !l.set.cfg.ReportCloseFirst {
+		l.reportClose(c)
+	}
+}
+
+// reportClose calls OnClose for c (unless it was never reported open) and stops counting it.
+func (l *loop) reportClose(c *conn.Conn) {
 	if c.Ops.Unreported {
 		return
 	}
+	l.count.Add(-1)
 	action := None
+	err := c.Err()
 	l.set.guard(func() { action = l.set.handler.OnClose(c, err) })
 	if action == Shutdown {
 		l.set.Stop()

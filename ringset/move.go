@@ -199,15 +199,18 @@ func (l *loop) onMoveClose(slot uint32, res int32) {
 // onMoveIn serves a connection that arrived from another loop in slot res.
 func (l *loop) onMoveIn(token uint32, res int32) {
 	h := l.set.handoffs.take(token)
-	if h == nil || res < 0 || int(res) >= len(l.conns) || l.conns[res] != nil {
+	gen, ok := uint32(0), false
+	if h != nil && res >= 0 {
+		gen, ok = l.claimSlot(uint32(res))
+	}
+	if !ok {
 		l.set.fail(fmt.Errorf("ringset: loop %d: a moved connection arrived in slot %d with no record or in use (token %d)", l.idx, res, token))
 		return
 	}
 	l.incoming.Add(-1)
 	slot := uint32(res)
-	l.gens[slot] = (l.gens[slot] + 1) & genMask
 	c := h.c
-	c.Arrive(l, slot, l.gens[slot])
+	c.Arrive(l, slot, gen)
 	c.Ops.MovedAt = l.set.epoch.Load()
 	l.conns[slot] = c
 	l.open++

@@ -45,18 +45,21 @@ type pendingOpen struct {
 	addr    net.Addr
 	opts    []SocketOption // set before connecting; the kernel reads each Value
 	optErr  error          // the failure of one of opts, which cancelled the connect
+	// datagram: the adopted descriptor is a connected UDP socket.
+	datagram bool
 }
 
-// Adopt places fd, an open connected stream socket, into loop i's table and serves it like an
-// accepted connection. Adopt owns fd from the call on: it is closed once the table holds its
-// own reference, or on failure. The outcome reaches o on the loop.
-func (s *Set) Adopt(i int, fd int, o Opening) error {
+// Adopt places fd, an open connected socket (a stream, or a connected datagram socket when
+// datagram), into loop i's table and serves it like an accepted connection. Adopt owns fd from
+// the call on: it is closed once the table holds its own reference, or on failure. The outcome
+// reaches o on the loop.
+func (s *Set) Adopt(i int, fd int, datagram bool, o Opening) error {
 	if i < 0 || i >= len(s.loops) {
 		unix.Close(fd)
 		return fmt.Errorf("ringset: adopt on loop %d of %d", i, len(s.loops))
 	}
 	l := s.loops[i]
-	p := &pendingOpen{Opening: o, orig: fd}
+	p := &pendingOpen{Opening: o, orig: fd, datagram: datagram}
 	p.fds[0] = int32(fd)
 	if err := l.Post(func() { l.startAdopt(p) }); err != nil {
 		unix.Close(fd)
@@ -69,17 +72,18 @@ func (s *Set) Adopt(i int, fd int, o Opening) error {
 // standard library and adopts the socket.
 var DialCaps = []poller.Capability{poller.CapSocketDirect, poller.CapSockCmd}
 
-// Dial connects to address ("tcp", "tcp4", "tcp6" or "unix") from loop i, with SOCKET into a
-// direct descriptor and CONNECT, and serves the connection like an accepted one; TCP_NODELAY is
-// set unless the set's TCPDelay says otherwise. The name is resolved here, on the caller's
-// goroutine. Where the kernel lacks direct sockets or socket commands, the standard library
-// connects and the socket is adopted. The outcome reaches o on the loop; errors are
-// *net.OpError, as net.Dial's are.
+// Dial connects to address ("tcp", "tcp4", "tcp6", "unix", or "udp", "udp4", "udp6") from loop
+// i, with SOCKET into a direct descriptor and CONNECT, and serves the connection like an
+// accepted one; TCP_NODELAY is set unless the set's TCPDelay says otherwise. The name is
+// resolved here, on the caller's goroutine. A UDP socket, whose connect is local, and every
+// socket where the kernel lacks direct sockets or socket commands, is connected by the standard
+// library and adopted. The outcome reaches o on the loop; errors are *net.OpError, as net.Dial's
+// are.
 func (s *Set) Dial(ctx context.Context, i int, network, address string, o Opening) error {
 	if i < 0 || i >= len(s.loops) {
 		return fmt.Errorf("ringset: dial on loop %d of %d", i, len(s.loops))
 	}
-	if s.cfg.Features.Require(DialCaps...) != nil {
+	if isUDP(network) || s.cfg.Features.Require(DialCaps...) != nil {
 		return s.dialAndAdopt(ctx, i, network, address, o)
 	}
 	p := &pendingOpen{Opening: o, orig: -1, network: network}
@@ -150,7 +154,7 @@ func (s *Set) dialAndAdopt(ctx context.Context, i int, network, address string, 
 	d := net.Dialer{KeepAlive: -1, Control: func(network, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
-			for _, o := range s.cfg.socketOptions(network != "unix") {
+			for _, o := range s.cfg.socketOptions(isTCP(network)) {
 				if serr = unix.SetsockoptInt(int(fd), o.Level, o.Name, int(o.Value)); serr != nil {
 					serr = os.NewSyscallError("setsockopt", serr)
 					return
@@ -173,23 +177,26 @@ func (s *Set) dialAndAdopt(ctx context.Context, i int, network, address string, 
 	return s.AdoptConn(i, c, o)
 }
 
-// AdoptConn is Adopt of a duplicate of c's descriptor (c must be a *net.TCPConn or a
-// *net.UnixConn); c itself stays the caller's, to close, as gnet's Enroll leaves it.
+// AdoptConn is Adopt of a duplicate of c's descriptor (c must be a *net.TCPConn, a
+// *net.UnixConn or a connected *net.UDPConn); c itself stays the caller's, to close, as gnet's
+// Enroll leaves it.
 func (s *Set) AdoptConn(i int, c net.Conn, o Opening) error {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return fmt.Errorf("ringset: adopt %T: no descriptor", c)
-	}
-	switch c.(type) {
+	datagram := false
+	switch c := c.(type) {
 	case *net.TCPConn, *net.UnixConn:
+	case *net.UDPConn:
+		if c.RemoteAddr() == nil {
+			return fmt.Errorf("adopt %v: a UDP socket that is not connected", c.LocalAddr())
+		}
+		datagram = true
 	default:
-		return fmt.Errorf("ringset: adopt %T: only TCP and unix stream connections", c)
+		return fmt.Errorf("adopt %T: not a TCP, unix or UDP connection", c)
 	}
-	fd, err := fdbridge.Dup(sc)
+	fd, err := fdbridge.Dup(c.(syscall.Conn))
 	if err != nil {
 		return err
 	}
-	return s.Adopt(i, fd, o)
+	return s.Adopt(i, fd, datagram, o)
 }
 
 // startAdopt submits the FILES_UPDATE that places the descriptor in a free slot.
@@ -215,8 +222,7 @@ func (l *loop) onAdopt(idx uint32, res int32) {
 		p.fail(os.NewSyscallError("io_uring files update", unix.Errno(-res)))
 		return
 	}
-	l.count.Add(1)
-	l.serveConn(uint32(p.fds[0]), &p.Opening)
+	l.serveConn(uint32(p.fds[0]), &p.Opening, p.datagram)
 }
 
 // startDial creates the direct socket; its completion connects it.
@@ -283,8 +289,7 @@ func (l *loop) onDialConnect(idx uint32, res int32) {
 		p.fail(err)
 		return
 	}
-	l.count.Add(1)
-	l.serveConn(p.slot, &p.Opening)
+	l.serveConn(p.slot, &p.Opening, false)
 }
 
 // closeDirect closes a slot that never became a connection; nothing waits for it.
@@ -313,6 +318,9 @@ func (l *loop) untrack(idx uint32) *pendingOpen {
 	l.pendingFree = append(l.pendingFree, idx)
 	return p
 }
+
+// hasPending reports whether an adoption or a dial is in flight.
+func (l *loop) hasPending() bool { return len(l.pendingFree) < len(l.pending) }
 
 // failPending tells everyone still waiting for an adoption or a dial that the loop stopped;
 // closing the ring afterwards closes any slot they held.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log"
 	"net"
+	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -41,12 +43,15 @@ type Set struct {
 	moved atomic.Int64
 	// picks is PickLoop's round-robin position.
 	picks atomic.Uint64
-	// listenerFd is a regular descriptor for the (first) listener, for DupListener; -1 when
-	// the set listens nowhere.
-	listenerFd int
+	// listenFds are regular descriptors for the set's listeners (one, or one per loop with
+	// ReusePort; none when the set listens nowhere), kept until the set is released: for
+	// DupListener, for shutting the listeners at Stop, and for a datagram socket's options.
+	listenFds []int
+	// stopping: Stop was called; the listeners no longer accept.
+	stopping atomic.Bool
 
 	stopOnce sync.Once
-	started  chan struct{} // closed when Start has finished building the set, or given up
+	started  chan struct{} // closed when the set serves, or was taken down before it did
 	begin    chan struct{} // closed after OnBoot: the loops and the acceptor start serving
 	beginOne sync.Once
 	startErr error // why Start gave up; shutdown then has nothing left to do
@@ -55,32 +60,36 @@ type Set struct {
 	err      error
 }
 
-// Start listens, calls OnBoot, starts the loops and the acceptor, and returns a running set.
-// A returned error matching poller.ErrUnavailable means io_uring cannot serve here.
+// ErrBootShutdown is what Serve (and Start) return when the handler's OnBoot asked to shut down;
+// the set has then been taken down without serving.
+var ErrBootShutdown = errors.New("ringset: OnBoot asked to shut down")
+
+// Start is Prepare then Serve: it listens, calls OnBoot, starts the loops and the acceptor, and
+// returns a running set. A returned error matching poller.ErrUnavailable means io_uring cannot
+// serve here.
 func Start(cfg Config, h Handler) (*Set, error) {
+	s, err := Prepare(cfg, h)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Serve(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Prepare builds a set without serving it: the listeners are bound and listening and every
+// ring is set up on its thread, but nothing is accepted or handled until Serve (or Abandon,
+// which takes the set down unserved). Several sets can so be prepared before any of them serves.
+func Prepare(cfg Config, h Handler) (*Set, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{cfg: cfg, handler: h, listenerFd: -1, done: make(chan struct{}), started: make(chan struct{}), begin: make(chan struct{}),
+	s := &Set{cfg: cfg, handler: h, done: make(chan struct{}), started: make(chan struct{}), begin: make(chan struct{}),
 		recvLimit: cfg.Features.Has(poller.CapRecvLimit),
 		direct:    isTCP(cfg.Network) && cfg.Features.Require(directListenCaps...) == nil}
 	s.sent, _ = h.(SendObserver)
-	// A loop may call Stop (a tick, a handler, a failure) before Start returns: shutdown waits
-	// for the set to be complete, or for Start to have cleaned up after itself.
-	defer close(s.started)
-	startFailed := func(e error) (*Set, error) {
-		s.startErr = e
-		s.beginOne.Do(func() { close(s.begin) })
-		if s.acc != nil {
-			s.acc.stop.Store(true)
-			s.acc.wake()
-			<-s.acc.exit
-		}
-		s.stopLoops()
-		s.release()
-		return nil, e
-	}
 	if s.waker, err = newWaker(cfg.Features); err != nil {
 		return nil, err
 	}
@@ -97,23 +106,11 @@ func Start(cfg Config, h Handler) (*Set, error) {
 			s.waker.close()
 			return nil, err
 		}
-		if s.listenerFd, err = unix.FcntlInt(uintptr(lfds[0]), unix.F_DUPFD_CLOEXEC, 0); err != nil {
-			for _, fd := range lfds {
-				unix.Close(fd)
-			}
-			s.waker.close()
-			return nil, fmt.Errorf("ringset: duplicate listener descriptor: %w", err)
-		}
+		s.listenFds = lfds // each ring's table takes a reference of its own besides
 	}
-	// Each ring's fixed-file table takes its own reference to its listener.
-	defer func() {
-		for _, fd := range lfds {
-			unix.Close(fd)
-		}
-	}()
 	// Every loop exists before any runs: a running loop's handlers may read s.loops.
 	for i := 0; i < cfg.Loops; i++ {
-		l := &loop{idx: i, set: s, exit: make(chan struct{}), listenFd: -1}
+		l := &loop{idx: i, set: s, exit: make(chan struct{}), listenFd: -1, callSignal: make(chan struct{}, 1)}
 		if cfg.ReusePort && lfds != nil {
 			l.listenFd = lfds[i]
 		}
@@ -131,11 +128,15 @@ func Start(cfg Config, h Handler) (*Set, error) {
 	for i, l := range s.loops {
 		ready := make(chan error, 1)
 		go l.run(ready)
-		if err := <-ready; err != nil {
+		err := <-ready
+		if s.direct && l.listenFd >= 0 {
+			s.listenFds = append(s.listenFds, l.listenFd) // born direct on the loop's ring
+		}
+		if err != nil {
 			for _, never := range s.loops[i+1:] {
 				never.abandon()
 			}
-			return startFailed(err)
+			return nil, s.abort(err)
 		}
 	}
 	if !cfg.ReusePort && cfg.Network != "" {
@@ -145,28 +146,59 @@ func Start(cfg Config, h Handler) (*Set, error) {
 		}
 		ready := make(chan error, 1)
 		go s.acc.run(ready)
-		if err := <-ready; err != nil {
-			s.acc = nil
-			return startFailed(err)
+		err := <-ready
+		if s.direct && s.acc.listenFd >= 0 {
+			s.listenFds = append(s.listenFds, s.acc.listenFd)
 		}
-	}
-	// Everything is set up and listening; nothing is served until OnBoot has run.
-	if action := h.OnBoot(s); action == Shutdown {
-		return startFailed(errors.New("ringset: OnBoot asked to shut down"))
-	}
-	s.beginOne.Do(func() { close(s.begin) })
-	if cfg.Rebalance != nil {
-		s.rebal = startRebalancer(s)
+		if err != nil {
+			s.acc = nil
+			return nil, s.abort(err)
+		}
 	}
 	return s, nil
 }
 
+// Serve calls OnBoot and, unless it asks to shut down (then the set is taken down and Serve
+// returns ErrBootShutdown), lets the loops and the acceptor serve.
+func (s *Set) Serve() error {
+	if action := s.handler.OnBoot(s); action == Shutdown {
+		return s.abort(ErrBootShutdown)
+	}
+	s.beginOne.Do(func() { close(s.begin) })
+	if s.cfg.Rebalance != nil {
+		s.rebal = startRebalancer(s)
+	}
+	close(s.started)
+	return nil
+}
+
+// Abandon takes down a prepared set that never served; OnBoot and OnShutdown are not called.
+func (s *Set) Abandon() { s.abort(ErrStopped) }
+
+// abort takes down a set that is not serving (its preparation failed, OnBoot asked to shut
+// down, or it was abandoned) and returns err.
+func (s *Set) abort(err error) error {
+	s.startErr = err
+	s.beginOne.Do(func() { close(s.begin) })
+	if s.acc != nil {
+		s.acc.stop.Store(true)
+		s.acc.wake()
+		<-s.acc.exit
+	}
+	s.stopLoops()
+	s.release()
+	close(s.done)
+	close(s.started)
+	return err
+}
+
 // listen creates n listening sockets on the configured address (regular descriptors, through
-// the standard library's address handling; with n > 1 they share the port with SO_REUSEPORT)
-// and returns duplicates of them.
+// the standard library's address handling; with ReusePort they share the port with
+// SO_REUSEPORT, with each other and with other programs' sockets) and returns duplicates of
+// them.
 func (s *Set) listen(n int) ([]int, error) {
 	lc := net.ListenConfig{}
-	if n > 1 {
+	if s.cfg.ReusePort {
 		lc.Control = func(_, _ string, c syscall.RawConn) error {
 			var serr error
 			if err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) }); err != nil {
@@ -237,20 +269,17 @@ func (s *Set) Addr() net.Addr { return s.addr }
 // DupListener returns a new regular descriptor for the set's listener (the first one, with
 // ReusePort), which the caller must close, as gnet's Engine.Dup does.
 func (s *Set) DupListener() (int, error) {
-	if s.listenerFd < 0 {
+	if len(s.listenFds) == 0 {
 		return -1, errors.New("ringset: the set listens nowhere")
 	}
-	fd, err := unix.FcntlInt(uintptr(s.listenerFd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("ringset: duplicate listener descriptor: %w", err)
-	}
-	return fd, nil
+	return fdbridge.DupFd(s.listenFds[0])
 }
 
 // NumLoops is how many loops the set runs.
 func (s *Set) NumLoops() int { return len(s.loops) }
 
-// CountConnections is how many connections the loops serve.
+// CountConnections is how many connections the loops serve: opened (OnOpen has begun) and not
+// yet reported closed.
 func (s *Set) CountConnections() int {
 	n := int64(0)
 	for _, l := range s.loops {
@@ -271,24 +300,15 @@ func (s *Set) ListenerKind() string {
 	return "regular"
 }
 
-// loopOnThread returns the loop whose locked thread is tid, if any.
-func (s *Set) loopOnThread(tid int64) *loop {
-	for _, l := range s.loops {
-		if l.tid.Load() == tid {
-			return l
-		}
-	}
-	return nil
-}
-
 // Waker names how other goroutines wake the loops: "sync-msg-ring" or "messenger-ring".
 func (s *Set) Waker() string { return s.waker.kind() }
 
 // Post runs f on loop i.
 func (s *Set) Post(i int, f func()) error { return s.loops[i].Post(f) }
 
-// Stop starts shutting the set down: OnShutdown, then the acceptor stops, then every loop
-// closes its connections and exits. It returns at once; Wait returns when all is done.
+// Stop starts shutting the set down: the listeners stop listening (a connection that arrives
+// from now on is refused), OnShutdown runs, then the acceptor stops, then every loop closes its
+// connections and exits. It returns at once; Wait returns when all is done.
 func (s *Set) Stop() {
 	s.stopOnce.Do(func() { go s.shutdown() })
 }
@@ -296,9 +316,9 @@ func (s *Set) Stop() {
 func (s *Set) shutdown() {
 	<-s.started
 	if s.startErr != nil {
-		close(s.done)
-		return
+		return // taken down before it served: abort did everything
 	}
+	s.stopListening()
 	s.guard(func() { s.handler.OnShutdown(s) })
 	if s.rebal != nil {
 		s.rebal.close()
@@ -313,6 +333,22 @@ func (s *Set) shutdown() {
 	s.stopLoops()
 	s.release()
 	close(s.done)
+}
+
+// stopListening makes the stream listeners refuse new connections at once, and resets those
+// that wait in their backlogs, while their descriptors stay valid (OnShutdown may still Dup
+// one): shutdown(2) of a listening socket takes it out of the listening state. The accepts
+// armed on them end, and are not armed again.
+func (s *Set) stopListening() {
+	s.stopping.Store(true)
+	if isUDP(s.cfg.Network) {
+		return
+	}
+	for _, fd := range s.listenFds {
+		if err := unix.Shutdown(fd, unix.SHUT_RD); err != nil {
+			log.Printf("uringnet: stop listening on %v: %v", s.addr, os.NewSyscallError("shutdown", err))
+		}
+	}
 }
 
 // stopLoops asks every loop to close its connections and waits for each to exit.
@@ -337,8 +373,8 @@ func (s *Set) release() {
 			unix.Close(l.fd)
 		}
 	}
-	if s.listenerFd >= 0 {
-		unix.Close(s.listenerFd)
+	for _, fd := range s.listenFds {
+		unix.Close(fd)
 	}
 	if s.unlink != "" {
 		unix.Unlink(s.unlink)
@@ -379,20 +415,28 @@ func (s *Set) guard(f func()) (err error) {
 }
 
 // PickLoop is the loop the set's balancer picks for a connection it did not accept (to Dial
-// or Adopt); any goroutine may call it. Source-address hash, having no address here, picks
-// round-robin.
-func (s *Set) PickLoop() int {
+// or Adopt) with peer addr; any goroutine may call it. Source-address hash hashes addr as gnet
+// does, or, with no address, picks round-robin.
+func (s *Set) PickLoop(addr net.Addr) int {
+	if s.cfg.Balancer == SourceAddrHash && addr != nil {
+		return s.loopByAddr(addr.String()).idx
+	}
 	n := s.picks.Add(1) - 1
 	return s.pick(&n).idx
+}
+
+// loopByAddr is gnet's source-address hash: crc32 of the peer's address as a string.
+func (s *Set) loopByAddr(addr string) *loop {
+	return s.loops[crc32.ChecksumIEEE([]byte(addr))%uint32(len(s.loops))]
 }
 
 // pick chooses the loop for a new connection.
 func (s *Set) pick(next *uint64) *loop {
 	if s.cfg.Balancer == LeastConnections {
-		best := s.loops[0]
+		best, least := s.loops[0], s.loops[0].load()
 		for _, l := range s.loops[1:] {
-			if l.count.Load() < best.count.Load() {
-				best = l
+			if n := l.load(); n < least {
+				best, least = l, n
 			}
 		}
 		return best

@@ -7,8 +7,8 @@
 // For net.Listener programs, see the listener package.
 //
 // The one difference from gnet: OnBoot receives gnet.Engine{} (gnet's Engine cannot be made
-// elsewhere), so reach the running engine with EngineFor(protoAddr) or stop it with
-// Stop(ctx, protoAddr).
+// elsewhere), so reach the running engine with EngineOf(handler), which answers as gnet's
+// Engine would.
 package uringnet
 
 import (

@@ -9,13 +9,15 @@
 //
 // gnet.Engine cannot be constructed outside gnet, so OnBoot and OnShutdown receive
 // gnet.Engine{}, whose methods report gnet's ErrEmptyEngine. The engine is reached instead as
-// an Engine (Stop, CountConnections, Dup, Register) from EngineFor, and Stop(ctx, protoAddr)
-// stops it as gnet.Stop does.
+// an Engine from EngineOf(handler) (or EngineFor(protoAddr)), which answers as gnet's would at
+// every stage of its life, and Stop(ctx, protoAddr) stops it as gnet.Stop does.
 //
 // # Threading
 //
-// As in gnet: OnBoot runs before anything is served; OnOpen, OnTraffic and OnClose run on the
-// connection's loop; OnTick on a goroutine of its own. Conn.Close, AsyncWrite, Wake and
-// CloseWithCallback queue their work for the loop (so Close in a callback takes effect after
-// it returns, as in gnet), and the gnet.Socket methods may be called from any goroutine.
+// As in gnet: every listener is bound, then OnBoot runs, before anything is served; OnOpen,
+// OnTraffic and OnClose run on the connection's loop (OnClose as the close begins); OnTick on a
+// goroutine of its own; OnShutdown once, before any connection closes. Conn.Close, AsyncWrite,
+// Wake and CloseWithCallback queue their work for the loop (so Close in a callback takes effect
+// after it returns, as in gnet); Write from another goroutine is queued too; the gnet.Socket
+// methods may be called from any goroutine, and run on the connection's loop.
 package compat

@@ -304,3 +304,62 @@ func TestKeepAliveOnRegisteredUnixConn(t *testing.T) {
 		}
 	})
 }
+
+// shutdownGate asks to shut down on the first bytes it gets, and holds OnShutdown until the
+// test lets it go.
+type shutdownGate struct {
+	gnet.BuiltinEventEngine
+	booted, inShutdown, release chan struct{}
+}
+
+func (h *shutdownGate) OnBoot(gnet.Engine) gnet.Action { close(h.booted); return gnet.None }
+func (h *shutdownGate) OnTraffic(gnet.Conn) gnet.Action { return gnet.Shutdown }
+func (h *shutdownGate) OnShutdown(gnet.Engine) {
+	close(h.inShutdown)
+	<-h.release
+}
+
+// From the moment a handler asks to shut down, the listener refuses new connections: none is
+// accepted only to be reset, even while OnShutdown runs.
+func TestShutdownRefusesNewConnections(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			h := &shutdownGate{booted: make(chan struct{}), inShutdown: make(chan struct{}), release: make(chan struct{})}
+			addr := freeAddr(t, network)
+			done := make(chan error, 1)
+			go func() { done <- compat.Run(h, addr, quiet) }()
+			<-h.booted
+			dialT(t, addr).Write([]byte("stop"))
+			<-h.inShutdown
+			n, a := dialAddr(addr)
+			if c, err := net.Dial(n, a); err == nil {
+				c.Close()
+				t.Fatal("a connection was accepted after the handler asked to shut down")
+			} else if !errors.Is(err, unix.ECONNREFUSED) {
+				t.Fatalf("dial after Shutdown: %v, want ECONNREFUSED", err)
+			}
+			close(h.release)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// A client that is stopping or stopped dials nothing: gnet's ErrEngineInShutdown (gnet's own
+// client fails on its closed poller instead).
+func TestClientDialAfterStop(t *testing.T) {
+	cli, err := compat.NewClient(&gnet.BuiltinEventEngine{}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Dial("tcp", freeAddr(t, "tcp")[len("tcp://"):]); !errors.Is(err, errorx.ErrEngineInShutdown) {
+		t.Fatalf("Dial after Stop: %v", err)
+	}
+}

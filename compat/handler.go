@@ -24,6 +24,8 @@ type bridge struct {
 	// network ("tcp", "udp" or "unix") and address are the listener's, as gnet names them
 	// for DupListener; both empty for a client's set.
 	network, address string
+	// client: the set is a client's, whose OnBoot action gnet ignores.
+	client bool
 }
 
 // attach gives the bridge its set, once it is prepared and before it serves.
@@ -38,7 +40,11 @@ func (b *bridge) OnBoot(*ringset.Set) ringset.Action {
 	if !b.first {
 		return ringset.None
 	}
-	return ringset.Action(b.eng.handler.OnBoot(gnet.Engine{}))
+	action := b.eng.handler.OnBoot(gnet.Engine{})
+	if b.client {
+		return ringset.None
+	}
+	return ringset.Action(action)
 }
 
 // OnShutdown runs, for whichever set begins shutting down first, the handler's OnShutdown and

@@ -8,6 +8,7 @@ package compat_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -371,6 +372,67 @@ func TestTwoEnginesOnOneAddressStopThemselves(t *testing.T) {
 		}
 		if err := hs[0].eng.Stop(context.Background()); !errors.Is(err, errorx.ErrEngineInShutdown) {
 			t.Fatalf("Stop of a stopped engine: %v", err)
+		}
+	})
+}
+
+// recordingLogger keeps the lines logged through it.
+type recordingLogger struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *recordingLogger) add(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+func (l *recordingLogger) Debugf(format string, args ...any) { l.add(format, args...) }
+func (l *recordingLogger) Infof(format string, args ...any)  { l.add(format, args...) }
+func (l *recordingLogger) Warnf(format string, args ...any)  { l.add(format, args...) }
+func (l *recordingLogger) Errorf(format string, args ...any) { l.add(format, args...) }
+func (l *recordingLogger) Fatalf(format string, args ...any) { l.add(format, args...) }
+
+func (l *recordingLogger) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lines)
+}
+
+// loggedAtBoot records how many lines the logger had when OnBoot ran.
+type loggedAtBoot struct {
+	gnet.BuiltinEventEngine
+	logger *recordingLogger
+	atBoot chan int
+}
+
+func (h *loggedAtBoot) OnBoot(gnet.Engine) gnet.Action {
+	h.atBoot <- h.logger.count()
+	return gnet.Shutdown
+}
+
+// The engine's start line goes through the application's logger, before OnBoot, as gnet's does;
+// the client's too, before its OnBoot.
+func TestStartLineThroughTheLogger(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engineUnderTest) {
+		h := &loggedAtBoot{logger: &recordingLogger{}, atBoot: make(chan int, 2)}
+		if err := e.run(h, freeAddr(t, "tcp"), gnet.WithLogger(h.logger)); err != nil {
+			t.Fatal(err)
+		}
+		if n := <-h.atBoot; n == 0 {
+			t.Fatal("Run: nothing logged through WithLogger's logger before OnBoot")
+		}
+		cl := &loggedAtBoot{logger: &recordingLogger{}, atBoot: make(chan int, 2)}
+		cli, err := e.newClient(cl, gnet.WithLogger(cl.logger))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cli.Start(); err != nil { // a client ignores OnBoot's Shutdown
+			t.Fatal(err)
+		}
+		defer cli.Stop()
+		if n := <-cl.atBoot; n == 0 {
+			t.Fatal("client Start: nothing logged through WithLogger's logger before OnBoot")
 		}
 	})
 }

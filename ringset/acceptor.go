@@ -30,11 +30,7 @@ type acceptor struct {
 	// hold holds accepts back after they failed for want of resources; held lists them.
 	hold acceptBackoff
 	held []int
-	// refused counts the connections refused, every loop being full, since refusedLog, when
-	// that was last logged.
-	refused    int
-	refusedLog time.Time
-	exit       chan struct{} // closed when the acceptor's goroutine is done
+	exit chan struct{} // closed when the acceptor's goroutine is done
 	// With SourceAddrHash the peer's address is needed at accept time, which a multishot
 	// accept into direct descriptors does not report: single-shot accepts stay in flight
 	// instead, each with its own address storage (the kernel writes it at completion).
@@ -234,13 +230,16 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 	}
 }
 
+// acceptLog logs the connections refused for want of room.
+var acceptLog rateLog
+
 // logAcceptError reports an accept error. A multishot accept stays armed unless the kernel
 // ended it, and is re-armed then: running out of descriptors or memory is temporary.
 func logAcceptError(errno unix.Errno, stopping bool) {
 	switch errno {
 	case unix.ECANCELED:
 	case unix.ENFILE, unix.EMFILE, unix.ENOBUFS, unix.ENOMEM:
-		log.Printf("uringnet: accept: %v; retrying", errno)
+		acceptLog.printf("uringnet: accept: %v; connection refused, accepting again shortly", errno)
 	default:
 		if !stopping {
 			log.Printf("uringnet: accept: %v", errno)
@@ -268,11 +267,7 @@ func (a *acceptor) handOff(slot uint32, target *loop, tried int) {
 		target = loops[(target.idx+1)%len(loops)]
 	}
 	if tried >= len(loops) {
-		a.refused++
-		if now := time.Now(); now.Sub(a.refusedLog) >= time.Second {
-			log.Printf("uringnet: acceptor: every loop's table is full (%d connections each); %d connection(s) refused", a.set.cfg.MaxConnsPerLoop, a.refused)
-			a.refusedLog, a.refused = now, 0
-		}
+		acceptLog.printf("uringnet: every loop's table is full (%d connections each): connection refused", a.set.cfg.MaxConnsPerLoop)
 		a.closeSlot(a.sqe(), slot)
 		return
 	}

@@ -1,6 +1,9 @@
 package ringset
 
 import (
+	"fmt"
+	"log"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -41,4 +44,28 @@ func (b *acceptBackoff) bound(wait time.Duration) time.Duration {
 		return wait
 	}
 	return min(wait, max(time.Until(b.at), 0))
+}
+
+// rateLog logs a failure that can repeat for every connection that arrives (a full table, no
+// memory) at most once a second, with how many it held back since.
+type rateLog struct {
+	mu   sync.Mutex
+	last time.Time
+	held int
+}
+
+func (r *rateLog) printf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if now.Sub(r.last) < time.Second {
+		r.held++
+		return
+	}
+	r.last = now
+	if r.held > 0 {
+		format += fmt.Sprintf(" (and %d more like it)", r.held)
+		r.held = 0
+	}
+	log.Printf(format, args...)
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package uringnet_test
+
+const raceEnabled = false

@@ -312,7 +312,7 @@ type shutdownGate struct {
 	booted, inShutdown, release chan struct{}
 }
 
-func (h *shutdownGate) OnBoot(gnet.Engine) gnet.Action { close(h.booted); return gnet.None }
+func (h *shutdownGate) OnBoot(gnet.Engine) gnet.Action  { close(h.booted); return gnet.None }
 func (h *shutdownGate) OnTraffic(gnet.Conn) gnet.Action { return gnet.Shutdown }
 func (h *shutdownGate) OnShutdown(gnet.Engine) {
 	close(h.inShutdown)

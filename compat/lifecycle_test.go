@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -433,6 +434,53 @@ func TestStartLineThroughTheLogger(t *testing.T) {
 		defer cli.Stop()
 		if n := <-cl.atBoot; n == 0 {
 			t.Fatal("client Start: nothing logged through WithLogger's logger before OnBoot")
+		}
+	})
+}
+
+// bindPlain binds a socket of network's kind to host:port with no SO_REUSEADDR or
+// SO_REUSEPORT, as a program that does not set them would: it fails while any socket still
+// holds the address.
+func bindPlain(network, hostPort string) error {
+	ap, err := netip.ParseAddrPort(hostPort)
+	if err != nil {
+		return err
+	}
+	typ := unix.SOCK_STREAM
+	if network == "udp" {
+		typ = unix.SOCK_DGRAM
+	}
+	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Bind(fd, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()})
+}
+
+// When Run returns, the engine's address is free: a program binding it again at once (a
+// restart, the next test) succeeds, even without SO_REUSEADDR.
+func TestAddressFreeWhenRunReturns(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engineUnderTest) {
+		for _, network := range []string{"tcp", "udp"} {
+			for _, opts := range [][]gnet.Option{{quiet}, {quiet, gnet.WithReusePort(true), gnet.WithNumEventLoop(2)}} {
+				h := &echoServer{booted: make(chan struct{}), udp: network == "udp"}
+				addr := freeAddr(t, network)
+				done := make(chan error, 1)
+				go func() { done <- e.run(h, addr, opts...) }()
+				<-h.booted
+				echoClients(t, addr, 2)
+				if err := e.stop(context.Background(), addr); err != nil {
+					t.Fatal(err)
+				}
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				_, hostPort := dialAddr(addr)
+				if err := bindPlain(network, hostPort); err != nil {
+					t.Fatalf("%s, %d options: binding the address right after Run returned: %v", addr, len(opts), err)
+				}
+			}
 		}
 	})
 }

@@ -31,7 +31,9 @@ type placement struct {
 // Exec runs f on the connection's loop (whichever it is by then), after the work posted for it
 // before; any goroutine may call it. It fails, and f never runs, once the loop has stopped.
 func (c *Conn) Exec(f func()) error {
-	c.posted.tasks.Push(f)
+	if !c.posted.tasks.Push(f) {
+		return ErrClosed // its loop stopped while it moved there (see runPosted)
+	}
 	if c.posted.scheduled.Swap(true) {
 		return nil // a run is pending and will take f
 	}
@@ -75,7 +77,11 @@ func (c *Conn) runPosted(p *placement) {
 		return
 	}
 	if h := c.host.Load(); h != p {
-		h.loop.Post(h.drain) // a loop that stopped runs nothing of the connection's anyway
+		if h.loop.Post(h.drain) != nil {
+			// The loop the connection moved to has stopped, and closed it: what waits runs
+			// here, finding it closed, and the queue takes nothing more (Exec fails).
+			c.posted.tasks.Close(c.runGuarded)
+		}
 		return
 	}
 	c.RunPosted()
@@ -83,9 +89,11 @@ func (c *Conn) runPosted(p *placement) {
 
 // RunPosted runs what was posted for the connection; only its owner calls it. A panic in one
 // piece of work closes this connection, with the panic as the close's error, and the rest runs.
+// A piece of work that makes the connection depart (a move) is the last to run here: the rest
+// runs where it arrives.
 func (c *Conn) RunPosted() {
 	c.posted.scheduled.Store(false)
-	c.posted.tasks.RunAll(c.runGuarded)
+	c.posted.tasks.RunUntil(c.runGuarded, &c.posted.moving)
 }
 
 func (c *Conn) runGuarded(f func()) {

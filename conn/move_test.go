@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"errors"
 	"slices"
 	"testing"
 )
@@ -73,5 +74,38 @@ func TestDatagramLoopAndExec(t *testing.T) {
 	l.turn()
 	if !ran {
 		t.Fatal("work posted for a datagram did not run on its loop")
+	}
+}
+
+// stoppedLoop is a loop that has stopped: it takes no more work.
+type stoppedLoop struct{ queueLoop }
+
+func (l *stoppedLoop) Post(func()) error { return errors.New("stopped") }
+
+// When the run of posted work that follows a connection to the loop it moved to cannot be
+// posted there (that loop has stopped, closing the connection), what waits runs at once,
+// finding the connection closed, and later work is refused. (The queue used to stay "scheduled"
+// forever: later work was accepted and never ran, and a caller waiting on it hung.)
+func TestPostedWorkForAStoppedLoopIsNotLost(t *testing.T) {
+	src, dst := &queueLoop{name: "src"}, &stoppedLoop{queueLoop{name: "dst"}}
+	c := New(src, 1, 1)
+	c.Depart()
+	c.Arrive(dst, 5, 1)
+	c.BeginClose(nil) // the stopped loop closed it
+	c.Finish()
+	// A run posted before the move still waits on the source; work posted meanwhile joins it.
+	c.posted.scheduled.Store(true)
+	c.posted.tasks.Push(func() {})
+	src.queue = append(src.queue, c.home.drain)
+	ran := false
+	if err := c.Exec(func() { ran = c.State() == Closed }); err != nil {
+		t.Fatalf("Exec before the stale run: %v", err)
+	}
+	src.turn() // finds the connection moved, cannot post to the stopped loop
+	if !ran {
+		t.Fatal("work accepted for the connection never ran")
+	}
+	if err := c.Exec(func() { t.Error("work ran for a connection whose loop has stopped") }); err == nil {
+		t.Fatal("Exec after the connection's loop stopped: no error")
 	}
 }

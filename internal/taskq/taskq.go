@@ -13,6 +13,11 @@ import (
 // so a task is either run by the loop or refused, never both and never neither.
 type Queue struct {
 	head atomic.Pointer[taskNode]
+	// held are tasks taken from head that RunUntil stopped before, oldest first: they run
+	// before anything taken after them. Only the consumer touches them (whoever it is by then,
+	// for a queue whose consumer changes, as a moving connection's does: the hand-over orders
+	// the two consumers).
+	held *taskNode
 }
 
 type taskNode struct {
@@ -45,15 +50,29 @@ func (q *Queue) Push(f func()) bool {
 
 // RunAll runs every queued task in the order pushed, through run, including tasks pushed by
 // the tasks it runs, and reports how many ran.
-func (q *Queue) RunAll(run func(func())) int {
+func (q *Queue) RunAll(run func(func())) int { return q.RunUntil(run, nil) }
+
+// RunUntil is RunAll that stops after a task once *stop is true (a nil stop never is); the tasks
+// not run stay queued, ahead of any pushed later, for the next run.
+func (q *Queue) RunUntil(run func(func()), stop *atomic.Bool) int {
 	ran := 0
 	for {
-		n := q.head.Load()
-		if n == nil || n == closedQueue { // a closed queue stays closed
-			return ran
+		if q.held == nil {
+			n := q.head.Load()
+			if n == nil || n == closedQueue { // a closed queue stays closed
+				return ran
+			}
+			if !q.head.CompareAndSwap(n, nil) {
+				continue
+			}
+			q.held = reverse(n)
 		}
-		if q.head.CompareAndSwap(n, nil) {
-			ran += runList(n, run)
+		for q.held != nil {
+			run(q.takeHeld())
+			ran++
+			if stop != nil && stop.Load() {
+				return ran
+			}
 		}
 	}
 }
@@ -61,30 +80,34 @@ func (q *Queue) RunAll(run func(func())) int {
 // Close refuses every later push and runs what was queued before, through run.
 func (q *Queue) Close(run func(func())) {
 	for {
+		for q.held != nil {
+			run(q.takeHeld())
+		}
 		n := q.head.Swap(closedQueue)
 		if n == nil || n == closedQueue {
 			return
 		}
-		runList(n, run)
+		q.held = reverse(n)
 	}
 }
 
-// runList runs a stack of tasks (newest first) oldest first.
-func runList(n *taskNode, run func(func())) int {
+// takeHeld removes the oldest held task and returns it, recycling its node.
+func (q *Queue) takeHeld() func() {
+	n := q.held
+	q.held = n.next
+	f := n.f
+	n.f, n.next = nil, nil
+	taskNodes.Put(n)
+	return f
+}
+
+// reverse turns a stack of tasks (newest first) into a list oldest first.
+func reverse(n *taskNode) *taskNode {
 	var fifo *taskNode
 	for n != nil {
 		next := n.next
 		n.next = fifo
 		fifo, n = n, next
 	}
-	ran := 0
-	for fifo != nil {
-		f, next := fifo.f, fifo.next
-		fifo.f, fifo.next = nil, nil
-		taskNodes.Put(fifo)
-		run(f)
-		ran++
-		fifo = next
-	}
-	return ran
+	return fifo
 }

@@ -1,7 +1,9 @@
 package taskq
 
 import (
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -57,4 +59,41 @@ func TestQueueOrderAndClose(t *testing.T) {
 		t.Fatal("Push after Close was accepted")
 	}
 	q.RunAll(run)
+}
+
+// RunUntil stops after the task that sets stop; the rest run next time, before anything pushed
+// after them, and Close runs what RunUntil left too.
+func TestRunUntilKeepsTheRestInOrder(t *testing.T) {
+	var q Queue
+	var stop atomic.Bool
+	var order []int
+	for i := range 5 {
+		q.Push(func() {
+			order = append(order, i)
+			if i == 1 {
+				stop.Store(true)
+			}
+		})
+	}
+	if n := q.RunUntil(func(f func()) { f() }, &stop); n != 2 {
+		t.Fatalf("ran %d before stopping, want 2", n)
+	}
+	stop.Store(false)
+	q.Push(func() { order = append(order, 5) })
+	q.RunUntil(func(f func()) { f() }, &stop)
+	if !slices.Equal(order, []int{0, 1, 2, 3, 4, 5}) {
+		t.Fatalf("order %v", order)
+	}
+	stop.Store(false)
+	for i := 6; i < 9; i++ {
+		q.Push(func() {
+			order = append(order, i)
+			stop.Store(true)
+		})
+	}
+	q.RunUntil(func(f func()) { f() }, &stop)
+	q.Close(func(f func()) { f() })
+	if !slices.Equal(order, []int{0, 1, 2, 3, 4, 5, 6, 7, 8}) || q.Push(func() {}) {
+		t.Fatalf("after Close: order %v, or a push was taken", order)
+	}
 }

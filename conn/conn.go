@@ -92,7 +92,7 @@ type Ops struct {
 	SendQueued bool // on the loop's list of connections to send for at the end of the batch
 	SendFailed bool // a send failed: pending bytes cannot be delivered
 	CancelSent bool // the close protocol's cancel is in flight
-	FinalSent  bool // the close protocol's last, non-blocking send was made
+	Flushing   bool // the close protocol's final flush began: its sends are not cancelled
 	CloseSent  bool // the close of the descriptor is in flight
 	Unreported bool // closed before OnOpen: no OnClose either
 	ReadEOF    bool // the peer ended its side and the handler keeps the connection (HalfCloser)

@@ -4,11 +4,16 @@ package ringset
 // cost another connection, a byte, a loop's CPU or the process.
 
 import (
+	"bytes"
+	"io"
+	"net"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/uringnet/uringnet/conn"
+	"golang.org/x/sys/unix"
 )
 
 // Work queued behind a move, in the same run of the connection's queue, runs where the
@@ -76,3 +81,94 @@ func TestWorkQueuedBehindAMoveRunsWhereItArrives(t *testing.T) {
 	}
 }
 
+
+// bufferSize is the socket buffer size the flush test fixes on both ends (which turns the
+// kernel's autotuning off, so that a socket's capacity is the same from one connection to the
+// next).
+const bufferSize = 32 << 10
+
+// loopbackCapacity is how many bytes a loopback TCP connection with bufferSize buffers takes
+// from its writer while its reader reads nothing: the sender's buffer and the receiver's.
+func loopbackCapacity(t *testing.T) int {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	rc, _ := ln.SyscallConn()
+	rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, bufferSize) })
+	peer := dialWithReceiveBuffer(t, ln.Addr().String())
+	defer peer.Close()
+	c, err := ln.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	raw, _ := c.SyscallConn()
+	taken := 0
+	chunk := make([]byte, 4096)
+	raw.Write(func(fd uintptr) bool {
+		for {
+			n, err := unix.Write(int(fd), chunk)
+			if err != nil {
+				return true
+			}
+			taken += n
+		}
+	})
+	return taken
+}
+
+// dialWithReceiveBuffer dials addr with a bufferSize receive buffer, set before connecting.
+func dialWithReceiveBuffer(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, bufferSize) })
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The close's final flush sends everything the socket will take, not only what a send cut short
+// by the close left: bytes written behind it go too. (They used to be dropped even when the
+// socket had room for them.) A send is in flight, waiting for room, when the handler writes a
+// last "TAIL" and closes; it holds the loop while the peer drains the socket, so that the
+// send, cancelled by the close, was cut short with room to spare.
+func TestCloseFlushesWhatWaitsBehindACutShortSend(t *testing.T) {
+	capacity := loopbackCapacity(t)
+	body := make([]byte, capacity+capacity/2) // stuck after capacity; the rest fits once drained
+	for i := range body {
+		body[i] = byte(i)
+	}
+	h := &hooks{traffic: func(c *conn.Conn) Action {
+		b, _ := c.Next(-1)
+		switch string(b) {
+		case "a":
+			c.Write(body)
+		case "b":
+			time.Sleep(300 * time.Millisecond) // the peer drains the socket meanwhile
+			c.Write([]byte("TAIL"))
+			return Close
+		}
+		return None
+	}}
+	s := startSet(t, Config{SocketOptions: []SocketOption{{unix.SOL_SOCKET, unix.SO_SNDBUF, bufferSize}}}, h)
+	peer := dialWithReceiveBuffer(t, s.Addr().String())
+	defer peer.Close()
+	peer.Write([]byte("a"))
+	time.Sleep(200 * time.Millisecond) // the send fills the socket and waits for room
+	peer.Write([]byte("b"))
+	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(append([]byte(nil), body...), "TAIL"...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the peer got %d bytes (ending %q), want the %d written and TAIL", len(got), got[max(0, len(got)-4):], len(body))
+	}
+}

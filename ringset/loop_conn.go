@@ -246,7 +246,7 @@ func (l *loop) onSend(c *conn.Conn, cqe *poller.CQE) {
 			l.CloseConn(c, opError("write", c, unix.EPIPE))
 		case more && c.State() == conn.Open:
 			l.ScheduleSend(c)
-		case more && c.Ops.FinalSent:
+		case more && c.Ops.Flushing && int(res) < asked:
 			c.Ops.SendFailed = true // the socket had no room for the rest: dropped, as gnet does
 		}
 	case res == -int32(unix.ECANCELED):
@@ -288,18 +288,22 @@ func (l *loop) CloseConn(c *conn.Conn, err error) {
 // advanceClose moves a closing connection through the close protocol, as far as its
 // operations in flight allow; each of their completions calls it again:
 //  1. cancel the receive and any send in flight, and wait for their completions;
-//  2. send what is still pending once, without waiting for room (gnet's best-effort flush);
+//  2. flush what is pending: as much as the socket takes now, without waiting for room (gnet's
+//     best effort): each send taken whole is followed by the next, one cut short ends it;
 //  3. close the direct descriptor; its completion reports the close (finishClose).
 func (l *loop) advanceClose(c *conn.Conn) {
 	if c.State() != conn.Closing || c.Ops.CloseSent {
 		return
 	}
-	if c.Ops.RecvArmed || c.SendBusy() {
+	if c.Ops.RecvArmed || (c.SendBusy() && !c.Ops.Flushing) {
 		l.cancelOps(c)
 		return
 	}
-	if !c.Ops.FinalSent && !c.Ops.SendFailed && c.OutboundBuffered() > 0 {
-		c.Ops.FinalSent = true
+	if c.SendBusy() {
+		return // a send of the final flush: its completion carries on
+	}
+	if !c.Ops.SendFailed && c.OutboundBuffered() > 0 {
+		c.Ops.Flushing = true
 		if l.prepSend(c, poller.FlagFixedFile, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL) {
 			return
 		}

@@ -28,7 +28,7 @@ type acceptor struct {
 	slots    uint32
 	armed    int // accepts in flight
 	// hold holds accepts back after they failed for want of resources; held lists them.
-	hold acceptBackoff
+	hold backoff
 	held []int
 	exit chan struct{} // closed when the acceptor's goroutine is done
 	// With SourceAddrHash the peer's address is needed at accept time, which a multishot
@@ -230,16 +230,13 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 	}
 }
 
-// acceptLog logs the connections refused for want of room.
-var acceptLog rateLog
-
 // logAcceptError reports an accept error. A multishot accept stays armed unless the kernel
 // ended it, and is re-armed then: running out of descriptors or memory is temporary.
 func logAcceptError(errno unix.Errno, stopping bool) {
 	switch errno {
 	case unix.ECANCELED:
 	case unix.ENFILE, unix.EMFILE, unix.ENOBUFS, unix.ENOMEM:
-		acceptLog.printf("uringnet: accept: %v; connection refused, accepting again shortly", errno)
+		failureLog.printf("uringnet: accept: %v; connection refused, accepting again shortly", errno)
 	default:
 		if !stopping {
 			log.Printf("uringnet: accept: %v", errno)
@@ -267,7 +264,7 @@ func (a *acceptor) handOff(slot uint32, target *loop, tried int) {
 		target = loops[(target.idx+1)%len(loops)]
 	}
 	if tried >= len(loops) {
-		acceptLog.printf("uringnet: every loop's table is full (%d connections each): connection refused", a.set.cfg.MaxConnsPerLoop)
+		failureLog.printf("uringnet: every loop's table is full (%d connections each): connection refused", a.set.cfg.MaxConnsPerLoop)
 		a.closeSlot(a.sqe(), slot)
 		return
 	}

@@ -9,28 +9,32 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// acceptBackoff holds accepts back after one failed for want of a slot, a descriptor or memory:
-// armed again at once, it would fail again, as fast as the ring turns, until something frees.
-type acceptBackoff struct {
-	at time.Time // when held accepts may be armed again; zero when none is held
+// backoff holds a multishot operation of a loop's own (an accept, a datagram receive) back after
+// it failed in a way that would fail again at once (no slot, no descriptor, no memory, a socket
+// gone): armed again at once, it would fail as fast as the ring turns, until something frees.
+type backoff struct {
+	at time.Time // when the held operation may be armed again; zero when none is held
 }
 
-// acceptRetryDelay is how long a failed accept is held back.
-const acceptRetryDelay = 10 * time.Millisecond
+// retryDelay is how long a failed operation is held back.
+const retryDelay = 10 * time.Millisecond
 
 // hold reports whether an accept that failed with errno is held back (and records when it may
 // be armed again); other failures are armed again at once.
-func (b *acceptBackoff) hold(errno unix.Errno) bool {
+func (b *backoff) hold(errno unix.Errno) bool {
 	switch errno {
 	case unix.ENFILE, unix.EMFILE, unix.ENOBUFS, unix.ENOMEM:
-		b.at = time.Now().Add(acceptRetryDelay)
+		b.holdNow()
 		return true
 	}
 	return false
 }
 
-// due reports whether held accepts may be armed again now, and forgets them if so.
-func (b *acceptBackoff) due() bool {
+// holdNow holds the operation back, whatever its failure.
+func (b *backoff) holdNow() { b.at = time.Now().Add(retryDelay) }
+
+// due reports whether the held operation may be armed again now, and forgets it if so.
+func (b *backoff) due() bool {
 	if b.at.IsZero() || time.Now().Before(b.at) {
 		return false
 	}
@@ -38,13 +42,16 @@ func (b *acceptBackoff) due() bool {
 	return true
 }
 
-// bound shortens wait so that it ends when held accepts are due.
-func (b *acceptBackoff) bound(wait time.Duration) time.Duration {
+// bound shortens wait so that it ends when the held operation is due.
+func (b *backoff) bound(wait time.Duration) time.Duration {
 	if b.at.IsZero() {
 		return wait
 	}
 	return min(wait, max(time.Until(b.at), 0))
 }
+
+// failureLog logs the failures that can repeat for every connection or datagram that arrives.
+var failureLog rateLog
 
 // rateLog logs a failure that can repeat for every connection that arrives (a full table, no
 // memory) at most once a second, with how many it held back since.

@@ -168,6 +168,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ReadBufferSize == 0 {
 		c.ReadBufferSize = 16 << 10
 	}
+	if isUDP(c.Network) && c.ReadBufferSize <= minDatagramBuffer {
+		return c, fmt.Errorf("ringset: a read buffer of %d bytes holds no datagram: more than %d needed", c.ReadBufferSize, minDatagramBuffer)
+	}
 	if c.ReadBuffers == 0 {
 		c.ReadBuffers = 512
 	}
@@ -208,6 +211,10 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	return c, nil
 }
+
+// minDatagramBuffer is what each datagram received into a provided buffer takes besides its
+// payload: the kernel's header (struct io_uring_recvmsg_out) and the sender's address.
+const minDatagramBuffer = 16 + unix.SizeofSockaddrInet6
 
 // maxFixedFiles is the kernel's bound on a fixed-file table (IORING_MAX_FIXED_FILES).
 const maxFixedFiles = 1 << 20

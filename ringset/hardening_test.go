@@ -172,3 +172,61 @@ func TestCloseFlushesWhatWaitsBehindACutShortSend(t *testing.T) {
 		t.Fatalf("the peer got %d bytes (ending %q), want the %d written and TAIL", len(got), got[max(0, len(got)-4):], len(body))
 	}
 }
+
+// A datagram received on a UDP set's socket has nothing of its own to close: a Close asked of it
+// (from a Wake whose OnTraffic says Close, or a panic in work posted for it) leaves the socket
+// serving. (It used to close the loop's socket, whose receive then failed again and again.)
+func TestClosingADatagramLeavesTheSocketServing(t *testing.T) {
+	h := &hooks{traffic: func(c *conn.Conn) Action {
+		b, _ := c.Next(-1)
+		switch string(b) {
+		case "wake":
+			c.WakeAsync(nil) // OnTraffic again, with nothing new: it answers Close
+		case "panic":
+			c.AsyncWrite([]byte("p"), func(*conn.Conn, error) { panic("callback bug") })
+		case "":
+			return Close
+		default:
+			c.Write(b)
+		}
+		return None
+	}}
+	s := startSet(t, Config{Network: "udp", Address: "127.0.0.1:0"}, h)
+	pc, err := net.Dial("udp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	echo := func(msg string) {
+		t.Helper()
+		pc.SetDeadline(time.Now().Add(5 * time.Second))
+		pc.Write([]byte(msg))
+		b := make([]byte, 64)
+		n, err := pc.Read(b)
+		if err != nil || string(b[:n]) != msg {
+			t.Fatalf("echo of %q: %q, %v", msg, b[:n], err)
+		}
+	}
+	echo("first")
+	pc.Write([]byte("wake"))
+	time.Sleep(50 * time.Millisecond)
+	echo("after a Close from Wake")
+	pc.Write([]byte("panic"))
+	b := make([]byte, 8)
+	pc.SetDeadline(time.Now().Add(5 * time.Second))
+	if n, err := pc.Read(b); err != nil || string(b[:n]) != "p" {
+		t.Fatalf("the write before the panicking callback: %q, %v", b[:n], err)
+	}
+	echo("after a panic in a callback")
+}
+
+// A UDP set whose read buffers cannot hold a datagram's header is refused at Start, with a
+// clear error, rather than receiving into them and failing on every datagram.
+func TestDatagramBufferTooSmall(t *testing.T) {
+	s, err := Start(Config{Network: "udp", Address: "127.0.0.1:0", ReadBufferSize: 32}, &echo{})
+	if err == nil {
+		s.Stop()
+		s.Wait()
+		t.Fatal("a UDP set with 32-byte read buffers started")
+	}
+}

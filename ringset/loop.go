@@ -34,8 +34,8 @@ type loop struct {
 	// lives in slot listenerSlot of the loop's table, and connections in the slots after it.
 	listenFd  int
 	accepting bool // the loop's multishot accept is armed
-	// acceptHold holds the loop's accept back after it failed for want of resources.
-	acceptHold acceptBackoff
+	// hold holds the loop's own accept or datagram receive back after it failed.
+	hold backoff
 	udp        *udpState     // the loop's own datagram socket (UDP sets only)
 	dgrams     datagramSends // the datagrams in flight, from that socket or connected ones
 
@@ -243,10 +243,10 @@ func (l *loop) run(ready chan<- error) {
 		}
 		l.tick()
 		l.flushSends()
-		if l.acceptHold.due() {
-			l.rearmAccept()
+		if l.hold.due() {
+			l.rearm()
 		}
-		wait := l.acceptHold.bound(maxWait)
+		wait := l.hold.bound(maxWait)
 		if !l.nextTick.IsZero() {
 			wait = min(wait, max(time.Until(l.nextTick), 0))
 		}
@@ -468,16 +468,20 @@ func (l *loop) onAccept(c *poller.CQE) {
 		l.serveConn(uint32(c.Res), nil, false)
 	} else {
 		logAcceptError(unix.Errno(-c.Res), l.closing || l.set.stopping.Load())
-		held = l.acceptHold.hold(unix.Errno(-c.Res))
+		held = l.hold.hold(unix.Errno(-c.Res))
 	}
 	if !l.accepting && !held {
-		l.rearmAccept()
+		l.rearm()
 	}
 }
 
-// rearmAccept arms the loop's accept again, unless it is shutting down.
-func (l *loop) rearmAccept() {
-	if !l.closing && !l.set.stopping.Load() {
+// rearm arms the loop's own accept, or datagram receive, again, unless it is shutting down.
+func (l *loop) rearm() {
+	switch {
+	case l.closing || l.set.stopping.Load():
+	case l.udp != nil:
+		l.armRecvFrom()
+	default:
 		l.armAccept()
 	}
 }

@@ -181,7 +181,7 @@ func (l *loop) advance(c *conn.Conn) {
 // less than its budget; one at its budget stays paused until its input is consumed (Consumed).
 // A paused connection notices its peer's FIN or reset only when it resumes.
 func (l *loop) resumeOrPause(c *conn.Conn) {
-	if c.State() == conn.Open && !c.Ops.RecvArmed && !c.Ops.ReadEOF && !c.Ops.Moving && c.InboundBuffered() < l.budget(c) {
+	if c.State() == conn.Open && !c.SharesSocket() && !c.Ops.RecvArmed && !c.Ops.ReadEOF && !c.Ops.Moving && c.InboundBuffered() < l.budget(c) {
 		l.armRecv(c)
 	}
 }
@@ -269,8 +269,8 @@ func (l *loop) onSend(c *conn.Conn, cqe *poller.CQE) {
 // CloseConn starts the close protocol for c, reporting err: at once when the set reports closes
 // first (Config.ReportCloseFirst), else when the protocol completes.
 func (l *loop) CloseConn(c *conn.Conn, err error) {
-	if !c.BeginClose(err) {
-		return
+	if c.SharesSocket() || !c.BeginClose(err) {
+		return // a datagram of the loop's own socket has nothing of its own to close
 	}
 	if c.Ops.Moving {
 		l.abortMove(c)

@@ -73,10 +73,15 @@ func (l *loop) onRecvFrom(cqe *poller.CQE) {
 		l.bufs.Recycle(bid)
 	case cqe.Res == -int32(unix.ENOBUFS), cqe.Res == -int32(unix.ECANCELED):
 	case cqe.Res < 0:
-		log.Printf("uringnet: loop %d: receive datagram: %v", l.idx, unix.Errno(-cqe.Res))
+		// Armed again at once, a receive on a socket that fails would fail again at once.
+		failureLog.printf("uringnet: loop %d: receive datagram: %v", l.idx, unix.Errno(-cqe.Res))
+		if !l.udp.armed {
+			l.hold.holdNow()
+			return
+		}
 	}
-	if !l.udp.armed && !l.closing {
-		l.armRecvFrom()
+	if !l.udp.armed {
+		l.rearm()
 	}
 }
 

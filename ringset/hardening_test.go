@@ -81,7 +81,6 @@ func TestWorkQueuedBehindAMoveRunsWhereItArrives(t *testing.T) {
 	}
 }
 
-
 // bufferSize is the socket buffer size the flush test fixes on both ends (which turns the
 // kernel's autotuning off, so that a socket's capacity is the same from one connection to the
 // next).

@@ -35,9 +35,9 @@ type loop struct {
 	listenFd  int
 	accepting bool // the loop's multishot accept is armed
 	// hold holds the loop's own accept or datagram receive back after it failed.
-	hold backoff
-	udp        *udpState     // the loop's own datagram socket (UDP sets only)
-	dgrams     datagramSends // the datagrams in flight, from that socket or connected ones
+	hold   backoff
+	udp    *udpState     // the loop's own datagram socket (UDP sets only)
+	dgrams datagramSends // the datagrams in flight, from that socket or connected ones
 
 	slots uint32       // the size of the loop's table
 	conns []*conn.Conn // by slot, as far as slots have been used

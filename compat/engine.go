@@ -135,6 +135,35 @@ func (e Engine) Stop(ctx context.Context) error {
 	return e.e.stopAndWait(ctx)
 }
 
+// serve lets every prepared set serve, the first calling the handler's OnBoot. When OnBoot asks
+// to shut down, or panics (the panic goes on to Run's caller, as from gnet.Run), every set is
+// taken down and the engine has stopped when serve returns.
+func (e *engine) serve() (err error) {
+	served := 0
+	defer func() {
+		if served == len(e.bridges) {
+			return
+		}
+		r := recover()
+		for _, later := range e.bridges[served+1:] {
+			later.set.Abandon()
+		}
+		e.stop()
+		e.wait()
+		if r != nil {
+			panic(r)
+		}
+	}()
+	for _, b := range e.bridges {
+		if err := b.set.Serve(); err != nil {
+			return err
+		}
+		served++
+		e.serving.Store(true) // OnBoot has returned: the first set's loops take registrations
+	}
+	return nil
+}
+
 // loopFor is the loop of the first address's set that the balancer picks for a connection
 // with peer addr.
 func (e *engine) loopFor(addr net.Addr) *eventLoop {

@@ -484,3 +484,29 @@ func TestAddressFreeWhenRunReturns(t *testing.T) {
 		}
 	})
 }
+
+// bootPanic panics in OnBoot.
+type bootPanic struct{ gnet.BuiltinEventEngine }
+
+func (*bootPanic) OnBoot(gnet.Engine) gnet.Action { panic("boot bug") }
+
+// A panic in OnBoot goes on to Run's caller, and the listener is closed on the way, as with
+// gnet.Run.
+func TestPanicInOnBoot(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engineUnderTest) {
+		addr := freeAddr(t, "tcp")
+		func() {
+			defer func() {
+				if r := recover(); r != "boot bug" {
+					t.Fatalf("Run: recovered %v, want OnBoot's panic", r)
+				}
+			}()
+			e.run(&bootPanic{}, addr, quiet)
+			t.Fatal("Run returned")
+		}()
+		_, hostPort := dialAddr(addr)
+		if err := bindPlain("tcp", hostPort); err != nil {
+			t.Fatalf("the address after OnBoot panicked: %v", err)
+		}
+	})
+}

@@ -76,21 +76,11 @@ func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
 	register(h, addrs, e)
 	defer unregister(h, addrs, e)
 	logger.Infof("Launching uringnet (io_uring) with %d event-loops, listening on: %s", numLoops(o), strings.Join(addrs, " | "))
-	for i, b := range e.bridges {
-		if err := b.set.Serve(); err != nil {
-			// Only the first set's OnBoot is the handler's; when it asks to shut down, gnet
-			// returns at once, without an error.
-			for _, later := range e.bridges[i+1:] {
-				later.set.Abandon()
-			}
-			e.stop()
-			e.wait()
-			if errors.Is(err, ringset.ErrBootShutdown) {
-				return nil
-			}
-			return err
+	if err := e.serve(); err != nil {
+		if errors.Is(err, ringset.ErrBootShutdown) {
+			return nil // OnBoot asked to shut down: gnet returns at once, without an error
 		}
-		e.serving.Store(true) // OnBoot has returned: the first set's loops take registrations
+		return err
 	}
 	if o.Ticker {
 		go e.tick()

@@ -89,6 +89,10 @@ type Config struct {
 	// InboundLimit bounds the unconsumed bytes a connection may hold; receiving pauses there
 	// and resumes once the handler consumes (default 1 MiB).
 	InboundLimit int
+	// MessageLimit bounds how far a Peek or Next that came up short (a framed protocol waiting
+	// for a whole message) raises a connection's limit beyond InboundLimit (default 64 MiB): a
+	// length a peer sends is no licence to buffer without bound.
+	MessageLimit int
 	// Ticker enables OnTick.
 	Ticker bool
 	// Backlog is the listen backlog (default 1024).
@@ -182,6 +186,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.InboundLimit == 0 {
 		c.InboundLimit = 1 << 20
+	}
+	if c.MessageLimit == 0 {
+		c.MessageLimit = 64 << 20
 	}
 	if c.Backlog == 0 {
 		c.Backlog = 1024

@@ -7,12 +7,14 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/internal/leakcheck"
 	"golang.org/x/sys/unix"
 )
 
@@ -228,4 +230,69 @@ func TestDatagramBufferTooSmall(t *testing.T) {
 		s.Wait()
 		t.Fatal("a UDP set with 32-byte read buffers started")
 	}
+}
+
+// A handler that waits for a message whose length the peer sent (a Peek that comes up short)
+// raises the connection's limit only as far as MessageLimit: a peer that claims a 1 GiB message
+// does not get the loop to buffer a gigabyte. (The limit used to follow the claim.)
+func TestClaimedLengthIsBounded(t *testing.T) {
+	const inbound, message = 4 << 10, 64 << 10
+	held := make(chan int, 1024)
+	h := &hooks{traffic: func(c *conn.Conn) Action {
+		c.Peek(1 << 30) // "the message is 1 GiB long": never all there
+		select {
+		case held <- c.InboundBuffered():
+		default:
+		}
+		return None
+	}}
+	s := startSet(t, Config{InboundLimit: inbound, MessageLimit: message, ReadBufferSize: 4 << 10}, h)
+	peer := dial(t, s)
+	go peer.Write(make([]byte, 1<<20))
+	most := 0
+	for deadline := time.After(time.Second); ; {
+		select {
+		case n := <-held:
+			most = max(most, n)
+			continue
+		case <-deadline:
+		}
+		break
+	}
+	if most < message || most > message+8<<10 {
+		t.Fatalf("the connection held up to %d bytes; want it to stop at the %d-byte message limit (plus a buffer)", most, message)
+	}
+}
+
+// panicAtBoot panics in OnBoot.
+type panicAtBoot struct{ echo }
+
+func (*panicAtBoot) OnBoot(*Set) Action { panic("boot bug") }
+
+// A panic in OnBoot reaches Start's caller, as a panic in a call of its own would, and the set
+// is taken down on the way: its address is free and its goroutines are gone. (The loops and the
+// acceptor used to wait forever for OnBoot, holding the address.)
+func TestPanicInOnBootTakesTheSetDown(t *testing.T) {
+	g0, fd0 := runtime.NumGoroutine(), leakcheck.OpenFds(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	func() {
+		defer func() {
+			if r := recover(); r != "boot bug" {
+				t.Fatalf("Start: recovered %v, want OnBoot's panic", r)
+			}
+		}()
+		Start(Config{Network: "tcp", Address: addr, Loops: 2}, &panicAtBoot{})
+		t.Fatal("Start returned")
+	}()
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the address after OnBoot panicked: %v", err)
+	}
+	ln.Close()
+	leakcheck.Settle(t, g0, fd0)
 }

@@ -188,7 +188,9 @@ func (l *loop) resumeOrPause(c *conn.Conn) {
 
 // budget is how much unconsumed input c may hold: the inbound limit, or more while the handler
 // waits for a larger message it asked for (a Peek or Next that came up short).
-func (l *loop) budget(c *conn.Conn) int { return max(l.set.cfg.InboundLimit, c.Wanted()) }
+func (l *loop) budget(c *conn.Conn) int {
+	return max(l.set.cfg.InboundLimit, min(c.Wanted(), l.set.cfg.MessageLimit))
+}
 
 // Consumed resumes a receive paused by back-pressure once c's input was consumed, whatever
 // consumed it (a handler, an asynchronous callback, a task).

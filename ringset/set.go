@@ -159,9 +159,21 @@ func Prepare(cfg Config, h Handler) (*Set, error) {
 }
 
 // Serve calls OnBoot and, unless it asks to shut down (then the set is taken down and Serve
-// returns ErrBootShutdown), lets the loops and the acceptor serve.
+// returns ErrBootShutdown), lets the loops and the acceptor serve. A panic in OnBoot takes the
+// set down (its address is free again) and goes on to Serve's caller, as it would from a call
+// of the handler's own.
 func (s *Set) Serve() error {
-	if action := s.handler.OnBoot(s); action == Shutdown {
+	booted := false
+	defer func() {
+		if !booted {
+			r := recover()
+			s.abort(fmt.Errorf("ringset: OnBoot panicked: %v", r))
+			panic(r)
+		}
+	}()
+	action := s.handler.OnBoot(s)
+	booted = true
+	if action == Shutdown {
 		return s.abort(ErrBootShutdown)
 	}
 	s.beginOne.Do(func() { close(s.begin) })

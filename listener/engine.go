@@ -34,6 +34,8 @@ type engine struct {
 	next  atomic.Uint32 // round-robin position
 	refs  atomic.Int64  // the listener, if owned, and every open connection
 	owned bool
+	// stopOnce stops an owned engine when its last reference goes.
+	stopOnce sync.Once
 	// running counts, per loop, the readers the loop woke that have not parked again: how
 	// many of its connections' goroutines are busy with a message. It decides whether a
 	// writer sends itself (few: the loop would have to be woken for one send) or hands its
@@ -52,11 +54,15 @@ func (e *engine) pick() int { return int((e.next.Add(1) - 1) % uint32(e.set.NumL
 
 func (e *engine) ref() { e.refs.Add(1) }
 
-// unref drops a reference; an owned engine with none left stops, and its rings' Ps go.
+// unref drops a reference; an owned engine with none left stops, and its rings' Ps go, once:
+// an adoption in flight when the listener closed may attach a connection after that, whose
+// close takes the count to nothing again.
 func (e *engine) unref() {
 	if e.refs.Add(-1) == 0 && e.owned {
-		e.set.Stop()
-		removeRingProcs(e.set.NumLoops())
+		e.stopOnce.Do(func() {
+			e.set.Stop()
+			removeRingProcs(e.set.NumLoops())
+		})
 	}
 }
 

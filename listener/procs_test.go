@@ -67,3 +67,26 @@ func TestProgramsOwnGOMAXPROCSStays(t *testing.T) {
 		t.Fatalf("the program's GOMAXPROCS was changed back: %d, want %d", got, base+5)
 	}
 }
+
+// An owned engine gives its rings' Ps back once, even when a connection attaches after the
+// listener's Close took its count to nothing (an adoption that was in flight) and then closes.
+// (The Ps used to be given back twice, leaving GOMAXPROCS below the program's own value.)
+func TestRingProcsGivenBackOnce(t *testing.T) {
+	if _, err := sharedEngine(); err != nil {
+		t.Fatal(err)
+	}
+	base := runtime.GOMAXPROCS(0)
+	e, err := startEngine(2, true) // the listener's reference
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.unref() // the listener closes: no reference left, the engine stops
+	e.ref()   // an adoption that was in flight attaches its connection
+	e.unref() // which closes
+	if err := e.set.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := runtime.GOMAXPROCS(0); got != base {
+		t.Fatalf("GOMAXPROCS %d after the engine stopped, want the program's %d", got, base)
+	}
+}

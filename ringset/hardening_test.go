@@ -5,8 +5,12 @@ package ringset
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync/atomic"
 	"syscall"
@@ -295,4 +299,110 @@ func TestPanicInOnBootTakesTheSetDown(t *testing.T) {
 	}
 	ln.Close()
 	leakcheck.Settle(t, g0, fd0)
+}
+
+// dialResult dials through f and waits for the outcome: the peer's address, or the error.
+func dialResult(t *testing.T, f func(o Opening) error) (net.Addr, error) {
+	t.Helper()
+	type result struct {
+		peer net.Addr
+		err  error
+	}
+	res := make(chan result, 1)
+	opened := func(c *conn.Conn, err error) {
+		if err != nil {
+			res <- result{nil, err}
+			return
+		}
+		res <- result{c.RemoteAddr(), nil} // looked up on the loop, which alone can
+	}
+	if err := f(Opening{Opened: opened}); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-res:
+		return r.peer, r.err
+	case <-time.After(20 * time.Second):
+		t.Fatal("the dial never ended")
+		return nil, nil
+	}
+}
+
+// A dial tries every address the name resolved to, in turn, as net.Dialer does. (Only the
+// first used to be tried.)
+func TestDialTriesEveryAddress(t *testing.T) {
+	s := startSet(t, Config{Network: "tcp", Address: "127.0.0.1:0"}, &echo{})
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusing := closed.Addr().(*net.TCPAddr).AddrPort()
+	closed.Close()
+	ap := s.Addr().(*net.TCPAddr).AddrPort()
+	serving := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	peer, err := dialResult(t, func(o Opening) error {
+		return s.dialAddrs(context.Background(), 0, "tcp", "", []netip.AddrPort{refusing, serving}, o)
+	})
+	if err != nil {
+		t.Fatalf("dial of a refusing address, then a serving one: %v", err)
+	}
+	if peer.String() != serving.String() {
+		t.Fatalf("connected to %v, want %v", peer, serving)
+	}
+	if _, err := dialResult(t, func(o Opening) error {
+		return s.dialAddrs(context.Background(), 0, "tcp", "", []netip.AddrPort{refusing, refusing}, o)
+	}); !errors.Is(err, unix.ECONNREFUSED) {
+		t.Fatalf("dial of two refusing addresses: %v, want the first one's ECONNREFUSED", err)
+	}
+}
+
+// blackHole returns the address of a listener whose backlog is full and which accepts nothing:
+// a connect to it waits, its SYNs dropped, until it gives up.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := unix.Getsockname(fd)
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
+	for i := 0; i < 4; i++ { // fill the backlog; the connects that do not fit wait in the background
+		go func() {
+			if c, err := net.DialTimeout("tcp", addr, 3*time.Second); err == nil {
+				t.Cleanup(func() { c.Close() })
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	return addr
+}
+
+// A dial whose context ends while its connect waits ends then, with the context's error, and
+// leaves nothing in flight. (The connect used to stay in flight, holding a slot, until the
+// kernel gave up, minutes later.)
+func TestDialContextEndsTheConnect(t *testing.T) {
+	s := startSet(t, Config{Network: "tcp", Address: "127.0.0.1:0"}, &echo{})
+	addr := blackHole(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := dialResult(t, func(o Opening) error { return s.Dial(ctx, 0, "tcp", addr, o) })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("dial of a black hole with a 300ms context: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the dial ended %v after its context", d)
+	}
+	inFlight := make(chan bool, 1)
+	s.Post(0, func() { inFlight <- s.loops[0].hasPending() })
+	if <-inFlight {
+		t.Fatal("the dial is still in flight after it ended")
+	}
 }

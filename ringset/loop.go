@@ -354,6 +354,7 @@ func (l *loop) dispatch(c *poller.CQE) {
 		l.onDialOption(slot, c.Res) // a failure (success is silent); the connect reports it
 	case opDialConnect:
 		l.onDialConnect(slot, c.Res)
+	case opDialAux:
 	case opMoveIn:
 		l.onMoveIn(slot, c.Res)
 	case opMoveOut:

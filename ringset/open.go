@@ -1,10 +1,8 @@
 package ringset
 
 import (
-	"context"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"syscall"
 
@@ -37,16 +35,13 @@ func (o *Opening) fail(err error) {
 // completion.
 type pendingOpen struct {
 	Opening
-	fds     [1]int32 // FILES_UPDATE: the descriptor in; the slot the kernel chose, out
-	orig    int      // the adopted descriptor, closed once the table holds it
-	slot    uint32   // a dial's direct socket
-	sa      *poller.Sockaddr
-	network string
-	addr    net.Addr
-	opts    []SocketOption // set before connecting; the kernel reads each Value
-	optErr  error          // the failure of one of opts, which cancelled the connect
-	// datagram: the adopted descriptor is a connected UDP socket.
-	datagram bool
+	idx uint32 // its index among the loop's pending ones, while tracked
+	// An adoption.
+	fds      [1]int32 // FILES_UPDATE: the descriptor in; the slot the kernel chose, out
+	orig     int      // the adopted descriptor, closed once the table holds it
+	datagram bool     // the adopted descriptor is a connected UDP socket
+	// A dial (see dial.go); nil for an adoption.
+	dial *dialing
 }
 
 // Adopt places fd, an open connected socket (a stream, or a connected datagram socket when
@@ -66,115 +61,6 @@ func (s *Set) Adopt(i int, fd int, datagram bool, o Opening) error {
 		return err
 	}
 	return nil
-}
-
-// DialCaps are what Dial needs to connect from the ring; without them it connects with the
-// standard library and adopts the socket.
-var DialCaps = []poller.Capability{poller.CapSocketDirect, poller.CapSockCmd}
-
-// Dial connects to address ("tcp", "tcp4", "tcp6", "unix", or "udp", "udp4", "udp6") from loop
-// i, with SOCKET into a direct descriptor and CONNECT, and serves the connection like an
-// accepted one; TCP_NODELAY is set unless the set's TCPDelay says otherwise. The name is
-// resolved here, on the caller's goroutine. A UDP socket, whose connect is local, and every
-// socket where the kernel lacks direct sockets or socket commands, is connected by the standard
-// library and adopted. The outcome reaches o on the loop; errors are *net.OpError, as net.Dial's
-// are.
-func (s *Set) Dial(ctx context.Context, i int, network, address string, o Opening) error {
-	if i < 0 || i >= len(s.loops) {
-		return fmt.Errorf("ringset: dial on loop %d of %d", i, len(s.loops))
-	}
-	if isUDP(network) || s.cfg.Features.Require(DialCaps...) != nil {
-		return s.dialAndAdopt(ctx, i, network, address, o)
-	}
-	p := &pendingOpen{Opening: o, orig: -1, network: network}
-	dialErr := func(err error) error { return &net.OpError{Op: "dial", Net: network, Addr: p.addr, Err: err} }
-	family := unix.AF_UNIX
-	switch network {
-	case "tcp", "tcp4", "tcp6":
-		ap, err := resolveTCP(ctx, network, address)
-		if err != nil {
-			return dialErr(err)
-		}
-		p.addr = net.TCPAddrFromAddrPort(ap)
-		family = unix.AF_INET
-		if ap.Addr().Is6() {
-			family = unix.AF_INET6
-		}
-		if p.sa, err = poller.SockaddrInet(ap); err != nil {
-			return dialErr(err)
-		}
-	case "unix":
-		p.addr = &net.UnixAddr{Name: address, Net: "unix"}
-		var err error
-		if p.sa, err = poller.SockaddrUnix(address); err != nil {
-			return dialErr(err)
-		}
-	default:
-		return dialErr(net.UnknownNetworkError(network))
-	}
-	p.opts = s.cfg.socketOptions(isTCP(network))
-	l := s.loops[i]
-	return l.Post(func() { l.startDial(p, family) })
-}
-
-// resolveTCP resolves a "host:port" for dialing as net.Dial does for one address: an empty
-// host is the local system (127.0.0.1, or ::1 for "tcp6"), and of several addresses the first
-// of the network's family is used.
-func resolveTCP(ctx context.Context, network, address string) (netip.AddrPort, error) {
-	host, service, err := net.SplitHostPort(address)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	port, err := net.DefaultResolver.LookupPort(ctx, network, service)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	if host == "" {
-		if network == "tcp6" {
-			return netip.AddrPortFrom(netip.IPv6Loopback(), uint16(port)), nil
-		}
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port)), nil
-	}
-	ipNet := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[network]
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, ipNet, host)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	if len(ips) == 0 {
-		return netip.AddrPort{}, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	return netip.AddrPortFrom(ips[0].Unmap(), uint16(port)), nil
-}
-
-// dialAndAdopt is Dial where the ring cannot connect: the standard library connects, on the
-// caller's goroutine, and the socket is adopted.
-func (s *Set) dialAndAdopt(ctx context.Context, i int, network, address string, o Opening) error {
-	// The set's options, not the standard library's defaults (its 15 s keep-alive), as a dial
-	// from the ring would have them.
-	d := net.Dialer{KeepAlive: -1, Control: func(network, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			for _, o := range s.cfg.socketOptions(isTCP(network)) {
-				if serr = unix.SetsockoptInt(int(fd), o.Level, o.Name, int(o.Value)); serr != nil {
-					serr = os.NewSyscallError("setsockopt", serr)
-					return
-				}
-			}
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	c, err := d.DialContext(ctx, network, address)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.SetNoDelay(!s.cfg.TCPDelay) // net.Dial turns Nagle off after Control runs
-	}
-	return s.AdoptConn(i, c, o)
 }
 
 // AdoptConn is Adopt of a duplicate of c's descriptor (c must be a *net.TCPConn, a
@@ -225,73 +111,6 @@ func (l *loop) onAdopt(idx uint32, res int32) {
 	l.serveConn(uint32(p.fds[0]), &p.Opening, p.datagram)
 }
 
-// startDial creates the direct socket; its completion connects it.
-func (l *loop) startDial(p *pendingOpen, family int) {
-	if l.closing {
-		p.fail(ErrStopped)
-		return
-	}
-	idx := l.track(p)
-	s := l.sqe()
-	s.PrepSocketDirect(family, unix.SOCK_STREAM, 0, poller.AllocSlot)
-	s.SetUserData(userData(opDialSocket, 0, idx))
-}
-
-func (l *loop) onDialSocket(idx uint32, res int32) {
-	p := l.pending[idx]
-	if res < 0 {
-		l.untrack(idx)
-		p.fail(&net.OpError{Op: "dial", Net: p.network, Addr: p.addr, Err: os.NewSyscallError("socket", unix.Errno(-res))})
-		return
-	}
-	p.slot = uint32(res)
-	if l.closing {
-		l.untrack(idx)
-		l.closeDirect(p.slot)
-		p.fail(ErrStopped)
-		return
-	}
-	// The options are linked before the connect, which starts only once they are all set; a
-	// failing option cancels the connect (-ECANCELED), whose completion reports the dial.
-	if err := l.ring.Reserve(uint32(len(p.opts) + 1)); err != nil {
-		panic(fmt.Errorf("ringset: loop %d: %w", l.idx, err))
-	}
-	for i := range p.opts {
-		o := &p.opts[i]
-		s := l.sqe()
-		s.PrepSetsockopt(int32(p.slot), o.Level, o.Name, &o.Value)
-		s.SetFlags(poller.FlagFixedFile | poller.FlagIOLink | poller.FlagCQESkipSuccess)
-		s.SetUserData(userData(opDialOption, 0, idx))
-	}
-	s := l.sqe()
-	s.PrepConnect(int32(p.slot), p.sa)
-	s.SetFlags(poller.FlagFixedFile)
-	s.SetUserData(userData(opDialConnect, 0, idx))
-}
-
-func (l *loop) onDialOption(idx uint32, res int32) {
-	if p := l.pending[idx]; p != nil && p.optErr == nil {
-		p.optErr = os.NewSyscallError("setsockopt", unix.Errno(-res))
-	}
-}
-
-func (l *loop) onDialConnect(idx uint32, res int32) {
-	p := l.untrack(idx)
-	if res < 0 || l.closing {
-		l.closeDirect(p.slot)
-		err := error(ErrStopped)
-		switch {
-		case p.optErr != nil:
-			err = &net.OpError{Op: "dial", Net: p.network, Addr: p.addr, Err: p.optErr}
-		case res < 0:
-			err = &net.OpError{Op: "dial", Net: p.network, Addr: p.addr, Err: os.NewSyscallError("connect", unix.Errno(-res))}
-		}
-		p.fail(err)
-		return
-	}
-	l.serveConn(p.slot, &p.Opening, false)
-}
-
 // closeDirect closes a slot that never became a connection; nothing waits for it.
 func (l *loop) closeDirect(slot uint32) {
 	s := l.sqe()
@@ -303,14 +122,18 @@ func (l *loop) closeDirect(slot uint32) {
 // track keeps p until its last completion; the index rides in the completions' slot bits.
 func (l *loop) track(p *pendingOpen) uint32 {
 	if n := len(l.pendingFree); n > 0 {
-		idx := l.pendingFree[n-1]
+		p.idx = l.pendingFree[n-1]
 		l.pendingFree = l.pendingFree[:n-1]
-		l.pending[idx] = p
-		return idx
+		l.pending[p.idx] = p
+		return p.idx
 	}
 	l.pending = append(l.pending, p)
-	return uint32(len(l.pending) - 1)
+	p.idx = uint32(len(l.pending) - 1)
+	return p.idx
 }
+
+// tracked reports whether p is still in flight on l.
+func (l *loop) tracked(p *pendingOpen) bool { return int(p.idx) < len(l.pending) && l.pending[p.idx] == p }
 
 func (l *loop) untrack(idx uint32) *pendingOpen {
 	p := l.pending[idx]
@@ -328,8 +151,10 @@ func (l *loop) failPending() {
 	for i, p := range l.pending {
 		if p != nil {
 			l.untrack(uint32(i))
-			if p.orig >= 0 {
+			if p.dial == nil {
 				unix.Close(p.orig) // an adoption whose update never completed
+			} else {
+				p.dial.stopWatching()
 			}
 			p.fail(ErrStopped)
 		}

@@ -28,6 +28,7 @@ const (
 	opMoveIn                         // a moved connection's descriptor arrived; slot bits: its handoff token
 	opMoveOut                        // this loop's pass of a moving connection (failures only); slot bits: token
 	opMoveClose                      // the close of a moved connection's old slot
+	opDialAux                        // a dial's linked timeout, or the cancel of its connect (both ignored)
 )
 
 const genMask = 1<<24 - 1

@@ -133,7 +133,9 @@ func (l *loop) track(p *pendingOpen) uint32 {
 }
 
 // tracked reports whether p is still in flight on l.
-func (l *loop) tracked(p *pendingOpen) bool { return int(p.idx) < len(l.pending) && l.pending[p.idx] == p }
+func (l *loop) tracked(p *pendingOpen) bool {
+	return int(p.idx) < len(l.pending) && l.pending[p.idx] == p
+}
 
 func (l *loop) untrack(idx uint32) *pendingOpen {
 	p := l.pending[idx]

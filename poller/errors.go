@@ -20,6 +20,11 @@ var ErrClosed = errors.New("poller: ring closed")
 // fires every iteration does not allocate.
 var ErrTimedOut = errors.New("poller: wait timed out")
 
+// ErrCompletionsDropped is returned by a submit-and-wait when the kernel had to drop completions:
+// the CQ was full and no memory could be had for its overflow backlog. Which operations lost
+// theirs is not said; the ring goes on working.
+var ErrCompletionsDropped = errors.New("poller: the kernel dropped completions")
+
 // ErrSQFull is returned by GetSQE when the submission queue stays full after submitting:
 // the kernel did not consume any entry (it refused the submission).
 var ErrSQFull = errors.New("poller: submission queue full")

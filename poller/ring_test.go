@@ -530,3 +530,15 @@ func TestUnsupportedSetupFlagsRefused(t *testing.T) {
 		t.Fatal("New with 128-byte SQEs succeeded; this package cannot map them")
 	}
 }
+
+// io_uring_enter's EBADR (the kernel dropped completions) is its own error, not an interrupted
+// wait: the kernel says it once, to a call that submits nothing, and the caller must act on it.
+func TestDroppedCompletionsAreReported(t *testing.T) {
+	var r Ring
+	if _, err := r.entered(0, unix.EBADR, 0, 1); err != ErrCompletionsDropped {
+		t.Fatalf("EBADR: %v, want ErrCompletionsDropped", err)
+	}
+	if _, err := r.entered(0, unix.EAGAIN, 1, 1); !errors.Is(err, unix.EAGAIN) {
+		t.Fatalf("EAGAIN: %v, want an error matching EAGAIN", err)
+	}
+}

@@ -215,9 +215,10 @@ func (r *Ring) entered(n uintptr, errno unix.Errno, toSubmit, minComplete uint32
 	case unix.ETIME:
 		return 0, ErrTimedOut
 	case unix.EBADR:
-		// The kernel had to drop completions (its overflow backlog could not be allocated) and
-		// says so once; DroppedCompletions counts them. The wait itself goes on.
-		return 0, errInterrupted
+		// The kernel had to drop completions (its overflow backlog could not be allocated). It
+		// says so to a call that submits nothing, and then forgets: until then every wait ends
+		// at once (so submitAndWait's next round, which submits nothing, hears of it).
+		return 0, ErrCompletionsDropped
 	}
 	return 0, fmt.Errorf("poller: io_uring_enter (submit %d, wait %d): %w", toSubmit, minComplete, errno)
 }

@@ -1,6 +1,7 @@
 package ringset
 
 import (
+	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -26,7 +27,8 @@ type acceptor struct {
 	next     uint64 // round-robin position
 	cqes     []poller.CQE
 	slots    uint32
-	armed    int // accepts in flight
+	armed    int    // accepts in flight
+	epoch    uint32 // the accepts' generation, which an audit renews
 	// hold holds accepts back after they failed for want of resources; held lists them.
 	hold backoff
 	held []int
@@ -71,21 +73,52 @@ func (a *acceptor) run(ready chan<- error) {
 		if a.hold.due() && !a.stopped() {
 			a.armHeld()
 		}
-		if _, err := a.ring.SubmitAndWaitTimeout(1, a.hold.bound(maxWait)); err != nil && err != poller.ErrTimedOut {
+		_, err := a.ring.SubmitAndWaitTimeout(1, a.hold.bound(maxWait))
+		n := a.reap()
+		switch {
+		case err == nil, err == poller.ErrTimedOut:
+		case errors.Is(err, poller.ErrCompletionsDropped):
+			a.audit()
+		case transient(err):
+			failureLog.printf("uringnet: acceptor: %v; retrying", err)
+			if n == 0 {
+				time.Sleep(time.Millisecond) // nothing to do meanwhile; not a spin
+			}
+		default:
 			a.set.fail(fmt.Errorf("ringset: acceptor: %w", err))
-			break
+			a.release()
+			return
 		}
-		a.reap()
 	}
 	a.release()
 }
 
-// reap dispatches the completions that are ready.
-func (a *acceptor) reap() {
+// audit re-arms the acceptor's accepts after the kernel dropped completions: an accept whose
+// completion was lost would never be armed again. Every accept in flight is cancelled and a
+// fresh set armed, of a new epoch: the old ones' completions (a connection accepted just
+// before, or the cancel) are handled, but not armed again.
+func (a *acceptor) audit() {
+	if a.epoch == 0 {
+		log.Printf("uringnet: acceptor: the kernel dropped completions (no memory for its overflow backlog); its accepts are armed afresh")
+	}
+	a.epoch = (a.epoch + 1) & (genMask >> 1)
+	s := a.sqe()
+	s.PrepCancelFixedFd(listenerSlot, poller.CancelAll)
+	s.SetFlags(poller.FlagCQESkipSuccess)
+	s.SetUserData(userData(opCancel, 0, listenerSlot))
+	a.held = a.held[:0]
+	if !a.stopped() {
+		a.armAccept()
+	}
+}
+
+// reap dispatches the completions that are ready and returns how many there were.
+func (a *acceptor) reap() int {
 	n := a.ring.ReapCompletions(a.cqes)
 	for i := range a.cqes[:n] {
 		a.dispatch(&a.cqes[i])
 	}
+	return n
 }
 
 // release ends the acceptor's ring. Its accepts are cancelled and waited for, and its table
@@ -161,11 +194,13 @@ func (a *acceptor) wake() error { return a.set.waker.wake(a.fd) }
 
 func (a *acceptor) armAccept() {
 	if a.set.cfg.Balancer != SourceAddrHash {
-		prepMultishotAccept(a.sqe())
+		prepMultishotAccept(a.sqe(), a.epoch<<1)
 		a.armed++
 		return
 	}
-	a.peers = make([]peerAddr, acceptsInFlight)
+	if a.peers == nil { // kept for the acceptor's life: the kernel writes into it
+		a.peers = make([]peerAddr, acceptsInFlight)
+	}
 	for i := range a.peers {
 		a.armAcceptWithAddr(i)
 	}
@@ -178,7 +213,7 @@ func (a *acceptor) armAcceptWithAddr(i int) {
 	s := a.sqe()
 	s.PrepAcceptDirect(listenerSlot, &p.sa, &p.len, 0, poller.AllocSlot)
 	s.SetFlags(poller.FlagFixedFile)
-	s.SetUserData(userData(opAccept, 1, uint32(i)))
+	s.SetUserData(userData(opAccept, a.epoch<<1|1, uint32(i)))
 	a.armed++
 }
 
@@ -194,7 +229,9 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 	kind, target, slot := splitUserData(c.UserData)
 	switch kind {
 	case opAccept:
-		single := target == 1 // a single-shot accept with an address (SourceAddrHash)
+		// The generation bits: the accepts' epoch (see audit), and whether it is a single-shot
+		// accept with an address (SourceAddrHash).
+		epoch, single := target>>1, target&1 == 1
 		if !c.More() {
 			a.armed--
 		}
@@ -208,7 +245,7 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 			logAcceptError(unix.Errno(-c.Res), a.stopped())
 		}
 		switch {
-		case a.stopped(), c.More():
+		case a.stopped(), c.More(), epoch != a.epoch:
 		case c.Res < 0 && a.hold.hold(unix.Errno(-c.Res)):
 			a.held = append(a.held, int(slot)) // the index of a single-shot accept; 0 for the multishot one
 		case single:
@@ -287,9 +324,9 @@ func (a *acceptor) closeSlot(s *poller.SQE, slot uint32) {
 }
 
 // prepMultishotAccept arms the multishot accept into direct descriptors on the listener slot,
-// for the acceptor and for a loop accepting on its own listener (ReusePort).
-func prepMultishotAccept(s *poller.SQE) {
+// for the acceptor (gen: its epoch) and for a loop accepting on its own listener (ReusePort).
+func prepMultishotAccept(s *poller.SQE, gen uint32) {
 	s.PrepMultishotAcceptDirect(listenerSlot, 0)
 	s.SetFlags(poller.FlagFixedFile)
-	s.SetUserData(userData(opAccept, 0, 0))
+	s.SetUserData(userData(opAccept, gen, 0))
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/uringnet/uringnet/conn"
 	"github.com/uringnet/uringnet/internal/leakcheck"
+	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
 )
 
@@ -404,5 +405,93 @@ func TestDialContextEndsTheConnect(t *testing.T) {
 	s.Post(0, func() { inFlight <- s.loops[0].hasPending() })
 	if <-inFlight {
 		t.Fatal("the dial is still in flight after it ended")
+	}
+}
+
+// onLoop runs f on loop i of s and waits for it.
+func onLoop(t *testing.T, s *Set, i int, f func(l *loop)) {
+	t.Helper()
+	done := make(chan struct{})
+	if err := s.Post(i, func() { f(s.loops[i]); close(done) }); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+}
+
+// io_uring_enter failing for want of memory or room (EAGAIN, ENOMEM, EBUSY) is retried: the
+// loop goes on serving. (Any error but a timeout used to stop the whole set.)
+func TestTransientEnterErrorsAreRetried(t *testing.T) {
+	s := startSet(t, Config{}, &echo{})
+	c := dial(t, s)
+	if err := echoRoundTrip(c, 1000, 1); err != nil {
+		t.Fatal(err)
+	}
+	onLoop(t, s, 0, func(l *loop) {
+		l.faults = &faults{}
+		for _, errno := range []unix.Errno{unix.EAGAIN, unix.ENOMEM, unix.EBUSY, unix.EAGAIN} {
+			l.faults.errs = append(l.faults.errs, fmt.Errorf("poller: io_uring_enter (submit 1, wait 1): %w", errno))
+		}
+	})
+	for i := range 5 {
+		if err := echoRoundTrip(c, 64<<10, uint64(i)); err != nil {
+			t.Fatalf("after transient io_uring_enter errors: %v", err)
+		}
+	}
+	if err := echoRoundTrip(dial(t, s), 1000, 9); err != nil {
+		t.Fatalf("a new connection after transient errors: %v", err)
+	}
+}
+
+// When the kernel drops completions, the loop closes its connections (one of them lost a
+// receive, with its bytes, and which cannot be told) with an error saying why, says so once,
+// and goes on serving new connections without spinning. (The drop used to be taken for an
+// interrupted wait: the connection whose receive was lost waited for it forever.)
+func TestDroppedCompletionsCloseTheLoopsConnections(t *testing.T) {
+	o := &opened{ch: make(chan *conn.Conn, 2)}
+	closes := make(chan error, 4)
+	h := &hooks{open: o.add, close: func(_ *conn.Conn, err error) { closes <- err }}
+	s := startSet(t, Config{}, h)
+	a, b := dial(t, s), dial(t, s)
+	ca := <-o.ch
+	<-o.ch
+	var slot uint32
+	onLoop(t, s, 0, func(l *loop) {
+		slot = ca.Slot
+		l.faults = &faults{}
+		lost := false
+		l.faults.lose = func(c *poller.CQE) bool {
+			kind, _, s := splitUserData(c.UserData)
+			if lost || kind != opRecv || s != slot {
+				return false
+			}
+			lost = true
+			l.faults.errs = append(l.faults.errs, poller.ErrCompletionsDropped) // as the next wait reports it
+			return true
+		}
+	})
+	a.Write([]byte("these bytes are lost"))
+	for range 2 {
+		select {
+		case err := <-closes:
+			if !errors.Is(err, errCompletionsLost) {
+				t.Fatalf("OnClose: %v, want the dropped completions", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a connection of the loop was not closed after the drop")
+		}
+	}
+	for _, c := range []net.Conn{a, b} {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 64)); err == nil {
+			t.Fatal("a peer was answered after its connection was closed")
+		}
+	}
+	cpu0 := loopsCPU(t, s)
+	if err := echoRoundTrip(dial(t, s), 64<<10, 3); err != nil {
+		t.Fatalf("a new connection after the drop: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if used := loopsCPU(t, s) - cpu0; used > 150*time.Millisecond {
+		t.Fatalf("the loop used %v of CPU in 300ms after the drop", used)
 	}
 }

@@ -1,6 +1,7 @@
 package ringset
 
 import (
+	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -35,9 +36,13 @@ type loop struct {
 	listenFd  int
 	accepting bool // the loop's multishot accept is armed
 	// hold holds the loop's own accept or datagram receive back after it failed.
-	hold   backoff
-	udp    *udpState     // the loop's own datagram socket (UDP sets only)
-	dgrams datagramSends // the datagrams in flight, from that socket or connected ones
+	hold backoff
+	// faults, in tests only, makes the kernel's rare failures happen (faults.go).
+	faults *faults
+	// droppedSaid: the loop has logged that the kernel dropped its completions.
+	droppedSaid bool
+	udp         *udpState     // the loop's own datagram socket (UDP sets only)
+	dgrams      datagramSends // the datagrams in flight, from that socket or connected ones
 
 	slots uint32       // the size of the loop's table
 	conns []*conn.Conn // by slot, as far as slots have been used
@@ -250,17 +255,24 @@ func (l *loop) run(ready chan<- error) {
 		if !l.nextTick.IsZero() {
 			wait = min(wait, max(time.Until(l.nextTick), 0))
 		}
-		var err error
-		if l.pace.polling {
-			_, err = l.ring.SubmitAndPoll()
-		} else {
-			_, err = l.ring.SubmitAndWaitTimeout(1, wait)
-		}
-		if err != nil && err != poller.ErrTimedOut {
+		err := l.enter(wait)
+		n := l.reap()
+		dropped := false
+		switch {
+		case err == nil, err == poller.ErrTimedOut:
+		case errors.Is(err, poller.ErrCompletionsDropped):
+			dropped = true // audited after this batch: what it brings was not lost
+		case transient(err):
+			// The kernel is short of memory or of room for completions, for now: what was not
+			// submitted stays queued, and the completions reaped below make room.
+			failureLog.printf("uringnet: loop %d: %v; retrying", l.idx, err)
+			if n == 0 {
+				time.Sleep(time.Millisecond) // nothing to do meanwhile; not a spin
+			}
+		default:
 			l.set.fail(fmt.Errorf("ringset: loop %d: %w", l.idx, err))
 			l.beginShutdown()
 		}
-		n := l.ring.ReapCompletions(l.cqes)
 		news := false
 		for i := range l.cqes[:n] {
 			news = news || isNews(l.cqes[i].UserData)
@@ -268,6 +280,9 @@ func (l *loop) run(ready chan<- error) {
 		}
 		l.dispatchDeferred()
 		l.bufs.Publish()
+		if dropped {
+			l.audit()
+		}
 		if !l.set.cfg.NeverPoll {
 			l.pace.take(l.pace.after(news, time.Now()))
 		}
@@ -355,6 +370,8 @@ func (l *loop) dispatch(c *poller.CQE) {
 	case opDialConnect:
 		l.onDialConnect(slot, c.Res)
 	case opDialAux:
+	case opAuditOwn:
+		l.onAuditOwn(opKind(slot), c.Res)
 	case opMoveIn:
 		l.onMoveIn(slot, c.Res)
 	case opMoveOut:
@@ -375,8 +392,7 @@ func (l *loop) dispatch(c *poller.CQE) {
 		l.onSend(l.lookup(slot, gen), c)
 	case opCancel:
 		if cn := l.lookup(slot, gen); cn != nil {
-			cn.Ops.CancelSent = false
-			l.advance(cn)
+			l.onCancel(cn, c.Res)
 		}
 	case opClose:
 		if cn := l.lookup(slot, gen); cn != nil {
@@ -455,7 +471,7 @@ func (l *loop) beginShutdown() {
 
 // armAccept starts the loop's multishot accept on its own listener (ReusePort mode).
 func (l *loop) armAccept() {
-	prepMultishotAccept(l.sqe())
+	prepMultishotAccept(l.sqe(), 0)
 	l.accepting = true
 }
 

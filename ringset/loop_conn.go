@@ -252,7 +252,7 @@ func (l *loop) onSend(c *conn.Conn, cqe *poller.CQE) {
 			c.Ops.SendFailed = true // the socket had no room for the rest: dropped, as gnet does
 		}
 	case res == -int32(unix.ECANCELED):
-		c.SendDone(0) // cancelled by the close protocol, which tries once more
+		c.SendDone(0) // cancelled by the close protocol, which flushes what is pending, or a move
 	default:
 		c.SendDone(0)
 		c.Ops.SendFailed = true
@@ -314,6 +314,23 @@ func (l *loop) advanceClose(c *conn.Conn) {
 	s := l.sqe()
 	s.PrepCloseDirect(c.Slot)
 	s.SetUserData(userData(opClose, c.Gen, c.Slot))
+}
+
+// onCancel ends c's cancel of its operations (res: how many it found). One that found none while
+// the loop still counts some in flight proves their completions lost (the kernel dropped them;
+// any that was not lost was posted before the cancel's): they are in flight no more, and the
+// connection fails.
+func (l *loop) onCancel(c *conn.Conn, res int32) {
+	c.Ops.CancelSent = false
+	if res == -int32(unix.ENOENT) && (c.Ops.RecvArmed || c.SendBusy()) {
+		c.Ops.RecvArmed = false
+		if c.SendBusy() {
+			c.SendDone(0)
+			c.Ops.SendFailed = true // how much of it went is unknown: nothing may follow it
+		}
+		l.CloseConn(c, opError("read", c, errCompletionsLost))
+	}
+	l.advance(c)
 }
 
 // cancelOps cancels every operation c has in flight (once; its completion lets the close

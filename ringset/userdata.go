@@ -29,6 +29,7 @@ const (
 	opMoveOut                        // this loop's pass of a moving connection (failures only); slot bits: token
 	opMoveClose                      // the close of a moved connection's old slot
 	opDialAux                        // a dial's linked timeout, or the cancel of its connect (both ignored)
+	opAuditOwn                       // the audit's cancel of the loop's own accept or receive; slot bits: its kind
 )
 
 const genMask = 1<<24 - 1

@@ -1,0 +1,89 @@
+package ringset
+
+import (
+	"errors"
+	"log"
+
+	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/fdbridge"
+	"golang.org/x/sys/unix"
+)
+
+// When the kernel drops completions (its CQ full and no memory for the overflow backlog), it
+// does not say whose, and a lost completion cannot always be found afterwards: a multishot
+// receive that lost one completion, and the bytes it carried, goes on as if nothing happened. So
+// no connection of the loop can be trusted with a byte stream any more: the loop closes every
+// one, with errCompletionsLost, and lives on. The close protocol copes with what was lost: a
+// cancel that finds nothing in flight proves the operations the loop still counted lost (see
+// loop.onCancel), and a close whose completion was lost is found done by its empty slot. The
+// loop's own accept or datagram receive is cancelled and armed again.
+//
+// Not recovered: adoptions and dials in flight (a dial's context still ends it), and the passes
+// of connections moving between loops.
+
+// errCompletionsLost is what the connections of a loop whose completions the kernel dropped
+// fail with.
+var errCompletionsLost = errors.New("the kernel dropped completions")
+
+// audit recovers the loop after the kernel dropped completions, once the batch that reported it
+// has been dispatched.
+func (l *loop) audit() {
+	if !l.droppedSaid {
+		l.droppedSaid = true
+		log.Printf("uringnet: loop %d: the kernel dropped completions (no memory for its overflow backlog); the loop's connections are closed", l.idx)
+	}
+	for _, c := range l.conns {
+		switch {
+		case c == nil:
+		case c.State() == conn.Open:
+			l.CloseConn(c, opError("read", c, errCompletionsLost))
+		case c.Ops.CloseSent:
+			l.auditClose(c)
+		case c.Ops.CancelSent:
+			c.Ops.CancelSent = false // its completion may be the lost one: cancel again
+			l.advance(c)
+		}
+	}
+	switch {
+	case l.accepting:
+		l.cancelOwn(opAccept)
+	case l.udp != nil && l.udp.armed:
+		l.cancelOwn(opRecvFrom)
+	}
+}
+
+// cancelOwn cancels the loop's own multishot operation of kind (its accept or datagram
+// receive), to arm it again.
+func (l *loop) cancelOwn(kind opKind) {
+	s := l.sqe()
+	s.PrepCancel(userData(kind, 0, 0), 0)
+	s.SetUserData(userData(opAuditOwn, 0, uint32(kind)))
+}
+
+// onAuditOwn: found, the operation completes as cancelled and is armed again there; not found,
+// its completion was lost, and it is armed again now.
+func (l *loop) onAuditOwn(kind opKind, res int32) {
+	if res != -int32(unix.ENOENT) {
+		return
+	}
+	switch kind {
+	case opAccept:
+		l.accepting = false
+	case opRecvFrom:
+		l.udp.armed = false
+	}
+	l.rearm()
+}
+
+// auditClose finishes the close of c if its slot is empty: the close ran (a close of a direct
+// descriptor runs when it is submitted), and only its completion was lost.
+func (l *loop) auditClose(c *conn.Conn) {
+	fd, err := fdbridge.Install(l.ring, c.Slot, userData(opInstall, c.Gen, c.Slot), l.stash)
+	if err == nil {
+		unix.Close(fd) // still there: the close's completion is to come
+		return
+	}
+	if errors.Is(err, unix.EBADF) {
+		l.finishClose(c, 0)
+	}
+}

@@ -1,0 +1,72 @@
+package ringset
+
+import (
+	"errors"
+	"time"
+
+	"github.com/uringnet/uringnet/poller"
+	"golang.org/x/sys/unix"
+)
+
+// enter submits what the loop prepared and waits for completions (or polls, when pacing says
+// so), and reports io_uring_enter's error.
+func (l *loop) enter(wait time.Duration) error {
+	var err error
+	if l.pace.polling {
+		_, err = l.ring.SubmitAndPoll()
+	} else {
+		_, err = l.ring.SubmitAndWaitTimeout(1, wait)
+	}
+	if l.faults != nil {
+		err = l.faults.enterError(err)
+	}
+	return err
+}
+
+// reap takes the ready completions into l.cqes and returns how many there are.
+func (l *loop) reap() int {
+	n := l.ring.ReapCompletions(l.cqes)
+	if l.faults != nil {
+		n = l.faults.drop(l.cqes[:n])
+	}
+	return n
+}
+
+// transient reports whether an io_uring_enter error is the kernel's passing want of memory or
+// of room for completions, after which the same call succeeds.
+func transient(err error) bool {
+	return errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EBUSY)
+}
+
+// faults makes the kernel's rare failures happen to a loop, for the tests that show what the
+// loop does then: io_uring_enter failing, and completions dropped (the kernel's own drop, with
+// no memory for its overflow backlog, cannot be caused at will). Nil outside those tests.
+type faults struct {
+	// errs are errors the next calls of enter report, one each, in order.
+	errs []error
+	// lose, when set, picks completions to lose: dropped from the batch they came in, as the
+	// kernel drops them.
+	lose func(c *poller.CQE) bool
+}
+
+func (f *faults) enterError(err error) error {
+	if len(f.errs) == 0 {
+		return err
+	}
+	err, f.errs = f.errs[0], f.errs[1:]
+	return err
+}
+
+func (f *faults) drop(cqes []poller.CQE) int {
+	if f.lose == nil {
+		return len(cqes)
+	}
+	kept := 0
+	for i := range cqes {
+		if !f.lose(&cqes[i]) {
+			cqes[kept] = cqes[i]
+			kept++
+		}
+	}
+	return kept
+}

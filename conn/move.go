@@ -99,7 +99,14 @@ func (c *Conn) RunPosted() {
 func (c *Conn) runGuarded(f func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.loop.CloseConn(c, fmt.Errorf("conn: callback panic: %v", r))
+			err := fmt.Errorf("conn: callback panic: %v", r)
+			if c.posted.moving.Load() {
+				// The work sent the connection on before it panicked: it closes where it
+				// arrives, not here.
+				c.Exec(func() { c.loop.CloseConn(c, err) })
+				return
+			}
+			c.loop.CloseConn(c, err)
 		}
 	}()
 	f()

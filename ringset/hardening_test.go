@@ -495,3 +495,37 @@ func TestDroppedCompletionsCloseTheLoopsConnections(t *testing.T) {
 		t.Fatalf("the loop used %v of CPU in 300ms after the drop", used)
 	}
 }
+
+// A move asked while the connection moves runs where it arrives, and may send it on at once:
+// the loop it passes through then leaves it alone, its send queue included. (The arrival used
+// to go on, after the work it ran, to queue the connection's send on a loop that no longer had
+// it, whose later send could go out on another loop's slot number; the race detector sees the
+// two loops write the connection.)
+func TestMoveOnArrivalLeavesThePassedLoopAlone(t *testing.T) {
+	o := &opened{ch: make(chan *conn.Conn, 1)}
+	h := &hooks{open: o.add, traffic: func(*conn.Conn) Action { return None }} // never consumes
+	s := startSet(t, Config{Loops: 3, Movable: true, InboundLimit: 4096}, h)
+	peer := dial(t, s)
+	c := <-o.ch
+	from := c.Loop().Index()
+	via, to := (from+1)%3, (from+2)%3
+	peer.Write(make([]byte, 64<<10))
+	time.Sleep(100 * time.Millisecond) // the receive pauses at the limit: nothing in flight
+	for round := range 20 {
+		arrived := make(chan error, 1)
+		c.Exec(func() {
+			s.Move(c, via, nil)
+			c.AsyncWrite([]byte("reply"), nil) // held while it moves: pending output on arrival
+			s.Move(c, to, func(err error) { arrived <- err })
+		})
+		if err := <-arrived; err != nil {
+			t.Fatalf("round %d, the second move: %v", round, err)
+		}
+		peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got := make([]byte, 5)
+		if _, err := io.ReadFull(peer, got); err != nil || string(got) != "reply" {
+			t.Fatalf("round %d, the reply written while it moved: %q, %v", round, got, err)
+		}
+		from, via, to = to, from, via
+	}
+}

@@ -223,7 +223,13 @@ func (l *loop) onMoveIn(token uint32, res int32) {
 // runs, then what is pending is sent and receiving resumes (or, when the loop is shutting
 // down, c closes).
 func (l *loop) resettle(c *conn.Conn) {
+	slot := c.Slot
 	c.RunPosted()
+	if l.conns[slot] != c {
+		// The posted work sent it on, to another loop (a move asked while it moved): it is
+		// that loop's now, and nothing of it may be touched here, its send queue least of all.
+		return
+	}
 	if l.closing {
 		l.CloseConn(c, nil)
 		return

@@ -25,6 +25,17 @@ fmt-check:
 bench-poller:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./poller
 
+.PHONY: soak
+
+# The soak (soak_test.go, not part of make test): uringnet.Run with four loops and the
+# rebalancer under a minute of churn, resets mid-write, half-closes, slow and silent readers,
+# live moves and AsyncWrite from other goroutines, every byte checked, then everything back
+# where it started and the loops idle; then the engine's tests once more with the collector at
+# GOGC=1, against the memory the kernel holds.
+soak:
+	$(GO) test -tags soak -run '^TestSoak$$' -count=1 -v -timeout 10m .
+	GOGC=1 $(GO) test -count=1 -timeout 20m ./conn ./ringset ./compat ./listener
+
 .PHONY: test-nettest
 
 # The listener's net.Conn against golang.org/x/net/nettest (ours accepted vs net dialed, ours

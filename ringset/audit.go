@@ -13,10 +13,12 @@ import (
 // does not say whose, and a lost completion cannot always be found afterwards: a multishot
 // receive that lost one completion, and the bytes it carried, goes on as if nothing happened. So
 // no connection of the loop can be trusted with a byte stream any more: the loop closes every
-// one, with errCompletionsLost, and lives on. The close protocol copes with what was lost: a
-// cancel that finds nothing in flight proves the operations the loop still counted lost (see
-// loop.onCancel), and a close whose completion was lost is found done by its empty slot. The
-// loop's own accept or datagram receive is cancelled and armed again.
+// one, with errCompletionsLost, and lives on. The close protocol copes with what was lost: from
+// then on a cancel that finds nothing in flight ends the operations the loop still counts (see
+// loop.onCancel; receives are into provided buffers and a send found nowhere has ended, so no
+// memory the kernel reads is released early), and a close whose completion was lost is found
+// done by its empty slot. The loop's own accept or datagram receive is cancelled and armed
+// again.
 //
 // Not recovered: adoptions and dials in flight (a dial's context still ends it), and the passes
 // of connections moving between loops.
@@ -28,8 +30,8 @@ var errCompletionsLost = errors.New("the kernel dropped completions")
 // audit recovers the loop after the kernel dropped completions, once the batch that reported it
 // has been dispatched.
 func (l *loop) audit() {
-	if !l.droppedSaid {
-		l.droppedSaid = true
+	if !l.dropped {
+		l.dropped = true
 		log.Printf("uringnet: loop %d: the kernel dropped completions (no memory for its overflow backlog); the loop's connections are closed", l.idx)
 	}
 	for _, c := range l.conns {

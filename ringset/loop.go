@@ -39,10 +39,10 @@ type loop struct {
 	hold backoff
 	// faults, in tests only, makes the kernel's rare failures happen (faults.go).
 	faults *faults
-	// droppedSaid: the loop has logged that the kernel dropped its completions.
-	droppedSaid bool
-	udp         *udpState     // the loop's own datagram socket (UDP sets only)
-	dgrams      datagramSends // the datagrams in flight, from that socket or connected ones
+	// dropped: the kernel dropped completions of the loop's (said once, in the log).
+	dropped bool
+	udp     *udpState     // the loop's own datagram socket (UDP sets only)
+	dgrams  datagramSends // the datagrams in flight, from that socket or connected ones
 
 	slots uint32       // the size of the loop's table
 	conns []*conn.Conn // by slot, as far as slots have been used

@@ -316,13 +316,15 @@ func (l *loop) advanceClose(c *conn.Conn) {
 	s.SetUserData(userData(opClose, c.Gen, c.Slot))
 }
 
-// onCancel ends c's cancel of its operations (res: how many it found). One that found none while
-// the loop still counts some in flight proves their completions lost (the kernel dropped them;
-// any that was not lost was posted before the cancel's): they are in flight no more, and the
-// connection fails.
+// onCancel ends c's cancel of its operations (res: how many it found). A cancel finds nothing
+// also while a multishot receive is busy delivering (docs/engine.md, back-pressure), and is
+// simply made again; but once the kernel has dropped completions of the loop's, one that finds
+// nothing may be finding what is lost, and the close must not wait for it: the operations the
+// loop still counts are taken as ended, and the connection fails. (A late completion of one that
+// was only busy is told stale by its generation.)
 func (l *loop) onCancel(c *conn.Conn, res int32) {
 	c.Ops.CancelSent = false
-	if res == -int32(unix.ENOENT) && (c.Ops.RecvArmed || c.SendBusy()) {
+	if res == -int32(unix.ENOENT) && l.dropped && (c.Ops.RecvArmed || c.SendBusy()) {
 		c.Ops.RecvArmed = false
 		if c.SendBusy() {
 			c.SendDone(0)

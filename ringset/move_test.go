@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -105,9 +106,42 @@ func echoStream(c net.Conn, seed uint64, stop <-chan struct{}, verified *atomic.
 // at least 20 times, half of the moves asked from another goroutine and half from the
 // connection's own loop: no byte is lost, duplicated or reordered, each move lands on the loop
 // named, and the set ends with the descriptors and goroutines it started with.
-func TestMoveUnderEchoLoad(t *testing.T) {
-	const loops, moves = 4, 20
-	const conns = 1000
+func TestMoveUnderEchoLoad(t *testing.T) { moveUnderEchoLoad(t, 1000, 20) }
+
+// The garbage collector against the memory the kernel holds (receive buffers' contents being
+// copied, sends' bytes, moving connections' state): collections forced back to back, with the
+// collector's target at 1% (GOGC=1), while 1,000 connections echo and move as above (200 under
+// the race detector), every byte checked.
+func TestCollectionsUnderMovingEchoLoad(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(1))
+	stop := make(chan struct{})
+	collections := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				collections <- n
+				return
+			default:
+				runtime.GC()
+				n++
+			}
+		}
+	}()
+	conns := 1000
+	if raceEnabled {
+		conns = 200
+	}
+	moveUnderEchoLoad(t, conns, 5)
+	close(stop)
+	t.Logf("%d collections forced", <-collections)
+}
+
+// moveUnderEchoLoad moves each of conns connections over four loops moves times under verified
+// echo load.
+func moveUnderEchoLoad(t *testing.T, conns, moves int) {
+	const loops = 4
 	goroutines, fds := runtime.NumGoroutine(), leakcheck.OpenFds(t)
 	var o opened
 	h := &hooks{open: o.add}
@@ -139,7 +173,7 @@ func TestMoveUnderEchoLoad(t *testing.T) {
 	}
 	var wrong atomic.Int64
 	for round := 0; round < moves; round++ {
-		flowed(verified.Load() + conns<<10)
+		flowed(verified.Load() + int64(conns)<<10)
 		var wg sync.WaitGroup
 		for i, c := range all {
 			to := (i + round + 1) % loops

@@ -310,24 +310,11 @@ func TestSocketCallsAcrossLoops(t *testing.T) {
 	})
 }
 
-// elsewhereWriter hands each connection to the test, which writes to it from its own goroutine.
-type elsewhereWriter struct {
-	gnet.BuiltinEventEngine
-	booted chan struct{}
-	opened chan gnet.Conn
-}
-
-func (h *elsewhereWriter) OnBoot(gnet.Engine) gnet.Action { close(h.booted); return gnet.None }
-func (h *elsewhereWriter) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	h.opened <- c
-	return nil, gnet.None
-}
-
 // Write from a goroutine that is not the loop's, as real gnet programs do: every byte arrives
 // once, in order, without waiting for something else to wake the loop.
 func TestWriteFromAnotherGoroutine(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e engineUnderTest) {
-		h := &elsewhereWriter{booted: make(chan struct{}), opened: make(chan gnet.Conn, 1)}
+		h := &sockets{booted: make(chan struct{}), opened: make(chan gnet.Conn, 1)}
 		addr := freeAddr(t, "tcp")
 		serve(t, e, h, h.booted, []string{addr})
 		c := dialT(t, addr)
@@ -380,21 +367,9 @@ func TestStaleUnixSocketPath(t *testing.T) {
 
 // gnet's errors where its tests compare them: keep-alive times under a second, a nil
 // runnable, and the event loop's methods once the engine has stopped.
-type errorValues struct {
-	gnet.BuiltinEventEngine
-	booted chan struct{}
-	opened chan gnet.Conn
-}
-
-func (h *errorValues) OnBoot(gnet.Engine) gnet.Action { close(h.booted); return gnet.None }
-func (h *errorValues) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	h.opened <- c
-	return nil, gnet.None
-}
-
 func TestGnetErrorValues(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e engineUnderTest) {
-		h := &errorValues{booted: make(chan struct{}), opened: make(chan gnet.Conn, 1)}
+		h := &sockets{booted: make(chan struct{}), opened: make(chan gnet.Conn, 1)}
 		addr := freeAddr(t, "tcp")
 		done := make(chan error, 1)
 		go func() { done <- e.run(h, addr, quiet) }()

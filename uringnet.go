@@ -45,6 +45,11 @@ func Stop(ctx context.Context, protoAddr string) error { return compat.Stop(ctx,
 // after Run returns reports gnet's ErrEngineInShutdown. False when no io_uring engine runs h.
 func EngineOf(h gnet.EventHandler) (Engine, bool) { return compat.EngineOf(h) }
 
+// BootEngine returns the engine a handler's OnBoot (or OnShutdown) is given e for, for the
+// handler to keep: on io_uring, where e is gnet.Engine{}, the engine running h; under gnet's own
+// engine (the fallback), e. uringnet-migrate puts it at the top of OnBoot.
+func BootEngine(h gnet.EventHandler, e gnet.Engine) Engine { return compat.BootEngine(h, e) }
+
 // EngineFor returns the engine serving protoAddr, from OnBoot on; with several engines on one
 // address (WithReusePort), EngineOf tells them apart.
 func EngineFor(protoAddr string) (Engine, error) { return compat.EngineFor(protoAddr) }

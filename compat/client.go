@@ -48,7 +48,8 @@ func (cli *Client) Start() error {
 	cfg := config("", "", cli.opts, cli.ext)
 	cfg.Balancer = ringset.LeastConnections // as gnet's client balances
 	cfg.ReusePort = false
-	b := &bridge{eng: e, first: true, client: true}
+	e.client = true
+	b := &bridge{eng: e, first: true}
 	s, err := ringset.Prepare(cfg, b)
 	if err != nil {
 		return err

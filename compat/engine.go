@@ -19,6 +19,9 @@ import (
 type engine struct {
 	handler gnet.EventHandler
 	logger  logging.Logger
+	// client: a Client's engine, which, like gnet's client engine, listens nowhere and answers
+	// ErrEmptyEngine to everything (see withinCallback).
+	client bool
 	// bridges is one per address, in address order; every set is prepared (its listener
 	// bound) before OnBoot runs, and the slice does not change after.
 	bridges  []*bridge
@@ -38,15 +41,21 @@ func newEngine(h gnet.EventHandler, logger logging.Logger) *engine {
 }
 
 // Engine is a running uringnet engine, as gnet.Engine is for gnet's (which cannot be made
-// outside gnet). Get one with EngineOf or EngineFor. The zero Engine reports gnet's
+// outside gnet). Get one with EngineOf or EngineFor, or BootEngine, which also stands for
+// gnet's own engine where it serves instead (the fallback). The zero Engine reports gnet's
 // ErrEmptyEngine.
-type Engine struct{ e *engine }
+type Engine struct {
+	e *engine
+	// g is gnet's own engine, when it serves instead (BootEngine under the fallback): every
+	// method is then its.
+	g gnet.Engine
+}
 
 // Validate reports whether the engine can be used: gnet's ErrEmptyEngine for the zero Engine,
 // ErrEngineInShutdown once it has stopped.
 func (e Engine) Validate() error {
 	if e.e == nil {
-		return errorx.ErrEmptyEngine
+		return e.g.Validate()
 	}
 	if e.e.down.Load() {
 		return errorx.ErrEngineInShutdown
@@ -57,6 +66,9 @@ func (e Engine) Validate() error {
 // CountConnections is how many connections the engine serves (a connection counts from its
 // OnOpen until its OnClose), or -1 once it has stopped.
 func (e Engine) CountConnections() int {
+	if e.e == nil {
+		return e.g.CountConnections()
+	}
 	if e.Validate() != nil {
 		return -1
 	}
@@ -70,6 +82,9 @@ func (e Engine) CountConnections() int {
 // Dup returns a new descriptor for the engine's listener, which the caller must close; with
 // several addresses (Rotate) it is gnet's ErrUnsupportedOp: use DupListener.
 func (e Engine) Dup() (int, error) {
+	if e.e == nil {
+		return e.g.Dup()
+	}
 	if err := e.Validate(); err != nil {
 		return -1, err
 	}
@@ -83,6 +98,9 @@ func (e Engine) Dup() (int, error) {
 // gnet names them) and address (as given to Run or Rotate), which the caller must close; gnet's
 // ErrInvalidNetworkAddress when the engine has no such listener.
 func (e Engine) DupListener(network, address string) (int, error) {
+	if e.e == nil {
+		return e.g.DupListener(network, address)
+	}
 	if err := e.Validate(); err != nil {
 		return -1, err
 	}
@@ -99,6 +117,9 @@ func (e Engine) DupListener(network, address string) (int, error) {
 // enrolled, or a net.Addr (gnet.NewNetAddrContext), which is dialed. As in gnet, there are no
 // loops to register with until OnBoot has returned (ErrEmptyEngine).
 func (e Engine) Register(ctx context.Context) (<-chan gnet.RegisteredResult, error) {
+	if e.e == nil {
+		return e.g.Register(ctx)
+	}
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
@@ -117,6 +138,9 @@ func (e Engine) Register(ctx context.Context) (<-chan gnet.RegisteredResult, err
 // Move moves c, one of the engine's connections, live to loop i of its address (see
 // gconn.MoveTo); gnet's ErrUnsupportedOp for a connection that is not the engine's.
 func (e Engine) Move(c gnet.Conn, i int, done func(error)) error {
+	if e.e == nil {
+		return errorx.ErrUnsupportedOp // gnet's engine moves nothing
+	}
 	if err := e.Validate(); err != nil {
 		return err
 	}
@@ -129,6 +153,9 @@ func (e Engine) Move(c gnet.Conn, i int, done func(error)) error {
 
 // Stop shuts the engine down and waits, until ctx ends, for it to finish.
 func (e Engine) Stop(ctx context.Context) error {
+	if e.e == nil {
+		return e.g.Stop(ctx)
+	}
 	if err := e.Validate(); err != nil {
 		return err
 	}
@@ -195,7 +222,7 @@ func (e *engine) stop() {
 // shutdown runs the handler's OnShutdown once, and stops every set; every set that begins
 // shutting down calls it first, so none closes anything before OnShutdown has returned.
 func (e *engine) shutdown() {
-	e.shutdownOnce.Do(func() { e.handler.OnShutdown(gnet.Engine{}) })
+	e.shutdownOnce.Do(func() { e.withinCallback(func() { e.handler.OnShutdown(gnet.Engine{}) }) })
 	e.stop()
 }
 

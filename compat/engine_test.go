@@ -9,6 +9,7 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -361,5 +362,36 @@ func TestClientDialAfterStop(t *testing.T) {
 	}
 	if _, err := cli.Dial("tcp", freeAddr(t, "tcp")[len("tcp://"):]); !errors.Is(err, errorx.ErrEngineInShutdown) {
 		t.Fatalf("Dial after Stop: %v", err)
+	}
+}
+
+// keepsEngine keeps the gnet.Engine its OnBoot gets, in an embedded struct: on uringnet that is
+// gnet.Engine{}.
+type keepsEngine struct {
+	gnet.BuiltinEventEngine
+	engineHolder
+}
+
+type engineHolder struct{ eng gnet.Engine }
+
+func (h *keepsEngine) OnBoot(e gnet.Engine) gnet.Action { h.eng = e; return gnet.Shutdown }
+
+// A handler that keeps a gnet.Engine hears, once per type, that it will hold gnet.Engine{}, and
+// what to keep instead.
+func TestWarnsOfAKeptGnetEngine(t *testing.T) {
+	logger := &recordingLogger{}
+	for range 2 {
+		if err := compat.Run(&keepsEngine{}, freeAddr(t, "tcp"), gnet.WithLogger(logger)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	warnings := 0
+	for _, line := range logger.lines {
+		if strings.Contains(line, "keeps a gnet.Engine (engineHolder.eng)") && strings.Contains(line, "uringnet.BootEngine") {
+			warnings++
+		}
+	}
+	if warnings != 1 {
+		t.Fatalf("%d warnings in %q, want one", warnings, logger.lines)
 	}
 }

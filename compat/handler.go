@@ -24,8 +24,6 @@ type bridge struct {
 	// network ("tcp", "udp" or "unix") and address are the listener's, as gnet names them
 	// for DupListener; both empty for a client's set.
 	network, address string
-	// client: the set is a client's, whose OnBoot action gnet ignores.
-	client bool
 }
 
 // attach gives the bridge its set, once it is prepared and before it serves.
@@ -40,9 +38,10 @@ func (b *bridge) OnBoot(*ringset.Set) ringset.Action {
 	if !b.first {
 		return ringset.None
 	}
-	action := b.eng.handler.OnBoot(gnet.Engine{})
-	if b.client {
-		return ringset.None
+	var action gnet.Action
+	b.eng.withinCallback(func() { action = b.eng.handler.OnBoot(gnet.Engine{}) })
+	if b.eng.client {
+		return ringset.None // gnet's client ignores it
 	}
 	return ringset.Action(action)
 }

@@ -510,3 +510,70 @@ func TestPanicInOnBoot(t *testing.T) {
 		}
 	})
 }
+
+// bootKeeper keeps BootEngine's answer in OnBoot, as uringnet-migrate rewrites a handler that
+// kept its gnet.Engine, and stops through it.
+type bootKeeper struct {
+	gnet.BuiltinEventEngine
+	eng    compat.Engine
+	booted chan struct{}
+	opened chan int
+}
+
+func (h *bootKeeper) OnBoot(e gnet.Engine) gnet.Action {
+	h.eng = compat.BootEngine(h, e)
+	close(h.booted)
+	return gnet.None
+}
+func (h *bootKeeper) OnOpen(gnet.Conn) ([]byte, gnet.Action) {
+	h.opened <- h.eng.CountConnections()
+	return nil, gnet.None
+}
+
+// valueKeeper is bootKeeper with value receivers: EngineOf cannot find a copy, BootEngine still
+// finds the engine whose OnBoot runs.
+type valueKeeper struct {
+	*gnet.BuiltinEventEngine
+	keep chan compat.Engine
+}
+
+func (h valueKeeper) OnBoot(e gnet.Engine) gnet.Action {
+	h.keep <- compat.BootEngine(h, e)
+	return gnet.None
+}
+
+// BootEngine is the running engine, on io_uring and under gnet's own engine alike: it counts
+// connections and stops it.
+func TestBootEngine(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engineUnderTest) {
+		h := &bootKeeper{booted: make(chan struct{}), opened: make(chan int, 1)}
+		addr := freeAddr(t, "tcp")
+		done := make(chan error, 1)
+		go func() { done <- e.run(h, addr, quiet) }()
+		<-h.booted
+		dialT(t, addr)
+		if n := <-h.opened; n != 1 {
+			t.Fatalf("CountConnections in OnOpen: %d", n)
+		}
+		if err := h.eng.Stop(context.Background()); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+
+		v := valueKeeper{BuiltinEventEngine: &gnet.BuiltinEventEngine{}, keep: make(chan compat.Engine, 1)}
+		addr = freeAddr(t, "tcp")
+		go func() { done <- e.run(v, addr, quiet) }()
+		eng := <-v.keep
+		if err := eng.Validate(); err != nil {
+			t.Fatalf("BootEngine of a handler with value receivers: %v", err)
+		}
+		if err := eng.Stop(context.Background()); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}

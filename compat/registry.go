@@ -7,6 +7,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
+	"github.com/uringnet/uringnet/internal/goroutine"
 )
 
 // A running engine is found by the handler it runs (EngineOf) or by an address it serves
@@ -61,9 +62,45 @@ func EngineOf(h gnet.EventHandler) (Engine, bool) {
 		return Engine{}, false
 	}
 	if v, ok := handles.Load(k); ok {
-		return Engine{v.(*engine)}, true
+		return Engine{e: v.(*engine)}, true
 	}
 	return Engine{}, false
+}
+
+// BootEngine returns the engine a handler's OnBoot or OnShutdown is given e for, for the handler
+// to keep (for Stop on a signal, CountConnections in OnTick): under gnet's own engine (the
+// fallback) that is e itself; on io_uring, where e is gnet.Engine{}, it is the engine running h
+// (EngineOf), or else the one whose OnBoot or OnShutdown is running on the calling goroutine (a
+// handler with a value receiver is a copy that EngineOf cannot find). It is what uringnet-migrate
+// puts at the top of OnBoot and OnShutdown.
+func BootEngine(h gnet.EventHandler, e gnet.Engine) Engine {
+	if e != (gnet.Engine{}) {
+		return Engine{g: e}
+	}
+	if eng, ok := EngineOf(h); ok {
+		return eng
+	}
+	if v, ok := inCallback.Load(goroutine.ID()); ok {
+		return Engine{e: v.(*engine)}
+	}
+	return Engine{}
+}
+
+// inCallback maps the goroutine running a handler's OnBoot or OnShutdown to its engine, while it
+// runs (see BootEngine).
+var inCallback sync.Map
+
+// withinCallback runs f, one of the handler's OnBoot or OnShutdown, as e's (a client's engine is
+// nobody's: gnet's answers ErrEmptyEngine there).
+func (e *engine) withinCallback(f func()) {
+	if e.client {
+		f()
+		return
+	}
+	id := goroutine.ID()
+	inCallback.Store(id, e)
+	defer inCallback.Delete(id)
+	f()
 }
 
 // EngineFor returns the engine serving protoAddr (from OnBoot on). When gnet's own engine
@@ -72,7 +109,7 @@ func EngineOf(h gnet.EventHandler) (Engine, bool) {
 func EngineFor(protoAddr string) (Engine, error) {
 	if v, ok := engines.Load(protoAddr); ok {
 		if e, ok := v.(*engine); ok {
-			return Engine{e}, nil
+			return Engine{e: e}, nil
 		}
 	}
 	return Engine{}, errorx.ErrEmptyEngine

@@ -52,6 +52,7 @@ func Rotate(h gnet.EventHandler, addrs []string, opts ...gnet.Option) error {
 			return err // gnet's Run fails on its TCP listener
 		}
 	}
+	warnEngineFields(h, logger)
 	e := newEngine(h, logger)
 	for i := range addrs {
 		if networks[i] == "unix" {

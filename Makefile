@@ -5,12 +5,16 @@ GO ?= go
 
 # Vet, then every test under the race detector, never from the test cache; then, without it,
 # the load tests it slows too much to run at full size and the allocation counts it distorts.
+# The migration command (cmd/uringnet-migrate) is its own module, so that golang.org/x/tools
+# stays out of the library's go.mod: it is vetted and tested on its own.
 test: vet
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run 'ThousandConnections|AllocatesNothing' ./...
+	cd cmd/uringnet-migrate && $(GO) test -count=1 ./...
 
 vet:
 	$(GO) vet ./...
+	cd cmd/uringnet-migrate && $(GO) vet ./...
 
 # Starts the HTTP example (examples/http) on io_uring on port 8080; stop it with Ctrl-C.
 run:

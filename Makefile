@@ -53,7 +53,7 @@ test-nettest:
 # Only one benchmark runs at a time on a machine (BENCH_LOCK); wrk and redis-benchmark rows run
 # when those are installed (make bench-deps). Each prints the table and writes PREFIX.json (every
 # sample, the machine, the command), PREFIX.md and PREFIX-{throughput,p99,cpu}.png.
-.PHONY: bench-bin bench bench-full bench-accept bench-example-http bench-readme bench-deps bench-mech
+.PHONY: bench-bin bench bench-full bench-accept bench-listener bench-example-http bench-readme bench-deps bench-mech
 BENCH_LOCK ?= flock /tmp/uringnet-bench.lock
 BENCH_FLAGS ?= # more flags for bench run, e.g. -repeats 5 -duration 5s (recorded with the results)
 BENCHSTAT ?= $(or $(shell command -v benchstat),$(shell $(GO) env GOPATH)/bin/benchstat)
@@ -78,6 +78,14 @@ bench-full: bench-bin
 # under wrk -c 256 (listener over net), and memory per idle connection at 10,000.
 bench-accept: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan accept -label "make bench-accept" -out benchmarks/results/accept $(BENCH_FLAGS)
+
+# The listener against net on what a net/http user feels (about 25 minutes): one connection's
+# 64 B round trip; echo at 1,000 connections, 1 and 16 deep; net/http at 1, 64 and 256
+# connections, unpipelined and 16 deep, as fast as answered and at half that (latency at equal
+# offered load); every point unpinned and pinned (server and load generator on CPUs of their
+# own); idle memory. Seven repeats.
+bench-listener: bench-bin
+	$(BENCH_LOCK) bin/bench run -plan listener -engines listener,net -only echo,nethttp,idle -label "make bench-listener" -out benchmarks/results/listener $(BENCH_FLAGS)
 
 # The same HTTP target on examples/http itself: built on uringnet.Run and on gnet.Run
 # (-tags gnetengine), alternating, five repeats of wrk -c256 16 deep, medians and their ratio.

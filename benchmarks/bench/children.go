@@ -37,7 +37,9 @@ func load(args []string) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	var cfg loadgen.Config
 	fs.StringVar(&cfg.Client, "client", "uring", "uring or net")
-	fs.StringVar(&cfg.Addr, "addr", "", "echo server host:port")
+	fs.StringVar(&cfg.Protocol, "protocol", loadgen.Echo, "echo or http (the net client only)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "offered messages or requests per second over all connections (0: as fast as answered; the net client only)")
+	fs.StringVar(&cfg.Addr, "addr", "", "server host:port")
 	fs.IntVar(&cfg.Conns, "conns", 100, "connections")
 	fs.IntVar(&cfg.Size, "size", 64, "bytes per message")
 	fs.IntVar(&cfg.Depth, "depth", 1, "messages pipelined per connection")

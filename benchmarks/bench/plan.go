@@ -8,21 +8,31 @@ import (
 // plan is which points a run measures, and how long.
 type plan struct {
 	echoSizes, echoConns, echoDepths []int
-	httpConns                        int
-	httpDepths                       []int
-	netHTTPConns                     int // net/http hello world on the goroutine engines (0: none)
-	redisConns                       int
-	redisDepths                      []int
-	redisRequests                    int // per redis-benchmark run at depth 16 (a fifth at depth 1)
-	idleConns                        int
-	repeats                          int
-	warmup, duration                 time.Duration
+	// pinnings: each echo and load-generator HTTP point is measured unpinned (false) and/or
+	// with the server and the load generator on CPUs of their own (true).
+	pinnings   []bool
+	httpConns  int
+	httpDepths []int
+	// net/http's hello world on the goroutine engines under wrk, at each of netHTTPConns
+	// (none: not run), unpipelined.
+	netHTTPConns []int
+	// net/http's hello world under our load generator's HTTP client, at each of
+	// netHTTPLoadConns and netHTTPLoadDepths: as fast as the servers answer, then, at a fixed
+	// offered load, offered times the slower engine's median.
+	netHTTPLoadConns, netHTTPLoadDepths []int
+	offered                             float64
+	redisConns                          int
+	redisDepths                         []int
+	redisRequests                       int // per redis-benchmark run at depth 16 (a fifth at depth 1)
+	idleConns                           int
+	repeats                             int
+	warmup, duration                    time.Duration
 }
 
 var plans = map[string]plan{
 	// The everyday comparison: a few minutes on a 2-core machine.
 	"quick": {
-		echoSizes: []int{64}, echoConns: []int{100, 1000}, echoDepths: []int{1, 16},
+		echoSizes: []int{64}, echoConns: []int{100, 1000}, echoDepths: []int{1, 16}, pinnings: []bool{false},
 		httpConns: 256, httpDepths: []int{16},
 		redisConns: 50, redisDepths: []int{16}, redisRequests: 1_000_000,
 		idleConns: 10_000,
@@ -31,8 +41,8 @@ var plans = map[string]plan{
 	// Every point of the issue: 64 B, 512 B and 4 KiB echo at 1 to 10,000 connections,
 	// pipelined 1 and 16 deep; HTTP plaintext and RESP unpipelined and 16 deep; idle memory.
 	"full": {
-		echoSizes: []int{64, 512, 4096}, echoConns: []int{1, 10, 100, 1000, 10_000}, echoDepths: []int{1, 16},
-		httpConns: 256, httpDepths: []int{1, 16}, netHTTPConns: 256,
+		echoSizes: []int{64, 512, 4096}, echoConns: []int{1, 10, 100, 1000, 10_000}, echoDepths: []int{1, 16}, pinnings: []bool{false},
+		httpConns: 256, httpDepths: []int{1, 16}, netHTTPConns: []int{256},
 		redisConns: 50, redisDepths: []int{1, 16}, redisRequests: 2_000_000,
 		idleConns: 10_000,
 		repeats:   3, warmup: time.Second, duration: 3 * time.Second,
@@ -41,17 +51,28 @@ var plans = map[string]plan{
 	// plaintext 16 deep at 256 connections (uringnet over gnet), 64 B echo at 1,000
 	// connections and net/http's hello world at 256 (listener over net), idle memory.
 	"accept": {
-		echoSizes: []int{64}, echoConns: []int{1000}, echoDepths: []int{1},
-		httpConns: 256, httpDepths: []int{16}, netHTTPConns: 256,
+		echoSizes: []int{64}, echoConns: []int{1000}, echoDepths: []int{1}, pinnings: []bool{false},
+		httpConns: 256, httpDepths: []int{16}, netHTTPConns: []int{256},
 		idleConns: 10_000,
 		repeats:   5, warmup: time.Second, duration: 3 * time.Second,
+	},
+	// The listener against net on what its users feel (run with -engines listener,net): one
+	// connection's round trip; echo at 1,000 connections unpinned and pinned; net/http at 1, 64
+	// and 256 connections, unpipelined and 16 deep, at saturation and at half of it (latency at
+	// equal offered load); net/http under wrk at 256; idle memory. Seven repeats.
+	"listener": {
+		echoSizes: []int{64}, echoConns: []int{1, 1000}, echoDepths: []int{1, 16}, pinnings: []bool{false, true},
+		netHTTPConns:     []int{256},
+		netHTTPLoadConns: []int{1, 64, 256}, netHTTPLoadDepths: []int{1, 16}, offered: 0.5,
+		idleConns: 10_000,
+		repeats:   7, warmup: 500 * time.Millisecond, duration: 2 * time.Second,
 	},
 }
 
 func planNamed(name string) (plan, error) {
 	p, ok := plans[name]
 	if !ok {
-		return plan{}, fmt.Errorf("unknown plan %q (want quick, full or accept)", name)
+		return plan{}, fmt.Errorf("unknown plan %q (want quick, full, accept or listener)", name)
 	}
 	return p, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,21 @@ type options struct {
 	client  string
 	engines []string
 	wrkLua  string
+	// serverCPUs and loadCPUs are where pinned points run the server and the load generator.
+	serverCPUs, loadCPUs []int
+}
+
+// cpus is where a child runs: anywhere unless pinned, else the server's or the load
+// generator's CPUs.
+func (o *options) cpus(pinned, server bool) []int {
+	switch {
+	case !pinned:
+		return nil
+	case server:
+		return o.serverCPUs
+	default:
+		return o.loadCPUs
+	}
 }
 
 // workload is one family of points and how to measure one engine at one of them.
@@ -31,11 +47,14 @@ type workload struct {
 	engines func(o *options) []string
 	measure func(o *options, at report.Point) (report.Sample, error)
 	skip    func() string // why it cannot run here ("" when it can)
+	// offered, if set, follows each point with the same point at a fixed offered load: the
+	// rate it returns from the engines' medians there.
+	offered func(o *options, medians []float64) float64
 }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	planName := fs.String("plan", "quick", "quick (a few minutes), full (every point) or accept (the issues' speed targets)")
+	planName := fs.String("plan", "quick", "quick (a few minutes), full (every point), accept (the issues' speed targets) or listener (the listener against net)")
 	out := fs.String("out", "benchmarks/results/bench", "write prefix.json, prefix.md and prefix-*.png")
 	only := fs.String("only", "echo,http,nethttp,redis,idle", "workloads to run")
 	repeats := fs.Int("repeats", 0, "repeats per point (0: the plan's)")
@@ -54,6 +73,12 @@ func run(args []string) error {
 		return err
 	}
 	o := &options{plan: p, loops: *loops, client: *client, engines: strings.Split(*engines, ","), wrkLua: *wrkLua}
+	if slices.Contains(o.pinnings, true) {
+		var ok bool
+		if o.serverCPUs, o.loadCPUs, ok = harness.Split(); !ok {
+			return fmt.Errorf("plan %s pins the server and the load generator to CPUs of their own, and this machine has one CPU", *planName)
+		}
+	}
 	if *repeats > 0 {
 		o.repeats = *repeats
 	}
@@ -99,26 +124,44 @@ func run(args []string) error {
 
 // alternate measures every point of w with the engines in turn, the order rotating from one
 // repeat to the next, so that drift in the machine's load falls on every engine alike. A run
-// that fails is reported in the notes and leaves its point with fewer repeats.
+// that fails is reported in the notes and leaves its point with fewer repeats. A workload with
+// an offered load follows each point with the same point at that rate.
 func alternate(o *options, w workload, res *report.Results) {
 	engines := w.engines(o)
 	for _, at := range w.points(o) {
-		for r := 0; r < o.repeats; r++ {
-			for i := range engines {
-				at.Engine = engines[(i+r)%len(engines)]
-				s, err := w.measure(o, at)
-				if err != nil {
-					note := fmt.Sprintf("%s %s %s, repeat %d, failed: %v", at.Workload, at.Describe(), at.Engine, r+1, err)
-					res.Notes = append(res.Notes, note)
-					fmt.Fprintf(os.Stderr, "bench: %s\n", note)
-					continue
-				}
-				res.Add(at, s)
-				fmt.Fprintf(os.Stderr, "  %-10s %-22s %-8s #%d  %12.0f %-6s p99 %8.1f µs  server %6.0f ns/op  client %6.0f ns/op\n",
-					at.Workload, at.Describe(), at.Engine, r+1, s.Value, at.Unit, s.P99, s.ServerCPU, s.ClientCPU)
-			}
+		medians := alternatePoint(o, w, at, engines, res)
+		if w.offered != nil && len(medians) == len(engines) {
+			at.Rate = math.Round(w.offered(o, medians))
+			alternatePoint(o, w, at, engines, res)
 		}
 	}
+}
+
+// alternatePoint measures one point, every engine o.repeats times, and returns the engines'
+// medians (of those that ran).
+func alternatePoint(o *options, w workload, at report.Point, engines []string, res *report.Results) []float64 {
+	values := map[string][]float64{}
+	for r := 0; r < o.repeats; r++ {
+		for i := range engines {
+			at.Engine = engines[(i+r)%len(engines)]
+			s, err := w.measure(o, at)
+			if err != nil {
+				note := fmt.Sprintf("%s %s %s, repeat %d, failed: %v", at.Workload, at.Describe(), at.Engine, r+1, err)
+				res.Notes = append(res.Notes, note)
+				fmt.Fprintf(os.Stderr, "bench: %s\n", note)
+				continue
+			}
+			res.Add(at, s)
+			values[at.Engine] = append(values[at.Engine], s.Value)
+			fmt.Fprintf(os.Stderr, "  %-10s %-34s %-8s #%d  %12.0f %-6s p50 %8.1f µs  p99 %8.1f µs  server %6.0f ns/op  client %6.0f ns/op\n",
+				at.Workload, at.Describe(), at.Engine, r+1, s.Value, at.Unit, s.P50, s.P99, s.ServerCPU, s.ClientCPU)
+		}
+	}
+	var medians []float64
+	for _, v := range values {
+		medians = append(medians, harness.Median(v))
+	}
+	return medians
 }
 
 // write saves the results, the markdown table and the charts under prefix and returns the

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,9 +15,10 @@ import (
 )
 
 var workloads = []workload{
-	{name: "echo", points: echoPoints, engines: allEngines, measure: measureEcho, skip: never},
+	{name: "echo", points: echoPoints, engines: allEngines, measure: measureLoad, skip: never},
 	{name: "http", points: httpPoints, engines: allEngines, measure: measureHTTP, skip: needs("wrk")},
 	{name: server.NetHTTP, points: netHTTPPoints, engines: goroutineEngines, measure: measureHTTP, skip: needs("wrk")},
+	{name: server.NetHTTP, points: netHTTPLoadPoints, engines: goroutineEngines, measure: measureLoad, skip: never, offered: offeredHalf},
 	{name: "redis", points: redisPoints, engines: gnetAPIEngines, measure: measureRedis, skip: needs("redis-benchmark")},
 	{name: "idle", points: idlePoints, engines: allEngines, measure: measureIdle, skip: never},
 }
@@ -53,31 +55,71 @@ func needs(tool string) func() string {
 
 func echoPoints(o *options) []report.Point {
 	var ps []report.Point
-	for _, depth := range o.echoDepths {
-		for _, size := range o.echoSizes {
-			for _, conns := range o.echoConns {
-				ps = append(ps, report.Point{Workload: "echo", Load: o.client, Size: size, Conns: conns, Depth: depth, Unit: "msg/s"})
+	for _, pinned := range o.pinnings {
+		for _, depth := range o.echoDepths {
+			for _, size := range o.echoSizes {
+				for _, conns := range o.echoConns {
+					ps = append(ps, report.Point{Workload: "echo", Load: o.client, Size: size, Conns: conns, Depth: depth, Pinned: pinned, Unit: "msg/s"})
+				}
 			}
 		}
 	}
 	return ps
 }
 
-// startServer starts the benchmark's own server for engine in a child process.
-func startServer(o *options, engine, program string) (*harness.Child, string, error) {
-	return harness.StartServer("serve", "-engine", engine, "-program", program, "-loops", strconv.Itoa(o.loops))
+// netHTTPLoadPoints are net/http's hello world under our load generator's HTTP client, as fast
+// as the servers answer; the run follows each with the same point at a fixed offered load.
+func netHTTPLoadPoints(o *options) []report.Point {
+	var ps []report.Point
+	for _, pinned := range o.pinnings {
+		for _, depth := range o.netHTTPLoadDepths {
+			for _, conns := range o.netHTTPLoadConns {
+				ps = append(ps, report.Point{Workload: server.NetHTTP, Load: "net", Conns: conns, Depth: depth, Pinned: pinned, Unit: "req/s"})
+			}
+		}
+	}
+	return ps
 }
 
-// measureEcho runs the load generator in a child process against a fresh server, reading the
-// server's and the client's CPU time at the edges of the measured window.
-func measureEcho(o *options, at report.Point) (report.Sample, error) {
-	srv, addr, err := startServer(o, at.Engine, "echo")
+// offeredHalf is the fixed offered load after a saturation point: half the slower engine's
+// median there, a load both serve, so that their latencies compare at the same rate.
+func offeredHalf(o *options, medians []float64) float64 { return o.offered * slices.Min(medians) }
+
+// startServer starts the benchmark's own server for engine in a child process, on the
+// server's CPUs when pinned.
+func startServer(o *options, engine, program string, pinned bool) (srv *harness.Child, addr string, err error) {
+	err = harness.OnCPUs(o.cpus(pinned, true), func() error {
+		srv, addr, err = harness.StartServer("serve", "-engine", engine, "-program", program, "-loops", strconv.Itoa(o.loops))
+		return err
+	})
+	return srv, addr, err
+}
+
+// startLoad starts the load generator in a child process, on the load generator's CPUs when
+// pinned.
+func startLoad(o *options, pinned bool, args ...string) (ld *harness.Child, err error) {
+	err = harness.OnCPUs(o.cpus(pinned, false), func() error {
+		ld, err = harness.Start(append([]string{"load"}, args...)...)
+		return err
+	})
+	return ld, err
+}
+
+// measureLoad runs the load generator in a child process against a fresh server (echo, or
+// net/http's hello world over HTTP), reading the server's and the client's CPU time at the
+// edges of the measured window.
+func measureLoad(o *options, at report.Point) (report.Sample, error) {
+	program, protocol := "echo", loadgen.Echo
+	if at.Workload == server.NetHTTP {
+		program, protocol = server.NetHTTP, loadgen.HTTP
+	}
+	srv, addr, err := startServer(o, at.Engine, program, at.Pinned)
 	if err != nil {
 		return report.Sample{}, err
 	}
 	defer srv.Stop()
-	ld, err := harness.Start("load", "-client", at.Load, "-addr", addr, "-conns", strconv.Itoa(at.Conns),
-		"-size", strconv.Itoa(at.Size), "-depth", strconv.Itoa(at.Depth),
+	ld, err := startLoad(o, at.Pinned, "-client", at.Load, "-protocol", protocol, "-addr", addr, "-conns", strconv.Itoa(at.Conns),
+		"-size", strconv.Itoa(max(at.Size, 1)), "-depth", strconv.Itoa(at.Depth), "-rate", strconv.FormatFloat(at.Rate, 'f', -1, 64),
 		"-warmup", o.warmup.String(), "-duration", o.duration.String())
 	if err != nil {
 		return report.Sample{}, err
@@ -111,7 +153,7 @@ func idlePoints(o *options) []report.Point {
 // measureIdle is the growth of a fresh echo server's resident memory per connection once
 // conns connections have made one round trip each and sit idle.
 func measureIdle(o *options, at report.Point) (report.Sample, error) {
-	srv, addr, err := startServer(o, at.Engine, "echo")
+	srv, addr, err := startServer(o, at.Engine, "echo", false)
 	if err != nil {
 		return report.Sample{}, err
 	}

@@ -27,10 +27,11 @@ func httpPoints(o *options) []report.Point {
 // netHTTPPoints are net/http's hello world under wrk, unpipelined: the request pattern of a
 // browser or an HTTP/1.1 client pool.
 func netHTTPPoints(o *options) []report.Point {
-	if o.netHTTPConns == 0 {
-		return nil
+	var ps []report.Point
+	for _, conns := range o.netHTTPConns {
+		ps = append(ps, report.Point{Workload: server.NetHTTP, Load: "wrk", Conns: conns, Depth: 1, Unit: "req/s"})
 	}
-	return []report.Point{{Workload: server.NetHTTP, Load: "wrk", Conns: o.netHTTPConns, Depth: 1, Unit: "req/s"}}
+	return ps
 }
 
 // measureHTTP checks a fresh HTTP server's answers, warms it up with a short wrk run and
@@ -38,7 +39,7 @@ func netHTTPPoints(o *options) []report.Point {
 // which wrk reports any non-2xx answer or socket error fails: a fast wrong server is not fast.
 // The point's workload names the server's program (the handler's HTTP, or net/http's).
 func measureHTTP(o *options, at report.Point) (report.Sample, error) {
-	srv, addr, err := startServer(o, at.Engine, at.Workload)
+	srv, addr, err := startServer(o, at.Engine, at.Workload, false)
 	if err != nil {
 		return report.Sample{}, err
 	}
@@ -70,7 +71,8 @@ var (
 // runWrk runs wrk for d (whole seconds, at least one: wrk counts no finer).
 func runWrk(o *options, addr string, at report.Point, d time.Duration) (wrkResult, error) {
 	secs := max(1, int(math.Ceil(d.Seconds())))
-	out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(at.Conns), "-d"+strconv.Itoa(secs)+"s", "--latency",
+	threads := min(2, at.Conns) // wrk wants a connection per thread at least
+	out, err := exec.Command("wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(at.Conns), "-d"+strconv.Itoa(secs)+"s", "--latency",
 		"-s", o.wrkLua, "http://"+addr+"/", "--", strconv.Itoa(at.Depth)).CombinedOutput()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk: %v\n%s", err, out)
@@ -117,7 +119,7 @@ func checkPipelined(addr string, n int) error {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write(bytes.Repeat([]byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n"), n)); err != nil {
+	if _, err := c.Write(bytes.Repeat([]byte(server.Request), n)); err != nil {
 		return err
 	}
 	return server.ReadResponses(bufio.NewReader(c), n)

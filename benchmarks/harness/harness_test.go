@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // childEnv makes the test binary act as a child: it prints a banner, its address line, then
@@ -72,5 +74,41 @@ func TestThisMachine(t *testing.T) {
 	}
 	if _, ok := m.Tools["no-such-tool-here"]; ok {
 		t.Fatal("a missing tool was listed")
+	}
+}
+
+// A child started on CPUs runs on those only, and the parent's own affinity is as it was.
+func TestChildOnCPUs(t *testing.T) {
+	srvCPUs, loadCPUs, ok := Split()
+	if !ok {
+		t.Skip("one CPU: nothing to split")
+	}
+	if len(srvCPUs) == 0 || len(loadCPUs) == 0 || srvCPUs[len(srvCPUs)-1] >= loadCPUs[0] {
+		t.Fatalf("split %v / %v", srvCPUs, loadCPUs)
+	}
+	var before unix.CPUSet
+	unix.SchedGetaffinity(0, &before)
+	t.Setenv(childEnv, "serve")
+	var c *Child
+	if err := OnCPUs(loadCPUs, func() (err error) { c, _, err = StartServer("-test.run=^$"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	var got unix.CPUSet
+	if err := unix.SchedGetaffinity(c.Pid(), &got); err != nil {
+		t.Fatal(err)
+	}
+	var want unix.CPUSet
+	for _, cpu := range loadCPUs {
+		want.Set(cpu)
+	}
+	if got != want {
+		t.Fatalf("child on %v, want %v", got, want)
+	}
+	// The parent's threads: each must still have the set it had (the binding was undone).
+	var after unix.CPUSet
+	unix.SchedGetaffinity(0, &after)
+	if after != before {
+		t.Fatalf("the parent's affinity went from %v to %v", before, after)
 	}
 }

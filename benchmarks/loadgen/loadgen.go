@@ -8,6 +8,13 @@
 // Two clients drive the same loop: "uring" (one io_uring on one thread drives every connection;
 // a few microseconds of client CPU per message, so that on a small machine the server, not the
 // client, runs out of CPU) and "net" (the standard library, a goroutine per connection).
+//
+// The net client can also speak HTTP (each message a GET of the benchmark's hello world, every
+// response checked) and hold a fixed offered load instead of a closed loop (Rate): each
+// connection then sends its batches on a schedule, and a message's latency is counted from when
+// its batch was due, not from when it could be sent, so that a server that falls behind is
+// charged for the queue it makes (no coordinated omission). Latency compared at one offered
+// load is the fair comparison; at saturation a faster server queues more.
 package loadgen
 
 import (
@@ -19,12 +26,22 @@ import (
 
 // Config says what load to generate.
 type Config struct {
-	Client string // "uring" or "net"
-	Addr   string // host:port of the echo server
-	Conns  int    // connections
-	Size   int    // bytes per message
-	Depth  int    // messages sent back to back before waiting for their echoes
+	Client   string // "uring" or "net"
+	Protocol string // "echo" (the default) or "http"
+	Addr     string // host:port of the server
+	Conns    int    // connections
+	Size     int    // bytes per echo message
+	Depth    int    // messages sent back to back before waiting for their answers
+	// Rate is the offered load in messages per second over all connections; 0 is a closed
+	// loop, each connection sending its next batch as soon as the last is answered.
+	Rate float64
 }
+
+// Protocols.
+const (
+	Echo = "echo"
+	HTTP = "http"
+)
 
 // Result is what a measured window produced.
 type Result struct {
@@ -62,8 +79,18 @@ func (s *shared) measuring() bool { return s.phase.Load() == measuring }
 // stops. mark, if not nil, is called with "start" and "end" at the window's edges (where the
 // caller reads the server's CPU time).
 func Run(cfg Config, warmup, duration time.Duration, mark func(event string)) (Result, error) {
-	if cfg.Conns <= 0 || cfg.Size <= 0 || cfg.Depth <= 0 {
-		return Result{}, fmt.Errorf("loadgen: %d connections of %d-byte messages %d deep: all must be positive", cfg.Conns, cfg.Size, cfg.Depth)
+	if cfg.Protocol == "" {
+		cfg.Protocol = Echo
+	}
+	if cfg.Conns <= 0 || cfg.Size <= 0 || cfg.Depth <= 0 || cfg.Rate < 0 {
+		return Result{}, fmt.Errorf("loadgen: %d connections of %d-byte messages %d deep at %v/s: all must be positive (the rate may be 0)",
+			cfg.Conns, cfg.Size, cfg.Depth, cfg.Rate)
+	}
+	if cfg.Protocol != Echo && cfg.Protocol != HTTP {
+		return Result{}, fmt.Errorf("loadgen: unknown protocol %q (want echo or http)", cfg.Protocol)
+	}
+	if cfg.Client == "uring" && (cfg.Protocol != Echo || cfg.Rate > 0) {
+		return Result{}, fmt.Errorf("loadgen: the uring client runs a closed echo loop; HTTP and a fixed rate need the net client")
 	}
 	// The net client's goroutines record into shards; the uring client's one thread needs one.
 	shards := 1
@@ -122,6 +149,6 @@ func fill(batch []byte, size, id int, seq uint64) {
 }
 
 // mismatch describes an echo that differs from what was sent.
-func mismatch(id int, seq uint64, offset int) error {
-	return fmt.Errorf("loadgen: connection %d: the echo of batch %d differs from what was sent at byte %d", id, seq, offset)
+func mismatch(seq uint64, offset int) error {
+	return fmt.Errorf("the echo of batch %d differs from what was sent at byte %d", seq, offset)
 }

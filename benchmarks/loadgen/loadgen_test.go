@@ -88,3 +88,75 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		t.Fatal("an unknown client was accepted")
 	}
 }
+
+// httpServer serves the benchmark's HTTP handler, goroutine per connection, on loopback; a
+// non-empty corrupt replaces the response body's first bytes with it.
+func httpServer(t *testing.T, corrupt string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	answer := server.HTTP()
+	go server.Serve(ln, func(in, scratch []byte) (int, []byte) {
+		n, out := answer(in, scratch)
+		if corrupt != "" && len(out) > 0 {
+			copy(out[len(out)-len("Hello, World!"):], corrupt)
+		}
+		return n, out
+	})
+	return ln.Addr().String()
+}
+
+// The net client speaks HTTP: pipelined requests, every response checked, one message per
+// response; a wrong body fails the run.
+func TestHTTPIsMeasured(t *testing.T) {
+	for _, depth := range []int{1, 16} {
+		r, err := Run(Config{Client: "net", Protocol: HTTP, Addr: httpServer(t, ""), Conns: 4, Size: 1, Depth: depth},
+			20*time.Millisecond, 100*time.Millisecond, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Messages < int64(depth) || r.Messages%int64(depth) != 0 || r.Latency.P50 <= 0 {
+			t.Fatalf("depth %d: %d messages, latency %+v", depth, r.Messages, r.Latency)
+		}
+	}
+	_, err := Run(Config{Client: "net", Protocol: HTTP, Addr: httpServer(t, "Goodbye"), Conns: 2, Size: 1, Depth: 4},
+		10*time.Millisecond, 50*time.Millisecond, nil)
+	if err == nil || !strings.Contains(err.Error(), "body") {
+		t.Fatalf("a wrong body: %v", err)
+	}
+}
+
+// At a fixed rate the client offers that load and no more: over a window it completes at most
+// what fell due in it (plus one batch per connection sent at the window's start).
+func TestRateBoundsTheOfferedLoad(t *testing.T) {
+	const rate, conns, depth = 2000.0, 8, 2
+	window := 300 * time.Millisecond
+	r, err := Run(Config{Client: "net", Addr: echoServer(t, 0), Conns: conns, Size: 64, Depth: depth, Rate: rate},
+		50*time.Millisecond, window, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := rate * r.Seconds
+	if float64(r.Messages) > due+conns*depth {
+		t.Fatalf("%d messages in %.3fs at %v/s: more than offered (%.0f)", r.Messages, r.Seconds, rate, due)
+	}
+	if r.Messages == 0 {
+		t.Fatal("nothing completed")
+	}
+}
+
+// The uring client runs the closed echo loop only, and says so rather than measure something
+// else.
+func TestUringClientRefusesHTTPAndRates(t *testing.T) {
+	for _, cfg := range []Config{
+		{Client: "uring", Protocol: HTTP, Addr: "127.0.0.1:1", Conns: 1, Size: 1, Depth: 1},
+		{Client: "uring", Addr: "127.0.0.1:1", Conns: 1, Size: 1, Depth: 1, Rate: 100},
+	} {
+		if _, err := Run(cfg, 0, 0, nil); err == nil || !strings.Contains(err.Error(), "need the net client") {
+			t.Fatalf("%+v: %v", cfg, err)
+		}
+	}
+}

@@ -1,12 +1,15 @@
 package loadgen
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"sync"
 	"time"
+
+	"github.com/uringnet/uringnet/benchmarks/server"
 )
 
 // netClient drives each connection from a goroutine of its own with the standard library.
@@ -39,30 +42,76 @@ func startNet(s *shared, limit time.Duration) (client, error) {
 	return c, nil
 }
 
+// drive runs connection id: a batch, its answers, the next batch; on a schedule when the
+// offered load is fixed.
 func (c *netClient) drive(id int, nc net.Conn) {
 	defer c.wg.Done()
-	size, depth := c.s.cfg.Size, c.s.cfg.Depth
-	batch := make([]byte, size*depth)
-	got := make([]byte, len(batch))
+	cfg := c.s.cfg
+	var exchange func(seq uint64) error
+	if cfg.Protocol == HTTP {
+		exchange = httpBatch(nc, cfg.Depth)
+	} else {
+		exchange = c.echoBatch(id, nc)
+	}
+	// On a schedule, connection id's batches fall due every interval, the connections' first
+	// spread evenly over the first interval.
+	var interval time.Duration
+	var due time.Time
+	if cfg.Rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(cfg.Conns*cfg.Depth) / cfg.Rate)
+		due = time.Now().Add(interval * time.Duration(id) / time.Duration(cfg.Conns))
+	}
 	for seq := uint64(0); c.s.phase.Load() != stopping; seq++ {
-		fill(batch, size, id, seq)
-		sent := time.Now()
-		if _, err := nc.Write(batch); err != nil {
-			c.fail(fmt.Errorf("loadgen: connection %d: write: %w", id, err))
-			return
+		start := time.Now()
+		if interval > 0 {
+			if wait := time.Until(due); wait > 0 {
+				time.Sleep(wait)
+			}
+			start = due // a late batch is charged from when it was due
+			due = due.Add(interval)
 		}
-		if _, err := io.ReadFull(nc, got); err != nil {
-			c.fail(fmt.Errorf("loadgen: connection %d: read: %w", id, err))
-			return
-		}
-		if !bytes.Equal(got, batch) {
-			c.fail(mismatch(id, seq, firstDifference(got, batch)))
+		if err := exchange(seq); err != nil {
+			c.fail(fmt.Errorf("loadgen: connection %d: %w", id, err))
 			return
 		}
 		if c.s.measuring() {
-			c.s.hist.record(id, int64(time.Since(sent)), int64(depth))
-			c.s.messages.Add(int64(depth))
+			c.s.hist.record(id, int64(time.Since(start)), int64(cfg.Depth))
+			c.s.messages.Add(int64(cfg.Depth))
 		}
+	}
+}
+
+// echoBatch returns the exchange of connection id's echo batches: each written whole, its echo
+// read back and compared.
+func (c *netClient) echoBatch(id int, nc net.Conn) func(seq uint64) error {
+	size, depth := c.s.cfg.Size, c.s.cfg.Depth
+	batch := make([]byte, size*depth)
+	got := make([]byte, len(batch))
+	return func(seq uint64) error {
+		fill(batch, size, id, seq)
+		if _, err := nc.Write(batch); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		if _, err := io.ReadFull(nc, got); err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		if !bytes.Equal(got, batch) {
+			return mismatch(seq, firstDifference(got, batch))
+		}
+		return nil
+	}
+}
+
+// httpBatch returns the exchange of a connection's HTTP batches: depth pipelined requests in
+// one write, then depth responses, each checked.
+func httpBatch(nc net.Conn, depth int) func(seq uint64) error {
+	batch := bytes.Repeat([]byte(server.Request), depth)
+	r := bufio.NewReaderSize(nc, 16<<10)
+	return func(uint64) error {
+		if _, err := nc.Write(batch); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		return server.ReadResponses(r, depth)
 	}
 }
 

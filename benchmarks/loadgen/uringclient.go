@@ -185,7 +185,7 @@ func (c *uringClient) drive(r *poller.Ring, br *poller.BufferRing, conns []*urin
 			bid, _ := cqe.BufferID()
 			chunk := br.Buffer(bid, int(cqe.Res))
 			if u.got+len(chunk) > len(u.batch) || !bytes.Equal(chunk, u.batch[u.got:u.got+len(chunk)]) {
-				return mismatch(id, u.seq, u.got)
+				return fmt.Errorf("loadgen: connection %d: %w", id, mismatch(u.seq, u.got))
 			}
 			br.Recycle(bid)
 			before := u.got / size

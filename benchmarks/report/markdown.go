@@ -17,7 +17,7 @@ type table struct {
 var tables = []table{
 	{"Echo, our load generator (load `uring`: one io_uring thread drives every connection; `net`: a goroutine per connection)",
 		func(w string) bool { return w == "echo" }},
-	{"HTTP plaintext, wrk -t2 with `benchmarks/wrk/pipeline.lua` (depth: requests per write); nethttp is net/http's own server (listener and net only)",
+	{"HTTP plaintext, wrk -t2 with `benchmarks/wrk/pipeline.lua` (depth: requests per write), or our load generator's HTTP client (load `net`), as fast as the server answers or at a fixed offered load (`at N/s`: compare the latencies); nethttp is net/http's own server (listener and net only)",
 		func(w string) bool { return w == "http" || w == "nethttp" }},
 	{"RESP, redis-benchmark -P depth against `examples/resp` (a gnet-API program: uringnet.Run and gnet.Run only)",
 		func(w string) bool { return strings.HasPrefix(w, "redis-") }},
@@ -97,7 +97,10 @@ func lossSummary(rows []Row) string {
 				continue
 			}
 			compared++
-			if row.Loses() {
+			switch {
+			case row.Loses() && row.Rate > 0:
+				losses = append(losses, fmt.Sprintf("%s %s (p99 %s×)", row.Workload, row.Describe(), ratioText(row.VsP99)))
+			case row.Loses():
 				losses = append(losses, fmt.Sprintf("%s %s (%s×)", row.Workload, row.Describe(), ratioText(row.VsValue)))
 			}
 		}
@@ -123,18 +126,40 @@ func (p Point) Describe() string {
 	if p.Depth > 1 {
 		parts = append(parts, fmt.Sprintf("depth %d", p.Depth))
 	}
+	if p.Rate > 0 {
+		parts = append(parts, "at "+thousands(p.Rate)+"/s")
+	}
+	if p.Pinned {
+		parts = append(parts, "pinned")
+	}
 	return strings.Join(parts, ", ")
 }
 
 func writeRateTable(b *strings.Builder, rows []Row) {
-	b.WriteString("| workload | load | size | conns | depth | engine | runs | median (min–max) | ×base | p99 µs | ×base | server CPU ns/op | ×base |\n")
-	b.WriteString("|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| workload | load | size | conns | depth | engine | runs | median (min–max) | ×base | p50 µs | ×base | p99 µs | ×base | server CPU ns/op | ×base |\n")
+	b.WriteString("|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range rows {
-		fmt.Fprintf(b, "| %s | %s | %s | %d | %d | %s | %d | %s %s (%s–%s) | %s | %s | %s | %s | %s |\n",
-			row.Workload, row.Load, sizeText(row.Size), row.Conns, row.Depth, row.Engine, row.Value.N,
+		valueVs, p99Vs := vsText(row, row.VsValue), ratioText(row.VsP99)
+		if row.Rate > 0 { // the rate is the same for both: the latency is what loses
+			valueVs, p99Vs = ratioText(row.VsValue), vsText(row, row.VsP99)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %d | %s | %d | %s %s (%s–%s) | %s | %s | %s | %s | %s | %s | %s |\n",
+			row.Workload, loadText(row.Point), sizeText(row.Size), row.Conns, row.Depth, row.Engine, row.Value.N,
 			thousands(row.Value.Median), row.Unit, thousands(row.Value.Min), thousands(row.Value.Max),
-			vsText(row, row.VsValue), micros(row.P99), ratioText(row.VsP99), thousands(row.CPU), ratioText(row.VsCPU))
+			valueVs, micros(row.P50), ratioText(row.VsP50), micros(row.P99), p99Vs, thousands(row.CPU), ratioText(row.VsCPU))
 	}
+}
+
+// loadText is what generated a point's load, with its offered rate and whether it was pinned.
+func loadText(p Point) string {
+	t := p.Load
+	if p.Rate > 0 {
+		t += " at " + thousands(p.Rate) + "/s"
+	}
+	if p.Pinned {
+		t += ", pinned"
+	}
+	return t
 }
 
 func writeMemoryTable(b *strings.Builder, rows []Row) {

@@ -35,14 +35,19 @@ type Settings struct {
 
 // Point is one engine at one workload point, with its repeated samples.
 type Point struct {
-	Workload string   `json:"workload"` // echo, http, redis-ping, redis-set, redis-get, idle
-	Load     string   `json:"load"`     // what generated it: uring, net, wrk, redis-benchmark, idle
-	Size     int      `json:"size,omitempty"`
-	Conns    int      `json:"conns"`
-	Depth    int      `json:"depth,omitempty"` // requests or messages pipelined
-	Engine   string   `json:"engine"`
-	Unit     string   `json:"unit"` // msg/s, req/s (higher is better) or B/conn (lower is better)
-	Samples  []Sample `json:"samples"`
+	Workload string `json:"workload"` // echo, http, redis-ping, redis-set, redis-get, idle
+	Load     string `json:"load"`     // what generated it: uring, net, wrk, redis-benchmark, idle
+	Size     int    `json:"size,omitempty"`
+	Conns    int    `json:"conns"`
+	Depth    int    `json:"depth,omitempty"` // requests or messages pipelined
+	// Rate is the offered load in messages or requests per second (0: a closed loop, as fast
+	// as the server answers); at a fixed rate the latencies are what compares.
+	Rate float64 `json:"rate,omitempty"`
+	// Pinned: the server ran on CPUs of its own, the load generator on the others.
+	Pinned  bool     `json:"pinned,omitempty"`
+	Engine  string   `json:"engine"`
+	Unit    string   `json:"unit"` // msg/s, req/s (higher is better) or B/conn (lower is better)
+	Samples []Sample `json:"samples"`
 }
 
 // Sample is one measured run.
@@ -56,7 +61,7 @@ type Sample struct {
 
 // Key names the point without its engine.
 func (p Point) Key() string {
-	return fmt.Sprintf("%s/%s/%d/%d/%d", p.Workload, p.Load, p.Size, p.Conns, p.Depth)
+	return fmt.Sprintf("%s/%s/%d/%d/%d/%g/%t", p.Workload, p.Load, p.Size, p.Conns, p.Depth, p.Rate, p.Pinned)
 }
 
 // Add records s at the point that matches at (engine included), creating it if needed.

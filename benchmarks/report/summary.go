@@ -22,9 +22,9 @@ func BaselineOf(engine string) string {
 type Row struct {
 	Point
 	Value          harness.Spread
-	P99, CPU       float64 // medians
-	VsValue, VsP99 float64
-	VsCPU          float64
+	P50, P99, CPU  float64 // medians
+	VsValue, VsP50 float64
+	VsP99, VsCPU   float64
 }
 
 // Lower reports whether smaller values are better for the point's unit.
@@ -36,6 +36,7 @@ func (r *Results) Rows() []Row {
 	base := map[string]*Row{}
 	for i, p := range r.Points {
 		row := Row{Point: p, Value: harness.SpreadOf(collect(p, func(s Sample) float64 { return s.Value })),
+			P50: harness.Median(collect(p, func(s Sample) float64 { return s.P50 })),
 			P99: harness.Median(collect(p, func(s Sample) float64 { return s.P99 })),
 			CPU: harness.Median(collect(p, func(s Sample) float64 { return s.ServerCPU }))}
 		rows[i] = row
@@ -47,14 +48,19 @@ func (r *Results) Rows() []Row {
 			continue
 		}
 		rows[i].VsValue = ratio(rows[i].Value.Median, b.Value.Median)
+		rows[i].VsP50 = ratio(rows[i].P50, b.P50)
 		rows[i].VsP99 = ratio(rows[i].P99, b.P99)
 		rows[i].VsCPU = ratio(rows[i].CPU, b.CPU)
 	}
 	return rows
 }
 
-// Loses reports whether the row's median is worse than the baseline's.
+// Loses reports whether the row's median is worse than the baseline's: its p99 latency at a
+// fixed offered load (where both serve the same rate), else its throughput or memory.
 func (row Row) Loses() bool {
+	if row.Rate > 0 {
+		return row.VsP99 > 1
+	}
 	if row.VsValue == 0 {
 		return false
 	}

@@ -26,7 +26,7 @@ func TestEveryEngineServesEveryProgram(t *testing.T) {
 			})
 			t.Run("http", func(t *testing.T) {
 				c := dial(t, engine, "http")
-				go writeInPieces(c, bytes.Repeat([]byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n"), 5), 7)
+				go writeInPieces(c, bytes.Repeat([]byte(Request), 5), 7)
 				if err := ReadResponses(bufio.NewReader(c), 5); err != nil {
 					t.Fatal(err)
 				}
@@ -41,7 +41,7 @@ func TestNetHTTPProgram(t *testing.T) {
 	for _, engine := range []string{"listener", "net"} {
 		t.Run(engine, func(t *testing.T) {
 			c := dial(t, engine, NetHTTP)
-			go writeInPieces(c, bytes.Repeat([]byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n"), 5), 7)
+			go writeInPieces(c, bytes.Repeat([]byte(Request), 5), 7)
 			if err := ReadResponses(bufio.NewReader(c), 5); err != nil {
 				t.Fatal(err)
 			}

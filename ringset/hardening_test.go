@@ -496,6 +496,46 @@ func TestDroppedCompletionsCloseTheLoopsConnections(t *testing.T) {
 	}
 }
 
+// A completion that ends an operation can be the one the kernel drops: here the receive's
+// last (the peer's EOF, which a multishot receive ends with). The loop still counts the receive
+// armed, and the close's cancel, which is of every operation on the descriptor, finds none: it
+// says so with 0, not -ENOENT. The close must take the receive as ended and finish, not cancel
+// again and again (it did, spinning the loop for good).
+func TestDroppedFinalCompletionDoesNotHoldTheClose(t *testing.T) {
+	o := &opened{ch: make(chan *conn.Conn, 1)}
+	closes := make(chan error, 2)
+	h := &hooks{open: o.add, close: func(_ *conn.Conn, err error) { closes <- err }}
+	s := startSet(t, Config{}, h)
+	a := dial(t, s)
+	ca := <-o.ch
+	onLoop(t, s, 0, func(l *loop) {
+		l.faults = &faults{}
+		l.faults.lose = func(c *poller.CQE) bool {
+			kind, _, slot := splitUserData(c.UserData)
+			if kind != opRecv || slot != ca.Slot || c.More() || c.Res != 0 {
+				return false
+			}
+			l.faults.lose = nil
+			l.faults.errs = append(l.faults.errs, poller.ErrCompletionsDropped)
+			return true
+		}
+	})
+	a.(*net.TCPConn).CloseWrite() // the receive ends with the EOF, and that completion is lost
+	select {
+	case err := <-closes:
+		if !errors.Is(err, errCompletionsLost) {
+			t.Fatalf("OnClose: %v, want the dropped completions", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the close never finished")
+	}
+	cpu0 := loopsCPU(t, s)
+	time.Sleep(300 * time.Millisecond)
+	if used := loopsCPU(t, s) - cpu0; used > 150*time.Millisecond {
+		t.Fatalf("the loop used %v of CPU in 300ms after the close", used)
+	}
+}
+
 // A move asked while the connection moves runs where it arrives, and may send it on at once:
 // the loop it passes through then leaves it alone, its send queue included. (The arrival used
 // to go on, after the work it ran, to queue the connection's send on a loop that no longer had

@@ -324,7 +324,10 @@ func (l *loop) advanceClose(c *conn.Conn) {
 // was only busy is told stale by its generation.)
 func (l *loop) onCancel(c *conn.Conn, res int32) {
 	c.Ops.CancelSent = false
-	if res == -int32(unix.ENOENT) && l.dropped && (c.Ops.RecvArmed || c.SendBusy()) {
+	// The cancel is of every operation on the descriptor (CancelAll): its result is how many it
+	// found, 0 for none (a cancel of one operation says -ENOENT instead).
+	foundNone := res == 0 || res == -int32(unix.ENOENT)
+	if foundNone && l.dropped && (c.Ops.RecvArmed || c.SendBusy()) {
 		c.Ops.RecvArmed = false
 		if c.SendBusy() {
 			c.SendDone(0)

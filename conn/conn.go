@@ -88,15 +88,19 @@ type Conn struct {
 
 // Ops records which kernel operations a connection has in flight. The loop owns it.
 type Ops struct {
-	RecvArmed  bool // a multishot receive is armed
-	SendQueued bool // on the loop's list of connections to send for at the end of the batch
-	SendFailed bool // a send failed: pending bytes cannot be delivered
-	CancelSent bool // the close protocol's cancel is in flight
-	Flushing   bool // the close protocol's final flush began: its sends are not cancelled
-	CloseSent  bool // the close of the descriptor is in flight
-	Unreported bool // closed before OnOpen: no OnClose either
-	ReadEOF    bool // the peer ended its side and the handler keeps the connection (HalfCloser)
-	Moving     bool // moving to another loop: no new send or receive is started here
+	RecvArmed bool // a multishot receive is armed
+	RecvOff   bool // receiving is off (ringset's SetReceiving): no receive is armed
+	// RecvStopping: receiving was turned off while a receive was armed; once it has ended the
+	// handler hears of it. RecvCancelSent: that receive's cancel is in flight.
+	RecvStopping, RecvCancelSent bool
+	SendQueued                   bool // on the loop's list of connections to send for at the end of the batch
+	SendFailed                   bool // a send failed: pending bytes cannot be delivered
+	CancelSent                   bool // the close protocol's cancel is in flight
+	Flushing                     bool // the close protocol's final flush began: its sends are not cancelled
+	CloseSent                    bool // the close of the descriptor is in flight
+	Unreported                   bool // closed before OnOpen: no OnClose either
+	ReadEOF                      bool // the peer ended its side and the handler keeps the connection (HalfCloser)
+	Moving                       bool // moving to another loop: no new send or receive is started here
 	// Reporting: the close is being reported while the connection is closing; the handler's
 	// writes are still taken (gnet lets OnClose write a last reply, flushed before the close).
 	Reporting bool

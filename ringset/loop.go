@@ -394,6 +394,11 @@ func (l *loop) dispatch(c *poller.CQE) {
 		if cn := l.lookup(slot, gen); cn != nil {
 			l.onCancel(cn, c.Res)
 		}
+	case opRecvCancel:
+		if cn := l.lookup(slot, gen); cn != nil {
+			cn.Ops.RecvCancelSent = false
+			l.advance(cn)
+		}
 	case opClose:
 		if cn := l.lookup(slot, gen); cn != nil {
 			l.finishClose(cn, c.Res)

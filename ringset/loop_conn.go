@@ -43,7 +43,11 @@ func (l *loop) serveConn(slot uint32, o *Opening, datagram bool) {
 		}
 		return
 	}
-	l.armRecv(c)
+	if o != nil && o.ReceiveLater {
+		c.Ops.RecvOff = true
+	} else {
+		l.armRecv(c)
+	}
 	if o != nil && o.Prepare != nil {
 		o.Prepare(c)
 	}
@@ -172,6 +176,8 @@ func (l *loop) advance(c *conn.Conn) {
 		l.advanceClose(c)
 	case c.Ops.Moving:
 		l.advanceMove(c)
+	case c.Ops.RecvStopping:
+		l.stopReceiving(c)
 	default:
 		l.resumeOrPause(c)
 	}
@@ -181,7 +187,8 @@ func (l *loop) advance(c *conn.Conn) {
 // less than its budget; one at its budget stays paused until its input is consumed (Consumed).
 // A paused connection notices its peer's FIN or reset only when it resumes.
 func (l *loop) resumeOrPause(c *conn.Conn) {
-	if c.State() == conn.Open && !c.SharesSocket() && !c.Ops.RecvArmed && !c.Ops.ReadEOF && !c.Ops.Moving && c.InboundBuffered() < l.budget(c) {
+	if c.State() == conn.Open && !c.SharesSocket() && !c.Ops.RecvArmed && !c.Ops.RecvOff && !c.Ops.ReadEOF && !c.Ops.Moving &&
+		c.InboundBuffered() < l.budget(c) {
 		l.armRecv(c)
 	}
 }

@@ -22,6 +22,9 @@ import (
 type Opening struct {
 	Prepare func(c *conn.Conn)
 	Opened  func(c *conn.Conn, err error)
+	// ReceiveLater opens the connection with its receiving off, until SetReceiving turns it on:
+	// for an owner that reads the socket some other way meanwhile.
+	ReceiveLater bool
 }
 
 func (o *Opening) fail(err error) {

@@ -30,6 +30,7 @@ const (
 	opMoveClose                      // the close of a moved connection's old slot
 	opDialAux                        // a dial's linked timeout, or the cancel of its connect (both ignored)
 	opAuditOwn                       // the audit's cancel of the loop's own accept or receive; slot bits: its kind
+	opRecvCancel                     // the cancel of a connection's receive when its receiving is turned off
 )
 
 const genMask = 1<<24 - 1

@@ -8,325 +8,180 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/uringnet/uringnet/conn"
-	"golang.org/x/sys/unix"
 )
 
-// Conn is a connection served by an io_uring loop, with the net.Conn contract of
-// *net.TCPConn and *net.UnixConn. Its methods may be called from any goroutine; the loop owns
-// the kernel side (conn.Conn) and the two sides meet in a few atomics:
+// Conn is a connection with the net.Conn contract of *net.TCPConn and *net.UnixConn, served
+// by whichever of two paths serves it better at the moment (path.go):
 //
-//   - reading: the loop hands received bytes to readers one chunk at a time (rx); a reader
-//     takes the chunk with one swap and copies from it without the loop. While the chunk is not
-//     taken, further bytes stay on the loop, up to the engine's inbound limit, and then receiving
-//     stops (back-pressure); taking the chunk asks the loop for more (rxMore).
-//   - writing: a writer on an idle loop sends by itself on the regular descriptor (sys) when
-//     nothing of the connection's is queued or in flight (sendsItself); otherwise, and for what
-//     the kernel did not take, it copies into a chunk (wbox) and asks the loop, once per batch,
-//     to move it into the connection's outbound buffer (wPosted). Write returns when its bytes
-//     are in the kernel or copied, and blocks only while writeLimit bytes are unsent.
+//   - the poller path: the net package's own connection (nc), its reads and writes system
+//     calls made by the caller's goroutine, woken by Go's netpoller. Nothing is faster for one
+//     connection, or while the processors have time to spare: the thread that learns a socket
+//     is ready runs the goroutine waiting for it.
+//   - the ring path: an io_uring loop's side of the connection (ringConn): a multishot receive
+//     hands bytes to readers, writes go out in the loop's batch of sends, many connections'
+//     in one io_uring_enter. While goroutines queue for processors this costs less CPU per
+//     message than a system call each, and the saving is throughput.
 //
-// A goroutine that has to wait parks on a one-token channel (rxWake, wWake) after announcing
-// itself (rxWaiting, wWaiting); the loop sends the token only to an announced waiter, so a
-// message that finds its reader running costs no channel operation. The deadline's timer, Close
-// and the loop's close put a token in both channels unconditionally (rouseReader, rouseWriter).
+// A connection starts on the poller path; the first time the ring is to serve it, it is placed
+// into a loop's table of direct descriptors (adopt), and it moves between the paths from then
+// on, reads and writes each at a call's start: a reader leaves the ring once the loop has
+// stopped receiving and handed over every byte, a writer once the loop has sent everything it
+// was given, so no byte is reordered or lost. Its methods may be called from any goroutine.
 type Conn struct {
-	eng          *engine
-	loop         int
-	network      string
-	laddr, raddr net.Addr
+	nc  stdConn
+	eng *engine
 
-	c   *conn.Conn // the loop's side; only ever touched on the loop
-	sys sysFd      // a regular descriptor for sends made by writers themselves
+	rmu      sync.Mutex // one Read at a time
+	readPath readPath   // under rmu
+	wmu      sync.Mutex // one Write at a time: writes never interleave
 
-	rmu       sync.Mutex // one Read at a time
-	held      *chunk     // the chunk the readers are reading from (under rmu)
-	rx        atomic.Pointer[chunk]
-	rxMore    atomic.Bool // the loop holds bytes it could not hand over
-	rxWaiting atomic.Bool
-	rxWake    chan struct{}
-	rxRunning atomic.Bool // the loop woke the reader, which counts in its loop's running
-	eof       atomic.Bool // every byte before the peer's EOF was handed over
+	// amu serialises the adoption, Close and the deadlines set before the adoption (which the
+	// ring side then starts with).
+	amu         sync.Mutex
+	ring        atomic.Pointer[ringConn] // the loop's side, from the first time the ring serves
+	adoptFailed bool                     // under amu: the ring could not take it; the poller serves
+	rdlAt       time.Time                // under amu, until the adoption: the read deadline set
+	wdlAt       time.Time                // …and the write deadline
+
+	closed    atomic.Bool
 	readShut  atomic.Bool // CloseRead
-
-	wmu       sync.Mutex            // one Write at a time: writes never interleave
-	wbox      atomic.Pointer[chunk] // the head of a list of chunks for the loop to send
-	wtail     *chunk                // the last chunk of the list in wbox (under wmu)
-	wPosted   atomic.Bool           // a move of wbox to the loop is queued
-	wPending  atomic.Int64          // bytes accepted from writers and not yet taken by the kernel
-	wWaiting  atomic.Bool
-	wWake     chan struct{}
 	writeShut atomic.Bool // CloseWrite
-
-	closed    chan struct{} // closed by Close
-	closeOnce sync.Once
-	dead      chan struct{} // closed by the loop when the connection is closed
-	deadErr   error         // why; written before dead is closed
-	rdl, wdl  deadline
-
-	// The loop's own bookkeeping.
-	lastOut       int  // c.OutboundBuffered() as last seen
-	eofSeen       bool // the peer's EOF arrived
-	userClosed    bool // Close reached the loop
-	readDiscard   bool // CloseRead reached the loop: input is dropped
-	closeWhenSent bool // close once everything written is sent
-	shutWhenSent  bool // shut the write side down once everything written is sent
-	linger        *time.Timer
-	refillFn      func()
-	flushFn       func()
 }
 
-func newConn(e *engine, loop int, network string) *Conn {
-	lc := &Conn{
-		eng: e, loop: loop, network: network,
-		rxWake: make(chan struct{}, 1), wWake: make(chan struct{}, 1),
-		closed: make(chan struct{}), dead: make(chan struct{}),
-		sys: noSysFd(),
-	}
-	lc.rdl.init(lc.rouseReader)
-	lc.wdl.init(lc.rouseWriter)
-	lc.refillFn, lc.flushFn = lc.loopRefill, lc.loopFlush
-	return lc
+// stdConn is what *net.TCPConn and *net.UnixConn have in common here.
+type stdConn interface {
+	net.Conn
+	syscall.Conn
+	CloseRead() error
+	CloseWrite() error
+	SetReadBuffer(bytes int) error
+	SetWriteBuffer(bytes int) error
 }
 
-// attach binds the loop's connection; on the loop, before OnOpen.
-func (lc *Conn) attach(c *conn.Conn) {
-	lc.c = c
-	c.SetContext(lc)
-	lc.eng.ref()
-}
+// readPath is where a connection's reads come from.
+type readPath uint8
+
+const (
+	pollerReads readPath = iota // nc.Read
+	ringReads                   // the loop's receive
+	leavingRing                 // the loop's, until it has stopped receiving and handed all over
+)
+
+func newConn(e *engine, nc stdConn) *Conn { return &Conn{nc: nc, eng: e} }
 
 // Read reads up to len(p) bytes: it returns as soon as any are available, and io.EOF once the
 // peer has closed and everything it sent was read.
 func (lc *Conn) Read(p []byte) (int, error) {
 	lc.rmu.Lock()
 	defer lc.rmu.Unlock()
+	if lc.readShut.Load() && !lc.closed.Load() {
+		return 0, io.EOF
+	}
+	onRing := lc.eng.paths.onRing()
 	for {
-		if isClosed(lc.closed) {
-			return 0, lc.opError("read", net.ErrClosed)
-		}
-		if lc.readShut.Load() {
-			return 0, io.EOF
-		}
-		if lc.rdl.expired() {
-			return 0, lc.opError("read", os.ErrDeadlineExceeded)
-		}
-		if len(p) == 0 {
-			return 0, nil
-		}
-		if h := lc.held; h != nil {
-			n := copy(p, h.b[h.off:])
-			if h.off += n; h.off == len(h.b) {
-				lc.held = nil
-				putChunk(h)
-			}
-			return n, nil
-		}
-		if lc.held = lc.take(); lc.held != nil {
-			continue
-		}
-		if lc.eof.Load() {
-			if lc.held = lc.take(); lc.held != nil {
+		switch lc.readPath {
+		case pollerReads:
+			if onRing && lc.startRingReads() {
+				lc.readPath = ringReads
 				continue
 			}
-			return 0, io.EOF
-		}
-		if isClosed(lc.dead) {
-			if lc.held = lc.take(); lc.held != nil {
-				continue
+			return lc.nc.Read(p)
+		case ringReads:
+			if !onRing {
+				lc.ring.Load().leave()
+				lc.readPath = leavingRing
 			}
-			return 0, lc.opError("read", lc.deadErr)
 		}
-		lc.rxWaiting.Store(true)
-		if lc.rx.Load() != nil || lc.eof.Load() {
-			lc.rxWaiting.Store(false)
-			continue
+		n, err, left := lc.ring.Load().read(p, lc.readPath == leavingRing)
+		if !left {
+			return n, err
 		}
-		lc.stopRunning()
-		<-lc.rxWake
-		lc.rxWaiting.Store(false)
+		lc.readPath, onRing = pollerReads, false
 	}
-}
-
-// take takes the chunk the loop handed over, if any, and asks the loop for more if it held
-// bytes back.
-func (lc *Conn) take() *chunk {
-	ch := lc.rx.Swap(nil)
-	if ch != nil && lc.rxMore.Swap(false) {
-		lc.post(lc.refillFn)
-	}
-	return ch
 }
 
 // Write writes all of p, or returns an error saying why it wrote less.
 func (lc *Conn) Write(p []byte) (int, error) {
 	lc.wmu.Lock()
 	defer lc.wmu.Unlock()
-	n := 0
-	for {
-		if isClosed(lc.closed) {
-			return n, lc.opError("write", net.ErrClosed)
-		}
-		if lc.writeShut.Load() {
-			return n, lc.opError("write", syscall.EPIPE)
-		}
-		if isClosed(lc.dead) {
-			return n, lc.opError("write", lc.deadErr)
-		}
-		if lc.wdl.expired() {
-			return n, lc.opError("write", os.ErrDeadlineExceeded)
-		}
-		if n == len(p) {
-			return n, nil
-		}
-		if n == 0 && lc.sendsItself() {
-			// Nothing of ours is queued or in flight on the loop: the kernel takes what it
-			// has room for now, in order, and only the rest goes through the loop.
-			k, err := sendNow(lc.sys.fd, p)
-			lc.sys.release()
-			switch err {
-			case nil:
-				n = k
-				if n < len(p) {
-					break
-				}
-				continue
-			case unix.EAGAIN:
-			default:
-				return 0, lc.opError("write", os.NewSyscallError("write", err))
-			}
-		}
-		if room := writeLimit - lc.wPending.Load(); room > 0 {
-			k := min(int(room), len(p)-n)
-			if !lc.queue(p[n : n+k]) {
-				return n, lc.opError("write", net.ErrClosed)
-			}
-			n += k
-			continue
-		}
-		lc.wWaiting.Store(true)
-		if lc.wPending.Load() < writeLimit {
-			lc.wWaiting.Store(false)
-			continue
-		}
-		<-lc.wWake
-		lc.wWaiting.Store(false)
+	if lc.writeShut.Load() && !lc.closed.Load() {
+		return 0, lc.opError("write", os.NewSyscallError("write", syscall.EPIPE))
 	}
+	onRing := lc.eng.paths.onRing()
+	r := lc.ring.Load()
+	if r == nil && onRing {
+		r = lc.adopt()
+	}
+	// The ring keeps what it was given until it has sent it all (and, if it failed, says
+	// so): only then may the poller's writes follow.
+	if r != nil && (onRing || !r.idle()) {
+		return r.write(p)
+	}
+	return lc.nc.Write(p)
 }
-
-// sendsItself reports whether the writer should send by itself, now, and if so holds a
-// reference to the descriptor (released by the caller). Only when nothing written before is
-// queued or in flight on the loop (order), and when at most this connection's goroutine is busy
-// on its loop: then the loop is likely waiting in the kernel, and handing it the bytes would
-// cost a wake-up and a trip through its thread for one send. When many are busy the loop is too,
-// and it sends their bytes in one batch for less than a system call each.
-func (lc *Conn) sendsItself() bool {
-	return lc.wPending.Load() == 0 && lc.eng.running[lc.loop].n.Load() <= 1 && lc.sys.acquire()
-}
-
-// queue copies b for the loop to send and makes sure a move to the loop is queued; it reports
-// false when the loop has stopped. The bytes fill the boxed list's last chunk to its capacity
-// and then further pooled chunks linked behind it, never growing one (which would allocate).
-// The writer has the list to itself between the swap and the store; a swap that finds the box
-// empty means the loop took the list, and a new one starts.
-func (lc *Conn) queue(b []byte) bool {
-	n := len(b)
-	head := lc.wbox.Swap(nil)
-	if head == nil {
-		head = getChunk(len(b))
-		lc.wtail = head
-	}
-	tail := lc.wtail
-	for len(b) > 0 {
-		if len(tail.b) == cap(tail.b) {
-			tail.next = getChunk(len(b))
-			tail = tail.next
-		}
-		k := copy(tail.b[len(tail.b):cap(tail.b)], b)
-		tail.b, b = tail.b[:len(tail.b)+k], b[k:]
-	}
-	lc.wtail = tail
-	lc.wPending.Add(int64(n))
-	lc.wbox.Store(head)
-	if !lc.wPosted.Swap(true) {
-		return lc.post(lc.flushFn)
-	}
-	return true
-}
-
-// post runs f on the connection's loop; it reports false when the loop has stopped (the
-// connection is closed then).
-func (lc *Conn) post(f func()) bool { return lc.eng.set.Post(lc.loop, f) == nil }
 
 // Close closes the connection. Blocked and later operations fail with an error wrapping
-// net.ErrClosed. What was written is still sent, for up to closeLinger if the peer does not
-// read; then the loop cancels what is in flight and closes the descriptor.
+// net.ErrClosed. What was written is still sent: by the kernel, and what the ring holds by the
+// loop, for up to closeLinger if the peer does not read.
 func (lc *Conn) Close() error {
-	first := false
-	lc.closeOnce.Do(func() { first = true; close(lc.closed) })
-	if !first {
+	if !lc.closed.CompareAndSwap(false, true) {
 		return lc.opError("close", net.ErrClosed)
 	}
-	lc.sys.close()
-	lc.stopRunning()
-	lc.rouseReader()
-	lc.rouseWriter()
-	lc.post(lc.loopClose) // a stopped loop has closed the connection already
-	return nil
-}
-
-// onLoop runs f with the loop's connection, on the loop, and returns its error; net.ErrClosed
-// when the connection is closed.
-func (lc *Conn) onLoop(f func(c *conn.Conn) error) error {
-	if isClosed(lc.closed) {
-		return net.ErrClosed
+	lc.amu.Lock()
+	r := lc.ring.Load()
+	lc.amu.Unlock()
+	if r != nil {
+		r.close() // the loop's table holds the socket until it has sent what it holds
 	}
-	done := make(chan error, 1)
-	if !lc.post(func() {
-		if lc.c.State() != conn.Open || lc.userClosed {
-			done <- net.ErrClosed
-			return
-		}
-		done <- f(lc.c)
-	}) {
-		return net.ErrClosed
-	}
-	return <-done
+	return lc.nc.Close()
 }
 
 // LocalAddr returns the local address: a *net.TCPAddr or a *net.UnixAddr.
-func (lc *Conn) LocalAddr() net.Addr { return lc.laddr }
+func (lc *Conn) LocalAddr() net.Addr { return lc.nc.LocalAddr() }
 
 // RemoteAddr returns the peer's address.
-func (lc *Conn) RemoteAddr() net.Addr { return lc.raddr }
+func (lc *Conn) RemoteAddr() net.Addr { return lc.nc.RemoteAddr() }
 
 // SetDeadline sets the read and write deadlines; they apply to operations already blocked too.
 func (lc *Conn) SetDeadline(t time.Time) error {
-	if isClosed(lc.closed) {
-		return lc.opError("set", net.ErrClosed)
+	if err := lc.SetReadDeadline(t); err != nil {
+		return err
 	}
-	lc.rdl.set(t)
-	lc.wdl.set(t)
-	return nil
+	return lc.SetWriteDeadline(t)
 }
 
 // SetReadDeadline sets the deadline of Read calls, blocked and future.
 func (lc *Conn) SetReadDeadline(t time.Time) error {
-	if isClosed(lc.closed) {
-		return lc.opError("set", net.ErrClosed)
+	if err := lc.nc.SetReadDeadline(t); err != nil {
+		return err
 	}
-	lc.rdl.set(t)
+	lc.setRingDeadline(t, func(r *ringConn) *deadline { return &r.rdl }, &lc.rdlAt)
 	return nil
 }
 
 // SetWriteDeadline sets the deadline of Write calls, blocked and future.
 func (lc *Conn) SetWriteDeadline(t time.Time) error {
-	if isClosed(lc.closed) {
-		return lc.opError("set", net.ErrClosed)
+	if err := lc.nc.SetWriteDeadline(t); err != nil {
+		return err
 	}
-	lc.wdl.set(t)
+	lc.setRingDeadline(t, func(r *ringConn) *deadline { return &r.wdl }, &lc.wdlAt)
 	return nil
+}
+
+// setRingDeadline gives the ring side the deadline t; before the adoption, it is kept in at for
+// the ring side to start with.
+func (lc *Conn) setRingDeadline(t time.Time, of func(*ringConn) *deadline, at *time.Time) {
+	if r := lc.ring.Load(); r != nil {
+		of(r).set(t)
+		return
+	}
+	lc.amu.Lock()
+	if r := lc.ring.Load(); r != nil {
+		of(r).set(t)
+	} else {
+		*at = t
+	}
+	lc.amu.Unlock()
 }
 
 // opError wraps err as net does; a *net.OpError of the same operation is returned as is, and
@@ -339,11 +194,10 @@ func (lc *Conn) opError(op string, err error) error {
 		}
 		err = oe.Err
 	}
-	return &net.OpError{Op: op, Net: lc.network, Source: lc.laddr, Addr: lc.raddr, Err: err}
+	return &net.OpError{Op: op, Net: lc.nc.LocalAddr().Network(), Source: lc.nc.LocalAddr(), Addr: lc.nc.RemoteAddr(), Err: err}
 }
 
-// isClosed reports whether c is closed (Close's and the loop's close channels), without
-// waiting.
+// isClosed reports whether c is closed (the ring side's close channels), without waiting.
 func isClosed(c <-chan struct{}) bool {
 	select {
 	case <-c:

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"time"
 
 	"github.com/uringnet/uringnet/conn"
-	"golang.org/x/sys/unix"
 )
 
 // What net/http, crypto/tls and others probe a connection for.
@@ -16,68 +16,86 @@ import (
 // CloseWrite shuts down the writing side once everything written is sent; the peer reads
 // io.EOF after it. Later Writes fail.
 func (lc *Conn) CloseWrite() error {
-	if isClosed(lc.closed) {
+	if lc.closed.Load() {
 		return lc.opError("close", net.ErrClosed)
 	}
 	lc.writeShut.Store(true)
-	if err := lc.onLoop(lc.closeWrite); err != nil {
-		return lc.opError("close", err)
+	if r := lc.ring.Load(); r != nil && !r.idle() {
+		// The FIN follows what the loop still holds.
+		if err := r.onLoop(r.closeWrite); err != nil {
+			return lc.opError("close", err)
+		}
+		return nil
 	}
-	return nil
+	return lc.nc.CloseWrite()
 }
 
 // CloseRead shuts down the reading side: Reads return io.EOF from now on.
 func (lc *Conn) CloseRead() error {
-	lc.readShut.Store(true)
-	lc.rouseReader()
-	err := lc.onLoop(func(c *conn.Conn) error {
-		lc.readDiscard = true
-		c.Discard(-1)
-		return lc.shutdown(c, unix.SHUT_RD)
-	})
-	if err != nil {
-		return lc.opError("close", err)
+	if lc.closed.Load() {
+		return lc.opError("close", net.ErrClosed)
 	}
-	return nil
+	lc.readShut.Store(true)
+	if r := lc.ring.Load(); r != nil {
+		r.rouseReader()
+		r.onLoop(func(c *conn.Conn) error {
+			r.readDiscard = true
+			c.Discard(-1)
+			return nil
+		})
+	}
+	return lc.nc.CloseRead()
 }
 
-// setOption runs a socket option setter on the loop and wraps its error as net does.
-func (lc *Conn) setOption(f func(c *conn.Conn) error) error {
-	if err := lc.onLoop(f); err != nil {
-		return lc.opError("set", err)
+// tcp returns the connection as TCP, for the options only TCP has; an error when it is not.
+func (lc *Conn) tcp() (*net.TCPConn, error) {
+	if tc, ok := lc.nc.(*net.TCPConn); ok {
+		return tc, nil
 	}
-	return nil
+	return nil, lc.opError("set", os.NewSyscallError("setsockopt", syscall.ENOPROTOOPT))
 }
 
 // SetNoDelay turns Nagle's algorithm off (true, the default) or on.
 func (lc *Conn) SetNoDelay(noDelay bool) error {
-	return lc.setOption(func(c *conn.Conn) error { return c.SetNoDelay(noDelay) })
+	tc, err := lc.tcp()
+	if err != nil {
+		return err
+	}
+	return tc.SetNoDelay(noDelay)
 }
 
 // SetKeepAlive turns keep-alive probes on or off.
 func (lc *Conn) SetKeepAlive(on bool) error {
-	return lc.setOption(func(c *conn.Conn) error { return c.SetKeepAlive(on, 0) })
+	tc, err := lc.tcp()
+	if err != nil {
+		return err
+	}
+	return tc.SetKeepAlive(on)
 }
 
 // SetKeepAlivePeriod sets the idle time before the first probe and between probes.
 func (lc *Conn) SetKeepAlivePeriod(d time.Duration) error {
-	return lc.setOption(func(c *conn.Conn) error { return c.SetKeepAlive(true, d) })
+	tc, err := lc.tcp()
+	if err != nil {
+		return err
+	}
+	return tc.SetKeepAlivePeriod(d)
 }
 
 // SetLinger sets what closing does with unsent data, as (*net.TCPConn).SetLinger.
 func (lc *Conn) SetLinger(sec int) error {
-	return lc.setOption(func(c *conn.Conn) error { return c.SetLinger(sec) })
+	tc, err := lc.tcp()
+	if err != nil {
+		return err
+	}
+	return tc.SetLinger(sec)
 }
 
 // SetReadBuffer sets the socket's receive buffer size.
-func (lc *Conn) SetReadBuffer(bytes int) error {
-	return lc.setOption(func(c *conn.Conn) error { return c.SetReadBuffer(bytes) })
-}
+func (lc *Conn) SetReadBuffer(bytes int) error { return lc.nc.SetReadBuffer(bytes) }
 
 // SetWriteBuffer sets the socket's send buffer size.
-func (lc *Conn) SetWriteBuffer(bytes int) error {
-	return lc.setOption(func(c *conn.Conn) error { return c.SetWriteBuffer(bytes) })
-}
+func (lc *Conn) SetWriteBuffer(bytes int) error { return lc.nc.SetWriteBuffer(bytes) }
 
 // ReadFrom writes everything r yields until io.EOF (io.ReaderFrom).
 func (lc *Conn) ReadFrom(r io.Reader) (int64, error) {
@@ -111,33 +129,7 @@ func isOpError(err error) bool {
 type writerOnly struct{ io.Writer }
 type readerOnly struct{ io.Reader }
 
-// SyscallConn returns the connection's descriptor for use by f (syscall.Conn): a regular
-// descriptor the loop installs (FIXED_FD_INSTALL) on first use and closes with the connection.
-func (lc *Conn) SyscallConn() (syscall.RawConn, error) {
-	if isClosed(lc.closed) {
-		return nil, syscall.EINVAL
-	}
-	return rawConn{lc}, nil
-}
-
-type rawConn struct{ lc *Conn }
-
-// Control calls f with the descriptor, which stays valid while the connection is open.
-func (r rawConn) Control(f func(fd uintptr)) error {
-	fd := -1
-	if err := r.lc.onLoop(func(c *conn.Conn) (err error) { fd, err = c.Fd(); return err }); err != nil {
-		return r.lc.opError("raw-control", err)
-	}
-	f(uintptr(fd))
-	return nil
-}
-
-// Read is not supported: the loop, not the descriptor's readiness, drives reading.
-func (r rawConn) Read(func(fd uintptr) bool) error {
-	return r.lc.opError("raw-read", errors.ErrUnsupported)
-}
-
-// Write is not supported: the loop drives writing.
-func (r rawConn) Write(func(fd uintptr) bool) error {
-	return r.lc.opError("raw-write", errors.ErrUnsupported)
-}
+// SyscallConn returns the connection's descriptor for use by f (syscall.Conn): the net
+// package's own. Its Read and Write wait in the poller; a program that reads the descriptor
+// itself should not also Read the connection, as with net.
+func (lc *Conn) SyscallConn() (syscall.RawConn, error) { return lc.nc.SyscallConn() }

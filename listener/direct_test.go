@@ -13,37 +13,59 @@ import (
 	"github.com/uringnet/uringnet/internal/leakcheck"
 )
 
-// TestSendsItselfThenThroughTheLoop: a writer that sends by itself until the socket buffer is
-// full, then through the loop, then by itself again once the loop has sent everything, keeps
-// the order of its bytes. The peer starts reading late, so every path is taken.
-func TestSendsItselfThenThroughTheLoop(t *testing.T) {
+// A stream echoed through a connection whose reads and writes switch between the poller and
+// the ring at every call, with the peer writing in odd pieces and reading late, arrives whole
+// and in order: a reader leaves the ring only once it has every byte the loop received, a writer
+// only once the loop has sent every byte it was given.
+func TestSwitchingPathsKeepsEveryByte(t *testing.T) {
+	prev := forcePaths.Swap(pathsAlternate)
+	defer forcePaths.Store(prev)
 	c, peer := connPair(t)
-	const total, size = 16 << 20, 1000 // sizes that do not divide buffer boundaries evenly
-	want := make([]byte, total)
+	go func() { // echo, in reads and writes of whatever size comes
+		buf := make([]byte, 7000)
+		for {
+			n, err := c.Read(buf)
+			if n > 0 {
+				if _, err := c.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+			if err != nil {
+				c.CloseWrite()
+				return
+			}
+		}
+	}()
+	want := make([]byte, 8<<20)
 	for i := range want {
-		want[i] = byte(i * 7 / 13)
+		want[i] = byte(i * 31 / 17)
 	}
 	errc := make(chan error, 1)
 	go func() {
-		for off := 0; off < total; off += size {
-			if _, err := c.Write(want[off:min(off+size, total)]); err != nil {
+		for off, i := 0, 0; off < len(want); i++ {
+			end := min(off+[]int{1, 999, 4096, 65_537, 13}[i%5], len(want))
+			if _, err := peer.Write(want[off:end]); err != nil {
 				errc <- err
 				return
 			}
-			if off == 8<<20 {
-				time.Sleep(50 * time.Millisecond) // lets the loop drain: direct sends again
-			}
+			off = end
 		}
-		errc <- nil
+		errc <- peer.(*net.TCPConn).CloseWrite()
 	}()
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // the buffers fill before the peer reads
 	receiveExactly(t, peer, want, errc)
+	if n, err := peer.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("after the echo: %d bytes, %v; want io.EOF", n, err)
+	}
 }
 
-// TestCloseDuringWrites: Close racing writers that send by themselves closes the descriptor
-// once, after the last send, and never underneath one: every writer ends with net.ErrClosed
-// (or a send error), and no descriptor or goroutine is left behind.
+// TestCloseDuringWrites: Close racing writers, on every path, ends every writer with
+// net.ErrClosed (or a send error), and leaves no descriptor or goroutine behind.
 func TestCloseDuringWrites(t *testing.T) {
+	forEachPath(t, testCloseDuringWrites)
+}
+
+func testCloseDuringWrites(t *testing.T) {
 	ln, err := Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

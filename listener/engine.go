@@ -3,6 +3,7 @@ package listener
 import (
 	"fmt"
 	"log"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,22 +32,12 @@ const (
 // closed and its last connection is gone.
 type engine struct {
 	set   *ringset.Set
+	paths *pathPolicy   // which path serves the connections
 	next  atomic.Uint32 // round-robin position
-	refs  atomic.Int64  // the listener, if owned, and every open connection
+	refs  atomic.Int64  // the listener, if owned, and every connection on a loop
 	owned bool
 	// stopOnce stops an owned engine when its last reference goes.
 	stopOnce sync.Once
-	// running counts, per loop, the readers the loop woke that have not parked again: how
-	// many of its connections' goroutines are busy with a message. It decides whether a
-	// writer sends itself (few: the loop would have to be woken for one send) or hands its
-	// bytes to the loop (many: the loop is busy anyway, and sends them in one batch).
-	running []paddedCount
-}
-
-// paddedCount is a counter on a cache line of its own, so that loops' counters do not share one.
-type paddedCount struct {
-	n atomic.Int32
-	_ [60]byte
 }
 
 // pick returns the loop for a new connection.
@@ -54,29 +45,26 @@ func (e *engine) pick() int { return int((e.next.Add(1) - 1) % uint32(e.set.NumL
 
 func (e *engine) ref() { e.refs.Add(1) }
 
-// unref drops a reference; an owned engine with none left stops, and its rings' Ps go, once:
-// an adoption in flight when the listener closed may attach a connection after that, whose
-// close takes the count to nothing again.
+// unref drops a reference; an owned engine with none left stops, once: an adoption in flight
+// when the listener closed may attach a connection after that, whose close takes the count to
+// nothing again. A connection that would go to the ring after that stays with the poller.
 func (e *engine) unref() {
 	if e.refs.Add(-1) == 0 && e.owned {
-		e.stopOnce.Do(func() {
-			e.set.Stop()
-			removeRingProcs(e.set.NumLoops())
-		})
+		e.stopOnce.Do(e.set.Stop)
 	}
 }
 
 // DefaultLoops is how many rings Listen and Dial serve their connections with (the process's
-// shared engine): one per two of the program's processors (GOMAXPROCS without the Ps added for
-// rings, see procs.go), because the goroutines the connections serve do most of the work.
-func DefaultLoops() int { return max(1, programProcs()/2) }
+// shared engine): one per two processors, because the goroutines the connections serve do most
+// of the work.
+func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 func startEngine(loops int, owned bool) (*engine, error) {
 	f, err := features()
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{owned: owned}
+	e := &engine{owned: owned, paths: paths}
 	if owned {
 		e.refs.Store(1) // the listener's
 	}
@@ -87,8 +75,6 @@ func startEngine(loops int, owned bool) (*engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listener: start loops: %w", err)
 	}
-	e.running = make([]paddedCount, e.set.NumLoops())
-	addRingProcs(e.set.NumLoops())
 	return e, nil
 }
 
@@ -154,9 +140,10 @@ func (loopHandler) OnTick() (time.Duration, ringset.Action)    { return time.Hou
 func (loopHandler) OnTraffic(c *conn.Conn) ringset.Action      { of(c).loopReceived(c); return ringset.None }
 func (loopHandler) OnReadEOF(c *conn.Conn) ringset.Action      { of(c).loopEOF(c); return ringset.None }
 func (loopHandler) OnSent(c *conn.Conn)                        { of(c).loopSent(c) }
+func (loopHandler) OnReceiveStopped(c *conn.Conn)              { of(c).loopReceiveStopped(c) }
 func (loopHandler) OnClose(c *conn.Conn, err error) ringset.Action {
 	of(c).loopClosed(err)
 	return ringset.None
 }
 
-func of(c *conn.Conn) *Conn { return c.Context().(*Conn) }
+func of(c *conn.Conn) *ringConn { return c.Context().(*ringConn) }

@@ -50,3 +50,18 @@ func firstDifference(a, b []byte) int {
 	}
 	return -1
 }
+
+// forEachPath runs f with every connection served by the poller, by the ring, and by the two
+// in turn (each Read and Write asking anew, so that every switch between them is made).
+func forEachPath(t *testing.T, f func(t *testing.T)) {
+	for _, m := range []struct {
+		name string
+		mode int32
+	}{{"poller", pathsPoller}, {"ring", pathsRing}, {"alternating", pathsAlternate}} {
+		t.Run(m.name, func(t *testing.T) {
+			prev := forcePaths.Swap(m.mode)
+			defer forcePaths.Store(prev)
+			f(t)
+		})
+	}
+}

@@ -2,16 +2,12 @@ package listener
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/uringnet/uringnet/conn"
-	"github.com/uringnet/uringnet/fdbridge"
 	"github.com/uringnet/uringnet/ringset"
 	"golang.org/x/sys/unix"
 )
@@ -109,11 +105,10 @@ type stdListener interface {
 	SetDeadline(t time.Time) error
 }
 
-// Listener accepts connections that io_uring loops serve. The listening socket is the standard
-// library's: the kernel's accept queue, Close (which frees the address at once, while accepted
-// connections live on), SetDeadline and Accept's errors (*net.OpError; EMFILE and ENFILE
-// temporary) are exactly net's. Each accepted socket is placed into a loop's table of direct
-// descriptors (IORING_REGISTER_FILES_UPDATE), and from then on only the loop does its I/O.
+// Listener accepts connections that the net package's poller and io_uring loops serve (see
+// Conn). The listening socket is the standard library's: the kernel's accept queue, Close
+// (which frees the address at once, while accepted connections live on), SetDeadline and
+// Accept's errors (*net.OpError; EMFILE and ENFILE temporary) are exactly net's.
 type Listener struct {
 	std       stdListener
 	eng       *engine
@@ -126,50 +121,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := adopt(l.eng, sc)
-	if err != nil {
-		var errno syscall.Errno
-		switch {
-		case errors.Is(err, ringset.ErrStopped):
-			err = net.ErrClosed
-		case errors.As(err, &errno):
-			// Out of descriptors or table slots: temporary, as accept4's own EMFILE is, so
-			// that servers back off. The accepted connection is closed.
-			err = os.NewSyscallError("adopt", errno)
-		}
-		return nil, &net.OpError{Op: "accept", Net: l.std.Addr().Network(), Source: l.std.Addr(), Err: err}
-	}
-	return c, nil
-}
-
-// adopt moves sc onto one of e's loops and closes it; the returned Conn serves the socket. The
-// Conn keeps a duplicate of sc's descriptor for the sends its writers make themselves.
-func adopt(e *engine, sc net.Conn) (*Conn, error) {
-	defer sc.Close() // the loop's table and the Conn hold their own references to the socket
-	lc := newConn(e, e.pick(), sc.LocalAddr().Network())
-	lc.laddr, lc.raddr = sc.LocalAddr(), sc.RemoteAddr()
-	sys, ok := sc.(syscall.Conn)
-	if !ok {
-		return nil, fmt.Errorf("listener: adopt %T: no descriptor", sc)
-	}
-	fd, err := fdbridge.Dup(sys)
-	if err != nil {
-		return nil, err
-	}
-	lc.sys.fd = fd
-	done := make(chan error, 1)
-	err = e.set.AdoptConn(lc.loop, sc, ringset.Opening{
-		Prepare: lc.attach,
-		Opened:  func(_ *conn.Conn, err error) { done <- err },
-	})
-	if err == nil {
-		err = <-done
-	}
-	if err != nil {
-		lc.sys.close()
-		return nil, err
-	}
-	return lc, nil
+	return newConn(l.eng, sc.(stdConn)), nil
 }
 
 // Close stops listening: Accept, blocked or later, fails with an error wrapping net.ErrClosed.

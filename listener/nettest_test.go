@@ -12,46 +12,52 @@ import (
 
 // ours accepted (c1) against the standard library's dialed conn (c2).
 func TestNettestAcceptedVsStdDialed(t *testing.T) {
-	nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
-		ln, err := Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		defer ln.Close()
-		return pair(ln, func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) }, false)
+	forEachPath(t, func(t *testing.T) {
+		nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
+			ln, err := Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			defer ln.Close()
+			return pair(ln, func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) }, false)
+		})
 	})
 }
 
 // ours dialed (c1) against a standard listener's accepted conn (c2).
 func TestNettestDialedVsStdListener(t *testing.T) {
-	nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		defer ln.Close()
-		return pair(ln, func() (net.Conn, error) { return Dial("tcp", ln.Addr().String()) }, true)
+	forEachPath(t, func(t *testing.T) {
+		nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			defer ln.Close()
+			return pair(ln, func() (net.Conn, error) { return Dial("tcp", ln.Addr().String()) }, true)
+		})
 	})
 }
 
 // ours against ours, over TCP and over a unix socket.
 func TestNettestOursVsOurs(t *testing.T) {
-	for _, network := range []string{"tcp", "unix"} {
-		t.Run(network, func(t *testing.T) {
-			nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
-				address := "127.0.0.1:0"
-				if network == "unix" {
-					address = t.TempDir() + "/s"
-				}
-				ln, err := Listen(network, address)
-				if err != nil {
-					return nil, nil, nil, err
-				}
-				defer ln.Close()
-				return pair(ln, func() (net.Conn, error) { return Dial(network, ln.Addr().String()) }, false)
+	forEachPath(t, func(t *testing.T) {
+		for _, network := range []string{"tcp", "unix"} {
+			t.Run(network, func(t *testing.T) {
+				nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
+					address := "127.0.0.1:0"
+					if network == "unix" {
+						address = t.TempDir() + "/s"
+					}
+					ln, err := Listen(network, address)
+					if err != nil {
+						return nil, nil, nil, err
+					}
+					defer ln.Close()
+					return pair(ln, func() (net.Conn, error) { return Dial(network, ln.Addr().String()) }, false)
+				})
 			})
-		})
-	}
+		}
+	})
 }
 
 // pair accepts one connection from ln while dial connects; c1 is the accepted end, or the

@@ -10,14 +10,18 @@ import (
 // linked behind them; no chunk ever grows past its class (growing one allocates, and the grown
 // chunk cannot go back to its pool). The loop sends the list in order.
 func TestQueueNeverGrowsAChunk(t *testing.T) {
-	c, peer := connPair(t)
+	lc, peer := connPair(t)
+	c := lc.adopt()
+	if c == nil {
+		t.Fatal("the ring did not take the connection")
+	}
 	sizes := []int{3000, 3000, 3000, 100_000, 5, 3000, 70_000, 64 << 10, 1}
 	var want []byte
 	for i, size := range sizes {
 		want = append(want, bytes.Repeat([]byte{byte('a' + i)}, size)...)
 	}
 
-	c.wmu.Lock()
+	lc.wmu.Lock()
 	c.wPosted.Store(true) // the test moves the list to the loop itself, after looking at it
 	off := 0
 	for _, size := range sizes {
@@ -44,7 +48,7 @@ func TestQueueNeverGrowsAChunk(t *testing.T) {
 	if n := c.wPending.Load(); n != int64(len(want)) {
 		t.Errorf("wPending %d after queueing %d bytes", n, len(want))
 	}
-	c.wmu.Unlock()
+	lc.wmu.Unlock()
 	if !bytes.Equal(got, want) {
 		t.Fatalf("the list holds %d bytes, differing at %d", len(got), firstDifference(got, want))
 	}
@@ -59,8 +63,13 @@ func TestQueueNeverGrowsAChunk(t *testing.T) {
 }
 
 // Writes of sizes below, between and above the chunk classes, made while the peer is not
-// reading (so most go through the loop, several per batch), arrive whole and in order.
+// reading (so several go through the loop per batch), arrive whole and in order, whichever
+// path takes them.
 func TestWritesThroughTheLoopKeepOrder(t *testing.T) {
+	forEachPath(t, testWritesKeepOrder)
+}
+
+func testWritesKeepOrder(t *testing.T) {
 	c, peer := connPair(t)
 	sizes := []int{3000, 70_000, 5, 150_000, 4096, 65_536, 4097}
 	var want []byte

@@ -1,0 +1,170 @@
+package listener
+
+import (
+	"math"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/ringset"
+)
+
+// Which path serves connections (see Conn): the ring while goroutines queue for processors,
+// the poller while they do not.
+//
+// One connection's round trip on the ring costs two wake-ups where the poller's costs one (the
+// ring's thread wakes in io_uring_enter, then the goroutine it readies waits for a processor),
+// so while processors are idle the poller answers sooner, and spends no more. Once goroutines
+// queue, the wake-ups are paid anyway and the ring's batching wins: one io_uring_enter carries
+// many connections' sends and receives, where the poller makes a system call for each. The
+// runtime measures the queueing itself: how long each goroutine made runnable waited before it
+// ran (/sched/latencies:seconds). pathPolicy looks at it every lookInterval, from whichever
+// Read or Write comes first after the interval (so an idle program does not wake for it), and
+// turns the ring on when the waits of that interval averaged ringOnWait, off when they fell
+// below ringOffWait; the gap between the two keeps it from flapping.
+type pathPolicy struct {
+	ring     atomic.Bool
+	due      atomic.Int64 // monotonic nanoseconds at which the next look is due
+	looking  sync.Mutex   // the one looking; the others go on with the current answer
+	samples  []metrics.Sample
+	previous []uint64 // the latency histogram's counts at the last look
+}
+
+const (
+	lookInterval = 10 * time.Millisecond
+	ringOnWait   = 100 * time.Microsecond
+	ringOffWait  = 20 * time.Microsecond
+	// ringMinWaits: fewer goroutine wake-ups than this in an interval are too few to say.
+	ringMinWaits = 64
+)
+
+// The policy is the process's: the runtime's queueing is the whole program's.
+var paths = newPathPolicy()
+
+func newPathPolicy() *pathPolicy {
+	return &pathPolicy{samples: []metrics.Sample{{Name: "/sched/latencies:seconds"}}}
+}
+
+// start is the origin of the policy's clock.
+var start = time.Now()
+
+// Forcing a path, for tests: every path and every switch between them can be exercised.
+const (
+	pathsAuto      int32 = iota
+	pathsPoller          // the poller serves everything
+	pathsRing            // the ring serves everything
+	pathsAlternate       // the answer alternates from one call to the next
+)
+
+var forcePaths atomic.Int32
+var alternate atomic.Uint32
+
+// onRing reports whether the ring serves the I/O about to be made.
+func (p *pathPolicy) onRing() bool {
+	switch forcePaths.Load() {
+	case pathsPoller:
+		return false
+	case pathsRing:
+		return true
+	case pathsAlternate:
+		return alternate.Add(1)%2 == 0
+	}
+	if now := int64(time.Since(start)); now >= p.due.Load() && p.looking.TryLock() {
+		p.look(now)
+		p.looking.Unlock()
+	}
+	return p.ring.Load()
+}
+
+// look reads the scheduler's latency histogram and decides from the waits since the last look.
+func (p *pathPolicy) look(now int64) {
+	p.due.Store(now + int64(lookInterval))
+	metrics.Read(p.samples)
+	if p.samples[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return // a runtime without the metric: the poller serves, as net would
+	}
+	h := p.samples[0].Value.Float64Histogram()
+	if len(p.previous) != len(h.Counts) {
+		p.previous = append(p.previous[:0], h.Counts...)
+		return
+	}
+	var waits uint64
+	var total float64
+	for i, c := range h.Counts {
+		d := c - p.previous[i]
+		p.previous[i] = c
+		if d == 0 {
+			continue
+		}
+		waits += d
+		total += float64(d) * bucketMiddle(h.Buckets[i], h.Buckets[i+1])
+	}
+	if waits < ringMinWaits {
+		p.ring.Store(false)
+		return
+	}
+	mean := time.Duration(total / float64(waits) * float64(time.Second))
+	switch {
+	case mean >= ringOnWait:
+		p.ring.Store(true)
+	case mean < ringOffWait:
+		p.ring.Store(false)
+	}
+}
+
+// bucketMiddle is a histogram bucket's middle, in seconds; the open-ended first and last
+// buckets count as their finite edge.
+func bucketMiddle(lo, hi float64) float64 {
+	if math.IsInf(lo, -1) {
+		lo = 0
+	}
+	if math.IsInf(hi, 1) {
+		return lo
+	}
+	return (lo + hi) / 2
+}
+
+// adopt gives the connection a side on a loop the first time the ring is to serve it, and
+// returns it; nil when the ring cannot take it (the loops have stopped, the table or the
+// descriptors ran out), and the poller serves it from then on.
+func (lc *Conn) adopt() *ringConn {
+	if r := lc.ring.Load(); r != nil {
+		return r
+	}
+	lc.amu.Lock()
+	defer lc.amu.Unlock()
+	if r := lc.ring.Load(); r != nil || lc.adoptFailed || lc.closed.Load() {
+		return r
+	}
+	r := newRingConn(lc, lc.eng.pick())
+	r.rdl.set(lc.rdlAt)
+	r.wdl.set(lc.wdlAt)
+	done := make(chan error, 1)
+	err := lc.eng.set.AdoptConn(r.loop, lc.nc, ringset.Opening{
+		Prepare:      r.attach,
+		Opened:       func(_ *conn.Conn, err error) { done <- err },
+		ReceiveLater: true, // the poller may still be reading
+	})
+	if err == nil {
+		err = <-done
+	}
+	if err != nil {
+		lc.adoptFailed = true
+		return nil
+	}
+	lc.ring.Store(r)
+	return r
+}
+
+// startRingReads moves the reads onto the ring: the loop starts receiving. false when the ring
+// cannot take the connection.
+func (lc *Conn) startRingReads() bool {
+	r := lc.adopt()
+	if r == nil {
+		return false
+	}
+	r.post(r.startReceivingFn)
+	return true
+}

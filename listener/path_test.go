@@ -1,0 +1,155 @@
+package listener
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/uringnet/uringnet/internal/loopback"
+)
+
+// The policy turns the ring on while goroutines queue for a processor, and off once they run
+// as soon as they are woken. The queue is made for real: on one processor, goroutines that
+// each work a little and yield; then a single ping-pong, where each goroutine woken runs at
+// once.
+func TestPathFollowsTheScheduler(t *testing.T) {
+	p := newPathPolicy()
+	prev := forcePaths.Swap(pathsAuto)
+	defer forcePaths.Store(prev)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+
+	lookFor := func(want bool, load func(stop *atomic.Bool)) {
+		t.Helper()
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); load(&stop) }()
+		defer func() { stop.Store(true); wg.Wait() }()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(lookInterval / 2) {
+			if p.onRing() == want {
+				return
+			}
+		}
+		t.Fatalf("the ring stayed %v", !want)
+	}
+	queueing := func(stop *atomic.Bool) {
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for !stop.Load() {
+					for spin := time.Now(); time.Since(spin) < 20*time.Microsecond; {
+					}
+					runtime.Gosched()
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	pingPong := func(stop *atomic.Bool) {
+		ping, pong := make(chan struct{}), make(chan struct{})
+		go func() {
+			for range ping {
+				pong <- struct{}{}
+			}
+		}()
+		for !stop.Load() {
+			ping <- struct{}{}
+			<-pong
+		}
+		close(ping)
+	}
+	lookFor(true, queueing)
+	lookFor(false, pingPong)
+}
+
+// A connection the ring cannot take (here: its loops stopped with their listener) stays with
+// the poller, and serves as net's would.
+func TestUnadoptableConnectionStaysWithThePoller(t *testing.T) {
+	prev := forcePaths.Swap(pathsRing)
+	defer forcePaths.Store(prev)
+	lc := ListenConfig{Loops: 1}
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, accepted := loopback.DialAccept(t, ln)
+	c := accepted.(*Conn)
+	ln.Close() // its loops stop: nothing of theirs holds them
+	if err := c.eng.set.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(c, c)
+	if _, err := peer.Write([]byte("still served")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len("still served"))
+	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(peer, got); err != nil || string(got) != "still served" {
+		t.Fatalf("echo: %q, %v", got, err)
+	}
+	if c.ring.Load() != nil {
+		t.Fatal("a stopped loop took the connection")
+	}
+}
+
+// A peer's reset reaches a blocked Read as net reports it, on every path: a *net.OpError
+// around an *os.SyscallError with ECONNRESET.
+func TestPeerResetOnEveryPath(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		c, peer := connPair(t)
+		errc := make(chan error, 1)
+		go func() {
+			buf := make([]byte, 16)
+			for {
+				if _, err := c.Read(buf); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+		peer.Write([]byte("hello"))
+		time.Sleep(20 * time.Millisecond)
+		peer.(*net.TCPConn).SetLinger(0)
+		peer.Close()
+		select {
+		case err := <-errc:
+			var se *os.SyscallError
+			if !errors.Is(err, syscall.ECONNRESET) || !isOpError(err) || !errors.As(err, &se) {
+				t.Fatalf("Read after the peer's reset: %v (%#v), want net's *OpError around an *os.SyscallError with ECONNRESET", err, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the reset never reached Read")
+		}
+	})
+}
+
+// The engines leave GOMAXPROCS as the program set it.
+func TestGOMAXPROCSStaysTheProgramsOwn(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	lc := ListenConfig{Loops: 2}
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := forcePaths.Swap(pathsRing)
+	defer forcePaths.Store(prev)
+	_, c := loopback.DialAccept(t, ln)
+	c.Write([]byte("x")) // on a ring
+	if c.(*Conn).ring.Load() == nil {
+		t.Fatal("the ring did not take the connection")
+	}
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Fatalf("GOMAXPROCS %d with rings running, want the program's %d", got, before)
+	}
+	c.Close()
+	ln.Close()
+}

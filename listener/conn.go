@@ -31,21 +31,46 @@ type Conn struct {
 	nc  stdConn
 	eng *engine
 
-	rmu      sync.Mutex // one Read at a time
-	readPath readPath   // under rmu
-	wmu      sync.Mutex // one Write at a time: writes never interleave
+	rmu sync.Mutex // one Read at a time
+	wmu sync.Mutex // one Write at a time: writes never interleave
 
 	// amu serialises the adoption, Close and the deadlines set before the adoption (which the
 	// ring side then starts with).
-	amu         sync.Mutex
-	ring        atomic.Pointer[ringConn] // the loop's side, from the first time the ring serves
-	adoptFailed bool                     // under amu: the ring could not take it; the poller serves
-	rdlAt       time.Time                // under amu, until the adoption: the read deadline set
-	wdlAt       time.Time                // …and the write deadline
+	amu   sync.Mutex
+	ring  atomic.Pointer[ringConn] // the loop's side, from the first time the ring serves
+	rdlAt keptDeadline             // under amu, until the adoption: the read deadline set
+	wdlAt keptDeadline             // …and the write deadline
 
-	closed    atomic.Bool
-	readShut  atomic.Bool // CloseRead
-	writeShut atomic.Bool // CloseWrite
+	shut        atomic.Uint32 // closedBit, readShutBit, writeShutBit
+	readPath    readPath      // under rmu
+	adoptFailed bool          // under amu: the ring could not take it; the poller serves
+}
+
+// An idle connection is as small as it can be: many servers hold tens of thousands.
+const (
+	closedBit    = 1 << iota // Close was called
+	readShutBit              // CloseRead
+	writeShutBit             // CloseWrite
+)
+
+func (lc *Conn) isShut(bit uint32) bool { return lc.shut.Load()&bit != 0 }
+
+// keptDeadline is a deadline kept until the adoption: its time since start (the policy's
+// clock, so that it keeps the monotonic reading), 0 for none.
+type keptDeadline time.Duration
+
+func keepDeadline(t time.Time) keptDeadline {
+	if t.IsZero() {
+		return 0
+	}
+	return keptDeadline(max(t.Sub(start), 1))
+}
+
+func (d keptDeadline) time() time.Time {
+	if d == 0 {
+		return time.Time{}
+	}
+	return start.Add(time.Duration(d))
 }
 
 // stdConn is what *net.TCPConn and *net.UnixConn have in common here.
@@ -74,7 +99,7 @@ func newConn(e *engine, nc stdConn) *Conn { return &Conn{nc: nc, eng: e} }
 func (lc *Conn) Read(p []byte) (int, error) {
 	lc.rmu.Lock()
 	defer lc.rmu.Unlock()
-	if lc.readShut.Load() && !lc.closed.Load() {
+	if lc.shut.Load()&(readShutBit|closedBit) == readShutBit {
 		return 0, io.EOF
 	}
 	onRing := lc.eng.paths.onRing()
@@ -104,7 +129,7 @@ func (lc *Conn) Read(p []byte) (int, error) {
 func (lc *Conn) Write(p []byte) (int, error) {
 	lc.wmu.Lock()
 	defer lc.wmu.Unlock()
-	if lc.writeShut.Load() && !lc.closed.Load() {
+	if lc.shut.Load()&(writeShutBit|closedBit) == writeShutBit {
 		return 0, lc.opError("write", os.NewSyscallError("write", syscall.EPIPE))
 	}
 	onRing := lc.eng.paths.onRing()
@@ -124,7 +149,7 @@ func (lc *Conn) Write(p []byte) (int, error) {
 // net.ErrClosed. What was written is still sent: by the kernel, and what the ring holds by the
 // loop, for up to closeLinger if the peer does not read.
 func (lc *Conn) Close() error {
-	if !lc.closed.CompareAndSwap(false, true) {
+	if lc.shut.Or(closedBit)&closedBit != 0 {
 		return lc.opError("close", net.ErrClosed)
 	}
 	lc.amu.Lock()
@@ -170,7 +195,7 @@ func (lc *Conn) SetWriteDeadline(t time.Time) error {
 
 // setRingDeadline gives the ring side the deadline t; before the adoption, it is kept in at for
 // the ring side to start with.
-func (lc *Conn) setRingDeadline(t time.Time, of func(*ringConn) *deadline, at *time.Time) {
+func (lc *Conn) setRingDeadline(t time.Time, of func(*ringConn) *deadline, at *keptDeadline) {
 	if r := lc.ring.Load(); r != nil {
 		of(r).set(t)
 		return
@@ -179,7 +204,7 @@ func (lc *Conn) setRingDeadline(t time.Time, of func(*ringConn) *deadline, at *t
 	if r := lc.ring.Load(); r != nil {
 		of(r).set(t)
 	} else {
-		*at = t
+		*at = keepDeadline(t)
 	}
 	lc.amu.Unlock()
 }

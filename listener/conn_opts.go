@@ -16,10 +16,10 @@ import (
 // CloseWrite shuts down the writing side once everything written is sent; the peer reads
 // io.EOF after it. Later Writes fail.
 func (lc *Conn) CloseWrite() error {
-	if lc.closed.Load() {
+	if lc.isShut(closedBit) {
 		return lc.opError("close", net.ErrClosed)
 	}
-	lc.writeShut.Store(true)
+	lc.shut.Or(writeShutBit)
 	if r := lc.ring.Load(); r != nil && !r.idle() {
 		// The FIN follows what the loop still holds.
 		if err := r.onLoop(r.closeWrite); err != nil {
@@ -32,10 +32,10 @@ func (lc *Conn) CloseWrite() error {
 
 // CloseRead shuts down the reading side: Reads return io.EOF from now on.
 func (lc *Conn) CloseRead() error {
-	if lc.closed.Load() {
+	if lc.isShut(closedBit) {
 		return lc.opError("close", net.ErrClosed)
 	}
-	lc.readShut.Store(true)
+	lc.shut.Or(readShutBit)
 	if r := lc.ring.Load(); r != nil {
 		r.rouseReader()
 		r.onLoop(func(c *conn.Conn) error {

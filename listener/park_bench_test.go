@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/uringnet/uringnet/internal/loopback"
-	"golang.org/x/sys/unix"
 )
 
 // How a goroutine blocked in Read or Write waits for the loop: the alternatives measured, as a
@@ -110,9 +109,8 @@ func BenchmarkParkMutexHandoff(b *testing.B) {
 	ping.Unlock()
 }
 
-// The whole path, 64-byte round trips over loopback: Conn's parked Read and Write (which, on
-// one connection alone on its loop, sends by itself), against the same Read with the Write
-// made by send(2) on a descriptor SyscallConn installs, against net's.
+// The whole path, 64-byte round trips over loopback: Conn on each of its paths (the ring's
+// parked Read and batched Write; the poller's, which is net's), against net's own.
 
 func roundTrips(b *testing.B, c net.Conn, write func([]byte) error) {
 	msg, got := make([]byte, 64), make([]byte, 64)
@@ -141,21 +139,18 @@ func echoPeer(c net.Conn) {
 }
 
 func BenchmarkRoundTripConn(b *testing.B) {
-	c, peer := connPair(b)
-	go echoPeer(peer)
-	roundTrips(b, c, func(p []byte) error { _, err := c.Write(p); return err })
-}
-
-func BenchmarkRoundTripConnDirectSend(b *testing.B) {
-	c, peer := connPair(b)
-	go echoPeer(peer)
-	var fd int
-	raw, _ := c.SyscallConn()
-	raw.Control(func(f uintptr) { fd = int(f) })
-	roundTrips(b, c, func(p []byte) error {
-		_, err := unix.SendmsgN(fd, p, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
-		return err
-	})
+	for _, m := range []struct {
+		name string
+		mode int32
+	}{{"poller", pathsPoller}, {"ring", pathsRing}} {
+		b.Run(m.name, func(b *testing.B) {
+			prev := forcePaths.Swap(m.mode)
+			defer forcePaths.Store(prev)
+			c, peer := connPair(b)
+			go echoPeer(peer)
+			roundTrips(b, c, func(p []byte) error { _, err := c.Write(p); return err })
+		})
+	}
 }
 
 func BenchmarkRoundTripNet(b *testing.B) {

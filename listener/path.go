@@ -135,12 +135,12 @@ func (lc *Conn) adopt() *ringConn {
 	}
 	lc.amu.Lock()
 	defer lc.amu.Unlock()
-	if r := lc.ring.Load(); r != nil || lc.adoptFailed || lc.closed.Load() {
+	if r := lc.ring.Load(); r != nil || lc.adoptFailed || lc.isShut(closedBit) {
 		return r
 	}
 	r := newRingConn(lc, lc.eng.pick())
-	r.rdl.set(lc.rdlAt)
-	r.wdl.set(lc.wdlAt)
+	r.rdl.set(lc.rdlAt.time())
+	r.wdl.set(lc.wdlAt.time())
 	done := make(chan error, 1)
 	err := lc.eng.set.AdoptConn(r.loop, lc.nc, ringset.Opening{
 		Prepare:      r.attach,

@@ -18,25 +18,32 @@ import (
 // ring's thread wakes in io_uring_enter, then the goroutine it readies waits for a processor),
 // so while processors are idle the poller answers sooner, and spends no more. Once goroutines
 // queue, the wake-ups are paid anyway and the ring's batching wins: one io_uring_enter carries
-// many connections' sends and receives, where the poller makes a system call for each. The
-// runtime measures the queueing itself: how long each goroutine made runnable waited before it
-// ran (/sched/latencies:seconds). pathPolicy looks at it every lookInterval, from whichever
-// Read or Write comes first after the interval (so an idle program does not wake for it), and
-// turns the ring on when the waits of that interval averaged ringOnWait, off when they fell
-// below ringOffWait; the gap between the two keeps it from flapping.
+// many connections' sends and receives, where the poller makes a system call for each.
+//
+// The runtime measures the queueing itself: how long each goroutine made runnable waited before
+// it ran (/sched/latencies:seconds). pathPolicy looks at it every lookInterval, from whichever
+// Read or Write comes first after the interval (so an idle program does not wake for it). The
+// mean wait of an interval swings widely with the operating system's own scheduling, so the
+// answer changes only after ringStreak intervals in a row agree: the ring once their waits
+// averaged ringOnWait or more, the poller once they averaged under ringOffWait. A program at
+// half its capacity now and then has an interval above ringOnWait, rarely two in a row; the
+// gap between the thresholds keeps the answer from flapping.
 type pathPolicy struct {
 	ring     atomic.Bool
 	due      atomic.Int64 // monotonic nanoseconds at which the next look is due
 	looking  sync.Mutex   // the one looking; the others go on with the current answer
 	samples  []metrics.Sample
 	previous []uint64 // the latency histogram's counts at the last look
+	streak   int      // intervals in a row that voted against the current answer
 }
 
 const (
-	lookInterval = 10 * time.Millisecond
-	ringOnWait   = 100 * time.Microsecond
-	ringOffWait  = 20 * time.Microsecond
-	// ringMinWaits: fewer goroutine wake-ups than this in an interval are too few to say.
+	lookInterval = 100 * time.Millisecond
+	ringOnWait   = 300 * time.Microsecond
+	ringOffWait  = 100 * time.Microsecond
+	ringStreak   = 2
+	// ringMinWaits: fewer sampled waits than this in an interval are too few to say; they vote
+	// for the poller. (The runtime samples only some of a goroutine's wake-ups.)
 	ringMinWaits = 64
 )
 
@@ -101,16 +108,25 @@ func (p *pathPolicy) look(now int64) {
 		waits += d
 		total += float64(d) * bucketMiddle(h.Buckets[i], h.Buckets[i+1])
 	}
+	ring := p.ring.Load()
+	vote := ring
 	if waits < ringMinWaits {
-		p.ring.Store(false)
+		vote = false
+	} else {
+		switch mean := time.Duration(total / float64(waits) * float64(time.Second)); {
+		case mean >= ringOnWait:
+			vote = true
+		case mean < ringOffWait:
+			vote = false
+		}
+	}
+	if vote == ring {
+		p.streak = 0
 		return
 	}
-	mean := time.Duration(total / float64(waits) * float64(time.Second))
-	switch {
-	case mean >= ringOnWait:
-		p.ring.Store(true)
-	case mean < ringOffWait:
-		p.ring.Store(false)
+	if p.streak++; p.streak >= ringStreak {
+		p.ring.Store(vote)
+		p.streak = 0
 	}
 }
 

@@ -32,7 +32,7 @@ func TestPathFollowsTheScheduler(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); load(&stop) }()
 		defer func() { stop.Store(true); wg.Wait() }()
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(lookInterval / 2) {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(lookInterval / 2) {
 			if p.onRing() == want {
 				return
 			}
@@ -41,12 +41,12 @@ func TestPathFollowsTheScheduler(t *testing.T) {
 	}
 	queueing := func(stop *atomic.Bool) {
 		var wg sync.WaitGroup
-		for range 50 {
+		for range 200 { // short turns, many of them: enough sampled waits however slow the machine
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for !stop.Load() {
-					for spin := time.Now(); time.Since(spin) < 20*time.Microsecond; {
+					for spin := time.Now(); time.Since(spin) < 5*time.Microsecond; {
 					}
 					runtime.Gosched()
 				}

@@ -9,6 +9,8 @@ type Opcode uint8
 // Operations used by uringnet.
 const (
 	OpNop            Opcode = 0
+	OpPollAdd        Opcode = 6
+	OpPollRemove     Opcode = 7
 	OpSendmsg        Opcode = 9
 	OpRecvmsg        Opcode = 10
 	OpTimeout        Opcode = 11
@@ -100,6 +102,11 @@ const (
 	acceptMultishot   uint16 = 1 << 0
 	recvsendPollFirst uint16 = 1 << 0
 	recvMultishot     uint16 = 1 << 1
+
+	// POLL_ADD and POLL_REMOVE flags (sqe->len).
+	pollAddMulti       = 1 << 0
+	pollUpdateEvents   = 1 << 1
+	pollUpdateUserData = 1 << 2
 
 	// MSG_RING commands (sqe->addr) and flags (sqe->msg_ring_flags).
 	msgData          = 0

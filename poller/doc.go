@@ -5,7 +5,7 @@
 // mmap'd submission and completion queues, one small function per operation that fills a
 // submission queue entry (read them like liburing's io_uring_prep_* helpers), submitting and
 // waiting, walking completions, provided-buffer rings, the fixed-file table, the ring-less
-// synchronous message, and probing which features the running kernel has. It knows nothing of
+// synchronous message (and the Waker that stands in for it below Linux 6.13), and probing which features the running kernel has. It knows nothing of
 // connections, loops or handlers.
 //
 // # Ownership

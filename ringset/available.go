@@ -20,7 +20,12 @@ var ErrDisabled = &poller.UnavailableError{Op: "start", Err: errors.New(DisableE
 // error matching poller.ErrUnavailable that says why (DisableEnv, a kernel or sandbox that
 // refuses io_uring, or a required feature missing). f is what the kernel may be assumed to have
 // (nil: probe it).
-func Available(f *poller.Features) error {
+func Available(f *poller.Features) error { return AvailableFor(f, Required...) }
+
+// AvailableFor is Available for a user of rings that needs only the capabilities required
+// (compat/netpoll's poller ring needs no buffer rings or descriptor passing): the same
+// decision, DisableEnv included, against a shorter list.
+func AvailableFor(f *poller.Features, required ...poller.Capability) error {
 	if os.Getenv(DisableEnv) == "1" {
 		return ErrDisabled
 	}
@@ -31,5 +36,5 @@ func Available(f *poller.Features) error {
 		}
 		f = &probed
 	}
-	return f.Require(Required...)
+	return f.Require(required...)
 }

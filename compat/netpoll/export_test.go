@@ -1,0 +1,15 @@
+package netpoll
+
+import "github.com/uringnet/uringnet/poller"
+
+// OpenPollerWith is OpenPoller on a kernel assumed to have f: how the tests force the
+// messenger ring and the fallback on a kernel that has everything.
+func OpenPollerWith(f poller.Features) (*Poller, error) { return openPoller(&f) }
+
+// Serving names what serves p: "epoll" (gnet's Poller), or how Trigger wakes its ring.
+func (p *Poller) Serving() string {
+	if p.epoll != nil {
+		return "epoll"
+	}
+	return p.waker.Kind()
+}

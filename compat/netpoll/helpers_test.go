@@ -243,4 +243,3 @@ func (c *counter) settled(t *testing.T, p api) int64 {
 	t.Fatalf("still reported after ten rounds with nothing new: %d reports (last events %#x)", c.n.Load(), c.last.Load())
 	return 0
 }
-

@@ -3,12 +3,14 @@ GO ?= go
 
 .PHONY: test vet fmt-check run bench-poller
 
-# Vet, then every test under the race detector, never from the test cache; then, without it,
+# Vet, then every test under the race detector, never from the test cache (compat/netpoll also
+# built with gnet's poll_opt tag, whose Polling takes no callback); then, without it,
 # the load tests it slows too much to run at full size and the allocation counts it distorts.
 # The migration command (cmd/uringnet-migrate) is its own module, so that golang.org/x/tools
 # stays out of the library's go.mod: it is vetted and tested on its own.
 test: vet
 	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -tags poll_opt ./compat/netpoll
 	$(GO) test -count=1 -run 'ThousandConnections|AllocatesNothing' ./...
 	cd cmd/uringnet-migrate && $(GO) test -count=1 ./...
 

@@ -37,7 +37,7 @@ func (p *Poller) poll(dispatch func(*readyEvent) error) error {
 	deferred := false // the task queues were held back an iteration for a change
 	for {
 		if p.closing.Load() {
-			return closedError()
+			return unix.EBADF // Close ended it: said by whoever closed it, so not logged
 		}
 		p.mu.Lock()
 		err := p.submitChanges(r)
@@ -93,8 +93,8 @@ func (p *Poller) poll(dispatch func(*readyEvent) error) error {
 	}
 }
 
-// closedError is Polling's answer on a closed Poller: gnet's epoll_wait fails with EBADF,
-// logs it and returns it.
+// closedError is the answer of a Polling called on a closed Poller: gnet's epoll_wait fails
+// with EBADF, logs it and returns it.
 func closedError() error {
 	logging.Errorf("error occurs in epoll: %v", os.NewSyscallError("epoll_wait", unix.EBADF))
 	return unix.EBADF

@@ -23,6 +23,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/uringnet/uringnet/internal/importswap"
 	"golang.org/x/sys/unix"
 )
 
@@ -76,10 +77,13 @@ func exampleBinary(t *testing.T, name string) string {
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "uringnet-examples")
 		if buildErr == nil {
-			out, err := exec.Command("go", "build", "-o", binDir+"/", "./echo", "./http", "./framed", "./resp").CombinedOutput()
+			out, err := exec.Command("go", "build", "-o", binDir+"/", "./echo", "./http", "./framed", "./resp", "./netpoll").CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+				return
 			}
+			// examples/netpoll as the gnet program it was made from: its one changed import put back.
+			buildErr = importswap.Build("netpoll", filepath.Join(binDir, "netpoll-gnet"), uringNetpoll, gnetNetpoll)
 		}
 	})
 	if buildErr != nil {
@@ -120,9 +124,9 @@ func (l *logBuffer) String() string {
 	return l.buf.String()
 }
 
-// start runs example name on a free port in mode m, waits until it accepts, and stops it when
+// start runs example name (with args) on a free port in mode m, waits until it accepts, and stops it when
 // the test ends. It returns the address and the process's log.
-func start(t *testing.T, name string, m mode) (string, *logBuffer) {
+func start(t *testing.T, name string, m mode, args ...string) (string, *logBuffer) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -130,7 +134,7 @@ func start(t *testing.T, name string, m mode) (string, *logBuffer) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	argv := []string{exampleBinary(t, name), "-port", strconv.Itoa(port)}
+	argv := append([]string{exampleBinary(t, name), "-port", strconv.Itoa(port)}, args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	if m.seccomp {
 		self, err := os.Executable()
@@ -365,6 +369,51 @@ func TestRESPExample(t *testing.T) {
 				t.Log("redis-cli is not installed: checked with the test's own client only (make bench-deps installs it)")
 			}
 			checkEngineLog(t, m, logs)
+		})
+	}
+}
+
+// The import examples/netpoll changes, and the one it had as a gnet program.
+const (
+	uringNetpoll = "github.com/uringnet/uringnet/compat/netpoll"
+	gnetNetpoll  = "github.com/panjf2000/gnet/v2/pkg/netpoll"
+)
+
+// examples/netpoll, a program written against gnet's netpoll with its import changed, echoes
+// on io_uring and, falling back, on gnet's epoll Poller (saying so once); built with the
+// import put back, the same source echoes on gnet's own.
+func TestNetpollExample(t *testing.T) {
+	for _, m := range append(modes, mode{name: "gnet-import"}) {
+		t.Run(m.name, func(t *testing.T) {
+			name := "netpoll"
+			if m.name == "gnet-import" {
+				name = "netpoll-gnet"
+			}
+			for _, loops := range []string{"1", "2"} {
+				addr, logs := start(t, name, m, "-loops", loops, "-et="+strconv.FormatBool(loops == "2"))
+				var wg sync.WaitGroup
+				for i := 0; i < 8; i++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						c := dialExample(t, addr)
+						msg := bytes.Repeat([]byte{byte('a' + i)}, 300000)
+						go c.Write(msg)
+						got := make([]byte, len(msg))
+						if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+							t.Errorf("echo: %v", err)
+						}
+					}()
+				}
+				wg.Wait()
+				fallbacks := strings.Count(logs.String(), "using gnet's epoll poller")
+				if want := map[bool]int{true: 1, false: 0}[m.fallback]; fallbacks != want {
+					t.Fatalf("the fallback was announced %d times, want %d:\n%s", fallbacks, want, logs)
+				}
+				if m.seccomp && !strings.Contains(logs.String(), "function not implemented") {
+					t.Fatalf("seccomp: the reason is not in the log:\n%s", logs)
+				}
+			}
 		})
 	}
 }

@@ -28,10 +28,12 @@ type loop struct {
 	buf    []byte // the read buffer, shared by the loop's connections
 }
 
-// conn is a connection's state: what the socket has not taken yet.
+// conn is a connection's state: what the socket has not taken yet, and whether the poller
+// is asked to say when it takes more.
 type conn struct {
-	pa  netpoll.PollAttachment
-	out []byte
+	pa      netpoll.PollAttachment
+	out     []byte
+	writing bool
 }
 
 func newLoop(edge bool) (*loop, error) {
@@ -85,13 +87,16 @@ func (l *loop) serve(fd int, ev netpoll.IOEvent, flags netpoll.IOFlags) error {
 	return nil
 }
 
-// flush writes what waits; it reports false when the connection is gone.
+// flush writes what waits; it reports false when the connection is gone. The registration
+// changes only when the socket fills up and when it has taken everything again.
 func (l *loop) flush(c *conn) bool {
-	waiting := len(c.out) > 0
 	for len(c.out) > 0 {
 		n, err := unix.Write(c.pa.FD, c.out)
 		if err == unix.EAGAIN {
-			l.poller.ModReadWrite(&c.pa, l.edge) // tell us when it takes more
+			if !c.writing {
+				c.writing = true
+				l.poller.ModReadWrite(&c.pa, l.edge) // tell us when it takes more
+			}
 			return true
 		}
 		if err != nil {
@@ -101,7 +106,8 @@ func (l *loop) flush(c *conn) bool {
 		c.out = c.out[n:]
 	}
 	c.out = c.out[:0]
-	if waiting {
+	if c.writing {
+		c.writing = false
 		l.poller.ModRead(&c.pa, l.edge)
 	}
 	return true

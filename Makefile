@@ -65,8 +65,10 @@ bench-bin:
 	$(GO) build -o bin/bench ./benchmarks/bench
 
 # The everyday comparison, under five minutes: 64 B echo at 100 and 1,000 connections
-# pipelined 1 and 16 deep, HTTP plaintext (wrk, 16 deep), RESP (redis-benchmark, 16 deep) and
-# memory per idle connection at 10,000.
+# pipelined 1 and 16 deep, HTTP plaintext (wrk, 16 deep), RESP (redis-benchmark, 16 deep),
+# 64 B echo on examples/netpoll (gnet's pkg/netpoll API: compat/netpoll against gnet's epoll
+# Poller) at 100 and 1,000 connections, and memory per idle connection at 10,000.
+# One workload alone: make bench BENCH_FLAGS='-only netpoll'.
 bench: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan quick -label "make bench" -out benchmarks/results/bench $(BENCH_FLAGS)
 

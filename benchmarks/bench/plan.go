@@ -24,9 +24,12 @@ type plan struct {
 	redisConns                          int
 	redisDepths                         []int
 	redisRequests                       int // per redis-benchmark run at depth 16 (a fifth at depth 1)
-	idleConns                           int
-	repeats                             int
-	warmup, duration                    time.Duration
+	// 64 B echo on examples/netpoll (gnet's pkg/netpoll API) at each of netpollConns and
+	// netpollDepths (none: not run).
+	netpollConns, netpollDepths []int
+	idleConns                   int
+	repeats                     int
+	warmup, duration            time.Duration
 }
 
 var plans = map[string]plan{
@@ -35,6 +38,7 @@ var plans = map[string]plan{
 		echoSizes: []int{64}, echoConns: []int{100, 1000}, echoDepths: []int{1, 16}, pinnings: []bool{false},
 		httpConns: 256, httpDepths: []int{16},
 		redisConns: 50, redisDepths: []int{16}, redisRequests: 1_000_000,
+		netpollConns: []int{100, 1000}, netpollDepths: []int{1},
 		idleConns: 10_000,
 		repeats:   3, warmup: 500 * time.Millisecond, duration: time.Second,
 	},
@@ -44,6 +48,7 @@ var plans = map[string]plan{
 		echoSizes: []int{64, 512, 4096}, echoConns: []int{1, 10, 100, 1000, 10_000}, echoDepths: []int{1, 16}, pinnings: []bool{false},
 		httpConns: 256, httpDepths: []int{1, 16}, netHTTPConns: []int{256},
 		redisConns: 50, redisDepths: []int{1, 16}, redisRequests: 2_000_000,
+		netpollConns: []int{100, 1000}, netpollDepths: []int{1, 16},
 		idleConns: 10_000,
 		repeats:   3, warmup: time.Second, duration: 3 * time.Second,
 	},

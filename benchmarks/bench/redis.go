@@ -6,12 +6,9 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/uringnet/uringnet/benchmarks/harness"
@@ -36,43 +33,10 @@ func redisPoints(o *options) []report.Point {
 	return ps
 }
 
-var respBinaries struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-// respBinary builds examples/resp for engine, once per run.
-func respBinary(engine string) (string, error) {
-	respBinaries.once.Do(func() {
-		dir, err := os.MkdirTemp("", "bench-resp")
-		if err != nil {
-			respBinaries.err = err
-			return
-		}
-		respBinaries.dir = dir
-		for _, b := range []struct{ name, tags string }{{"uringnet", ""}, {"gnet", "gnetengine"}} {
-			out, err := exec.Command("go", "build", "-tags", b.tags, "-o", filepath.Join(dir, b.name), "./examples/resp").CombinedOutput()
-			if err != nil {
-				respBinaries.err = fmt.Errorf("build examples/resp for %s: %v\n%s", b.name, err, out)
-				return
-			}
-		}
-	})
-	return filepath.Join(respBinaries.dir, engine), respBinaries.err
-}
-
-// removeRESPBinaries deletes what respBinary built.
-func removeRESPBinaries() {
-	if respBinaries.dir != "" {
-		os.RemoveAll(respBinaries.dir)
-	}
-}
-
 // measureRedis runs one redis-benchmark test against a fresh examples/resp, after a short
 // unmeasured run of the same test.
 func measureRedis(o *options, at report.Point) (report.Sample, error) {
-	bin, err := respBinary(at.Engine)
+	bin, err := exampleBinary("resp", at.Engine)
 	if err != nil {
 		return report.Sample{}, err
 	}

@@ -56,7 +56,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	planName := fs.String("plan", "quick", "quick (a few minutes), full (every point), accept (the issues' speed targets) or listener (the listener against net)")
 	out := fs.String("out", "benchmarks/results/bench", "write prefix.json, prefix.md and prefix-*.png")
-	only := fs.String("only", "echo,http,nethttp,redis,idle", "workloads to run")
+	only := fs.String("only", "echo,http,nethttp,redis,netpoll,idle", "workloads to run")
 	repeats := fs.Int("repeats", 0, "repeats per point (0: the plan's)")
 	warmup := fs.Duration("warmup", 0, "unmeasured time before each measurement (0: the plan's)")
 	duration := fs.Duration("duration", 0, "measured time per run (0: the plan's)")
@@ -98,7 +98,7 @@ func run(args []string) error {
 		Settings: report.Settings{Plan: *planName, Repeats: o.repeats, Warmup: o.warmup.String(),
 			Duration: o.duration.String(), Loops: o.loops, ListenerRings: listener.DefaultLoops(), Client: o.client},
 	}
-	defer removeRESPBinaries()
+	defer removeExampleBinaries()
 	started := time.Now()
 	fmt.Fprintf(os.Stderr, "bench: plan %s, %d repeats, engines %v, %s, %d cores, %s\n",
 		*planName, o.repeats, o.engines, res.Machine.Kernel, res.Machine.Cores, res.Machine.Go)

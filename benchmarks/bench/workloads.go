@@ -20,6 +20,7 @@ var workloads = []workload{
 	{name: server.NetHTTP, points: netHTTPPoints, engines: goroutineEngines, measure: measureHTTP, skip: needs("wrk")},
 	{name: server.NetHTTP, points: netHTTPLoadPoints, engines: goroutineEngines, measure: measureLoad, skip: never, offered: offeredHalf},
 	{name: "redis", points: redisPoints, engines: gnetAPIEngines, measure: measureRedis, skip: needs("redis-benchmark")},
+	{name: "netpoll", points: netpollPoints, engines: gnetAPIEngines, measure: measureNetpoll, skip: never},
 	{name: "idle", points: idlePoints, engines: allEngines, measure: measureIdle, skip: never},
 }
 
@@ -105,9 +106,8 @@ func startLoad(o *options, pinned bool, args ...string) (ld *harness.Child, err 
 	return ld, err
 }
 
-// measureLoad runs the load generator in a child process against a fresh server (echo, or
-// net/http's hello world over HTTP), reading the server's and the client's CPU time at the
-// edges of the measured window.
+// measureLoad runs the load generator against a fresh server of the benchmark's own (echo, or
+// net/http's hello world over HTTP).
 func measureLoad(o *options, at report.Point) (report.Sample, error) {
 	program, protocol := "echo", loadgen.Echo
 	if at.Workload == server.NetHTTP {
@@ -118,6 +118,12 @@ func measureLoad(o *options, at report.Point) (report.Sample, error) {
 		return report.Sample{}, err
 	}
 	defer srv.Stop()
+	return loadServer(o, at, protocol, addr, srv.Pid())
+}
+
+// loadServer runs the load generator in a child process against the server at addr, process
+// pid, reading the server's and the client's CPU time at the edges of the measured window.
+func loadServer(o *options, at report.Point, protocol, addr string, pid int) (report.Sample, error) {
 	ld, err := startLoad(o, at.Pinned, "-client", at.Load, "-protocol", protocol, "-addr", addr, "-conns", strconv.Itoa(at.Conns),
 		"-size", strconv.Itoa(max(at.Size, 1)), "-depth", strconv.Itoa(at.Depth), "-rate", strconv.FormatFloat(at.Rate, 'f', -1, 64),
 		"-warmup", o.warmup.String(), "-duration", o.duration.String())
@@ -128,7 +134,7 @@ func measureLoad(o *options, at report.Point) (report.Sample, error) {
 	if _, err := ld.Expect("MARK start"); err != nil {
 		return report.Sample{}, err
 	}
-	srvCPU, ldCPU := harness.MeterCPU(srv.Pid()), harness.MeterCPU(ld.Pid())
+	srvCPU, ldCPU := harness.MeterCPU(pid), harness.MeterCPU(ld.Pid())
 	if _, err := ld.Expect("MARK end"); err != nil {
 		return report.Sample{}, err
 	}

@@ -21,6 +21,8 @@ var tables = []table{
 		func(w string) bool { return w == "http" || w == "nethttp" }},
 	{"RESP, redis-benchmark -P depth against `examples/resp` (a gnet-API program: uringnet.Run and gnet.Run only)",
 		func(w string) bool { return strings.HasPrefix(w, "redis-") }},
+	{"Echo on gnet's pkg/netpoll API, `examples/netpoll` (our load generator; `uringnet` is compat/netpoll on io_uring, `gnet` the same source with its import put back: gnet's epoll Poller)",
+		func(w string) bool { return w == "netpoll" }},
 	{"Memory per idle connection (the server's resident memory growth over the connections, each idle after one round trip; less is better)",
 		func(w string) bool { return w == "idle" }},
 }

@@ -2,11 +2,15 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 
+	"github.com/uringnet/uringnet/benchmarks/harness"
+	"github.com/uringnet/uringnet/benchmarks/server"
 	"github.com/uringnet/uringnet/internal/importswap"
 )
 
@@ -52,6 +56,32 @@ func exampleBinary(name, engine string) (string, error) {
 		examples.built[bin] = err
 	}
 	return bin, err
+}
+
+// startExample runs examples/name built for engine with the run's loops on a free loopback
+// port (on the server's CPUs when pinned) and returns once it accepts. The example does not
+// watch its standard input: end it with Kill.
+func startExample(o *options, name, engine string, pinned bool) (srv *harness.Child, addr, port string, err error) {
+	bin, err := exampleBinary(name, engine)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if addr, err = server.FreeAddr(); err != nil {
+		return nil, "", "", err
+	}
+	_, port, _ = net.SplitHostPort(addr)
+	err = harness.OnCPUs(o.cpus(pinned, true), func() error {
+		srv, err = harness.StartProgram(bin, "-port", port, "-loops", strconv.Itoa(o.loops))
+		return err
+	})
+	if err != nil {
+		return nil, "", "", err
+	}
+	if err := server.WaitAccepting(addr); err != nil {
+		srv.Kill()
+		return nil, "", "", err
+	}
+	return srv, addr, port, nil
 }
 
 func goBuild(out, pkg string, flags ...string) error {

@@ -1,13 +1,8 @@
 package main
 
 import (
-	"net"
-	"strconv"
-
-	"github.com/uringnet/uringnet/benchmarks/harness"
 	"github.com/uringnet/uringnet/benchmarks/loadgen"
 	"github.com/uringnet/uringnet/benchmarks/report"
-	"github.com/uringnet/uringnet/benchmarks/server"
 )
 
 // The netpoll rows run examples/netpoll, an echo server written against gnet's pkg/netpoll
@@ -28,26 +23,10 @@ func netpollPoints(o *options) []report.Point {
 // measureNetpoll runs the echo load against a fresh examples/netpoll built for the point's
 // engine.
 func measureNetpoll(o *options, at report.Point) (report.Sample, error) {
-	bin, err := exampleBinary("netpoll", at.Engine)
+	srv, addr, _, err := startExample(o, "netpoll", at.Engine, at.Pinned)
 	if err != nil {
 		return report.Sample{}, err
 	}
-	addr, err := server.FreeAddr()
-	if err != nil {
-		return report.Sample{}, err
-	}
-	_, port, _ := net.SplitHostPort(addr)
-	var srv *harness.Child
-	err = harness.OnCPUs(o.cpus(at.Pinned, true), func() error {
-		srv, err = harness.StartProgram(bin, "-port", port, "-loops", strconv.Itoa(o.loops))
-		return err
-	})
-	if err != nil {
-		return report.Sample{}, err
-	}
-	defer srv.Kill() // it does not watch its standard input
-	if err := server.WaitAccepting(addr); err != nil {
-		return report.Sample{}, err
-	}
+	defer srv.Kill()
 	return loadServer(o, at, loadgen.Echo, addr, srv.Pid())
 }

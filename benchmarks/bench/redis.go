@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"net"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/uringnet/uringnet/benchmarks/harness"
 	"github.com/uringnet/uringnet/benchmarks/report"
-	"github.com/uringnet/uringnet/benchmarks/server"
 )
 
 // The RESP rows run examples/resp, a gnet-API program, on uringnet.Run and (built with
@@ -36,23 +34,11 @@ func redisPoints(o *options) []report.Point {
 // measureRedis runs one redis-benchmark test against a fresh examples/resp, after a short
 // unmeasured run of the same test.
 func measureRedis(o *options, at report.Point) (report.Sample, error) {
-	bin, err := exampleBinary("resp", at.Engine)
-	if err != nil {
-		return report.Sample{}, err
-	}
-	addr, err := server.FreeAddr()
-	if err != nil {
-		return report.Sample{}, err
-	}
-	_, port, _ := net.SplitHostPort(addr)
-	srv, err := harness.StartProgram(bin, "-port", port, "-loops", strconv.Itoa(o.loops))
+	srv, _, port, err := startExample(o, "resp", at.Engine, false)
 	if err != nil {
 		return report.Sample{}, err
 	}
 	defer srv.Kill()
-	if err := server.WaitAccepting(addr); err != nil {
-		return report.Sample{}, err
-	}
 	test := strings.TrimPrefix(at.Workload, "redis-")
 	if test == "ping" {
 		test = "ping_mbulk"

@@ -59,6 +59,7 @@ type Ring struct {
 	ringIndex  int // registered ring index, -1 when not registered
 	ownerTid   int // the thread the ring fd is registered with
 	interrupts uint64
+	submits    uint64 // io_uring_enter calls that submitted entries
 	flags      SetupFlags
 	features   uint32
 	closed     bool

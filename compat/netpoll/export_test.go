@@ -13,3 +13,9 @@ func (p *Poller) Serving() string {
 	}
 	return p.waker.Kind()
 }
+
+// Entered reports, once Polling has returned, its iterations, the io_uring_enter calls that
+// submitted entries and those a signal interrupted, over all its calls.
+func (p *Poller) Entered() (iterations, submits, interrupts uint64) {
+	return p.iter, p.submits, p.interrupts
+}

@@ -39,7 +39,9 @@ type Poller struct {
 	gid     atomic.Uintptr // the polling goroutine
 
 	// Owned by the polling goroutine.
-	iter       uint64
+	iter       uint64 // iterations of Polling, over all its calls
+	submits    uint64 // io_uring_enter calls that submitted, over the rings of Polling's past calls
+	interrupts uint64 // and those a signal interrupted (each retried)
 	ready      []readyEvent
 	choresNext bool // run the task queues in the next iteration, without waiting
 }

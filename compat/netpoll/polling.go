@@ -144,6 +144,7 @@ func (p *Poller) startPolling() (*poller.Ring, error) {
 // owner's thread (the kernel cancels its polls). A Poller not closed gets a fresh ring for the
 // next Polling.
 func (p *Poller) stopPolling(r *poller.Ring) {
+	p.submits, p.interrupts = p.submits+r.Submits(), p.interrupts+r.Interrupts()
 	p.mu.Lock()
 	p.ringFd = -1
 	p.gid.Store(0)

@@ -250,3 +250,51 @@ func TestAddWhileWaiting(t *testing.T) {
 		r.stop(t)
 	})
 }
+
+// Ours only: each iteration of Polling passes its changes and re-arms to the kernel with its
+// wait in one io_uring_enter. An echo whose callback changes its registration on every
+// message (so that every iteration has a re-arm and an update to submit) makes no more
+// submitting calls than iterations, but for those a signal interrupted and that were retried.
+func TestOneSubmissionPerIteration(t *testing.T) {
+	forEach(t, func(t *testing.T, p api) {
+		ours, ok := p.(closeTracker).api.(*netpoll.Poller)
+		if !ok || ours.Serving() == "epoll" {
+			t.Skip("not a ring")
+		}
+		a, b := socketpair(t)
+		both := false
+		pa := &netpoll.PollAttachment{FD: a}
+		r := startPolling(t, p, func(fd int, ev netpoll.IOEvent, _ netpoll.IOFlags) error {
+			if fd == a && netpoll.IsReadEvent(ev) {
+				unix.Write(a, []byte(drain(a)))
+				if both = !both; both {
+					p.ModReadWrite(pa, false)
+				} else {
+					p.ModRead(pa, false)
+				}
+			}
+			return nil
+		})
+		if err := p.AddRead(pa, false); err != nil {
+			t.Fatal(err)
+		}
+		const rounds = 200
+		buf := make([]byte, 1)
+		for i := 0; i < rounds; i++ {
+			write(t, b, "x")
+			for {
+				if n, _ := unix.Read(b, buf); n == 1 {
+					break
+				}
+				time.Sleep(10 * time.Microsecond)
+			}
+		}
+		r.stop(t)
+		iters, submits, interrupts := ours.Entered()
+		if iters < rounds || submits > iters+interrupts {
+			t.Fatalf("%d iterations, %d submitting io_uring_enter calls (%d interrupted): want at least %d iterations and a call each",
+				iters, submits, interrupts, rounds)
+		}
+		t.Logf("%d iterations, %d submitting io_uring_enter calls, %d interrupted", iters, submits, interrupts)
+	})
+}

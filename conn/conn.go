@@ -237,12 +237,27 @@ func (c *Conn) SetWriteBuffer(bytes int) error {
 	return c.withFd(func(fd int) error { return fdbridge.SetWriteBuffer(fd, bytes) })
 }
 
-func (c *Conn) withFd(f func(fd int) error) error {
+// withFd calls set with the connection's descriptor; a failure comes back as net's
+// TCPConn setters return theirs: a *net.OpError "set" around the setsockopt error.
+func (c *Conn) withFd(set func(fd int) error) error {
 	fd, err := c.Fd()
-	if err != nil {
-		return err
+	if err == nil {
+		err = set(fd)
 	}
-	return f(fd)
+	if err == nil {
+		return nil
+	}
+	return c.OpError("set", err)
+}
+
+// OpError is err as net reports a failed operation op on a connection: a *net.OpError with
+// the connection's network and addresses around it.
+func (c *Conn) OpError(op string, err error) error {
+	e := &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	if a := c.LocalAddr(); a != nil {
+		e.Net = a.Network()
+	}
+	return e
 }
 
 // InboundBuffered is how many received bytes the handler has not consumed.

@@ -1,7 +1,6 @@
 package fdbridge
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"time"
@@ -9,28 +8,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The socket options net.TCPConn and gnet.Conn offer, on a regular descriptor.
+// The socket options net.TCPConn and gnet.Conn offer, on a regular descriptor. A failure is
+// an *os.SyscallError named "setsockopt", as net's own is inside the *net.OpError it returns;
+// the caller, which knows the connection's addresses, puts it in one.
 
 // SetNoDelay turns Nagle's algorithm off (true) or on.
 func SetNoDelay(fd int, noDelay bool) error {
-	return setInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, boolInt(noDelay), "TCP_NODELAY")
+	return setInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, boolInt(noDelay))
 }
 
 // SetKeepAlive turns keep-alive probes on or off; a positive period sets both the idle time
 // before the first probe and the interval between probes, rounded up to whole seconds, as
 // net.TCPConn does.
 func SetKeepAlive(fd int, on bool, period time.Duration) error {
-	if err := setInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolInt(on), "SO_KEEPALIVE"); err != nil {
+	if err := setInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolInt(on)); err != nil {
 		return err
 	}
 	if !on || period <= 0 {
 		return nil
 	}
 	secs := int((period + time.Second - 1) / time.Second)
-	if err := setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs, "TCP_KEEPIDLE"); err != nil {
+	if err := setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs); err != nil {
 		return err
 	}
-	return setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs, "TCP_KEEPINTVL")
+	return setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs)
 }
 
 // SetKeepAliveProbes turns keep-alive on or off and, when on, sets the idle time before the
@@ -38,18 +39,19 @@ func SetKeepAlive(fd int, on bool, period time.Duration) error {
 // unanswered probes end the connection, as gnet's Conn.SetKeepAlive does.
 func SetKeepAliveProbes(fd int, on bool, idle, intvl, cnt int) error {
 	if on && (idle <= 0 || intvl <= 0 || cnt <= 0) {
-		return fmt.Errorf("fdbridge: keep-alive idle %d s, interval %d s, count %d: each must be positive", idle, intvl, cnt)
+		// The kernel would refuse them one by one, after keep-alive was already on.
+		return os.NewSyscallError("setsockopt", unix.EINVAL)
 	}
-	if err := setInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolInt(on), "SO_KEEPALIVE"); err != nil || !on {
+	if err := setInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolInt(on)); err != nil || !on {
 		return err
 	}
-	if err := setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, idle, "TCP_KEEPIDLE"); err != nil {
+	if err := setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, idle); err != nil {
 		return err
 	}
-	if err := setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, intvl, "TCP_KEEPINTVL"); err != nil {
+	if err := setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, intvl); err != nil {
 		return err
 	}
-	return setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, cnt, "TCP_KEEPCNT")
+	return setInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, cnt)
 }
 
 // SetLinger sets what Close does with unsent data: sec < 0 sends it in the background (the
@@ -59,20 +61,17 @@ func SetLinger(fd int, sec int) error {
 	if sec >= 0 {
 		l.Onoff, l.Linger = 1, int32(sec)
 	}
-	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &l); err != nil {
-		return fmt.Errorf("fdbridge: setsockopt SO_LINGER on fd %d: %w", fd, err)
-	}
-	return nil
+	return os.NewSyscallError("setsockopt", unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &l))
 }
 
 // SetReadBuffer sets the socket's receive buffer size.
 func SetReadBuffer(fd, bytes int) error {
-	return setInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, bytes, "SO_RCVBUF")
+	return setInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, bytes)
 }
 
 // SetWriteBuffer sets the socket's send buffer size.
 func SetWriteBuffer(fd, bytes int) error {
-	return setInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, bytes, "SO_SNDBUF")
+	return setInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, bytes)
 }
 
 // Addrs returns the socket's local and peer addresses as *net.TCPAddr (*net.UDPAddr for a
@@ -117,11 +116,9 @@ func netAddr(sa unix.Sockaddr, datagram bool) net.Addr {
 	return &net.TCPAddr{IP: ip, Port: port, Zone: zone}
 }
 
-func setInt(fd, level, opt, v int, name string) error {
-	if err := unix.SetsockoptInt(fd, level, opt, v); err != nil {
-		return fmt.Errorf("fdbridge: setsockopt %s on fd %d: %w", name, fd, err)
-	}
-	return nil
+// setInt sets an integer option; os.NewSyscallError is nil for a nil error.
+func setInt(fd, level, opt, v int) error {
+	return os.NewSyscallError("setsockopt", unix.SetsockoptInt(fd, level, opt, v))
 }
 
 func boolInt(b bool) int {

@@ -1,6 +1,8 @@
 package fdbridge
 
 import (
+	"errors"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -89,8 +91,9 @@ func TestSocketOptionsAndAddrs(t *testing.T) {
 	if err != nil || local.String() != c.LocalAddr().String() || remote.String() != c.RemoteAddr().String() {
 		t.Fatalf("Addrs: %v %v %v; want %v %v", local, remote, err, c.LocalAddr(), c.RemoteAddr())
 	}
-	if err := SetNoDelay(-1, true); err == nil {
-		t.Error("setsockopt on fd -1 succeeded")
+	var sysErr *os.SyscallError
+	if err := SetNoDelay(-1, true); !errors.As(err, &sysErr) || sysErr.Syscall != "setsockopt" {
+		t.Errorf("setsockopt on fd -1: %v, want an *os.SyscallError of setsockopt", err)
 	}
 }
 

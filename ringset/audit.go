@@ -38,7 +38,7 @@ func (l *loop) audit() {
 		switch {
 		case c == nil:
 		case c.State() == conn.Open:
-			l.CloseConn(c, opError("read", c, errCompletionsLost))
+			l.CloseConn(c, c.OpError("read", errCompletionsLost))
 		case c.Ops.CloseSent:
 			l.auditClose(c)
 		case c.Ops.CancelSent:

@@ -228,8 +228,9 @@ func TestPeerResetMidStream(t *testing.T) {
 	client.Close() // RST
 	err := <-closeErrs
 	var opErr *net.OpError
-	if !errors.As(err, &opErr) || !(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
-		t.Fatalf("OnClose after a reset: %v, want a *net.OpError with ECONNRESET or EPIPE", err)
+	var sysErr *os.SyscallError
+	if !errors.As(err, &opErr) || !errors.As(err, &sysErr) || !(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+		t.Fatalf("OnClose after a reset: %v, want a *net.OpError around an *os.SyscallError with ECONNRESET or EPIPE", err)
 	}
 	if err := echoRoundTrip(dial(t, s), 4096, 1); err != nil {
 		t.Fatalf("serving another connection after the reset: %v", err)

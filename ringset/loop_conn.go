@@ -2,7 +2,7 @@ package ringset
 
 import (
 	"fmt"
-	"net"
+	"os"
 
 	"github.com/uringnet/uringnet/conn"
 	"github.com/uringnet/uringnet/poller"
@@ -144,7 +144,7 @@ func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
 		// A connected UDP socket's peer answered a datagram with ICMP: that datagram is lost,
 		// the socket serves on.
 	default:
-		l.CloseConn(c, opError("read", c, unix.Errno(-res)))
+		l.CloseConn(c, c.OpError("read", os.NewSyscallError("recv", unix.Errno(-res))))
 	}
 	l.advance(c)
 }
@@ -252,7 +252,7 @@ func (l *loop) onSend(c *conn.Conn, cqe *poller.CQE) {
 			// cannot be delivered: the connection is broken, as the next send would say (EPIPE).
 			// (A move's cancel also cuts a send short; the rest is then sent from the target.)
 			c.Ops.SendFailed = true
-			l.CloseConn(c, opError("write", c, unix.EPIPE))
+			l.CloseConn(c, c.OpError("write", os.NewSyscallError("send", unix.EPIPE)))
 		case more && c.State() == conn.Open:
 			l.ScheduleSend(c)
 		case more && c.Ops.Flushing && int(res) < asked:
@@ -264,7 +264,7 @@ func (l *loop) onSend(c *conn.Conn, cqe *poller.CQE) {
 		c.SendDone(0)
 		c.Ops.SendFailed = true
 		if res != -int32(unix.EAGAIN) {
-			l.CloseConn(c, opError("write", c, unix.Errno(-res)))
+			l.CloseConn(c, c.OpError("write", os.NewSyscallError("send", unix.Errno(-res))))
 		}
 	}
 	if c.State() == conn.Open && l.set.sent != nil {
@@ -340,7 +340,7 @@ func (l *loop) onCancel(c *conn.Conn, res int32) {
 			c.SendDone(0)
 			c.Ops.SendFailed = true // how much of it went is unknown: nothing may follow it
 		}
-		l.CloseConn(c, opError("read", c, errCompletionsLost))
+		l.CloseConn(c, c.OpError("read", errCompletionsLost))
 	}
 	l.advance(c)
 }
@@ -395,15 +395,6 @@ func (l *loop) act(c *conn.Conn, action Action) {
 		l.set.Stop()
 	}
 	l.resumeOrPause(c)
-}
-
-// opError wraps a socket error the way net does.
-func opError(op string, c *conn.Conn, err error) error {
-	e := &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
-	if a := c.LocalAddr(); a != nil {
-		e.Net = a.Network()
-	}
-	return e
 }
 
 // Wake calls OnTraffic for c as if data had arrived (gnet's Conn.Wake).

@@ -38,6 +38,16 @@ var ErrNotMovable = errors.New("ringset: connections of this set do not move bet
 // ErrMoving is reported for a move asked for a connection that is already moving.
 var ErrMoving = errors.New("ringset: the connection is already moving")
 
+// ErrNoSuchLoop is returned by Move for a loop index outside the set (wrapped, with the index).
+var ErrNoSuchLoop = errors.New("ringset: no such loop")
+
+// ErrDatagramMove is returned by Move for a datagram connection: it is served by the loop's
+// socket, or its own connected one, and does not move.
+var ErrDatagramMove = errors.New("ringset: a datagram does not move")
+
+// ErrForeignConn is reported for a move asked of one set for another set's connection.
+var ErrForeignConn = errors.New("ringset: the connection is not this set's")
+
 // handoff is one move in progress.
 type handoff struct {
 	c    *conn.Conn
@@ -88,16 +98,16 @@ func (s *Set) Move(c *conn.Conn, to int, done func(error)) error {
 		return ErrNotMovable
 	}
 	if to < 0 || to >= len(s.loops) {
-		return fmt.Errorf("ringset: move to loop %d: the set has %d loops", to, len(s.loops))
+		return fmt.Errorf("move to loop %d of %d: %w", to, len(s.loops), ErrNoSuchLoop)
 	}
 	if c.IsDatagram() {
-		return errors.New("ringset: a datagram does not move")
+		return ErrDatagramMove
 	}
 	target := s.loops[to]
 	return c.Exec(func() {
 		l, ok := c.Loop().(*loop)
 		if !ok || l.set != s {
-			l.report(done, errors.New("ringset: move: the connection is not this set's"))
+			l.report(done, ErrForeignConn)
 			return
 		}
 		l.beginMove(c, target, done)

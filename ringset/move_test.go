@@ -385,8 +385,8 @@ func TestMoveRefusals(t *testing.T) {
 	s := startSet(t, Config{Loops: 2, Movable: true}, &hooks{open: o.add, close: func(*conn.Conn, error) { close(closed) }})
 	client := dial(t, s)
 	c = <-o.ch
-	if err := s.Move(c, 2, nil); err == nil {
-		t.Error("Move to loop 2 of 2 succeeded")
+	if err := s.Move(c, 2, nil); !errors.Is(err, ErrNoSuchLoop) {
+		t.Errorf("Move to loop 2 of 2: %v, want ErrNoSuchLoop", err)
 	}
 	if err := fixed.Move(c, 0, nil); !errors.Is(err, ErrNotMovable) {
 		t.Errorf("Move through another set: %v", err)

@@ -1,7 +1,6 @@
 package ringset
 
 import (
-	"errors"
 	"log"
 	"net"
 	"net/netip"
@@ -122,7 +121,8 @@ func (l *loop) SendTo(c *conn.Conn, p []byte, addr net.Addr) error {
 func (l *loop) destination(c *conn.Conn, us *udpSend, addr net.Addr) error {
 	ua, ok := addr.(*net.UDPAddr)
 	if !ok || ua == nil {
-		return &net.OpError{Op: "write", Net: "udp", Addr: addr, Err: errors.New("not a UDP address")}
+		// What net.UDPConn.WriteTo says of an address that is not a *net.UDPAddr.
+		return &net.OpError{Op: "write", Net: "udp", Addr: addr, Err: unix.EINVAL}
 	}
 	ap := ua.AddrPort()
 	switch {

@@ -374,16 +374,6 @@ func (c *Conn) AsyncWritev(bs [][]byte, cb Callback) error {
 	return c.post(cb, func() error { _, err := c.Writev(bs); return err })
 }
 
-// WakeAsync makes the loop call OnTraffic for the connection; any goroutine may call it.
-func (c *Conn) WakeAsync(cb Callback) error {
-	return c.post(cb, func() error { c.loop.Wake(c); return nil })
-}
-
-// CloseAsync closes the connection from any goroutine; cb runs once the close has started.
-func (c *Conn) CloseAsync(cb Callback) error {
-	return c.post(cb, func() error { return c.Close() })
-}
-
 // post runs op on the loop if the connection is still open then, and reports to cb. A panic in
 // op or cb closes this connection, with the panic as the close's error, and nothing else.
 // Consuming input in cb re-arms receiving like consuming it in a handler does.

@@ -148,7 +148,7 @@ func TestWakeAndCloseFromOtherGoroutines(t *testing.T) {
 	client := dial(t, s)
 	c := <-conns
 	woke := make(chan error, 1)
-	go func() { c.WakeAsync(func(_ *conn.Conn, err error) { woke <- err }) }()
+	go func() { wakeAsync(c, func(_ *conn.Conn, err error) { woke <- err }) }()
 	if err := <-woke; err != nil {
 		t.Fatalf("wake callback: %v", err)
 	}
@@ -157,9 +157,9 @@ func TestWakeAndCloseFromOtherGoroutines(t *testing.T) {
 	if _, err := io.ReadFull(client, line); err != nil || string(line) != "woken\n" {
 		t.Fatalf("after Wake the client read %q, %v", line, err)
 	}
-	go c.CloseAsync(nil)
+	go closeAsync(c, nil)
 	if n, err := client.Read(line); n != 0 || err != io.EOF {
-		t.Fatalf("after CloseAsync: %d, %v; want EOF", n, err)
+		t.Fatalf("after closeAsync: %d, %v; want EOF", n, err)
 	}
 	if err := <-closeErrs; err != nil {
 		t.Fatalf("OnClose after a local close: %v, want nil", err)
@@ -167,7 +167,7 @@ func TestWakeAndCloseFromOtherGoroutines(t *testing.T) {
 	// Once closed, asynchronous calls report net.ErrClosed.
 	done := make(chan error, 2)
 	c.AsyncWrite([]byte("late"), func(_ *conn.Conn, err error) { done <- err })
-	c.WakeAsync(func(_ *conn.Conn, err error) { done <- err })
+	wakeAsync(c, func(_ *conn.Conn, err error) { done <- err })
 	for i := 0; i < 2; i++ {
 		if err := <-done; !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("async call on a closed connection: %v, want net.ErrClosed", err)
@@ -373,7 +373,7 @@ func backPressure(t *testing.T, f *poller.Features) {
 	// Drain: wake every connection; the handler consumes, receiving resumes, all bytes arrive.
 	draining.Store(true)
 	for i := 0; i < clients; i++ {
-		(<-conns).WakeAsync(nil)
+		wakeAsync(<-conns, nil)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for received.Load() < sent.Load() && time.Now().Before(deadline) {

@@ -56,7 +56,7 @@ func TestWorkQueuedBehindAMoveRunsWhereItArrives(t *testing.T) {
 		if err := s.Move(c, 1-from, func(err error) { moved <- err }); err != nil {
 			moved <- err
 		}
-		c.CloseAsync(func(_ *conn.Conn, err error) { closeRan <- err })
+		closeAsync(c, func(_ *conn.Conn, err error) { closeRan <- err })
 	})
 	if err := <-moved; err != nil {
 		t.Fatalf("move: %v", err)
@@ -187,7 +187,7 @@ func TestClosingADatagramLeavesTheSocketServing(t *testing.T) {
 		b, _ := c.Next(-1)
 		switch string(b) {
 		case "wake":
-			c.WakeAsync(nil) // OnTraffic again, with nothing new: it answers Close
+			wakeAsync(c, nil) // OnTraffic again, with nothing new: it answers Close
 		case "panic":
 			c.AsyncWrite([]byte("p"), func(*conn.Conn, error) { panic("callback bug") })
 		case "":

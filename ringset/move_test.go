@@ -321,7 +321,7 @@ func TestMoveKeepsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	fds := leakcheck.OpenFds(t)
-	c.CloseAsync(nil)
+	closeAsync(c, nil)
 	if _, err := client.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("client read after close: %v, want EOF", err)
 	}
@@ -355,7 +355,7 @@ func TestMoveToFullLoopStays(t *testing.T) {
 			t.Fatalf("client %d after the failed move: %v", i, err)
 		}
 	}
-	conns[1].CloseAsync(nil)
+	closeAsync(conns[1], nil)
 	if _, err := clients[1].Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("client 1 after its close: %v, want EOF", err)
 	}

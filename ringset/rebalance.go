@@ -203,6 +203,3 @@ func (l *loop) countTraffic(c *conn.Conn, n int32) {
 	c.Ops.Traffic += uint64(n)
 	l.traffic += uint64(n)
 }
-
-// Moves is how many moves the rebalancer has started.
-func (s *Set) Moves() int64 { return s.moved.Load() }

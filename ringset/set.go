@@ -300,18 +300,6 @@ func (s *Set) CountConnections() int {
 	return int(n)
 }
 
-// PassedDescriptors is how many connections loop i received from the acceptor by MSG_RING.
-func (s *Set) PassedDescriptors(i int) int64 { return s.loops[i].passed.Load() }
-
-// ListenerKind says how the set's listeners were made: "direct" (born as direct descriptors by
-// ring operations) or "regular" (by the standard library, then placed in a ring's table).
-func (s *Set) ListenerKind() string {
-	if s.direct {
-		return "direct"
-	}
-	return "regular"
-}
-
 // Waker names how other goroutines wake the loops: "sync-msg-ring" or "messenger-ring".
 func (s *Set) Waker() string { return s.waker.kind() }
 

@@ -1,0 +1,44 @@
+package ringset
+
+import "github.com/uringnet/uringnet/conn"
+
+// What only the tests look at: counters and choices the engine makes on its own.
+
+// PassedDescriptors is how many connections loop i received from the acceptor by MSG_RING.
+func (s *Set) PassedDescriptors(i int) int64 { return s.loops[i].passed.Load() }
+
+// ListenerKind says how the set's listeners were made: "direct" (born as direct descriptors by
+// ring operations) or "regular" (by the standard library, then placed in a ring's table).
+func (s *Set) ListenerKind() string {
+	if s.direct {
+		return "direct"
+	}
+	return "regular"
+}
+
+// Moves is how many moves the rebalancer has started.
+func (s *Set) Moves() int64 { return s.moved.Load() }
+
+// wakeAsync makes c's loop call OnTraffic for it, from any goroutine, as gnet's Conn.Wake does
+// (compat's bridge does the same through Exec); cb hears net.ErrClosed if c closed first.
+func wakeAsync(c *conn.Conn, cb conn.Callback) error {
+	return postAsync(c, cb, func() error { c.Loop().Wake(c); return nil })
+}
+
+// closeAsync closes c from any goroutine; cb runs once the close has started.
+func closeAsync(c *conn.Conn, cb conn.Callback) error {
+	return postAsync(c, cb, c.Close)
+}
+
+// postAsync runs op on c's loop if c is still open then, and reports to cb.
+func postAsync(c *conn.Conn, cb conn.Callback, op func() error) error {
+	return c.Exec(func() {
+		err := conn.ErrClosed
+		if c.State() == conn.Open {
+			err = op()
+		}
+		if cb != nil {
+			cb(c, err)
+		}
+	})
+}

@@ -64,7 +64,7 @@ type Conn struct {
 
 	// loop is where the connection lives, as its owner sees it: only the owning loop reads or
 	// writes it. host is the same loop for everybody else, with the run of the posted work
-	// bound to it (see Exec and move.go); home is the first one, kept here so that a new
+	// bound to it (see Exec and posted.go); home is the first one, kept here so that a new
 	// connection allocates no separate record for it.
 	loop   Loop
 	host   atomic.Pointer[placement]
@@ -122,16 +122,16 @@ func New(loop Loop, slot, gen uint32) *Conn {
 // newConn returns a connection living on loop, with its queue of posted work ready.
 func newConn(loop Loop) *Conn {
 	c := &Conn{}
-	c.settle(loop, &c.home)
+	c.placeOn(loop, &c.home)
 	return c
 }
 
-// settle makes loop the connection's owner and, through p (a record nobody else has yet), its
+// placeOn makes loop the connection's owner and, through p (a record nobody else has yet), its
 // host for everybody else.
-func (c *Conn) settle(loop Loop, p *placement) {
+func (c *Conn) placeOn(loop Loop, p *placement) {
 	c.loop = loop
 	p.loop = loop
-	p.drain = func() { c.runPosted(p) }
+	p.drain = func() { c.drainAt(p) }
 	c.host.Store(p)
 }
 
@@ -394,12 +394,13 @@ func (c *Conn) Err() error { return c.err }
 
 // The loop's side of the connection.
 
-// Receive makes a completion's bytes readable. data is borrowed: call Settle before the
+// Receive makes a completion's bytes readable. data is borrowed: call KeepUnread before the
 // buffer it points into is recycled.
 func (c *Conn) Receive(data []byte) { c.in.receive(data) }
 
-// Settle copies what the handler left of borrowed bytes into the connection's own buffer.
-func (c *Conn) Settle() { c.in.settle() }
+// KeepUnread copies what the handler left unread of borrowed bytes into the connection's own
+// buffer; the loop calls it when a callback returns, before it recycles the provided buffer.
+func (c *Conn) KeepUnread() { c.in.keepUnread() }
 
 // NextSend returns what the next send should carry (nil when a send is in flight or nothing
 // waits) and marks a send in flight.
@@ -425,9 +426,9 @@ func (c *Conn) BeginClose(err error) bool {
 	return true
 }
 
-// Finish marks the connection closed and frees its buffers and its cached descriptor; the loop
+// MarkClosed marks the connection closed and frees its buffers and its cached descriptor; the loop
 // reports the close after.
-func (c *Conn) Finish() {
+func (c *Conn) MarkClosed() {
 	if c.fd > 0 {
 		unix.Close(c.fd - 1)
 		c.fd = 0

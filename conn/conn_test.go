@@ -38,10 +38,10 @@ func TestInboundViewThenLeftovers(t *testing.T) {
 	if _, err := c.Next(100); err != io.ErrShortBuffer {
 		t.Fatalf("Next beyond the buffered bytes: %v, want io.ErrShortBuffer", err)
 	}
-	c.Settle()
+	c.KeepUnread()
 	copy(provided, "XXXXXXXXXXX") // the loop recycles the buffer
 	if got, _ := c.Peek(0); string(got) != "world" {
-		t.Fatalf("after settle: %q, want the leftovers copied", got)
+		t.Fatalf("after KeepUnread: %q, want the leftovers copied", got)
 	}
 	c.Receive([]byte("!!"))
 	if got, _ := c.Next(-1); string(got) != "world!!" {
@@ -50,7 +50,7 @@ func TestInboundViewThenLeftovers(t *testing.T) {
 	if c.InboundBuffered() != 0 {
 		t.Fatalf("%d bytes left after Next(-1)", c.InboundBuffered())
 	}
-	c.Settle()
+	c.KeepUnread()
 	c.Receive([]byte("abc"))
 	if n := c.Discard(100); n != 3 || c.InboundBuffered() != 0 {
 		t.Fatalf("Discard(100) = %d, %d left; want all 3 dropped", n, c.InboundBuffered())
@@ -112,8 +112,8 @@ func TestCloseOnceAndWritesAfter(t *testing.T) {
 	if c.BeginClose(io.EOF) || c.Err() != nil {
 		t.Fatalf("a later EOF replaced the local close's nil: %v", c.Err())
 	}
-	c.Finish()
+	c.MarkClosed()
 	if c.State() != Closed || c.InboundBuffered() != 0 || c.OutboundBuffered() != 0 {
-		t.Fatal("Finish left state behind")
+		t.Fatal("MarkClosed left state behind")
 	}
 }

@@ -94,9 +94,9 @@ func (in *inbound) receive(data []byte) {
 	in.buf = append(in.buf, data...)
 }
 
-// settle ends a callback: what is left of the borrowed view is copied into owned memory,
+// keepUnread ends a callback: what is left of the borrowed view is copied into owned memory,
 // because the loop recycles the provided buffer next.
-func (in *inbound) settle() {
+func (in *inbound) keepUnread() {
 	if in.view == nil {
 		return
 	}

@@ -159,7 +159,7 @@ func (l *loop) deliver(c *conn.Conn, data []byte) {
 	if c.IsDatagram() {
 		c.DropInput()
 	} else {
-		c.Settle()
+		c.KeepUnread()
 	}
 	if err != nil {
 		l.CloseConn(c, err)
@@ -365,7 +365,7 @@ func (l *loop) finishClose(c *conn.Conn, res int32) {
 	}
 	l.conns[c.Slot] = nil
 	l.open--
-	c.Finish()
+	c.MarkClosed()
 	if !l.set.cfg.ReportCloseFirst {
 		l.reportClose(c)
 	}

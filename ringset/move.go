@@ -149,7 +149,7 @@ func (l *loop) advanceMove(c *conn.Conn) {
 	delete(l.moves, c)
 	if !h.to.reserveIncoming() {
 		c.Ops.Moving = false
-		l.resettle(c)
+		l.resumeAfterMove(c)
 		l.report(h.done, ErrStopped)
 		return
 	}
@@ -190,7 +190,7 @@ func (l *loop) onMoveOut(token uint32, res int32) {
 	l.open++
 	l.count.Add(1)
 	c.Stay()
-	l.resettle(c)
+	l.resumeAfterMove(c)
 	l.report(h.done, fmt.Errorf("ringset: move to loop %d: %w", h.to.idx, unix.Errno(-res)))
 }
 
@@ -225,14 +225,14 @@ func (l *loop) onMoveIn(token uint32, res int32) {
 	l.conns[slot] = c
 	l.open++
 	l.count.Add(1)
-	l.resettle(c)
+	l.resumeAfterMove(c)
 	l.report(h.done, nil)
 }
 
-// resettle resumes c after a move, on the loop that has it now: the work posted meanwhile
+// resumeAfterMove resumes c after a move, on the loop that has it now: the work posted meanwhile
 // runs, then what is pending is sent and receiving resumes (or, when the loop is shutting
 // down, c closes).
-func (l *loop) resettle(c *conn.Conn) {
+func (l *loop) resumeAfterMove(c *conn.Conn) {
 	slot := c.Slot
 	c.RunPosted()
 	if l.conns[slot] != c {

@@ -25,14 +25,14 @@ type posted struct {
 // thread it runs on.
 type placement struct {
 	loop  Loop
-	drain func() // runPosted of this placement, made once per placement
+	drain func() // c.drainAt(this placement), made once per placement
 }
 
 // Exec runs f on the connection's loop (whichever it is by then), after the work posted for it
 // before; any goroutine may call it. It fails, and f never runs, once the loop has stopped.
 func (c *Conn) Exec(f func()) error {
 	if !c.posted.tasks.Push(f) {
-		return ErrClosed // its loop stopped while it moved there (see runPosted)
+		return ErrClosed // its loop stopped while it moved there (see drainAt)
 	}
 	if c.posted.scheduled.Swap(true) {
 		return nil // a run is pending and will take f
@@ -64,7 +64,7 @@ func (c *Conn) IsMoving() bool { return c.posted.moving.Load() }
 // handler's. It fails, f never running, once the connection's loop has stopped.
 func (c *Conn) Call(f func()) error { return c.Loop().Call(c, f) }
 
-// runPosted runs the connection's queue on p.loop, where Exec posted it while p was the
+// drainAt runs the connection's queue on p.loop, where Exec posted it while p was the
 // connection's placement. While the connection moves, the arrival runs the queue instead. A run
 // that finds another placement than p was posted before the connection moved on, and is
 // passed on to its new host.
@@ -72,7 +72,7 @@ func (c *Conn) Call(f func()) error { return c.Loop().Call(c, f) }
 // Finding p still in place, and the connection not moving, means p.loop owns the connection
 // now: only p.loop's goroutine (this one) can make it depart, and a departure ends either in
 // Stay, which keeps p, or in an arrival, which replaces p before it clears moving.
-func (c *Conn) runPosted(p *placement) {
+func (c *Conn) drainAt(p *placement) {
 	if c.posted.moving.Load() {
 		return
 	}
@@ -122,7 +122,7 @@ func (c *Conn) Depart() { c.posted.moving.Store(true) }
 func (c *Conn) Arrive(loop Loop, slot, gen uint32) {
 	c.Slot, c.Gen = slot, gen
 	c.Ops = Ops{ReadEOF: c.Ops.ReadEOF, SendFailed: c.Ops.SendFailed}
-	c.settle(loop, new(placement))
+	c.placeOn(loop, new(placement))
 	c.posted.moving.Store(false)
 }
 

@@ -92,7 +92,7 @@ func TestPostedWorkForAStoppedLoopIsNotLost(t *testing.T) {
 	c.Depart()
 	c.Arrive(dst, 5, 1)
 	c.BeginClose(nil) // the stopped loop closed it
-	c.Finish()
+	c.MarkClosed()
 	// A run posted before the move still waits on the source; work posted meanwhile joins it.
 	c.posted.scheduled.Store(true)
 	c.posted.tasks.Push(func() {})

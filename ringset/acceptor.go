@@ -105,7 +105,7 @@ func (a *acceptor) audit() {
 	s := a.sqe()
 	s.PrepCancelFixedFd(listenerSlot, poller.CancelAll)
 	s.SetFlags(poller.FlagCQESkipSuccess)
-	s.SetUserData(userData(opCancel, 0, listenerSlot))
+	s.SetUserData(recordUserData(opCancel, listenerSlot))
 	a.held = a.held[:0]
 	if !a.stopped() {
 		a.armAccept()
@@ -130,7 +130,7 @@ func (a *acceptor) release() {
 		s := a.sqe()
 		s.PrepCancelFixedFd(listenerSlot, poller.CancelAll)
 		s.SetFlags(poller.FlagCQESkipSuccess)
-		s.SetUserData(userData(opCancel, 0, listenerSlot))
+		s.SetUserData(recordUserData(opCancel, listenerSlot))
 	}
 	for deadline := time.Now().Add(maxWait); a.armed > 0 && time.Now().Before(deadline); {
 		if _, err := a.ring.SubmitAndWaitTimeout(1, maxWait); err != nil && err != poller.ErrTimedOut {
@@ -194,7 +194,7 @@ func (a *acceptor) wake() error { return a.set.waker.wake(a.fd) }
 
 func (a *acceptor) armAccept() {
 	if a.set.cfg.Balancer != SourceAddrHash {
-		prepMultishotAccept(a.sqe(), a.epoch<<1)
+		prepMultishotAccept(a.sqe(), a.epoch)
 		a.armed++
 		return
 	}
@@ -213,7 +213,7 @@ func (a *acceptor) armAcceptWithAddr(i int) {
 	s := a.sqe()
 	s.PrepAcceptDirect(listenerSlot, &p.sa, &p.len, 0, poller.AllocSlot)
 	s.SetFlags(poller.FlagFixedFile)
-	s.SetUserData(userData(opAccept, a.epoch<<1|1, uint32(i)))
+	s.SetUserData(acceptUserData(a.epoch, true, uint32(i)))
 	a.armed++
 }
 
@@ -226,12 +226,10 @@ func (a *acceptor) sqe() *poller.SQE {
 }
 
 func (a *acceptor) dispatch(c *poller.CQE) {
-	kind, target, slot := splitUserData(c.UserData)
+	kind, gen, slot := splitUserData(c.UserData)
 	switch kind {
 	case opAccept:
-		// The generation bits: the accepts' epoch (see audit), and whether it is a single-shot
-		// accept with an address (SourceAddrHash).
-		epoch, single := target>>1, target&1 == 1
+		epoch, single := splitAccept(gen)
 		if !c.More() {
 			a.armed--
 		}
@@ -257,7 +255,8 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 		// The target refused the descriptor (its table is full, or it is gone); the linked close
 		// of our copy was cancelled with it, so the connection is still ours: the next loop
 		// gets it.
-		failed, tried := a.set.loops[target&0xff], int(target>>8)
+		target, tried := splitHandOff(gen)
+		failed := a.set.loops[target]
 		failed.inbound.Add(-1)
 		a.handOff(slot, a.set.loops[(failed.idx+1)%len(a.set.loops)], tried+1)
 	case opHandOffClose:
@@ -306,11 +305,11 @@ func (a *acceptor) handOff(slot uint32, target *loop, tried int) {
 		return
 	}
 	target.inbound.Add(1)
-	// The loop's index and the number of loops tried ride in the generation bits, to undo
-	// inbound and try the next loop if the pass fails; the close of our copy is silent unless it
-	// fails or is cancelled (see closeSlot).
-	if err := prepPass(a.ring, target.fd, slot, userData(opNewConn, 0, 0), userData(opHandOff, uint32(target.idx)|uint32(tried)<<8, slot),
-		userData(opHandOffClose, 0, slot), poller.FlagCQESkipSuccess); err != nil {
+	// The pass's tag says the loop and the number of loops tried, to undo inbound and try the
+	// next loop if the pass fails; the close of our copy is silent unless it fails or is
+	// cancelled (see closeSlot).
+	if err := prepPass(a.ring, target.fd, slot, recordUserData(opNewConn, 0), handOffUserData(target.idx, tried, slot),
+		recordUserData(opHandOffClose, slot), poller.FlagCQESkipSuccess); err != nil {
 		panic(fmt.Errorf("ringset: acceptor: %w", err))
 	}
 }
@@ -320,13 +319,14 @@ func (a *acceptor) handOff(slot uint32, target *loop, tried int) {
 func (a *acceptor) closeSlot(s *poller.SQE, slot uint32) {
 	s.PrepCloseDirect(slot)
 	s.SetFlags(poller.FlagCQESkipSuccess)
-	s.SetUserData(userData(opHandOffClose, 0, slot))
+	s.SetUserData(recordUserData(opHandOffClose, slot))
 }
 
 // prepMultishotAccept arms the multishot accept into direct descriptors on the listener slot,
-// for the acceptor (gen: its epoch) and for a loop accepting on its own listener (ReusePort).
-func prepMultishotAccept(s *poller.SQE, gen uint32) {
+// for the acceptor (with its epoch) and for a loop accepting on its own listener (ReusePort,
+// epoch 0).
+func prepMultishotAccept(s *poller.SQE, epoch uint32) {
 	s.PrepMultishotAcceptDirect(listenerSlot, 0)
 	s.SetFlags(poller.FlagFixedFile)
-	s.SetUserData(userData(opAccept, gen, 0))
+	s.SetUserData(acceptUserData(epoch, false, 0))
 }

@@ -58,8 +58,8 @@ func (l *loop) audit() {
 // receive), to arm it again.
 func (l *loop) cancelOwn(kind opKind) {
 	s := l.sqe()
-	s.PrepCancel(userData(kind, 0, 0), 0)
-	s.SetUserData(userData(opAuditOwn, 0, uint32(kind)))
+	s.PrepCancel(recordUserData(kind, 0), 0)
+	s.SetUserData(recordUserData(opAuditOwn, uint32(kind)))
 }
 
 // onAuditOwn: found, the operation completes as cancelled and is armed again there; not found,
@@ -80,7 +80,7 @@ func (l *loop) onAuditOwn(kind opKind, res int32) {
 // auditClose finishes the close of c if its slot is empty: the close ran (a close of a direct
 // descriptor runs when it is submitted), and only its completion was lost.
 func (l *loop) auditClose(c *conn.Conn) {
-	fd, err := fdbridge.Install(l.ring, c.Slot, userData(opInstall, c.Gen, c.Slot), l.stash)
+	fd, err := fdbridge.Install(l.ring, c.Slot, connUserData(opInstall, c), l.stash)
 	if err == nil {
 		unix.Close(fd) // still there: the close's completion is to come
 		return

@@ -194,7 +194,7 @@ func (l *loop) attempt(p *pendingOpen) {
 	}
 	s := l.sqe()
 	s.PrepSocketDirect(family, unix.SOCK_STREAM, 0, poller.AllocSlot)
-	s.SetUserData(userData(opDialSocket, 0, p.idx))
+	s.SetUserData(recordUserData(opDialSocket, p.idx))
 }
 
 func (l *loop) onDialSocket(idx uint32, res int32) {
@@ -226,19 +226,19 @@ func (l *loop) onDialSocket(idx uint32, res int32) {
 		s := l.sqe()
 		s.PrepSetsockopt(int32(d.slot), o.Level, o.Name, &o.Value)
 		s.SetFlags(poller.FlagFixedFile | poller.FlagIOLink | poller.FlagCQESkipSuccess)
-		s.SetUserData(userData(opDialOption, 0, idx))
+		s.SetUserData(recordUserData(opDialOption, idx))
 	}
 	s := l.sqe()
 	s.PrepConnect(int32(d.slot), d.sa)
 	s.SetFlags(poller.FlagFixedFile)
-	s.SetUserData(userData(opDialConnect, 0, idx))
+	s.SetUserData(recordUserData(opDialConnect, idx))
 	if share > 0 {
 		s.SetFlags(poller.FlagFixedFile | poller.FlagIOLink)
 		d.timeout = unix.NsecToTimespec(int64(share))
 		t := l.sqe()
 		t.PrepLinkTimeout(&d.timeout, 0)
 		t.SetFlags(poller.FlagCQESkipSuccess)
-		t.SetUserData(userData(opDialAux, 0, idx))
+		t.SetUserData(recordUserData(opDialAux, idx))
 	}
 	d.connecting = true
 }
@@ -321,8 +321,8 @@ func (l *loop) cancelDial(p *pendingOpen, err error) {
 	d.ctxErr = err
 	if d.connecting {
 		s := l.sqe()
-		s.PrepCancel(userData(opDialConnect, 0, p.idx), 0)
+		s.PrepCancel(recordUserData(opDialConnect, p.idx), 0)
 		s.SetFlags(poller.FlagCQESkipSuccess)
-		s.SetUserData(userData(opDialAux, 0, p.idx))
+		s.SetUserData(recordUserData(opDialAux, p.idx))
 	}
 }

@@ -85,7 +85,7 @@ func startListening(r *poller.Ring, opts []SocketOption, sa *poller.Sockaddr, ba
 	if err := onListener(r, "listen", func(s *poller.SQE) { s.PrepListen(listenerSlot, backlog) }); err != nil {
 		return -1, err
 	}
-	return fdbridge.Install(r, listenerSlot, userData(opInstall, 0, listenerSlot), func(poller.CQE) {})
+	return fdbridge.Install(r, listenerSlot, recordUserData(opInstall, listenerSlot), func(poller.CQE) {})
 }
 
 // onListener runs one operation on the socket in listenerSlot (a direct descriptor) through
@@ -144,7 +144,7 @@ func syncOp(r *poller.Ring, fill func(*poller.SQE)) (int32, error) {
 		return 0, err
 	}
 	fill(s)
-	s.SetUserData(userData(opSetup, 0, 0))
+	s.SetUserData(recordUserData(opSetup, 0))
 	var c [1]poller.CQE
 	for r.ReapCompletions(c[:]) == 0 {
 		if _, err := r.SubmitAndWait(1); err != nil {

@@ -337,7 +337,7 @@ func (l *loop) dispatchDeferred() {
 // InstallFd returns a new regular descriptor for c (FIXED_FD_INSTALL), synchronously; only on
 // the loop's goroutine.
 func (l *loop) InstallFd(c *conn.Conn) (int, error) {
-	return fdbridge.Install(l.ring, c.Slot, userData(opInstall, c.Gen, c.Slot), l.stash)
+	return fdbridge.Install(l.ring, c.Slot, connUserData(opInstall, c), l.stash)
 }
 
 func (l *loop) stash(c poller.CQE) { l.deferred = append(l.deferred, c) }
@@ -457,15 +457,15 @@ func (l *loop) beginShutdown() {
 	l.closing = true
 	if l.udp != nil && l.udp.armed {
 		s := l.sqe()
-		s.PrepCancel(userData(opRecvFrom, 0, 0), 0)
+		s.PrepCancel(recordUserData(opRecvFrom, 0), 0)
 		s.SetFlags(poller.FlagCQESkipSuccess)
-		s.SetUserData(userData(opCancel, 0, listenerSlot))
+		s.SetUserData(recordUserData(opCancel, listenerSlot))
 	}
 	if l.accepting {
 		s := l.sqe()
-		s.PrepCancel(userData(opAccept, 0, 0), 0)
+		s.PrepCancel(acceptUserData(0, false, 0), 0)
 		s.SetFlags(poller.FlagCQESkipSuccess)
-		s.SetUserData(userData(opCancel, 0, listenerSlot))
+		s.SetUserData(recordUserData(opCancel, listenerSlot))
 	}
 	for _, c := range l.conns {
 		if c != nil {

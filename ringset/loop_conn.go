@@ -106,7 +106,7 @@ func (l *loop) armRecv(c *conn.Conn) {
 		s.PrepRecvBufferSelect(int32(c.Slot), bufferGroup, 0)
 	}
 	s.SetFlags(poller.FlagFixedFile)
-	s.SetUserData(userData(opRecv, c.Gen, c.Slot))
+	s.SetUserData(connUserData(opRecv, c))
 	c.Ops.RecvArmed = true
 }
 
@@ -231,7 +231,7 @@ func (l *loop) prepSend(c *conn.Conn, flags poller.SQEFlags, msgFlags int) bool 
 	s := l.sqe()
 	s.PrepSend(int32(c.Slot), b, msgFlags)
 	s.SetFlags(flags)
-	s.SetUserData(userData(opSend, c.Gen, c.Slot))
+	s.SetUserData(connUserData(opSend, c))
 	return true
 }
 
@@ -320,7 +320,7 @@ func (l *loop) advanceClose(c *conn.Conn) {
 	c.Ops.CloseSent = true
 	s := l.sqe()
 	s.PrepCloseDirect(c.Slot)
-	s.SetUserData(userData(opClose, c.Gen, c.Slot))
+	s.SetUserData(connUserData(opClose, c))
 }
 
 // onCancel ends c's cancel of its operations (res: how many it found). A cancel finds nothing
@@ -354,7 +354,7 @@ func (l *loop) cancelOps(c *conn.Conn) {
 	c.Ops.CancelSent = true
 	s := l.sqe()
 	s.PrepCancelFixedFd(c.Slot, poller.CancelAll)
-	s.SetUserData(userData(opCancel, c.Gen, c.Slot))
+	s.SetUserData(connUserData(opCancel, c))
 }
 
 // finishClose reports a connection whose descriptor is closed, once, and frees its slot.

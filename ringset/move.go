@@ -170,8 +170,8 @@ func (l *loop) depart(c *conn.Conn, h *handoff) {
 	token := l.set.handoffs.put(h)
 	c.Depart()
 	// The close of our slot always reports: onMoveClose counts the departure done.
-	if err := prepPass(l.ring, h.to.fd, slot, userData(opMoveIn, 0, token), userData(opMoveOut, 0, token),
-		userData(opMoveClose, 0, slot), 0); err != nil {
+	if err := prepPass(l.ring, h.to.fd, slot, recordUserData(opMoveIn, token), recordUserData(opMoveOut, token),
+		recordUserData(opMoveClose, slot), 0); err != nil {
 		panic(fmt.Errorf("ringset: loop %d: %w", l.idx, err))
 	}
 }

@@ -98,7 +98,7 @@ func (l *loop) startAdopt(p *pendingOpen) {
 	idx := l.track(p)
 	s := l.sqe()
 	s.PrepFilesUpdate(p.fds[:], poller.AllocSlot)
-	s.SetUserData(userData(opAdopt, 0, idx))
+	s.SetUserData(recordUserData(opAdopt, idx))
 }
 
 func (l *loop) onAdopt(idx uint32, res int32) {
@@ -119,7 +119,7 @@ func (l *loop) closeDirect(slot uint32) {
 	s := l.sqe()
 	s.PrepCloseDirect(slot)
 	s.SetFlags(poller.FlagCQESkipSuccess)
-	s.SetUserData(userData(opCloseOrphan, 0, slot))
+	s.SetUserData(recordUserData(opCloseOrphan, slot))
 }
 
 // track keeps p until its last completion; the index rides in the completions' slot bits.

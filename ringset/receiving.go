@@ -43,8 +43,8 @@ func (l *loop) stopReceiving(c *conn.Conn) {
 		if !c.Ops.RecvCancelSent {
 			c.Ops.RecvCancelSent = true
 			s := l.sqe()
-			s.PrepCancel(userData(opRecv, c.Gen, c.Slot), 0)
-			s.SetUserData(userData(opRecvCancel, c.Gen, c.Slot))
+			s.PrepCancel(connUserData(opRecv, c), 0)
+			s.SetUserData(connUserData(opRecvCancel, c))
 		}
 	default:
 		c.Ops.RecvStopping = false

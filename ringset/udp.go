@@ -48,7 +48,7 @@ func (l *loop) armRecvFrom() {
 	s := l.sqe()
 	s.PrepRecvmsgMultishot(listenerSlot, &l.udp.layout, bufferGroup, 0)
 	s.SetFlags(poller.FlagFixedFile)
-	s.SetUserData(userData(opRecvFrom, 0, 0))
+	s.SetUserData(recordUserData(opRecvFrom, 0))
 	l.udp.armed = true
 }
 
@@ -112,7 +112,7 @@ func (l *loop) SendTo(c *conn.Conn, p []byte, addr net.Addr) error {
 	s := l.sqe()
 	s.PrepSendmsg(int32(c.Slot), &us.msg, 0)
 	s.SetFlags(poller.FlagFixedFile)
-	s.SetUserData(userData(opSendTo, 0, id))
+	s.SetUserData(recordUserData(opSendTo, id))
 	return nil
 }
 

@@ -1,5 +1,7 @@
 package ringset
 
+import "github.com/uringnet/uringnet/conn"
+
 // A completion's user data says what it is for: the operation kind in the top byte, then the
 // connection's generation (24 bits) and its slot (32 bits), so that a completion arriving after
 // its connection closed and the slot was reused is recognised and dropped. Never a pointer.
@@ -34,6 +36,39 @@ const (
 )
 
 const genMask = 1<<24 - 1
+
+// The constructors per kind of tag: what the generation and slot bits carry differs by kind,
+// and each says which.
+
+// connUserData tags an operation of connection c: its generation and slot.
+func connUserData(kind opKind, c *conn.Conn) uint64 { return userData(kind, c.Gen, c.Slot) }
+
+// recordUserData tags an operation whose slot bits index a record of the loop's or the
+// acceptor's own (a dial, an adoption, a datagram's send, a move's token, a slot being
+// closed), or carry nothing (idx 0); its generation bits are 0.
+func recordUserData(kind opKind, idx uint32) uint64 { return userData(kind, 0, idx) }
+
+// acceptUserData tags an accept: the generation bits carry the accepts' epoch (see audit) and
+// whether it is single-shot accept i with the peer's address (SourceAddrHash), the slot bits i.
+func acceptUserData(epoch uint32, single bool, i uint32) uint64 {
+	gen := epoch << 1
+	if single {
+		gen |= 1
+	}
+	return userData(opAccept, gen, i)
+}
+
+// splitAccept undoes acceptUserData's generation bits.
+func splitAccept(gen uint32) (epoch uint32, single bool) { return gen >> 1, gen&1 == 1 }
+
+// handOffUserData tags the acceptor's pass of slot to loop target, with how many loops were
+// tried before, so that a failed pass can undo the target's count and try the next.
+func handOffUserData(target, tried int, slot uint32) uint64 {
+	return userData(opHandOff, uint32(target)|uint32(tried)<<8, slot)
+}
+
+// splitHandOff undoes handOffUserData's generation bits.
+func splitHandOff(gen uint32) (target, tried int) { return int(gen & 0xff), int(gen >> 8) }
 
 func userData(kind opKind, gen, slot uint32) uint64 {
 	return uint64(kind)<<56 | uint64(gen&genMask)<<32 | uint64(slot)

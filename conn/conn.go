@@ -61,6 +61,8 @@ type Conn struct {
 
 	// Ops is the loop's bookkeeping of this connection's operations in the kernel.
 	Ops Ops
+	// Traffic is the rebalancer's bookkeeping of the bytes it moved.
+	Traffic Traffic
 
 	// loop is where the connection lives, as its owner sees it: only the owning loop reads or
 	// writes it. host is the same loop for everybody else, with the run of the posted work
@@ -104,12 +106,15 @@ type Ops struct {
 	// Reporting: the close is being reported while the connection is closing; the handler's
 	// writes are still taken (gnet lets OnClose write a last reply, flushed before the close).
 	Reporting bool
+}
 
-	// Traffic counts the bytes received and sent; Recent is how many of them fell in the last
-	// measuring interval, which ended when Traffic was Mark; MovedAt is the interval in which
-	// the connection last moved (the rebalancer's bookkeeping).
-	Traffic, Mark, Recent uint64
-	MovedAt               uint32
+// Traffic is what the rebalancer measures of a connection. The loop owns it.
+type Traffic struct {
+	// Bytes counts the bytes received and sent; Recent is how many of them fell in the last
+	// measuring interval, which ended when Bytes was Mark.
+	Bytes, Mark, Recent uint64
+	// MovedAt is the interval in which the connection last moved.
+	MovedAt uint32
 }
 
 // New returns an open connection in slot of loop.

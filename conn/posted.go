@@ -122,6 +122,7 @@ func (c *Conn) Depart() { c.posted.moving.Store(true) }
 func (c *Conn) Arrive(loop Loop, slot, gen uint32) {
 	c.Slot, c.Gen = slot, gen
 	c.Ops = Ops{ReadEOF: c.Ops.ReadEOF, SendFailed: c.Ops.SendFailed}
+	c.Traffic = Traffic{}
 	c.placeOn(loop, new(placement))
 	c.posted.moving.Store(false)
 }

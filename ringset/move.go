@@ -221,7 +221,7 @@ func (l *loop) onMoveIn(token uint32, res int32) {
 	slot := uint32(res)
 	c := h.c
 	c.Arrive(l, slot, gen)
-	c.Ops.MovedAt = l.set.epoch.Load()
+	c.Traffic.MovedAt = l.set.epoch.Load()
 	l.conns[slot] = c
 	l.open++
 	l.count.Add(1)

@@ -172,7 +172,7 @@ func (l *loop) measure() {
 	l.trafficSeen.Store(l.traffic)
 	for _, c := range l.conns {
 		if c != nil {
-			c.Ops.Recent, c.Ops.Mark = c.Ops.Traffic-c.Ops.Mark, c.Ops.Traffic
+			c.Traffic.Recent, c.Traffic.Mark = c.Traffic.Bytes-c.Traffic.Mark, c.Traffic.Bytes
 		}
 	}
 }
@@ -183,13 +183,13 @@ func (l *loop) measure() {
 func (l *loop) shed(plan []shedPlan, epoch uint32) {
 	cooldown := uint32(l.set.cfg.Rebalance.Cooldown)
 	for _, c := range l.conns {
-		if c == nil || c.State() != conn.Open || c.Ops.Moving || c.Ops.Recent == 0 ||
-			(c.Ops.MovedAt != 0 && epoch-c.Ops.MovedAt < cooldown) {
+		if c == nil || c.State() != conn.Open || c.Ops.Moving || c.Traffic.Recent == 0 ||
+			(c.Traffic.MovedAt != 0 && epoch-c.Traffic.MovedAt < cooldown) {
 			continue
 		}
 		for i := range plan {
-			if p := &plan[i]; c.Ops.Recent <= p.bytes {
-				p.bytes -= c.Ops.Recent
+			if p := &plan[i]; c.Traffic.Recent <= p.bytes {
+				p.bytes -= c.Traffic.Recent
 				l.set.moved.Add(1)
 				l.beginMove(c, p.to, nil)
 				break
@@ -200,6 +200,6 @@ func (l *loop) shed(plan []shedPlan, epoch uint32) {
 
 // countTraffic adds n bytes received or sent to c's and the loop's counters.
 func (l *loop) countTraffic(c *conn.Conn, n int32) {
-	c.Ops.Traffic += uint64(n)
+	c.Traffic.Bytes += uint64(n)
 	l.traffic += uint64(n)
 }

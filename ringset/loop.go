@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"net"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -151,30 +150,7 @@ func (l *loop) setup() error {
 	}
 	// Slot 0 is kept for a listener (ReusePort mode); connections take the slots after it.
 	slots := cfg.MaxConnsPerLoop + 1
-	err = r.RegisterSparseFiles(slots)
-	if err == nil {
-		err = r.SetFileAllocRange(listenerSlot+1, cfg.MaxConnsPerLoop)
-	}
-	switch {
-	case err != nil:
-	case l.set.cfg.ReusePort && l.set.direct:
-		// Loop 0 binds the configured address; the others join the port it got.
-		addr := cfg.Address
-		if l.idx > 0 {
-			addr = l.set.addr.String()
-		}
-		var a net.Addr
-		var fd int
-		if a, fd, err = listenDirect(r, cfg, addr, true); err == nil {
-			l.listenFd = fd
-			if l.idx == 0 {
-				l.set.addr = a
-			}
-		}
-	case l.listenFd >= 0:
-		_, err = r.UpdateFiles(listenerSlot, []int32{int32(l.listenFd)})
-	}
-	if err != nil {
+	if err := l.setupFiles(r, slots); err != nil {
 		r.Close()
 		return fmt.Errorf("ringset: loop %d: %w", l.idx, err)
 	}
@@ -196,6 +172,39 @@ func (l *loop) setup() error {
 	l.conns = make([]*conn.Conn, min(slots, 64))
 	l.gens = make([]uint32, min(slots, 64))
 	l.cqes = make([]poller.CQE, 8*entries)
+	return nil
+}
+
+// setupFiles registers r's fixed-file table of slots and puts the loop's own listener, if it
+// has one, in the listener slot: bound here for a direct listener (ReusePort), or the regular
+// descriptor the set made.
+func (l *loop) setupFiles(r *poller.Ring, slots uint32) error {
+	cfg := &l.set.cfg
+	if err := r.RegisterSparseFiles(slots); err != nil {
+		return err
+	}
+	if err := r.SetFileAllocRange(listenerSlot+1, cfg.MaxConnsPerLoop); err != nil {
+		return err
+	}
+	switch {
+	case cfg.ReusePort && l.set.direct:
+		// Loop 0 binds the configured address; the others join the port it got.
+		addr := cfg.Address
+		if l.idx > 0 {
+			addr = l.set.addr.String()
+		}
+		a, fd, err := listenDirect(r, cfg, addr, true)
+		if err != nil {
+			return err
+		}
+		l.listenFd = fd
+		if l.idx == 0 {
+			l.set.addr = a
+		}
+	case l.listenFd >= 0:
+		_, err := r.UpdateFiles(listenerSlot, []int32{int32(l.listenFd)})
+		return err
+	}
 	return nil
 }
 

@@ -247,55 +247,69 @@ func (l *loop) run(ready chan<- error) {
 	case l.set.cfg.ReusePort:
 		l.armAccept() // the loop's own listener, born direct or placed in its table
 	}
-	for {
-		l.woken.Store(false)
-		l.tasks.RunAll(l.runTask)
-		l.runCalls()
-		l.dispatchDeferred()
-		if l.closing && l.open == 0 && l.departing == 0 && !l.listening() && l.closeIncoming() {
-			return
-		}
-		l.tick()
-		l.flushSends()
-		if l.hold.due() {
-			l.rearm()
-		}
-		wait := l.hold.bound(maxWait)
-		if !l.nextTick.IsZero() {
-			wait = min(wait, max(time.Until(l.nextTick), 0))
-		}
-		err := l.enter(wait)
-		n := l.reap()
-		dropped := false
-		switch {
-		case err == nil, err == poller.ErrTimedOut:
-		case errors.Is(err, poller.ErrCompletionsDropped):
-			dropped = true // audited after this batch: what it brings was not lost
-		case transient(err):
-			// The kernel is short of memory or of room for completions, for now: what was not
-			// submitted stays queued, and the completions reaped below make room.
-			failureLog.printf("uringnet: loop %d: %v; retrying", l.idx, err)
-			if n == 0 {
-				time.Sleep(time.Millisecond) // nothing to do meanwhile; not a spin
-			}
-		default:
-			l.set.fail(fmt.Errorf("ringset: loop %d: %w", l.idx, err))
-			l.beginShutdown()
-		}
-		news := false
-		for i := range l.cqes[:n] {
-			news = news || isNews(l.cqes[i].UserData)
-			l.dispatch(&l.cqes[i])
-		}
-		l.dispatchDeferred()
-		l.bufs.Publish()
-		if dropped {
-			l.audit()
-		}
-		if !l.set.cfg.NeverPoll {
-			l.pace.take(l.pace.after(news, time.Now()))
-		}
+	for l.iterate() {
 	}
+}
+
+// iterate is one turn of the loop: it runs what other goroutines queued, prepares the sends
+// and re-arms the batch produced, submits them and waits for completions in one
+// io_uring_enter, and dispatches what came. It reports false when the loop has shut down.
+func (l *loop) iterate() bool {
+	l.woken.Store(false)
+	l.tasks.RunAll(l.runTask)
+	l.runCalls()
+	l.dispatchDeferred()
+	if l.closing && l.open == 0 && l.departing == 0 && !l.listening() && l.closeIncoming() {
+		return false
+	}
+	l.tick()
+	l.flushSends()
+	if l.hold.due() {
+		l.rearm()
+	}
+	wait := l.hold.bound(maxWait)
+	if !l.nextTick.IsZero() {
+		wait = min(wait, max(time.Until(l.nextTick), 0))
+	}
+	err := l.enter(wait)
+	n := l.reap()
+	dropped := l.enterFailed(err, n)
+	news := false
+	for i := range l.cqes[:n] {
+		news = news || isNews(l.cqes[i].UserData)
+		l.dispatch(&l.cqes[i])
+	}
+	l.dispatchDeferred()
+	l.bufs.Publish()
+	if dropped {
+		l.audit()
+	}
+	if !l.set.cfg.NeverPoll {
+		l.pace.take(l.pace.after(news, time.Now()))
+	}
+	return true
+}
+
+// enterFailed deals with io_uring_enter's error, n completions having been reaped after it,
+// and reports whether the kernel dropped completions (the loop audits after this batch: what
+// the batch brings was not lost).
+func (l *loop) enterFailed(err error, n int) (dropped bool) {
+	switch {
+	case err == nil, err == poller.ErrTimedOut:
+	case errors.Is(err, poller.ErrCompletionsDropped):
+		return true
+	case transient(err):
+		// The kernel is short of memory or of room for completions, for now: what was not
+		// submitted stays queued, and the completions reaped below make room.
+		failureLog.printf("uringnet: loop %d: %v; retrying", l.idx, err)
+		if n == 0 {
+			time.Sleep(time.Millisecond) // nothing to do meanwhile; not a spin
+		}
+	default:
+		l.set.fail(fmt.Errorf("ringset: loop %d: %w", l.idx, err))
+		l.beginShutdown()
+	}
+	return false
 }
 
 // abandon ends a loop that never served (its setup failed, or the set gave up before running

@@ -108,7 +108,23 @@ func Prepare(cfg Config, h Handler) (*Set, error) {
 		}
 		s.listenFds = lfds // each ring's table takes a reference of its own besides
 	}
-	// Every loop exists before any runs: a running loop's handlers may read s.loops.
+	s.makeLoops(lfds)
+	if err := s.startLoops(); err != nil {
+		return nil, err
+	}
+	if !cfg.ReusePort && cfg.Network != "" {
+		if err := s.startAcceptor(lfds); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// makeLoops makes the set's loops, each with its regular listener of lfds (ReusePort) and its
+// datagram state; none runs yet. Every loop exists before any runs: a running loop's handlers
+// may read s.loops.
+func (s *Set) makeLoops(lfds []int) {
+	cfg := &s.cfg
 	for i := 0; i < cfg.Loops; i++ {
 		l := &loop{idx: i, set: s, exit: make(chan struct{}), listenFd: -1, callSignal: make(chan struct{}, 1)}
 		if cfg.ReusePort && lfds != nil {
@@ -125,6 +141,11 @@ func Prepare(cfg Config, h Handler) (*Set, error) {
 		}
 		s.loops = append(s.loops, l)
 	}
+}
+
+// startLoops starts each loop's goroutine, which sets up its ring on its own thread, and waits
+// for it; the first that fails takes the set down, and the loops after it never start.
+func (s *Set) startLoops() error {
 	for i, l := range s.loops {
 		ready := make(chan error, 1)
 		go l.run(ready)
@@ -136,26 +157,30 @@ func Prepare(cfg Config, h Handler) (*Set, error) {
 			for _, never := range s.loops[i+1:] {
 				never.abandon()
 			}
-			return nil, s.abort(err)
+			return s.abort(err)
 		}
 	}
-	if !cfg.ReusePort && cfg.Network != "" {
-		s.acc = &acceptor{set: s, listenFd: -1, exit: make(chan struct{})}
-		if lfds != nil {
-			s.acc.listenFd = lfds[0]
-		}
-		ready := make(chan error, 1)
-		go s.acc.run(ready)
-		err := <-ready
-		if s.direct && s.acc.listenFd >= 0 {
-			s.listenFds = append(s.listenFds, s.acc.listenFd)
-		}
-		if err != nil {
-			s.acc = nil
-			return nil, s.abort(err)
-		}
+	return nil
+}
+
+// startAcceptor starts the acceptor on the set's one listener (lfds[0] when it is a regular
+// one) and waits for its ring; a failure takes the set down.
+func (s *Set) startAcceptor(lfds []int) error {
+	s.acc = &acceptor{set: s, listenFd: -1, exit: make(chan struct{})}
+	if lfds != nil {
+		s.acc.listenFd = lfds[0]
 	}
-	return s, nil
+	ready := make(chan error, 1)
+	go s.acc.run(ready)
+	err := <-ready
+	if s.direct && s.acc.listenFd >= 0 {
+		s.listenFds = append(s.listenFds, s.acc.listenFd)
+	}
+	if err != nil {
+		s.acc = nil
+		return s.abort(err)
+	}
+	return nil
 }
 
 // Serve calls OnBoot and, unless it asks to shut down (then the set is taken down and Serve

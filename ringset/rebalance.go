@@ -103,9 +103,33 @@ func (r *rebalancer) close() {
 func (r *rebalancer) interval() {
 	s := r.s
 	epoch := s.epoch.Add(1)
-	n := len(s.loops)
-	var sumBytes uint64
-	for i, l := range s.loops {
+	sumBytes := r.collect()
+	if !r.started || sumBytes < r.cfg.MinBytes || len(s.loops) < 2 {
+		r.started, r.over, r.streak = true, -1, 0
+		return
+	}
+	busiest, mean, ok := r.overloaded()
+	if !ok {
+		r.over, r.streak = -1, 0
+		return
+	}
+	if busiest != r.over {
+		r.over, r.streak = busiest, 0
+	}
+	if r.streak++; r.streak < r.cfg.Settle {
+		return
+	}
+	plan := r.plan(busiest, mean)
+	from := s.loops[busiest]
+	from.Post(func() { from.shed(plan, epoch) })
+	r.over, r.streak, r.started = -1, 0, false // judged again only on measurements after it shed
+}
+
+// collect folds what each loop measured since the last interval into its running averages
+// (the last interval weighing as much as all before), asks each to measure again, and
+// returns the bytes all loops moved in the interval.
+func (r *rebalancer) collect() (sumBytes uint64) {
+	for i, l := range r.s.loops {
 		b, c := l.trafficSeen.Load(), l.cpuSeen.Load()
 		db, dc := b-r.bytes[i], float64(c-r.cpu[i])
 		r.bytes[i], r.cpu[i] = b, c
@@ -117,35 +141,33 @@ func (r *rebalancer) interval() {
 		}
 		l.Post(l.measure) // a stopped loop refuses, and has nothing to measure
 	}
-	if !r.started || sumBytes < r.cfg.MinBytes || n < 2 {
-		r.started, r.over, r.streak = true, -1, 0
-		return
-	}
+	return sumBytes
+}
+
+// overloaded returns the loop with the most CPU time and the mean CPU time, and whether that
+// loop is above the mean by more than Threshold in CPU time and in bytes both.
+func (r *rebalancer) overloaded() (busiest int, mean float64, ok bool) {
 	cpu, bytes := r.avgCPU, r.avgB
-	mean, meanB := 0.0, 0.0
+	n := float64(len(cpu))
+	meanB := 0.0
 	for i := range cpu {
-		mean += cpu[i] / float64(n)
-		meanB += bytes[i] / float64(n)
+		mean += cpu[i] / n
+		meanB += bytes[i] / n
 	}
-	busiest := 0
 	for i := range cpu {
 		if cpu[i] > cpu[busiest] {
 			busiest = i
 		}
 	}
-	if cpu[busiest] <= mean*(1+r.cfg.Threshold) || bytes[busiest] <= meanB*(1+r.cfg.Threshold) {
-		r.over, r.streak = -1, 0
-		return
-	}
-	if busiest != r.over {
-		r.over, r.streak = busiest, 0
-	}
-	if r.streak++; r.streak < r.cfg.Settle {
-		return
-	}
-	// The busiest loop sheds the share of its traffic by which its CPU exceeds the mean; each
-	// loop below the mean takes a part in proportion to its shortfall.
-	shed := bytes[busiest] * (cpu[busiest] - mean) / cpu[busiest]
+	ok = cpu[busiest] > mean*(1+r.cfg.Threshold) && bytes[busiest] > meanB*(1+r.cfg.Threshold)
+	return busiest, mean, ok
+}
+
+// plan is what the busiest loop sheds: the share of its traffic by which its CPU exceeds the
+// mean, each loop below the mean taking a part in proportion to its shortfall.
+func (r *rebalancer) plan(busiest int, mean float64) []shedPlan {
+	cpu := r.avgCPU
+	shed := r.avgB[busiest] * (cpu[busiest] - mean) / cpu[busiest]
 	var shortfall float64
 	for i := range cpu {
 		shortfall += max(mean-cpu[i], 0)
@@ -153,12 +175,10 @@ func (r *rebalancer) interval() {
 	var plan []shedPlan
 	for i := range cpu {
 		if cpu[i] < mean {
-			plan = append(plan, shedPlan{to: s.loops[i], bytes: uint64(shed * (mean - cpu[i]) / shortfall)})
+			plan = append(plan, shedPlan{to: r.s.loops[i], bytes: uint64(shed * (mean - cpu[i]) / shortfall)})
 		}
 	}
-	from := s.loops[busiest]
-	from.Post(func() { from.shed(plan, epoch) })
-	r.over, r.streak, r.started = -1, 0, false // judged again only on measurements after it shed
+	return plan
 }
 
 // measure, on the loop, publishes its traffic count and its thread's CPU time for the

@@ -12,6 +12,21 @@
 // a second, so that a lost wake-up could only delay, never hang, a loop). It then dispatches
 // the completions and hands the provided buffers it recycled back to the kernel in one store.
 //
+// # Follow one byte
+//
+// A byte arrives in a provided buffer of the loop's buffer ring, filled by the connection's
+// multishot receive (armRecv, loop_conn.go). Its completion is reaped by iterate (loop.go),
+// routed by its user data (dispatch, loop.go; userdata.go says the tag) to onRecv
+// (loop_conn.go), which hands the buffer's bytes to deliver: conn.Conn.Receive (conn/inbound.go)
+// lends them to the connection, and the handler's OnTraffic reads them with Next or Peek;
+// what it leaves unread is copied out by conn.Conn.KeepUnread before the buffer is recycled.
+// The handler's reply, conn.Conn.Write (conn/conn.go), is appended to the outbound buffer
+// (conn/outbound.go) and the connection put on the loop's send list (ScheduleSend). At the end
+// of the batch and before the next wait, flushSends prepares one send per connection with the
+// whole of what is pending (prepSend, with conn.Conn.NextSend), and the iteration's one
+// io_uring_enter (enter, faults.go) submits it; its completion (onSend) releases what was sent
+// and schedules the rest, if any.
+//
 // # Wake-ups
 //
 // A goroutine that queues a task wakes the loop only if no wake-up is pending for the current

@@ -247,9 +247,7 @@ func TestSilentPeerClosedAtShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := dial(t, s)
-	for h.opened.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, 10*time.Second, func() bool { return h.opened.Load() != 0 })
 	s.Stop()
 	if err := s.Wait(); err != nil {
 		t.Fatal(err)
@@ -375,10 +373,7 @@ func backPressure(t *testing.T, f *poller.Features) {
 	for i := 0; i < clients; i++ {
 		wakeAsync(<-conns, nil)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for received.Load() < sent.Load() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, 10*time.Second, func() bool { return received.Load() >= sent.Load() })
 	if received.Load() != sent.Load() {
 		t.Fatalf("peers sent %d bytes, the handler received %d", sent.Load(), received.Load())
 	}
@@ -435,10 +430,7 @@ func TestFullFixedFileTable(t *testing.T) {
 		t.Fatalf("an existing connection after the refusal: %v", err)
 	}
 	kept[1].Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for s.CountConnections() > 3 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, 5*time.Second, func() bool { return s.CountConnections() <= 3 })
 	if err := echoRoundTrip(dial(t, s), 100, 10); err != nil {
 		t.Fatalf("a new connection once a slot freed: %v", err)
 	}
@@ -458,10 +450,7 @@ func TestFullTablePassesToAnotherLoop(t *testing.T) {
 	served(c1, 1)
 	served(c2, 2)
 	c2.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for s.CountConnections() > 1 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, 5*time.Second, func() bool { return s.CountConnections() <= 1 })
 	c3, c4 := dial(t, s), dial(t, s) // loop 0 (now full), loop 1
 	served(c3, 3)
 	served(c4, 4)
@@ -497,10 +486,7 @@ func TestFullTableHoldsTheAcceptBack(t *testing.T) {
 		t.Fatalf("the loop used %v of CPU refusing 5 connections and waiting 300ms", used)
 	}
 	c1.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for s.CountConnections() > 1 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, 5*time.Second, func() bool { return s.CountConnections() <= 1 })
 	if err := echoRoundTrip(dial(t, s), 100, 3); err != nil {
 		t.Fatalf("a new connection once a slot freed: %v", err)
 	}

@@ -42,6 +42,19 @@ func (h *echo) OnTraffic(c *conn.Conn) Action {
 }
 func (h *echo) OnTick() (time.Duration, Action) { return time.Second, None }
 
+// waitUntil polls cond every millisecond until it holds, and fails the test if it does not
+// within timeout: every wait in the tests is bounded.
+func waitUntil(t testing.TB, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still waiting after %v", timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // startSet starts a set and stops it (checking Wait) when the test ends.
 func startSet(t testing.TB, cfg Config, h Handler) *Set {
 	t.Helper()

@@ -157,19 +157,12 @@ func moveUnderEchoLoad(t *testing.T, conns, moves int) {
 	}
 	stop := make(chan struct{})
 	wait, verified := echoLoad(clients, stop)
-	for len(o.all()) < conns {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, 10*time.Second, func() bool { return len(o.all()) >= conns })
 	all := o.all()
 	// Every round of moves happens under load: before each, the clients have echoed at least
 	// another kilobyte per connection since the previous one.
 	flowed := func(atLeast int64) {
-		for deadline := time.Now().Add(30 * time.Second); verified.Load() < atLeast; {
-			if time.Now().After(deadline) {
-				t.Fatalf("the echo load stalled at %d bytes verified", verified.Load())
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitUntil(t, 30*time.Second, func() bool { return verified.Load() >= atLeast })
 	}
 	var wrong atomic.Int64
 	for round := 0; round < moves; round++ {
@@ -359,9 +352,7 @@ func TestMoveToFullLoopStays(t *testing.T) {
 	if _, err := clients[1].Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("client 1 after its close: %v, want EOF", err)
 	}
-	for s.loops[1].count.Load() > 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, 10*time.Second, func() bool { return s.loops[1].count.Load() <= 1 })
 	if err := moveAndWait(t, s, conns[0], 1); err != nil {
 		t.Fatalf("move once the table has room: %v", err)
 	}
@@ -420,9 +411,7 @@ func TestStopWhileMoving(t *testing.T) {
 		}
 		clients[i].Write([]byte("x"))
 	}
-	for len(o.all()) < n {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, 10*time.Second, func() bool { return len(o.all()) >= n })
 	var ended, asked atomic.Int64
 	for i, c := range o.all() {
 		if s.Move(c, (i+1)%4, func(error) { ended.Add(1) }) == nil {

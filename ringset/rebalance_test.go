@@ -75,9 +75,7 @@ func TestRebalanceSpreadsHashedLoad(t *testing.T) {
 		clients[i] = dialHashedTo(t, s, loops, 0, &port)
 		defer clients[i].Close()
 	}
-	for s.CountConnections() < conns {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, 10*time.Second, func() bool { return s.CountConnections() >= conns })
 	if n := s.loops[0].count.Load(); n != conns {
 		t.Fatalf("loop 0 holds %d of %d connections before the load", n, conns)
 	}

@@ -30,9 +30,7 @@ func (el *eventLoop) Register(ctx context.Context, addr net.Addr) (<-chan gnet.R
 		return nil, errorx.ErrInvalidNetworkAddress
 	}
 	network := addr.Network()
-	switch network {
-	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "unix":
-	default:
+	if !ringset.Serves(network) {
 		return nil, errorx.ErrUnsupportedProtocol
 	}
 	return el.dial(ctx, network, addr.String(), gnet.FromContext(ctx)), nil

@@ -145,15 +145,15 @@ func parseProtoAddr(protoAddr string) (network, address string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("uringnet: address %q: %w", protoAddr, err)
 	}
-	switch u.Scheme {
-	case "":
+	switch {
+	case u.Scheme == "":
 		return "", "", errorx.ErrInvalidNetworkAddress
-	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
+	case ringset.IsTCP(u.Scheme) || ringset.IsUDP(u.Scheme):
 		if u.Host == "" || u.Path != "" {
 			return "", "", errorx.ErrInvalidNetworkAddress
 		}
 		return u.Scheme, u.Host, nil
-	case "unix":
+	case u.Scheme == "unix":
 		p := path.Join(u.Host, u.Path)
 		if p == "" {
 			return "", "", errorx.ErrInvalidNetworkAddress

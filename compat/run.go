@@ -5,7 +5,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/panjf2000/gnet/v2"
 	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
@@ -139,18 +138,16 @@ func runFallback(h gnet.EventHandler, addrs []string, o *gnet.Options, opts []gn
 	return gnet.Rotate(h, addrs, opts...)
 }
 
-var fallbackOnce sync.Once
+var fallback ringset.Fallback
 
 // noteFallback logs, once per process, that gnet's epoll engine serves instead and why:
 // through the application's logger when it set one, else gnet's default logger.
 func noteFallback(o *gnet.Options, why error) {
-	fallbackOnce.Do(func() {
-		logger := o.Logger
-		if logger == nil {
-			logger = logging.GetDefaultLogger()
-		}
-		logger.Warnf("uringnet: io_uring cannot serve (%v); running gnet's epoll engine", why)
-	})
+	logger := o.Logger
+	if logger == nil {
+		logger = logging.GetDefaultLogger()
+	}
+	fallback.Note(logger.Warnf, "gnet", "running gnet's epoll engine", why)
 }
 
 // Backend names the engine Run would use in this process: "io_uring", or "epoll" with the

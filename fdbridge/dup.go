@@ -15,11 +15,12 @@ func Dup(sc syscall.Conn) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	fd, dupErr := -1, error(nil)
-	if err := raw.Control(func(f uintptr) { fd, dupErr = DupFd(int(f)) }); err != nil {
-		return -1, err
-	}
-	return fd, dupErr
+	fd := -1
+	err = Control(raw, func(f int) (err error) {
+		fd, err = DupFd(f)
+		return err
+	})
+	return fd, err
 }
 
 // DupFd returns a close-on-exec duplicate of the regular descriptor fd, which the caller closes.

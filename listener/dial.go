@@ -3,6 +3,8 @@ package listener
 import (
 	"context"
 	"net"
+
+	"github.com/uringnet/uringnet/ringset"
 )
 
 // Dial connects to address on network like net.Dial; for "tcp", "tcp4", "tcp6" and "unix" the
@@ -19,9 +21,7 @@ func DialContext(ctx context.Context, network, address string) (net.Conn, error)
 	if err != nil {
 		return nil, err
 	}
-	switch network {
-	case "tcp", "tcp4", "tcp6", "unix":
-	default:
+	if !ringset.IsStream(network) {
 		return nc, nil
 	}
 	if !available() {

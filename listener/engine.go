@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/uringnet/uringnet/conn"
-	"github.com/uringnet/uringnet/poller"
 	"github.com/uringnet/uringnet/ringset"
 )
 
@@ -60,16 +59,13 @@ func (e *engine) unref() {
 func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 func startEngine(loops int, owned bool) (*engine, error) {
-	f, err := features()
-	if err != nil {
-		return nil, err
-	}
 	e := &engine{owned: owned, paths: paths}
 	if owned {
 		e.refs.Store(1) // the listener's
 	}
+	var err error
 	e.set, err = ringset.Start(ringset.Config{
-		Loops: loops, InboundLimit: inboundLimit, Features: f, // tables as large as the descriptor limit
+		Loops: loops, InboundLimit: inboundLimit, // tables as large as the descriptor limit
 		NeverPoll: true,
 	}, loopHandler{})
 	if err != nil {
@@ -97,33 +93,14 @@ func sharedEngine() (*engine, error) {
 	return shared.e, nil
 }
 
-var probed struct {
-	once sync.Once
-	f    poller.Features
-	err  error
-}
-
-// features probes the kernel once.
-func features() (*poller.Features, error) {
-	probed.once.Do(func() { probed.f, probed.err = poller.Probe() })
-	if probed.err != nil {
-		return nil, probed.err
-	}
-	return &probed.f, nil
-}
-
-var fallbackOnce sync.Once
+var fallback ringset.Fallback
 
 // available reports whether io_uring serves here (ringset.Available, which honours
 // URINGNET_DISABLE); when it does not, it says so once per process, and Listen and Dial return
 // the standard library's types.
 func available() bool {
-	f, err := features()
-	if err == nil {
-		err = ringset.Available(f)
-	}
-	if err != nil {
-		fallbackOnce.Do(func() { log.Printf("uringnet: listener: io_uring unavailable (%v); using the net package", err) })
+	if err := ringset.Available(nil); err != nil {
+		fallback.Note(log.Printf, "listener", "using the net package", err)
 		return false
 	}
 	return true

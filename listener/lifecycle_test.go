@@ -13,6 +13,7 @@ import (
 
 	"github.com/uringnet/uringnet/internal/leakcheck"
 	"github.com/uringnet/uringnet/internal/loopback"
+	"github.com/uringnet/uringnet/ringset"
 )
 
 // TestTenThousandOpenCloseCycles: connections opened and closed 10,000 times (dialed by us and
@@ -130,7 +131,7 @@ func TestFallback(t *testing.T) {
 	prev := log.Writer()
 	log.SetOutput(&logged)
 	defer log.SetOutput(prev)
-	fallbackOnce = sync.Once{}
+	fallback = ringset.Fallback{}
 	ln, err := Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/uringnet/uringnet/fdbridge"
 	"github.com/uringnet/uringnet/ringset"
-	"golang.org/x/sys/unix"
 )
 
 // ListenConfig holds the options of a listener.
@@ -35,15 +35,16 @@ func Listen(network, address string) (net.Listener, error) {
 
 // Listen announces on the local address with lc's options; see the package function.
 func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (net.Listener, error) {
-	switch network {
-	case "tcp", "tcp4", "tcp6", "unix":
-	default:
+	if !ringset.IsStream(network) {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
 	}
 	if lc.Loops < 0 || lc.Loops > ringset.MaxLoops {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: fmt.Errorf("%d loops: want 0 to %d", lc.Loops, ringset.MaxLoops)}
 	}
-	std := net.ListenConfig{Control: lc.control}
+	var std net.ListenConfig
+	if lc.ReusePort {
+		std.Control = fdbridge.ReusePort
+	}
 	ln, err := std.Listen(ctx, network, address)
 	if err != nil {
 		return nil, err
@@ -70,33 +71,13 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 	return &Listener{std: ln.(stdListener), eng: e}, nil
 }
 
-func (lc *ListenConfig) control(_, _ string, c syscall.RawConn) error {
-	if !lc.ReusePort {
-		return nil
-	}
-	var serr error
-	if err := c.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-	}); err != nil {
-		return err
-	}
-	return serr
-}
-
 // setBacklog listens again with another backlog, which Linux allows on a listening socket.
 func setBacklog(ln net.Listener, backlog int) error {
 	raw, err := ln.(syscall.Conn).SyscallConn()
 	if err != nil {
 		return err
 	}
-	var lerr error
-	if err := raw.Control(func(fd uintptr) { lerr = unix.Listen(int(fd), backlog) }); err != nil {
-		return err
-	}
-	if lerr != nil {
-		return fmt.Errorf("listen backlog %d: %w", backlog, lerr)
-	}
-	return nil
+	return fdbridge.Control(raw, func(fd int) error { return fdbridge.Listen(fd, backlog) })
 }
 
 // stdListener is what *net.TCPListener and *net.UnixListener have in common here.

@@ -3,6 +3,7 @@ package ringset
 import (
 	"errors"
 	"os"
+	"sync"
 
 	"github.com/uringnet/uringnet/poller"
 )
@@ -15,6 +16,17 @@ const DisableEnv = "URINGNET_DISABLE"
 // ErrDisabled is why a set does not run when DisableEnv is set; it matches
 // poller.ErrUnavailable.
 var ErrDisabled = &poller.UnavailableError{Op: "start", Err: errors.New(DisableEnv + "=1 is set")}
+
+// Fallback says, once per process, that io_uring cannot serve one of uringnet's faces and
+// what serves instead: the visible half of falling back (the other is a function reporting
+// it, such as Backend). Each face has one.
+type Fallback struct{ once sync.Once }
+
+// Note logs through logf, the first time only, "uringnet: face: io_uring cannot serve (why);
+// instead".
+func (f *Fallback) Note(logf func(format string, args ...any), face, instead string, why error) {
+	f.once.Do(func() { logf("uringnet: %s: io_uring cannot serve (%v); %s", face, why, instead) })
+}
 
 // Available reports whether a set can run on io_uring in this process: nil if so, else an
 // error matching poller.ErrUnavailable that says why (DisableEnv, a kernel or sandbox that

@@ -172,7 +172,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ReadBufferSize == 0 {
 		c.ReadBufferSize = 16 << 10
 	}
-	if isUDP(c.Network) && c.ReadBufferSize <= minDatagramBuffer {
+	if IsUDP(c.Network) && c.ReadBufferSize <= minDatagramBuffer {
 		return c, fmt.Errorf("ringset: a read buffer of %d bytes holds no datagram: more than %d needed", c.ReadBufferSize, minDatagramBuffer)
 	}
 	if c.ReadBuffers == 0 {
@@ -193,7 +193,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Backlog == 0 {
 		c.Backlog = 1024
 	}
-	if isUDP(c.Network) {
+	if IsUDP(c.Network) {
 		c.ReusePort = true // every loop reads its own socket, as gnet forces for UDP
 	}
 	if c.ReusePort && (c.Network == "unix" || c.Network == "") {

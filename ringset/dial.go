@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/uringnet/uringnet/fdbridge"
 	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
 )
@@ -59,17 +60,17 @@ func (s *Set) Dial(ctx context.Context, i int, network, address string, o Openin
 	if i < 0 || i >= len(s.loops) {
 		return fmt.Errorf("ringset: dial on loop %d of %d", i, len(s.loops))
 	}
-	if isUDP(network) || s.cfg.Features.Require(DialCaps...) != nil {
+	if IsUDP(network) || s.cfg.Features.Require(DialCaps...) != nil {
 		return s.dialAndAdopt(ctx, i, network, address, o)
 	}
 	var addrs []netip.AddrPort
-	switch network {
-	case "tcp", "tcp4", "tcp6":
+	switch {
+	case IsTCP(network):
 		var err error
 		if addrs, err = resolveTCP(ctx, network, address); err != nil {
 			return &net.OpError{Op: "dial", Net: network, Err: err}
 		}
-	case "unix":
+	case network == "unix":
 	default:
 		return &net.OpError{Op: "dial", Net: network, Err: net.UnknownNetworkError(network)}
 	}
@@ -78,7 +79,7 @@ func (s *Set) Dial(ctx context.Context, i int, network, address string, o Openin
 
 // dialAddrs dials addrs in turn (a TCP dial), or the unix socket at path, from loop i.
 func (s *Set) dialAddrs(ctx context.Context, i int, network, path string, addrs []netip.AddrPort, o Opening) error {
-	d := &dialing{network: network, addrs: addrs, opts: s.cfg.socketOptions(isTCP(network))}
+	d := &dialing{network: network, addrs: addrs, opts: s.cfg.socketOptions(IsTCP(network))}
 	d.deadline, _ = ctx.Deadline()
 	if len(addrs) == 0 {
 		d.addr = &net.UnixAddr{Name: path, Net: "unix"}
@@ -139,19 +140,14 @@ func (s *Set) dialAndAdopt(ctx context.Context, i int, network, address string, 
 	// The set's options, not the standard library's defaults (its 15 s keep-alive), as a dial
 	// from the ring would have them.
 	d := net.Dialer{KeepAlive: -1, Control: func(network, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			for _, o := range s.cfg.socketOptions(isTCP(network)) {
-				if serr = unix.SetsockoptInt(int(fd), o.Level, o.Name, int(o.Value)); serr != nil {
-					serr = os.NewSyscallError("setsockopt", serr)
-					return
+		return fdbridge.Control(rc, func(fd int) error {
+			for _, o := range s.cfg.socketOptions(IsTCP(network)) {
+				if err := fdbridge.SetInt(fd, o.Level, o.Name, int(o.Value)); err != nil {
+					return err
 				}
 			}
+			return nil
 		})
-		if err != nil {
-			return err
-		}
-		return serr
 	}}
 	c, err := d.DialContext(ctx, network, address)
 	if err != nil {

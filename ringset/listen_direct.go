@@ -21,8 +21,6 @@ import (
 // port the kernel chose for port 0 (getsockname has no ring operation on this kernel).
 var directListenCaps = []poller.Capability{poller.CapSocketDirect, poller.CapBindListen, poller.CapSockCmd, poller.CapFixedFdInstall}
 
-func isTCP(network string) bool { return network == "tcp" || network == "tcp4" || network == "tcp6" }
-
 // listenDirect creates a listening TCP socket in slot listenerSlot of r, on the calling owner
 // thread before anything else is in flight on r, and returns its address and a regular
 // descriptor for it (the caller's, to close). Errors are *net.OpError, as net.Listen's are.

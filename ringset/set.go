@@ -88,7 +88,7 @@ func Prepare(cfg Config, h Handler) (*Set, error) {
 	}
 	s := &Set{cfg: cfg, handler: h, done: make(chan struct{}), started: make(chan struct{}), begin: make(chan struct{}),
 		recvLimit: cfg.Features.Has(poller.CapRecvLimit),
-		direct:    isTCP(cfg.Network) && cfg.Features.Require(directListenCaps...) == nil}
+		direct:    IsTCP(cfg.Network) && cfg.Features.Require(directListenCaps...) == nil}
 	s.sent, _ = h.(SendObserver)
 	if s.waker, err = newWaker(cfg.Features); err != nil {
 		return nil, err
@@ -130,7 +130,7 @@ func (s *Set) makeLoops(lfds []int) {
 		if cfg.ReusePort && lfds != nil {
 			l.listenFd = lfds[i]
 		}
-		if isUDP(cfg.Network) {
+		if IsUDP(cfg.Network) {
 			family := unix.AF_INET6
 			if sa, err := unix.Getsockname(lfds[i]); err == nil {
 				if _, v4 := sa.(*unix.SockaddrInet4); v4 {
@@ -236,13 +236,7 @@ func (s *Set) abort(err error) error {
 func (s *Set) listen(n int) ([]int, error) {
 	lc := net.ListenConfig{}
 	if s.cfg.ReusePort {
-		lc.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			if err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) }); err != nil {
-				return err
-			}
-			return serr
-		}
+		lc.Control = fdbridge.ReusePort
 	}
 	var fds []int
 	addr := s.cfg.Address
@@ -265,7 +259,7 @@ func (s *Set) listenOne(lc net.ListenConfig, addr string) (int, error) {
 		io.Closer
 		syscall.Conn
 	}
-	if isUDP(s.cfg.Network) {
+	if IsUDP(s.cfg.Network) {
 		pc, err := lc.ListenPacket(context.Background(), s.cfg.Network, addr)
 		if err != nil {
 			return -1, fmt.Errorf("ringset: listen: %w", err)
@@ -366,7 +360,7 @@ func (s *Set) shutdown() {
 // armed on them end, and are not armed again.
 func (s *Set) stopListening() {
 	s.stopping.Store(true)
-	if isUDP(s.cfg.Network) {
+	if IsUDP(s.cfg.Network) {
 		return
 	}
 	for _, fd := range s.listenFds {

@@ -40,10 +40,6 @@ type udpSend struct {
 	buf []byte
 }
 
-func isUDP(network string) bool {
-	return network == "udp" || network == "udp4" || network == "udp6"
-}
-
 func (l *loop) armRecvFrom() {
 	s := l.sqe()
 	s.PrepRecvmsgMultishot(listenerSlot, &l.udp.layout, bufferGroup, 0)

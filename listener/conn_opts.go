@@ -37,7 +37,7 @@ func (lc *Conn) CloseRead() error {
 	}
 	lc.shut.Or(readShutBit)
 	if r := lc.ring.Load(); r != nil {
-		r.rouseReader()
+		r.wakeReader()
 		r.onLoop(func(c *conn.Conn) error {
 			r.readDiscard = true
 			c.Discard(-1)

@@ -7,7 +7,7 @@ import (
 )
 
 // deadline is one direction's deadline. Every operation of that direction checks passed,
-// whether it is already blocked (wake rouses it to look) or starts later; a new deadline clears
+// whether it is already blocked (wake makes it look) or starts later; a new deadline clears
 // it, reviving the direction. Only callers' goroutines use it, never the loop; the
 // per-operation check takes no lock.
 //

@@ -27,7 +27,7 @@ import (
 // A goroutine that has to wait parks on a one-token channel (rxWake, wWake) after announcing
 // itself (rxWaiting, wWaiting); the loop sends the token only to an announced waiter, so a
 // message that finds its reader running costs no channel operation. The deadline's timer, Close
-// and the loop's close put a token in both channels unconditionally (rouseReader, rouseWriter).
+// and the loop's close put a token in both channels unconditionally (wakeReader, wakeWriter).
 type ringConn struct {
 	lc   *Conn
 	loop int
@@ -73,8 +73,8 @@ func newRingConn(lc *Conn, loop int) *ringConn {
 		rxWake: make(chan struct{}, 1), wWake: make(chan struct{}, 1),
 		closed: make(chan struct{}), dead: make(chan struct{}),
 	}
-	r.rdl.init(r.rouseReader)
-	r.wdl.init(r.rouseWriter)
+	r.rdl.init(r.wakeReader)
+	r.wdl.init(r.wakeWriter)
 	r.refillFn, r.flushFn = r.loopRefill, r.loopFlush
 	r.startReceivingFn, r.stopReceivingFn = r.loopStartReceiving, r.loopStopReceiving
 	return r
@@ -234,8 +234,8 @@ func (r *ringConn) post(f func()) bool { return r.lc.eng.set.Post(r.loop, f) == 
 // cancels what is in flight and closes the descriptor.
 func (r *ringConn) close() {
 	r.closeOnce.Do(func() { close(r.closed) })
-	r.rouseReader()
-	r.rouseWriter()
+	r.wakeReader()
+	r.wakeWriter()
 	r.post(r.loopClose) // a stopped loop has closed the connection already
 }
 

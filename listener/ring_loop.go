@@ -36,45 +36,45 @@ func (r *ringConn) handOver(c *conn.Conn) {
 		ch := getChunk(n)
 		ch.b = ch.b[:c.Read(ch.b[:min(n, cap(ch.b))])]
 		r.rx.Store(ch)
-		r.wakeReader()
+		r.wakeReaderIfWaiting()
 	}
 	if r.eofSeen && !r.eof.Load() {
 		r.eof.Store(true)
-		r.wakeReader()
+		r.wakeReaderIfWaiting()
 	}
 	if r.recvStopped && !r.drained.Load() {
 		r.drained.Store(true)
+		r.wakeReaderIfWaiting()
+	}
+}
+
+// wakeReaderIfWaiting wakes a reader that announced it waits for bytes, the EOF or the end of
+// receiving; one that did not will see them before it parks (it announces, then checks).
+func (r *ringConn) wakeReaderIfWaiting() {
+	if r.rxWaiting.Swap(false) {
 		r.wakeReader()
 	}
 }
 
-// wakeReader wakes a reader that announced it waits for bytes, the EOF or the end of
-// receiving; one that did not will see them before it parks (it announces, then checks).
-func (r *ringConn) wakeReader() {
-	if r.rxWaiting.Swap(false) {
-		r.rouseReader()
-	}
-}
-
-// wakeWriter wakes a writer that announced it waits for room.
-func (r *ringConn) wakeWriter() {
+// wakeWriterIfWaiting wakes a writer that announced it waits for room.
+func (r *ringConn) wakeWriterIfWaiting() {
 	if r.wWaiting.Swap(false) {
-		r.rouseWriter()
+		r.wakeWriter()
 	}
 }
 
-// rouseReader puts the token in the readers' channel whether or not one waits: for what a
+// wakeReader puts the token in the readers' channel whether or not one waits: for what a
 // reader checks before it announces itself (Close, a deadline, the loop's close), so that one
 // parked in between finds the token. A token nobody needed costs a later Read one more turn.
-func (r *ringConn) rouseReader() {
+func (r *ringConn) wakeReader() {
 	select {
 	case r.rxWake <- struct{}{}:
 	default:
 	}
 }
 
-// rouseWriter is rouseReader for writers.
-func (r *ringConn) rouseWriter() {
+// wakeWriter is wakeReader for writers.
+func (r *ringConn) wakeWriter() {
 	select {
 	case r.wWake <- struct{}{}:
 	default:
@@ -145,7 +145,7 @@ func (r *ringConn) loopSent(c *conn.Conn) {
 	now := c.OutboundBuffered()
 	if sent := r.lastOut - now; sent > 0 {
 		r.wPending.Add(-int64(sent))
-		r.wakeWriter()
+		r.wakeWriterIfWaiting()
 	}
 	r.lastOut = now
 	if now > 0 || r.wbox.Load() != nil {
@@ -198,8 +198,8 @@ func (r *ringConn) loopClosed(err error) {
 	}
 	r.deadErr = asSyscallError(err)
 	close(r.dead)
-	r.rouseReader()
-	r.rouseWriter()
+	r.wakeReader()
+	r.wakeWriter()
 	r.lc.eng.unref()
 }
 

@@ -54,7 +54,7 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer br.Close()
-	prep(t, r, 10, func(s *SQE) { s.PrepRecvMultishot(int32(fds[1]), br.GroupID(), 0) })
+	prep(t, r, 10, func(s *SQE) { s.PrepRecvMultishotBufferSelect(int32(fds[1]), br.GroupID(), 0) })
 	msg := make([]byte, 64)
 	check("send and multishot receive", func() {
 		sqe, _ := r.GetSQE()

@@ -71,7 +71,7 @@ func (r *Ring) RegisterBufferRing(bgid uint16, entries, bufSize uint32) (*Buffer
 	return b, nil
 }
 
-// GroupID is the buffer group id receives name with PrepRecvMultishot.
+// GroupID is the buffer group id receives name with PrepRecvMultishotBufferSelect.
 func (b *BufferRing) GroupID() uint16 { return b.bgid }
 
 // BufferSize is the size of each buffer.

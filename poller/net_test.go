@@ -103,7 +103,7 @@ func TestMultishotRecvBufferRingENOBUFS(t *testing.T) {
 	}()
 
 	arm := func() {
-		prep(t, r, 50, func(s *SQE) { s.PrepRecvMultishot(int32(slot), br.GroupID(), 0); s.SetFlags(FlagFixedFile) })
+		prep(t, r, 50, func(s *SQE) { s.PrepRecvMultishotBufferSelect(int32(slot), br.GroupID(), 0); s.SetFlags(FlagFixedFile) })
 	}
 	arm()
 	var got []byte
@@ -250,7 +250,7 @@ func TestShutdownAndCloseDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prep(t, r, 74, func(s *SQE) { s.PrepClose(fd) })
+	prep(t, r, 74, func(s *SQE) { s.PrepClose(int32(fd)) })
 	mustRes(t, waitCQE(t, r, 74), "close")
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != unix.EBADF {
 		t.Fatalf("fd %d still open after CLOSE: %v", fd, err)
@@ -374,7 +374,7 @@ func TestRecvmsgMultishotUDP(t *testing.T) {
 	}
 	defer br.Close()
 	layout := &unix.Msghdr{Namelen: unix.SizeofSockaddrInet6}
-	prep(t, r, 90, func(s *SQE) { s.PrepRecvmsgMultishot(int32(fd), layout, br.GroupID(), 0) })
+	prep(t, r, 90, func(s *SQE) { s.PrepRecvmsgMultishotBufferSelect(int32(fd), layout, br.GroupID(), 0) })
 	if _, err := r.Submit(); err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +506,7 @@ func TestCancelFixedFdAllAndBufferSelectRecv(t *testing.T) {
 
 	// Two operations waiting on the slot: a multishot receive and a plain one.
 	buf := make([]byte, 16)
-	prep(t, r, 2, func(s *SQE) { s.PrepRecvMultishot(int32(slot), br.GroupID(), 0); s.SetFlags(FlagFixedFile) })
+	prep(t, r, 2, func(s *SQE) { s.PrepRecvMultishotBufferSelect(int32(slot), br.GroupID(), 0); s.SetFlags(FlagFixedFile) })
 	prep(t, r, 3, func(s *SQE) { s.PrepRecv(int32(slot), buf, 0); s.SetFlags(FlagFixedFile) })
 	if _, err := r.SubmitAndWait(0); err != nil {
 		t.Fatal(err)

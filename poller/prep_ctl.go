@@ -12,8 +12,8 @@ func (s *SQE) PrepNop() {
 }
 
 // PrepClose closes a regular descriptor.
-func (s *SQE) PrepClose(fd int) {
-	s.prepRW(OpClose, int32(fd), 0, 0, 0)
+func (s *SQE) PrepClose(fd int32) {
+	s.prepRW(OpClose, fd, 0, 0, 0)
 }
 
 // PrepCloseDirect closes a direct descriptor, freeing its slot for reuse.

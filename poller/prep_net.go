@@ -26,7 +26,7 @@ func (s *SQE) PrepBind(fd int32, sa *Sockaddr) {
 // that has no regular descriptor. The kernel reads *val when the command runs.
 func (s *SQE) PrepSetsockopt(fd int32, level, opt int, val *int32) {
 	s.prepRW(OpUringCmd, fd, uint64(uint32(level))|uint64(uint32(opt))<<32, 0, socketCmdSetsockopt)
-	s.fileIndex = 4 // optlen
+	s.fileIndex = uint32(unsafe.Sizeof(*val)) // optlen
 	s.addr3 = ptrAddr(unsafe.Pointer(val))
 }
 
@@ -69,10 +69,11 @@ func (s *SQE) PrepAcceptDirect(fd int32, sa *unix.RawSockaddrAny, salen *uint32,
 	s.setTargetSlot(slot)
 }
 
-// PrepRecvMultishot receives on fd until cancelled, failed or out of buffers, each time into a
-// buffer the kernel takes from provided-buffer group bgid (CQE.BufferID names it; Res is the
-// byte count, 0 at end of stream).
-func (s *SQE) PrepRecvMultishot(fd int32, bgid uint16, msgFlags int) {
+// PrepRecvMultishotBufferSelect receives on fd until cancelled, failed or out of buffers, each
+// time into a buffer the kernel selects from provided-buffer group bgid (FlagBufferSelect is
+// set: a multishot receive has no buffer of its own). CQE.BufferID names the buffer; Res is
+// the byte count, 0 at end of stream.
+func (s *SQE) PrepRecvMultishotBufferSelect(fd int32, bgid uint16, msgFlags int) {
 	s.prepRW(OpRecv, fd, 0, 0, 0)
 	s.opFlags = uint32(msgFlags)
 	s.ioprio |= recvMultishot
@@ -82,11 +83,13 @@ func (s *SQE) PrepRecvMultishot(fd int32, bgid uint16, msgFlags int) {
 
 // SetRecvLimit ends a multishot receive once it has delivered total bytes (its last completion
 // then lacks CQEFMore), for bounding what one connection can receive before its owner re-arms
-// it. The completion that reaches the limit may carry up to one buffer more. Call it after PrepRecvMultishot; it needs CapRecvLimit (a kernel without it fails the
-// receive with -EINVAL).
+// it. The completion that reaches the limit may carry up to one buffer more. Call it after
+// PrepRecvMultishotBufferSelect; it needs CapRecvLimit (a kernel without it fails the receive
+// with -EINVAL).
 func (s *SQE) SetRecvLimit(total uint32) { s.fileIndex = total }
 
-// PrepRecvBufferSelect receives once into a buffer the kernel takes from group bgid.
+// PrepRecvBufferSelect receives once into a buffer the kernel selects from provided-buffer
+// group bgid (FlagBufferSelect is set).
 func (s *SQE) PrepRecvBufferSelect(fd int32, bgid uint16, msgFlags int) {
 	s.prepRW(OpRecv, fd, 0, 0, 0)
 	s.opFlags = uint32(msgFlags)
@@ -100,10 +103,11 @@ func (s *SQE) PrepRecv(fd int32, b []byte, msgFlags int) {
 	s.opFlags = uint32(msgFlags)
 }
 
-// PrepRecvmsgMultishot receives datagrams on fd into buffers of group bgid. msg only describes
-// the layout each buffer gets (Namelen and Controllen bytes reserved after the header); read a
-// buffer with ParseRecvmsgOut using the same msg. The kernel copies msg at submission.
-func (s *SQE) PrepRecvmsgMultishot(fd int32, msg *unix.Msghdr, bgid uint16, msgFlags int) {
+// PrepRecvmsgMultishotBufferSelect receives datagrams on fd into buffers the kernel selects
+// from provided-buffer group bgid (FlagBufferSelect is set). msg only describes the layout each
+// buffer gets (Namelen and Controllen bytes reserved after the header); read a buffer with
+// ParseRecvmsgOut using the same msg. The kernel copies msg at submission.
+func (s *SQE) PrepRecvmsgMultishotBufferSelect(fd int32, msg *unix.Msghdr, bgid uint16, msgFlags int) {
 	s.prepRW(OpRecvmsg, fd, ptrAddr(unsafe.Pointer(msg)), 1, 0)
 	s.opFlags = uint32(msgFlags)
 	s.ioprio |= recvMultishot

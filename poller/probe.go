@@ -138,6 +138,18 @@ func Probe() (Features, error) {
 	return probeResult.f, probeResult.err
 }
 
+// The probe's scratch rings are as small as what they try: one operation at a time on the
+// probing ring, none on the rings that only try setup flags, and a buffer ring and a
+// fixed-file table just large enough to register.
+const (
+	probeEntries     = 8  // the probing ring's submission queue
+	trySetupEntries  = 2  // a ring made only to see whether the kernel takes its flags
+	probeFileSlots   = 4  // the sparse fixed-file table
+	probeBuffers     = 4  // buffers in the provided-buffer ring
+	probeBufferSize  = 64 // each of them, in bytes
+	probeBufferGroup = 0
+)
+
 func probeKernel() (Features, error) {
 	var f Features
 	var uts unix.Utsname
@@ -149,7 +161,7 @@ func probeKernel() (Features, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
-	r, err := New(Options{Entries: 8})
+	r, err := New(Options{Entries: probeEntries})
 	if err != nil {
 		return f, err
 	}
@@ -169,9 +181,9 @@ func probeKernel() (Features, error) {
 	f.set(CapDeferTaskrun, trySetup(SetupSingleIssuer|SetupDeferTaskrun))
 	f.set(CapNoSQArray, trySetup(SetupNoSQArray))
 	f.set(CapRegisteredRing, r.RegisterRingFd() == nil)
-	f.set(CapSparseFiles, r.RegisterSparseFiles(4) == nil && r.SetFileAllocRange(0, 4) == nil)
+	f.set(CapSparseFiles, r.RegisterSparseFiles(probeFileSlots) == nil && r.SetFileAllocRange(0, probeFileSlots) == nil)
 
-	if br, err := r.RegisterBufferRing(0, 4, 64); err == nil {
+	if br, err := r.RegisterBufferRing(probeBufferGroup, probeBuffers, probeBufferSize); err == nil {
 		f.set(CapBufferRing, true)
 		ok := probeMultishotRecv(r, br, 0)
 		f.set(CapMultishotRecv, ok)
@@ -205,7 +217,7 @@ func probeOpcodes(r *Ring, f *Features) error {
 }
 
 func trySetup(flags SetupFlags) bool {
-	r, err := New(Options{Entries: 2, Flags: flags})
+	r, err := New(Options{Entries: trySetupEntries, Flags: flags})
 	if err != nil {
 		return false
 	}
@@ -231,7 +243,7 @@ func probeMultishotRecv(r *Ring, br *BufferRing, limit uint32) bool {
 	if err != nil {
 		return false
 	}
-	sqe.PrepRecvMultishot(int32(fds[0]), br.GroupID(), 0)
+	sqe.PrepRecvMultishotBufferSelect(int32(fds[0]), br.GroupID(), 0)
 	if limit > 0 {
 		sqe.SetRecvLimit(limit)
 	}

@@ -2,6 +2,13 @@ package poller
 
 // SQE is a submission queue entry (struct io_uring_sqe, 64 bytes). Get one from Ring.GetSQE,
 // fill it with one Prep method, then add flags and user data.
+//
+// As in liburing, a Prep method takes the descriptor it works on as fd, an int32 as the entry
+// holds it: a regular descriptor, or, with FlagFixedFile set on the entry, a slot of the ring's
+// fixed-file table. A slot a method creates or closes is a uint32 slot (AllocSlot: the kernel
+// picks), and another ring's descriptor, the target of a message, is an int, as Ring.Fd returns
+// it. A receive that takes its buffer from a provided-buffer group says so in its name
+// (BufferSelect) and takes the group.
 type SQE struct {
 	opcode      uint8
 	flags       uint8

@@ -140,11 +140,18 @@ func (l *loop) runTask(f func()) {
 	}
 }
 
+// A loop's ring: its submission queue holds what one iteration prepares; the completion queue
+// is eight times as large, so that multishot receives and accepts, which complete many times
+// per submission, do not overflow it.
+const (
+	loopSQEntries = 1024
+	loopCQEntries = 8 * loopSQEntries
+)
+
 // setup creates the ring and its resources on the calling (locked) thread.
 func (l *loop) setup() error {
 	cfg := &l.set.cfg
-	entries := uint32(1024)
-	r, err := poller.NewLoopRing(entries, 8*entries)
+	r, err := poller.NewLoopRing(loopSQEntries, loopCQEntries)
 	if err != nil {
 		return fmt.Errorf("ringset: loop %d: %w", l.idx, err)
 	}
@@ -171,7 +178,7 @@ func (l *loop) setup() error {
 	l.slots = slots
 	l.conns = make([]*conn.Conn, min(slots, 64))
 	l.gens = make([]uint32, min(slots, 64))
-	l.cqes = make([]poller.CQE, 8*entries)
+	l.cqes = make([]poller.CQE, loopCQEntries) // one whole completion queue per reap
 	return nil
 }
 

@@ -98,9 +98,9 @@ func (l *loop) armRecv(c *conn.Conn) {
 	s := l.sqe()
 	switch {
 	case c.IsDatagram(): // nothing is kept between datagrams: no budget to bound
-		s.PrepRecvMultishot(int32(c.Slot), bufferGroup, 0)
+		s.PrepRecvMultishotBufferSelect(int32(c.Slot), bufferGroup, 0)
 	case l.set.recvLimit:
-		s.PrepRecvMultishot(int32(c.Slot), bufferGroup, 0)
+		s.PrepRecvMultishotBufferSelect(int32(c.Slot), bufferGroup, 0)
 		s.SetRecvLimit(uint32(l.budget(c) - c.InboundBuffered()))
 	default:
 		s.PrepRecvBufferSelect(int32(c.Slot), bufferGroup, 0)

@@ -42,7 +42,7 @@ type udpSend struct {
 
 func (l *loop) armRecvFrom() {
 	s := l.sqe()
-	s.PrepRecvmsgMultishot(listenerSlot, &l.udp.layout, bufferGroup, 0)
+	s.PrepRecvmsgMultishotBufferSelect(listenerSlot, &l.udp.layout, bufferGroup, 0)
 	s.SetFlags(poller.FlagFixedFile)
 	s.SetUserData(recordUserData(opRecvFrom, 0))
 	l.udp.armed = true

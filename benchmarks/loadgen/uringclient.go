@@ -144,7 +144,7 @@ func (c *uringClient) drive(r *poller.Ring, br *poller.BufferRing, conns []*urin
 		if err != nil {
 			return err
 		}
-		s.PrepRecvMultishot(int32(id), br.GroupID(), 0)
+		s.PrepRecvMultishotBufferSelect(int32(id), br.GroupID(), 0)
 		s.SetFlags(poller.FlagFixedFile)
 		s.SetUserData(uint64(id) << 1)
 		return nil

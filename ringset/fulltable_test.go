@@ -1,0 +1,94 @@
+package ringset
+
+// A loop whose fixed-file table is full: extra connections are refused or go to another loop,
+// and the accept is held back until a slot frees.
+
+import (
+	"net"
+	"testing"
+	"time"
+)
+
+// With a full fixed-file table the extra connections are refused (closed), the loop keeps
+// serving those it has, and accepts again once a slot frees.
+func TestFullFixedFileTable(t *testing.T) {
+	s := startSet(t, Config{MaxConnsPerLoop: 4}, &echo{})
+	var kept []net.Conn
+	for i := 0; i < 4; i++ {
+		c := dial(t, s)
+		if err := echoRoundTrip(c, 100, uint64(i)); err != nil {
+			t.Fatalf("connection %d of 4: %v", i, err)
+		}
+		kept = append(kept, c)
+	}
+	extra := dial(t, s)
+	extra.SetReadDeadline(time.Now().Add(5 * time.Second))
+	extra.Write([]byte("hello?"))
+	if _, err := extra.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a fifth connection was served by a loop with four slots")
+	}
+	if err := echoRoundTrip(kept[0], 100, 9); err != nil {
+		t.Fatalf("an existing connection after the refusal: %v", err)
+	}
+	kept[1].Close()
+	waitUntil(t, 5*time.Second, func() bool { return s.CountConnections() <= 3 })
+	if err := echoRoundTrip(dial(t, s), 100, 10); err != nil {
+		t.Fatalf("a new connection once a slot freed: %v", err)
+	}
+}
+
+// A connection whose loop (the balancer's pick) has a full table goes to another loop with
+// room, rather than being refused.
+func TestFullTablePassesToAnotherLoop(t *testing.T) {
+	s := startSet(t, Config{Loops: 2, MaxConnsPerLoop: 2}, &echo{})
+	served := func(c net.Conn, seed uint64) {
+		t.Helper()
+		if err := echoRoundTrip(c, 100, seed); err != nil {
+			t.Fatalf("connection %d: %v", seed, err)
+		}
+	}
+	c1, c2 := dial(t, s), dial(t, s) // round-robin: loop 0, loop 1
+	served(c1, 1)
+	served(c2, 2)
+	c2.Close()
+	waitUntil(t, 5*time.Second, func() bool { return s.CountConnections() <= 1 })
+	c3, c4 := dial(t, s), dial(t, s) // loop 0 (now full), loop 1
+	served(c3, 3)
+	served(c4, 4)
+	served(dial(t, s), 5) // the pick is loop 0, full: loop 1 takes it
+	if n := s.CountConnections(); n != 4 {
+		t.Fatalf("%d connections served, want 4 in two tables of two", n)
+	}
+}
+
+// A loop accepting on its own listener (ReusePort) whose table is full refuses the connection
+// (the kernel accepts it, finds no slot, and closes it) and holds its accept back rather than
+// re-arming it against the same failure as fast as the ring turns; once a slot frees, a new
+// connection is served.
+func TestFullTableHoldsTheAcceptBack(t *testing.T) {
+	s := startSet(t, Config{ReusePort: true, MaxConnsPerLoop: 2}, &echo{})
+	c1, c2 := dial(t, s), dial(t, s)
+	for i, c := range []net.Conn{c1, c2} {
+		if err := echoRoundTrip(c, 100, uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cpu0 := loopsCPU(t, s)
+	for range 5 {
+		refused := dial(t, s)
+		refused.Write([]byte("x"))
+		refused.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := refused.Read(make([]byte, 1)); n != 0 || err == nil {
+			t.Fatal("a connection was served beyond a full table")
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if used := loopsCPU(t, s) - cpu0; used > 100*time.Millisecond {
+		t.Fatalf("the loop used %v of CPU refusing 5 connections and waiting 300ms", used)
+	}
+	c1.Close()
+	waitUntil(t, 5*time.Second, func() bool { return s.CountConnections() <= 1 })
+	if err := echoRoundTrip(dial(t, s), 100, 3); err != nil {
+		t.Fatalf("a new connection once a slot freed: %v", err)
+	}
+}

@@ -7,16 +7,21 @@ GO ?= go
 # built with gnet's poll_opt tag, whose Polling takes no callback); then, without it,
 # the load tests it slows too much to run at full size and the allocation counts it distorts.
 # The migration command (cmd/uringnet-migrate) is its own module, so that golang.org/x/tools
-# stays out of the library's go.mod: it is vetted and tested on its own.
+# stays out of the library's go.mod, and so is the benchmark harness (benchmarks), so that
+# gonum/plot and hdrhistogram do: each is vetted and tested on its own (the harness under the
+# race detector, as it was inside the library's module; it uses the library through a replace
+# directive, so it always builds against this tree).
 test: vet
 	$(GO) test -race -count=1 ./...
 	$(GO) test -race -count=1 -tags poll_opt ./compat/netpoll
 	$(GO) test -count=1 -run 'ThousandConnections|AllocatesNothing' ./...
 	cd cmd/uringnet-migrate && $(GO) test -count=1 ./...
+	cd benchmarks && $(GO) test -race -count=1 ./...
 
 vet:
 	$(GO) vet ./...
 	cd cmd/uringnet-migrate && $(GO) vet ./...
+	cd benchmarks && $(GO) vet ./...
 
 # Starts the HTTP example (examples/http) on io_uring on port 8080; stop it with Ctrl-C.
 run:
@@ -60,9 +65,10 @@ BENCH_LOCK ?= flock /tmp/uringnet-bench.lock
 BENCH_FLAGS ?= # more flags for bench run, e.g. -repeats 5 -duration 5s (recorded with the results)
 BENCHSTAT ?= $(or $(shell command -v benchstat),$(shell $(GO) env GOPATH)/bin/benchstat)
 
-# The harness's binary, built afresh for every target that runs it.
+# The harness's binary, built afresh for every target that runs it, from the benchmarks module
+# (which uses this tree's library through its replace directive).
 bench-bin:
-	$(GO) build -o bin/bench ./benchmarks/bench
+	cd benchmarks && $(GO) build -o ../bin/bench ./bench
 
 # The everyday comparison, under five minutes: 64 B echo at 100 and 1,000 connections
 # pipelined 1 and 16 deep, HTTP plaintext (wrk, 16 deep), RESP (redis-benchmark, 16 deep),

@@ -9,6 +9,10 @@
 //   - report: results files, the markdown table, the charts and the README's section;
 //   - harness: child processes, /proc measurements, the machine's description, medians.
 //
+// It is a module of its own (go.mod here, the library through a replace directive of ../), so
+// that its plotting and histogram dependencies stay out of the library's go.mod and out of every
+// program that imports uringnet; make test and make vet test and vet it as well.
+//
 // The mechanisms' Go benchmarks (wake-up, accept hand-off) live beside the code they measure
 // (poller, ringset) and run with make bench-mech.
 package benchmarks

@@ -16,6 +16,9 @@ func (s *Set) ListenerKind() string {
 	return "regular"
 }
 
+// Waker names how other goroutines wake the loops: "sync-msg-ring" or "messenger-ring".
+func (s *Set) Waker() string { return s.waker.kind() }
+
 // Moves is how many moves the rebalancer has started.
 func (s *Set) Moves() int64 { return s.moved.Load() }
 

@@ -121,9 +121,9 @@ func (l *loop) wake() {
 	if sender := loopOf(id); sender != nil && sender.set == l.set {
 		sender.ringMsgs.Add(1)
 		s := sender.sqe()
-		s.PrepMsgRingData(l.fd, userData(opWake, 0, 0), 0, 0)
+		s.PrepMsgRingData(l.fd, recordUserData(opWake, 0), 0, 0)
 		s.SetFlags(poller.FlagCQESkipSuccess)
-		s.SetUserData(userData(opWakeSent, 0, uint32(l.idx)))
+		s.SetUserData(recordUserData(opWakeSent, uint32(l.idx)))
 		return
 	}
 	if err := l.set.waker.wake(l.fd); err != nil {

@@ -319,9 +319,6 @@ func (s *Set) CountConnections() int {
 	return int(n)
 }
 
-// Waker names how other goroutines wake the loops: "sync-msg-ring" or "messenger-ring".
-func (s *Set) Waker() string { return s.waker.kind() }
-
 // Post runs f on loop i.
 func (s *Set) Post(i int, f func()) error { return s.loops[i].Post(f) }
 

@@ -14,6 +14,6 @@ func newWaker(f *poller.Features) (waker, error) {
 }
 
 // wake posts the loop's wake-up message to the ring ringFd.
-func (w waker) wake(ringFd int) error { return w.Wake(ringFd, userData(opWake, 0, 0)) }
+func (w waker) wake(ringFd int) error { return w.Wake(ringFd, recordUserData(opWake, 0)) }
 func (w waker) close() error          { return w.Close() }
 func (w waker) kind() string          { return w.Kind() }

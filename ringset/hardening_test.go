@@ -451,10 +451,17 @@ func TestDroppedCompletionsCloseTheLoopsConnections(t *testing.T) {
 	closes := make(chan error, 4)
 	h := &hooks{open: o.add, close: func(_ *conn.Conn, err error) { closes <- err }}
 	s := startSet(t, Config{}, h)
-	a, b := dial(t, s), dial(t, s)
+	// b is dialed only once a is open: two connections dialed one after the other may open in
+	// either order (b's descriptor pass can be installed first, taking the lower slot), and the
+	// completion lost must be of a's. Taking the first OnOpen for a's aimed the fault at b's
+	// receive, which nothing completes: nothing was dropped, nothing closed, and the test timed
+	// out (about one run in seven under the race detector).
+	a := dial(t, s)
 	ca := <-o.ch
+	b := dial(t, s)
 	<-o.ch
 	var slot uint32
+	dropped := make(chan struct{})
 	onLoop(t, s, 0, func(l *loop) {
 		slot = ca.Slot
 		l.faults = &faults{}
@@ -465,11 +472,17 @@ func TestDroppedCompletionsCloseTheLoopsConnections(t *testing.T) {
 				return false
 			}
 			lost = true
+			close(dropped)
 			l.faults.errs = append(l.faults.errs, poller.ErrCompletionsDropped) // as the next wait reports it
 			return true
 		}
 	})
 	a.Write([]byte("these bytes are lost"))
+	select {
+	case <-dropped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the receive completion of a's bytes never came, to be dropped")
+	}
 	for range 2 {
 		select {
 		case err := <-closes:

@@ -1,7 +1,7 @@
 package poller
 
 import (
-	"fmt"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -11,7 +11,8 @@ import (
 // targetRingFd, from any goroutine and without a ring of its own
 // (IORING_REGISTER_SEND_MSG_RING, Linux 6.13). A target waiting for completions wakes up. It
 // does not allocate. The target must be enabled; it must not have been closed (a recycled
-// descriptor number would send elsewhere).
+// descriptor number would send elsewhere). An error is an *os.SyscallError named
+// "io_uring_register".
 func SendMsgRingSync(targetRingFd int, userData uint64, res int32, cqeFlags uint32) error {
 	var sqe SQE
 	sqe.PrepMsgRingData(targetRingFd, userData, res, cqeFlags)
@@ -24,6 +25,6 @@ func SendMsgRingSync(targetRingFd int, userData uint64, res int32, cqeFlags uint
 		case unix.EINTR:
 			continue
 		}
-		return fmt.Errorf("poller: sync message to ring fd %d: %w", targetRingFd, errno)
+		return os.NewSyscallError("io_uring_register", errno)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/uringnet/uringnet/fdbridge"
 	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
 )
@@ -22,7 +23,7 @@ type acceptor struct {
 	set      *Set
 	listenFd int
 	ring     *poller.Ring
-	fd       int
+	fd       int // a duplicate of the ring's descriptor, for wake-ups (see setup)
 	stop     atomic.Bool
 	next     uint64 // round-robin position
 	cqes     []poller.CQE
@@ -165,11 +166,17 @@ func (a *acceptor) setup() error {
 			_, err = r.UpdateFiles(listenerSlot, []int32{int32(a.listenFd)})
 		}
 	}
+	if err == nil {
+		// Stop's wake-up may be sent after the acceptor has ended and closed its ring; the set
+		// closes this duplicate only once the acceptor has exited (Set.release), so the wake-up
+		// never meets a closed descriptor, or another file that took its number.
+		a.fd, err = fdbridge.DupFd(r.Fd())
+	}
 	if err != nil {
 		r.Close()
 		return fmt.Errorf("ringset: acceptor: %w", err)
 	}
-	a.ring, a.fd = r, r.Fd()
+	a.ring = r
 	a.cqes = make([]poller.CQE, 4096)
 	return nil
 }

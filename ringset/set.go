@@ -25,7 +25,7 @@ type Set struct {
 	handler Handler
 	loops   []*loop
 	acc     *acceptor
-	waker   waker
+	waker   *waker
 	addr    net.Addr
 	unlink  string // a unix socket path to remove at the end
 	// recvLimit: receives are armed with the connection's remaining inbound budget.
@@ -103,7 +103,7 @@ func Prepare(cfg Config, h Handler) (*Set, error) {
 			nListeners = cfg.Loops
 		}
 		if lfds, err = s.listen(nListeners); err != nil {
-			s.waker.close()
+			s.waker.release()
 			return nil, err
 		}
 		s.listenFds = lfds // each ring's table takes a reference of its own besides
@@ -341,8 +341,12 @@ func (s *Set) shutdown() {
 	}
 	if s.acc != nil {
 		s.acc.stop.Store(true)
+		// The acceptor may have ended already (the listeners' shutdown above ends its accept,
+		// and it may see stop as soon as it is stored); its ring is then closing, but the
+		// descriptor woken stays open until release. A wake-up that fails anyway stops nothing:
+		// the acceptor's wait is bounded by maxWait.
 		if err := s.acc.wake(); err != nil {
-			s.fail(err)
+			log.Printf("uringnet: wake the acceptor: %v", err)
 		}
 		<-s.acc.exit
 	}
@@ -380,23 +384,27 @@ func (s *Set) stopLoops() {
 	}
 }
 
-// release frees what the set holds beyond its loops: the loops' ring descriptors are closed
-// only now, after the acceptor and every waker are done with them, so that their numbers cannot
-// be reused by another ring while a message could still be addressed to them.
+// release frees what the set holds beyond its loops: the loops' and the acceptor's ring
+// descriptors are closed only now, after the acceptor has exited and the waker has sent its last
+// wake-up, so that their numbers cannot be reused by another ring while a message could still be
+// addressed to them.
 func (s *Set) release() {
+	if err := s.waker.release(); err != nil {
+		s.fail(err)
+	}
 	for _, l := range s.loops {
 		if l.fd > 0 {
 			unix.Close(l.fd)
 		}
+	}
+	if s.acc != nil && s.acc.fd > 0 {
+		unix.Close(s.acc.fd)
 	}
 	for _, fd := range s.listenFds {
 		unix.Close(fd)
 	}
 	if s.unlink != "" {
 		unix.Unlink(s.unlink)
-	}
-	if err := s.waker.close(); err != nil {
-		s.fail(err)
 	}
 }
 

@@ -136,7 +136,6 @@ func newConn(loop Loop) *Conn {
 func (c *Conn) placeOn(loop Loop, p *placement) {
 	c.loop = loop
 	p.loop = loop
-	p.drain = func() { c.drainAt(p) }
 	c.host.Store(p)
 }
 

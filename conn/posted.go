@@ -24,8 +24,24 @@ type posted struct {
 // another placement than its own knows the connection has moved on, without asking which
 // thread it runs on.
 type placement struct {
-	loop  Loop
-	drain func() // c.drainAt(this placement), made once per placement
+	loop Loop
+	// drain is c.drainAt(this placement), made the first time work is posted for the connection
+	// during this stay (drainFor): most connections never have any, and keep no closure.
+	drain atomic.Pointer[func()]
+}
+
+// drainFor returns the run of c's posted work bound to p, making it on first use. Whoever
+// posts it holds c.posted.scheduled, but a run bound to an earlier placement may still pass
+// the work on to p meanwhile, so two may make it at once: the first one stored is used.
+func (p *placement) drainFor(c *Conn) func() {
+	if f := p.drain.Load(); f != nil {
+		return *f
+	}
+	f := func() { c.drainAt(p) }
+	if p.drain.CompareAndSwap(nil, &f) {
+		return f
+	}
+	return *p.drain.Load()
 }
 
 // Exec runs f on the connection's loop (whichever it is by then), after the work posted for it
@@ -38,7 +54,7 @@ func (c *Conn) Exec(f func()) error {
 		return nil // a run is pending and will take f
 	}
 	h := c.host.Load()
-	if err := h.loop.Post(h.drain); err != nil {
+	if err := h.loop.Post(h.drainFor(c)); err != nil {
 		c.posted.scheduled.Store(false)
 		return err
 	}
@@ -77,7 +93,7 @@ func (c *Conn) drainAt(p *placement) {
 		return
 	}
 	if h := c.host.Load(); h != p {
-		if h.loop.Post(h.drain) != nil {
+		if h.loop.Post(h.drainFor(c)) != nil {
 			// The loop the connection moved to has stopped, and closed it: what waits runs
 			// here, finding it closed, and the queue takes nothing more (Exec fails).
 			c.posted.tasks.Close(c.runGuarded)

@@ -96,7 +96,7 @@ func TestPostedWorkForAStoppedLoopIsNotLost(t *testing.T) {
 	// A run posted before the move still waits on the source; work posted meanwhile joins it.
 	c.posted.scheduled.Store(true)
 	c.posted.tasks.Push(func() {})
-	src.queue = append(src.queue, c.home.drain)
+	src.queue = append(src.queue, c.home.drainFor(c))
 	ran := false
 	if err := c.Exec(func() { ran = c.State() == Closed }); err != nil {
 		t.Fatalf("Exec before the stale run: %v", err)

@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"math"
 	"net"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,9 @@ const (
 )
 
 // Conn is one connection. Its methods run on its loop's goroutine unless they say otherwise.
+//
+// Its fields are laid out to fit the 256-byte size class (TestConnSize; docs/engine.md, "Memory
+// per connection"): the small ones first, together, then the rest.
 type Conn struct {
 	// Slot is the direct descriptor in the loop's fixed-file table; Gen tells this connection
 	// from earlier ones in the same slot (completions carry both).
@@ -60,32 +64,31 @@ type Conn struct {
 	Gen  uint32
 
 	// Ops is the loop's bookkeeping of this connection's operations in the kernel.
-	Ops Ops
-	// Traffic is the rebalancer's bookkeeping of the bytes it moved.
-	Traffic Traffic
-
-	// loop is where the connection lives, as its owner sees it: only the owning loop reads or
-	// writes it. host is the same loop for everybody else, with the run of the posted work
-	// bound to it (see Exec and posted.go); home is the first one, kept here so that a new
-	// connection allocates no separate record for it.
-	loop   Loop
-	host   atomic.Pointer[placement]
-	home   placement
-	posted posted
-	state  State
-	in     inbound
-	out    outbound
-	ctx    any
-	local  net.Addr
-	remote net.Addr
-	fd     int // the cached regular descriptor plus one; 0 when none
+	Ops   Ops
+	state State
 	// datagram marks a connection that carries datagrams; shared, one that stands for a
 	// datagram received on its loop's own socket (see datagram.go).
 	datagram, shared bool
 	// addrsTried: the addresses were looked up (whatever came of it); they are not looked up
 	// again.
 	addrsTried bool
-	err        error // what the close reports
+	fd         int32 // the cached regular descriptor plus one; 0 when none
+
+	// Traffic is the rebalancer's bookkeeping of the bytes it moved.
+	Traffic Traffic
+
+	// host is the loop the connection lives on, with the run of the posted work bound to it
+	// (see Exec and posted.go): its owner and everybody else read it (see owner). home is the
+	// first one, kept here so that a new connection allocates no separate record for it.
+	host   atomic.Pointer[placement]
+	home   placement
+	posted posted
+	in     inbound
+	out    outbound
+	ctx    any
+	local  net.Addr
+	remote net.Addr
+	err    error // what the close reports
 }
 
 // Ops records which kernel operations a connection has in flight. The loop owns it.
@@ -110,11 +113,17 @@ type Ops struct {
 
 // Traffic is what the rebalancer measures of a connection. The loop owns it.
 type Traffic struct {
-	// Bytes counts the bytes received and sent; Recent is how many of them fell in the last
-	// measuring interval, which ended when Bytes was Mark.
-	Bytes, Mark, Recent uint64
+	// Bytes counts the bytes received and sent since the last measuring interval ended;
+	// Recent is how many fell in that interval (saturating at 4 GiB, which is busy enough).
+	Bytes  uint64
+	Recent uint32
 	// MovedAt is the interval in which the connection last moved.
 	MovedAt uint32
+}
+
+// EndInterval ends a measuring interval: the bytes counted in it become Recent.
+func (t *Traffic) EndInterval() {
+	t.Recent, t.Bytes = uint32(min(t.Bytes, math.MaxUint32)), 0
 }
 
 // New returns an open connection in slot of loop.
@@ -134,10 +143,12 @@ func newConn(loop Loop) *Conn {
 // placeOn makes loop the connection's owner and, through p (a record nobody else has yet), its
 // host for everybody else.
 func (c *Conn) placeOn(loop Loop, p *placement) {
-	c.loop = loop
 	p.loop = loop
 	c.host.Store(p)
 }
+
+// owner is the loop that holds the connection, as its owner (that loop's goroutine) reads it.
+func (c *Conn) owner() Loop { return c.host.Load().loop }
 
 // Loop is the loop the connection lives on (the one it is leaving, while it moves to another);
 // any goroutine may call it.
@@ -167,10 +178,10 @@ func (c *Conn) resolveAddrs() {
 		return
 	}
 	c.addrsTried = true
-	fd, temporary := c.fd-1, false
+	fd, temporary := int(c.fd)-1, false
 	if fd < 0 {
 		var err error
-		if fd, err = c.loop.InstallFd(c); err != nil {
+		if fd, err = c.owner().InstallFd(c); err != nil {
 			return
 		}
 		temporary = true
@@ -188,13 +199,13 @@ func (c *Conn) Fd() (int, error) {
 		return -1, ErrClosed
 	}
 	if c.fd == 0 {
-		fd, err := c.loop.InstallFd(c)
+		fd, err := c.owner().InstallFd(c)
 		if err != nil {
 			return -1, err
 		}
-		c.fd = fd + 1
+		c.fd = int32(fd) + 1
 	}
-	return c.fd - 1, nil
+	return int(c.fd) - 1, nil
 }
 
 // Dup returns a new regular descriptor for the connection, which the caller must close; it
@@ -204,9 +215,9 @@ func (c *Conn) Dup() (int, error) {
 		return -1, ErrClosed
 	}
 	if c.fd > 0 {
-		return fdbridge.DupFd(c.fd - 1)
+		return fdbridge.DupFd(int(c.fd) - 1)
 	}
-	return c.loop.InstallFd(c)
+	return c.owner().InstallFd(c)
 }
 
 // SetNoDelay, SetKeepAlive, SetLinger, SetReadBuffer and SetWriteBuffer set socket options
@@ -294,12 +305,12 @@ func (c *Conn) Read(p []byte) int {
 }
 
 // Wanted is the most a Peek or Next asked for and did not get since input was last consumed.
-func (c *Conn) Wanted() int { return c.in.wanted }
+func (c *Conn) Wanted() int { return int(c.in.wanted) }
 
 // consumed lets a receive paused by back-pressure resume.
 func (c *Conn) consumed() {
 	if c.state == Open && !c.datagram && !c.Ops.RecvArmed {
-		c.loop.Consumed(c)
+		c.owner().Consumed(c)
 	}
 }
 
@@ -324,7 +335,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	c.out.write(p)
-	c.loop.ScheduleSend(c)
+	c.owner().ScheduleSend(c)
 	return len(p), nil
 }
 
@@ -346,7 +357,7 @@ func (c *Conn) Writev(bs [][]byte) (int, error) {
 		n += len(b)
 	}
 	if n > 0 {
-		c.loop.ScheduleSend(c)
+		c.owner().ScheduleSend(c)
 	}
 	return n, nil
 }
@@ -359,7 +370,7 @@ func (c *Conn) Close() error {
 	if c.state != Open || c.shared {
 		return nil
 	}
-	c.loop.CloseConn(c, nil)
+	c.owner().CloseConn(c, nil)
 	return nil
 }
 
@@ -434,7 +445,7 @@ func (c *Conn) BeginClose(err error) bool {
 // reports the close after.
 func (c *Conn) MarkClosed() {
 	if c.fd > 0 {
-		unix.Close(c.fd - 1)
+		unix.Close(int(c.fd) - 1)
 		c.fd = 0
 	}
 	c.state = Closed

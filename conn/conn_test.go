@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"unsafe"
 )
 
 type fakeLoop struct {
@@ -115,5 +116,18 @@ func TestCloseOnceAndWritesAfter(t *testing.T) {
 	c.MarkClosed()
 	if c.State() != Closed || c.InboundBuffered() != 0 || c.OutboundBuffered() != 0 {
 		t.Fatal("MarkClosed left state behind")
+	}
+}
+
+// A connection fits the 256-byte size class, and opening one allocates it alone: every
+// connection pays both for as long as it lives, idle or not (docs/engine.md, "Memory per
+// connection").
+func TestConnSize(t *testing.T) {
+	if n := unsafe.Sizeof(Conn{}); n > 256 {
+		t.Errorf("a Conn is %d bytes, over the 256-byte size class", n)
+	}
+	l := &fakeLoop{}
+	if n := testing.AllocsPerRun(100, func() { New(l, 1, 1) }); n != 1 {
+		t.Errorf("New allocates %v objects, want 1 (the Conn)", n)
 	}
 }

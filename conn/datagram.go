@@ -26,7 +26,7 @@ var ErrNotStream = errors.New("Writev on a datagram connection")
 func NewDatagram(loop Loop, sock int, local, from net.Addr, payload []byte) *Conn {
 	c := newConn(loop)
 	c.local, c.remote, c.datagram, c.shared = local, from, true, true
-	c.fd = sock + 1
+	c.fd = int32(sock) + 1
 	c.in.receive(payload)
 	return c
 }
@@ -50,7 +50,7 @@ func (c *Conn) SendTo(p []byte, addr net.Addr) (int, error) {
 	if !c.writable() {
 		return 0, ErrClosed
 	}
-	if err := c.loop.SendTo(c, p, addr); err != nil {
+	if err := c.owner().SendTo(c, p, addr); err != nil {
 		return 0, err
 	}
 	return len(p), nil

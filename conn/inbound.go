@@ -1,6 +1,9 @@
 package conn
 
-import "io"
+import (
+	"io"
+	"math"
+)
 
 // inbound holds received bytes the handler has not consumed: a borrowed view of the completion
 // being handled, or, once something was left over, an owned buffer. Never both: new bytes
@@ -8,10 +11,12 @@ import "io"
 type inbound struct {
 	view []byte // borrowed from the loop's provided buffer; valid until the callback returns
 	buf  []byte // owned leftovers, unread from head on
-	head int
+	// head and wanted are 32 bits wide, which keeps a connection in its size class: leftovers
+	// are bounded by the inbound limit, and wanted saturates (see Peek).
+	head int32
 	// wanted is the most a Peek or Next asked for and did not get: a framed protocol waiting for
 	// a whole message. The loop lets the connection buffer at least that much.
-	wanted int
+	wanted int32
 }
 
 // Buffered is how many unconsumed bytes there are.
@@ -19,7 +24,7 @@ func (in *inbound) Buffered() int {
 	if in.view != nil {
 		return len(in.view)
 	}
-	return len(in.buf) - in.head
+	return len(in.buf) - int(in.head)
 }
 
 func (in *inbound) bytes() []byte {
@@ -38,7 +43,7 @@ func (in *inbound) Peek(n int) ([]byte, error) {
 		return b, nil
 	}
 	if n > len(b) {
-		in.wanted = max(in.wanted, n)
+		in.wanted = max(in.wanted, int32(min(n, math.MaxInt32)))
 		return nil, io.ErrShortBuffer
 	}
 	return b[:n], nil
@@ -68,8 +73,8 @@ func (in *inbound) Discard(n int) int {
 		in.view = in.view[n:]
 		return n
 	}
-	in.head += n
-	if in.head == len(in.buf) {
+	in.head += int32(n)
+	if int(in.head) == len(in.buf) {
 		in.buf, in.head = in.buf[:0], 0
 	}
 	return n
@@ -85,7 +90,7 @@ func (in *inbound) Read(p []byte) int {
 // receive makes data (a completion's bytes, borrowed) readable: as a view when nothing is left
 // over, else appended to the owned leftovers.
 func (in *inbound) receive(data []byte) {
-	if in.head == len(in.buf) {
+	if int(in.head) == len(in.buf) {
 		in.buf, in.head = in.buf[:0], 0
 		in.view = data
 		return
@@ -109,7 +114,7 @@ func (in *inbound) keepUnread() {
 
 // compact moves the unread bytes to the front once the consumed prefix is the larger part.
 func (in *inbound) compact() {
-	if in.head > 0 && in.head >= len(in.buf)-in.head {
+	if head := int(in.head); head > 0 && head >= len(in.buf)-head {
 		n := copy(in.buf, in.buf[in.head:])
 		in.buf, in.head = in.buf[:n], 0
 	}

@@ -119,10 +119,10 @@ func (c *Conn) runGuarded(f func()) {
 			if c.posted.moving.Load() {
 				// The work sent the connection on before it panicked: it closes where it
 				// arrives, not here.
-				c.Exec(func() { c.loop.CloseConn(c, err) })
+				c.Exec(func() { c.owner().CloseConn(c, err) })
 				return
 			}
-			c.loop.CloseConn(c, err)
+			c.owner().CloseConn(c, err)
 		}
 	}()
 	f()

@@ -192,7 +192,7 @@ func (l *loop) measure() {
 	l.trafficSeen.Store(l.traffic)
 	for _, c := range l.conns {
 		if c != nil {
-			c.Traffic.Recent, c.Traffic.Mark = c.Traffic.Bytes-c.Traffic.Mark, c.Traffic.Bytes
+			c.Traffic.EndInterval()
 		}
 	}
 }
@@ -208,8 +208,8 @@ func (l *loop) shed(plan []shedPlan, epoch uint32) {
 			continue
 		}
 		for i := range plan {
-			if p := &plan[i]; c.Traffic.Recent <= p.bytes {
-				p.bytes -= c.Traffic.Recent
+			if p := &plan[i]; uint64(c.Traffic.Recent) <= p.bytes {
+				p.bytes -= uint64(c.Traffic.Recent)
 				l.set.moved.Add(1)
 				l.beginMove(c, p.to, nil)
 				break

@@ -91,6 +91,14 @@ func TestSocketOptionsAndAddrs(t *testing.T) {
 	if err != nil || local.String() != c.LocalAddr().String() || remote.String() != c.RemoteAddr().String() {
 		t.Fatalf("Addrs: %v %v %v; want %v %v", local, remote, err, c.LocalAddr(), c.RemoteAddr())
 	}
+	// Every connection keeps what Addrs returns: the same local address is shared, and the
+	// peer's is one allocation, with nothing else made on the way.
+	if again, _, _ := Addrs(fd, false); again != local {
+		t.Errorf("the same local address twice: %p then %p, want it shared", local, again)
+	}
+	if n := testing.AllocsPerRun(100, func() { Addrs(fd, false) }); n != 1 {
+		t.Errorf("Addrs allocates %v objects, want 1 (the peer's address)", n)
+	}
 	var sysErr *os.SyscallError
 	if err := SetNoDelay(-1, true); !errors.As(err, &sysErr) || sysErr.Syscall != "setsockopt" {
 		t.Errorf("setsockopt on fd -1: %v, want an *os.SyscallError of setsockopt", err)

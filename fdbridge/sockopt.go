@@ -3,7 +3,9 @@ package fdbridge
 import (
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -77,16 +79,67 @@ func SetWriteBuffer(fd, bytes int) error {
 // Addrs returns the socket's local and peer addresses as *net.TCPAddr (*net.UDPAddr for a
 // datagram socket) or *net.UnixAddr. When the peer's cannot be had (the connection was reset)
 // the local one is still returned.
+//
+// Every connection keeps what this returns for its life, so it allocates no more than it
+// returns: the system calls fill a sockaddr on the stack (unix.Getsockname would allocate two
+// records of its own, which the heap carries as garbage), and a TCP local address equal to the
+// previous one returned is that same *net.TCPAddr, shared, as gnet shares its listener's among
+// all its connections (every connection accepted on a listener has the same).
 func Addrs(fd int, datagram bool) (local, remote net.Addr, err error) {
-	ls, err := unix.Getsockname(fd)
-	if err != nil {
+	var rsa unix.RawSockaddrAny
+	if err := sockname(unix.SYS_GETSOCKNAME, fd, &rsa); err != nil {
 		return nil, nil, os.NewSyscallError("getsockname", err)
 	}
-	rs, err := unix.Getpeername(fd)
-	if err != nil {
-		return netAddr(ls, datagram), nil, os.NewSyscallError("getpeername", err)
+	local = rawAddr(&rsa, datagram, true, fd, unix.Getsockname)
+	if err := sockname(unix.SYS_GETPEERNAME, fd, &rsa); err != nil {
+		return local, nil, os.NewSyscallError("getpeername", err)
 	}
-	return netAddr(ls, datagram), netAddr(rs, datagram), nil
+	return local, rawAddr(&rsa, datagram, false, fd, unix.Getpeername), nil
+}
+
+// sockname is getsockname(2) or getpeername(2) (trap) of fd into rsa.
+func sockname(trap uintptr, fd int, rsa *unix.RawSockaddrAny) error {
+	n := uint32(unix.SizeofSockaddrAny)
+	_, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(rsa)), uintptr(unsafe.Pointer(&n)))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// lastLocal is the TCP local address Addrs returned last, shared with the next connection that
+// has the same one.
+var lastLocal atomic.Pointer[net.TCPAddr]
+
+// rawAddr is rsa as net names it (see netAddr); a TCP local address may be lastLocal. An IPv4
+// TCP address is read from rsa; anything else (IPv6, unix, datagram sockets: rarer) is asked
+// again through get, unix.Getsockname or unix.Getpeername, whose parsing it reuses.
+func rawAddr(rsa *unix.RawSockaddrAny, datagram, local bool, fd int, get func(int) (unix.Sockaddr, error)) net.Addr {
+	if rsa.Addr.Family != unix.AF_INET || datagram {
+		sa, err := get(fd)
+		if err != nil {
+			return nil
+		}
+		return netAddr(sa, datagram)
+	}
+	in4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+	port := int(in4.Port>>8 | in4.Port<<8) // network byte order
+	if local {
+		if a := lastLocal.Load(); a != nil && a.Port == port && a.Zone == "" && net.IP(in4.Addr[:]).Equal(a.IP) {
+			return a
+		}
+	}
+	// The address and its 16-byte IP in one allocation.
+	v := new(struct {
+		a  net.TCPAddr
+		ip [net.IPv6len]byte
+	})
+	copy(v.ip[:], net.IPv4(in4.Addr[0], in4.Addr[1], in4.Addr[2], in4.Addr[3]))
+	v.a.IP, v.a.Port = v.ip[:], port
+	if local {
+		lastLocal.Store(&v.a)
+	}
+	return &v.a
 }
 
 // netAddr is sa as net names it: *net.TCPAddr, or *net.UDPAddr for a datagram socket's, or

@@ -123,7 +123,7 @@ func (el *eventLoop) Close(c gnet.Conn) error {
 	if g.c.State() != conn.Open {
 		return nil
 	}
-	g.action = gnet.None
+	g.action = action32(gnet.None)
 	g.c.Close()
-	return actionError(g.action)
+	return actionError(gnet.Action(g.action))
 }

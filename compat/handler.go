@@ -67,14 +67,14 @@ func (b *bridge) OnOpen(c *conn.Conn) ([]byte, ringset.Action) {
 // handler returns, the connection is released as gnet releases it: both contexts are gone.
 func (b *bridge) OnClose(c *conn.Conn, err error) ringset.Action {
 	g := b.conn(c)
-	g.action = b.eng.handler.OnClose(g, closeError(err))
+	g.action = action32(b.eng.handler.OnClose(g, closeError(err)))
 	g.release()
 	return ringset.Action(g.action)
 }
 
 func (b *bridge) OnTraffic(c *conn.Conn) ringset.Action {
 	g := b.conn(c)
-	g.action = b.eng.handler.OnTraffic(g)
+	g.action = action32(b.eng.handler.OnTraffic(g))
 	return ringset.Action(g.action)
 }
 

@@ -15,6 +15,9 @@
 // its batch was due, not from when it could be sent, so that a server that falls behind is
 // charged for the queue it makes (no coordinated omission). Latency compared at one offered
 // load is the fair comparison; at saturation a faster server queues more.
+//
+// The net client also measures short-lived connections (Config.Connect): each goroutine
+// connects, makes one checked round trip, closes, and connects again.
 package loadgen
 
 import (
@@ -35,6 +38,10 @@ type Config struct {
 	// Rate is the offered load in messages per second over all connections; 0 is a closed
 	// loop, each connection sending its next batch as soon as the last is answered.
 	Rate float64
+	// Connect measures short-lived connections instead (the net client, echo, depth 1): each
+	// of Conns clients connects, makes one round trip of Size bytes, closes and starts over; a
+	// message is then one connection.
+	Connect bool
 }
 
 // Protocols.
@@ -89,8 +96,11 @@ func Run(cfg Config, warmup, duration time.Duration, mark func(event string)) (R
 	if cfg.Protocol != Echo && cfg.Protocol != HTTP {
 		return Result{}, fmt.Errorf("loadgen: unknown protocol %q (want echo or http)", cfg.Protocol)
 	}
-	if cfg.Client == "uring" && (cfg.Protocol != Echo || cfg.Rate > 0) {
-		return Result{}, fmt.Errorf("loadgen: the uring client runs a closed echo loop; HTTP and a fixed rate need the net client")
+	if cfg.Client == "uring" && (cfg.Protocol != Echo || cfg.Rate > 0 || cfg.Connect) {
+		return Result{}, fmt.Errorf("loadgen: the uring client runs a closed echo loop; HTTP, a fixed rate and short-lived connections need the net client")
+	}
+	if cfg.Connect && (cfg.Protocol != Echo || cfg.Rate > 0 || cfg.Depth != 1) {
+		return Result{}, fmt.Errorf("loadgen: short-lived connections make one echo round trip each, as fast as answered")
 	}
 	// The net client's goroutines record into shards; the uring client's one thread needs one.
 	shards := 1
@@ -104,7 +114,11 @@ func Run(cfg Config, warmup, duration time.Duration, mark func(event string)) (R
 	case "uring":
 		c, err = startUring(s)
 	case "net":
-		c, err = startNet(s, warmup+duration)
+		if cfg.Connect {
+			c, err = startConnect(s, warmup+duration)
+		} else {
+			c, err = startNet(s, warmup+duration)
+		}
 	default:
 		err = fmt.Errorf("loadgen: unknown client %q (want uring or net)", cfg.Client)
 	}

@@ -72,6 +72,54 @@ func TestCorruptedEchoFails(t *testing.T) {
 	}
 }
 
+// Messages larger than a receive buffer (64 KiB arrives in many pieces) are measured and
+// checked whole by either client, which catch a byte corrupted in any piece of one.
+func TestLargeEchoIsChecked(t *testing.T) {
+	const size = 64 << 10
+	for _, client := range clients {
+		t.Run(client, func(t *testing.T) {
+			r, err := Run(Config{Client: client, Addr: echoServer(t, 0), Conns: 8, Size: size, Depth: 1},
+				20*time.Millisecond, 150*time.Millisecond, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Messages == 0 {
+				t.Fatal("no 64 KiB echo completed")
+			}
+			_, err = Run(Config{Client: client, Addr: echoServer(t, 3000), Conns: 2, Size: size, Depth: 1},
+				10*time.Millisecond, 100*time.Millisecond, nil)
+			if err == nil || !strings.Contains(err.Error(), "differs from what was sent") {
+				t.Fatalf("corrupted bytes of a 64 KiB echo: %v", err)
+			}
+		})
+	}
+}
+
+// Short-lived connections: each one round trip, counted once, every echo checked.
+func TestConnectIsMeasured(t *testing.T) {
+	r, err := Run(Config{Client: "net", Addr: echoServer(t, 0), Conns: 4, Size: 64, Depth: 1, Connect: true},
+		20*time.Millisecond, 150*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Messages == 0 || r.Latency.P50 <= 0 {
+		t.Fatalf("%d connections, latency %+v", r.Messages, r.Latency)
+	}
+	_, err = Run(Config{Client: "net", Addr: echoServer(t, 40), Conns: 2, Size: 64, Depth: 1, Connect: true},
+		10*time.Millisecond, 50*time.Millisecond, nil)
+	if err == nil || !strings.Contains(err.Error(), "differs from what was sent") {
+		t.Fatalf("a corrupted echo of a short-lived connection: %v", err)
+	}
+	for _, cfg := range []Config{
+		{Client: "uring", Addr: "127.0.0.1:1", Conns: 1, Size: 64, Depth: 1, Connect: true},
+		{Client: "net", Addr: "127.0.0.1:1", Conns: 1, Size: 64, Depth: 4, Connect: true},
+	} {
+		if _, err := Run(cfg, 0, 0, nil); err == nil {
+			t.Fatalf("%+v was accepted", cfg)
+		}
+	}
+}
+
 func TestIdleHoldsConnections(t *testing.T) {
 	closeAll, err := Idle(echoServer(t, 0), 50)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/uringnet/uringnet/benchmarks/server"
@@ -14,17 +13,14 @@ import (
 
 // netClient drives each connection from a goroutine of its own with the standard library.
 type netClient struct {
-	s     *shared
+	goroutines
 	conns []net.Conn
-	wg    sync.WaitGroup
-	errMu sync.Mutex
-	err   error
 }
 
 // startNet dials every connection, then starts driving them; no connection may take longer
 // than limit (plus ten seconds of grace) in all.
 func startNet(s *shared, limit time.Duration) (client, error) {
-	c := &netClient{s: s}
+	c := &netClient{goroutines: goroutines{s: s}}
 	deadline := time.Now().Add(limit + 10*time.Second)
 	for i := 0; i < s.cfg.Conns; i++ {
 		nc, err := net.DialTimeout("tcp", s.cfg.Addr, 10*time.Second)
@@ -124,22 +120,10 @@ func firstDifference(a, b []byte) int {
 	return len(a)
 }
 
-func (c *netClient) fail(err error) {
-	c.errMu.Lock()
-	if c.err == nil {
-		c.err = err
-	}
-	c.errMu.Unlock()
-	c.s.phase.Store(stopping)
-}
-
 func (c *netClient) finish() error {
-	c.s.phase.Store(stopping)
-	c.wg.Wait()
+	err := c.stopAndWait()
 	c.closeAll()
-	c.errMu.Lock()
-	defer c.errMu.Unlock()
-	return c.err
+	return err
 }
 
 func (c *netClient) closeAll() {

@@ -86,9 +86,12 @@ func (c *uringClient) setup(ap netip.AddrPort) (*poller.Ring, *poller.BufferRing
 	if err := r.RegisterSparseFiles(uint32(cfg.Conns)); err != nil {
 		return fail(err)
 	}
-	// Buffers the size of a batch (at most 4 KiB), two per connection (at most 32,768).
-	bufSize := uint32(1) << bits.Len(uint(min(max(cfg.Size*cfg.Depth, 64), 4096)-1))
-	entries := uint32(1) << bits.Len(uint(min(max(2*cfg.Conns, 64), 32768)-1))
+	// Buffers the size of a batch (at most 4 KiB), enough per connection for its whole batch
+	// and one more (at most 32,768 in all), so that large echoes rarely run out.
+	batch := cfg.Size * cfg.Depth
+	bufSize := uint32(1) << bits.Len(uint(min(max(batch, 64), 4096)-1))
+	perConn := (batch+int(bufSize)-1)/int(bufSize) + 1
+	entries := uint32(1) << bits.Len(uint(min(max(perConn*cfg.Conns, 64), 32768)-1))
 	br, err := r.RegisterBufferRing(0, entries, bufSize)
 	if err != nil {
 		return fail(err)

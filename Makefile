@@ -60,7 +60,7 @@ test-nettest:
 # Only one benchmark runs at a time on a machine (BENCH_LOCK); wrk and redis-benchmark rows run
 # when those are installed (make bench-deps). Each prints the table and writes PREFIX.json (every
 # sample, the machine, the command), PREFIX.md and PREFIX-{throughput,p99,cpu}.png.
-.PHONY: bench-bin bench bench-full bench-accept bench-listener bench-example-http bench-readme bench-deps bench-mech
+.PHONY: bench-bin bench bench-full bench-sizes bench-accept bench-listener bench-example-http bench-readme bench-deps bench-mech
 BENCH_LOCK ?= flock /tmp/uringnet-bench.lock
 BENCH_FLAGS ?= # more flags for bench run, e.g. -repeats 5 -duration 5s (recorded with the results)
 BENCHSTAT ?= $(or $(shell command -v benchstat),$(shell $(GO) env GOPATH)/bin/benchstat)
@@ -78,10 +78,18 @@ bench-bin:
 bench: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan quick -label "make bench" -out benchmarks/results/bench $(BENCH_FLAGS)
 
-# Every point: echo 64 B, 512 B and 4 KiB at 1 to 10,000 connections, pipelined 1 and 16 deep;
-# HTTP and RESP unpipelined and 16 deep; idle memory (about 45 minutes on 2 cores).
+# Every point: echo 64 B, 512 B and 4 KiB at 1 to 10,000 connections, pipelined 1 and 16 deep,
+# and 64 KiB at 100; short-lived connections from 100 clients (default acceptor and
+# SO_REUSEPORT); HTTP and RESP unpipelined and 16 deep; idle memory (about 50 minutes on 2 cores).
 bench-full: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan full -label "make bench-full" -out benchmarks/results/full $(BENCH_FLAGS)
+
+# Large messages and short-lived connections, uringnet against gnet, seven repeats (about five
+# minutes): echo 64 B, 4 KiB and 64 KiB at 100 connections (compare server CPU per message:
+# per byte at one size), and connect, one 64 B round trip, close, from 100 clients at a time,
+# with the default acceptor and with WithReusePort(true).
+bench-sizes: bench-bin
+	$(BENCH_LOCK) bin/bench run -plan sizes -engines uringnet,gnet -label "make bench-sizes" -out benchmarks/results/sizes $(BENCH_FLAGS)
 
 # The issues' speed targets, five repeats each (about 5 minutes): HTTP plaintext 16 deep at 256
 # connections (uringnet over gnet), 64 B echo at 1,000 connections and net/http's hello world

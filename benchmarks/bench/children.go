@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/panjf2000/gnet/v2"
 	"github.com/uringnet/uringnet/benchmarks/harness"
 	"github.com/uringnet/uringnet/benchmarks/loadgen"
 	"github.com/uringnet/uringnet/benchmarks/server"
@@ -19,10 +20,15 @@ func serve(args []string) error {
 	engine := fs.String("engine", "uringnet", fmt.Sprintf("one of %v", server.Engines))
 	program := fs.String("program", "echo", "echo or http")
 	loops := fs.Int("loops", 2, "event loops")
+	reusePort := fs.Bool("reuseport", false, "gnet.WithReusePort(true): a listener per loop (uringnet and gnet)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	addr, stop, err := server.Start(*engine, *program, *loops)
+	var opts []gnet.Option
+	if *reusePort {
+		opts = append(opts, gnet.WithReusePort(true))
+	}
+	addr, stop, err := server.Start(*engine, *program, *loops, opts...)
 	if err != nil {
 		return err
 	}
@@ -43,6 +49,7 @@ func load(args []string) error {
 	fs.IntVar(&cfg.Conns, "conns", 100, "connections")
 	fs.IntVar(&cfg.Size, "size", 64, "bytes per message")
 	fs.IntVar(&cfg.Depth, "depth", 1, "messages pipelined per connection")
+	fs.BoolVar(&cfg.Connect, "connect", false, "short-lived connections: connect, one round trip, close, again (the net client)")
 	warmup := fs.Duration("warmup", time.Second, "unmeasured time first")
 	duration := fs.Duration("duration", 3*time.Second, "measured time")
 	idle := fs.Bool("idle", false, "open the connections, one round trip each, and hold them idle")

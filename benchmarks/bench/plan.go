@@ -8,6 +8,10 @@ import (
 // plan is which points a run measures, and how long.
 type plan struct {
 	echoSizes, echoConns, echoDepths []int
+	// bulkSizes are echoed besides, each at bulkConns connections, unpipelined: the large
+	// messages, where what counts is server CPU per byte.
+	bulkSizes []int
+	bulkConns int
 	// pinnings: each echo and load-generator HTTP point is measured unpinned (false) and/or
 	// with the server and the load generator on CPUs of their own (true).
 	pinnings   []bool
@@ -27,9 +31,13 @@ type plan struct {
 	// 64 B echo on examples/netpoll (gnet's pkg/netpoll API) at each of netpollConns and
 	// netpollDepths (none: not run).
 	netpollConns, netpollDepths []int
-	idleConns                   int
-	repeats                     int
-	warmup, duration            time.Duration
+	// connectClients clients at a time open short-lived connections (connect, one 64 B round
+	// trip, close), the server with its default acceptor and with WithReusePort(true); 0: not
+	// run.
+	connectClients   int
+	idleConns        int
+	repeats          int
+	warmup, duration time.Duration
 }
 
 var plans = map[string]plan{
@@ -43,9 +51,11 @@ var plans = map[string]plan{
 		repeats:   3, warmup: 500 * time.Millisecond, duration: time.Second,
 	},
 	// Every point of the issue: 64 B, 512 B and 4 KiB echo at 1 to 10,000 connections,
-	// pipelined 1 and 16 deep; HTTP plaintext and RESP unpipelined and 16 deep; idle memory.
+	// pipelined 1 and 16 deep, and 64 KiB at 100; short-lived connections from 100 clients;
+	// HTTP plaintext and RESP unpipelined and 16 deep; idle memory.
 	"full": {
 		echoSizes: []int{64, 512, 4096}, echoConns: []int{1, 10, 100, 1000, 10_000}, echoDepths: []int{1, 16}, pinnings: []bool{false},
+		bulkSizes: []int{65536}, bulkConns: 100, connectClients: 100,
 		httpConns: 256, httpDepths: []int{1, 16}, netHTTPConns: []int{256},
 		redisConns: 50, redisDepths: []int{1, 16}, redisRequests: 2_000_000,
 		netpollConns: []int{100, 1000}, netpollDepths: []int{1, 16},
@@ -60,6 +70,15 @@ var plans = map[string]plan{
 		httpConns: 256, httpDepths: []int{16}, netHTTPConns: []int{256},
 		idleConns: 10_000,
 		repeats:   5, warmup: time.Second, duration: 3 * time.Second,
+	},
+	// Large messages and short-lived connections, uringnet against gnet (run with -engines
+	// uringnet,gnet), seven repeats, a few minutes: echo at 64 B, 4 KiB and 64 KiB over 100
+	// connections, unpipelined (server CPU per byte); connect, one 64 B round trip, close,
+	// from 100 clients at a time, with the default acceptor and with WithReusePort(true).
+	"sizes": {
+		echoSizes: []int{64}, echoConns: []int{100}, echoDepths: []int{1}, pinnings: []bool{false},
+		bulkSizes: []int{4096, 65536}, bulkConns: 100, connectClients: 100,
+		repeats: 7, warmup: 500 * time.Millisecond, duration: 2 * time.Second,
 	},
 	// The listener against net on what its users feel (run with -engines listener,net): one
 	// connection's round trip; echo at 1,000 connections unpinned and pinned; net/http at 1, 64
@@ -77,7 +96,7 @@ var plans = map[string]plan{
 func planNamed(name string) (plan, error) {
 	p, ok := plans[name]
 	if !ok {
-		return plan{}, fmt.Errorf("unknown plan %q (want quick, full, accept or listener)", name)
+		return plan{}, fmt.Errorf("unknown plan %q (want quick, full, accept, sizes or listener)", name)
 	}
 	return p, nil
 }

@@ -16,6 +16,7 @@ import (
 
 var workloads = []workload{
 	{name: "echo", points: echoPoints, engines: allEngines, measure: measureLoad, skip: never},
+	{name: "connect", points: connectPoints, engines: gnetAPIEngines, measure: measureLoad, skip: never},
 	{name: "http", points: httpPoints, engines: allEngines, measure: measureHTTP, skip: needs("wrk")},
 	{name: server.NetHTTP, points: netHTTPPoints, engines: goroutineEngines, measure: measureHTTP, skip: needs("wrk")},
 	{name: server.NetHTTP, points: netHTTPLoadPoints, engines: goroutineEngines, measure: measureLoad, skip: never, offered: offeredHalf},
@@ -54,16 +55,42 @@ func needs(tool string) func() string {
 	}
 }
 
+// echoPoints are every combination of the plan's echo sizes, connections and depths, then each
+// bulk size at bulkConns unpipelined (those the combinations did not already hold).
 func echoPoints(o *options) []report.Point {
 	var ps []report.Point
+	seen := map[string]bool{}
+	add := func(p report.Point) {
+		if !seen[p.Key()] {
+			seen[p.Key()] = true
+			ps = append(ps, p)
+		}
+	}
 	for _, pinned := range o.pinnings {
 		for _, depth := range o.echoDepths {
 			for _, size := range o.echoSizes {
 				for _, conns := range o.echoConns {
-					ps = append(ps, report.Point{Workload: "echo", Load: o.client, Size: size, Conns: conns, Depth: depth, Pinned: pinned, Unit: "msg/s"})
+					add(report.Point{Workload: "echo", Load: o.client, Size: size, Conns: conns, Depth: depth, Pinned: pinned, Unit: "msg/s"})
 				}
 			}
 		}
+		for _, size := range o.bulkSizes {
+			add(report.Point{Workload: "echo", Load: o.client, Size: size, Conns: o.bulkConns, Depth: 1, Pinned: pinned, Unit: "msg/s"})
+		}
+	}
+	return ps
+}
+
+// connectPoints are short-lived connections from connectClients clients at a time, each one
+// 64 B round trip, with the default acceptor and with gnet.WithReusePort(true) (none when the
+// plan has no clients).
+func connectPoints(o *options) []report.Point {
+	if o.connectClients == 0 {
+		return nil
+	}
+	var ps []report.Point
+	for _, reusePort := range []bool{false, true} {
+		ps = append(ps, report.Point{Workload: "connect", Load: "net", Size: 64, Conns: o.connectClients, Depth: 1, ReusePort: reusePort, Unit: "conn/s"})
 	}
 	return ps
 }
@@ -87,10 +114,11 @@ func netHTTPLoadPoints(o *options) []report.Point {
 func offeredHalf(o *options, medians []float64) float64 { return o.offered * slices.Min(medians) }
 
 // startServer starts the benchmark's own server for engine in a child process, on the
-// server's CPUs when pinned.
-func startServer(o *options, engine, program string, pinned bool) (srv *harness.Child, addr string, err error) {
+// server's CPUs when pinned; flags are more of serve's flags (-reuseport).
+func startServer(o *options, engine, program string, pinned bool, flags ...string) (srv *harness.Child, addr string, err error) {
 	err = harness.OnCPUs(o.cpus(pinned, true), func() error {
-		srv, addr, err = harness.StartServer("serve", "-engine", engine, "-program", program, "-loops", strconv.Itoa(o.loops))
+		args := append([]string{"serve", "-engine", engine, "-program", program, "-loops", strconv.Itoa(o.loops)}, flags...)
+		srv, addr, err = harness.StartServer(args...)
 		return err
 	})
 	return srv, addr, err
@@ -107,13 +135,17 @@ func startLoad(o *options, pinned bool, args ...string) (ld *harness.Child, err 
 }
 
 // measureLoad runs the load generator against a fresh server of the benchmark's own (echo, or
-// net/http's hello world over HTTP).
+// net/http's hello world over HTTP, or echo for short-lived connections).
 func measureLoad(o *options, at report.Point) (report.Sample, error) {
 	program, protocol := "echo", loadgen.Echo
 	if at.Workload == server.NetHTTP {
 		program, protocol = server.NetHTTP, loadgen.HTTP
 	}
-	srv, addr, err := startServer(o, at.Engine, program, at.Pinned)
+	var flags []string
+	if at.ReusePort {
+		flags = append(flags, "-reuseport")
+	}
+	srv, addr, err := startServer(o, at.Engine, program, at.Pinned, flags...)
 	if err != nil {
 		return report.Sample{}, err
 	}
@@ -126,7 +158,7 @@ func measureLoad(o *options, at report.Point) (report.Sample, error) {
 func loadServer(o *options, at report.Point, protocol, addr string, pid int) (report.Sample, error) {
 	ld, err := startLoad(o, at.Pinned, "-client", at.Load, "-protocol", protocol, "-addr", addr, "-conns", strconv.Itoa(at.Conns),
 		"-size", strconv.Itoa(max(at.Size, 1)), "-depth", strconv.Itoa(at.Depth), "-rate", strconv.FormatFloat(at.Rate, 'f', -1, 64),
-		"-warmup", o.warmup.String(), "-duration", o.duration.String())
+		"-connect="+strconv.FormatBool(at.Workload == "connect"), "-warmup", o.warmup.String(), "-duration", o.duration.String())
 	if err != nil {
 		return report.Sample{}, err
 	}
@@ -152,7 +184,11 @@ func loadServer(o *options, at report.Point, protocol, addr string, pid int) (re
 		ServerCPU: harness.PerOp(srvUsed, msgs), ClientCPU: harness.PerOp(ldUsed, msgs)}, nil
 }
 
+// idlePoints is memory per idle connection at idleConns (none when the plan has none).
 func idlePoints(o *options) []report.Point {
+	if o.idleConns == 0 {
+		return nil
+	}
 	return []report.Point{{Workload: "idle", Load: "idle", Conns: o.idleConns, Unit: "B/conn"}}
 }
 

@@ -35,7 +35,7 @@ type Settings struct {
 
 // Point is one engine at one workload point, with its repeated samples.
 type Point struct {
-	Workload string `json:"workload"` // echo, http, redis-ping, redis-set, redis-get, idle
+	Workload string `json:"workload"` // echo, connect, http, redis-ping, redis-set, redis-get, idle
 	Load     string `json:"load"`     // what generated it: uring, net, wrk, redis-benchmark, idle
 	Size     int    `json:"size,omitempty"`
 	Conns    int    `json:"conns"`
@@ -44,10 +44,12 @@ type Point struct {
 	// as the server answers); at a fixed rate the latencies are what compares.
 	Rate float64 `json:"rate,omitempty"`
 	// Pinned: the server ran on CPUs of its own, the load generator on the others.
-	Pinned  bool     `json:"pinned,omitempty"`
-	Engine  string   `json:"engine"`
-	Unit    string   `json:"unit"` // msg/s, req/s (higher is better) or B/conn (lower is better)
-	Samples []Sample `json:"samples"`
+	Pinned bool `json:"pinned,omitempty"`
+	// ReusePort: the server ran with gnet.WithReusePort(true), a listener per loop.
+	ReusePort bool     `json:"reuseport,omitempty"`
+	Engine    string   `json:"engine"`
+	Unit      string   `json:"unit"` // msg/s, req/s (higher is better) or B/conn (lower is better)
+	Samples   []Sample `json:"samples"`
 }
 
 // Sample is one measured run.
@@ -61,7 +63,7 @@ type Sample struct {
 
 // Key names the point without its engine.
 func (p Point) Key() string {
-	return fmt.Sprintf("%s/%s/%d/%d/%d/%g/%t", p.Workload, p.Load, p.Size, p.Conns, p.Depth, p.Rate, p.Pinned)
+	return fmt.Sprintf("%s/%s/%d/%d/%d/%g/%t/%t", p.Workload, p.Load, p.Size, p.Conns, p.Depth, p.Rate, p.Pinned, p.ReusePort)
 }
 
 // Add records s at the point that matches at (engine included), creating it if needed.

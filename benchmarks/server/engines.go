@@ -27,8 +27,9 @@ func GoroutinePerConn(engine string) bool { return engine == "listener" || engin
 // on listener.Listen (its default rings, as a program that swaps net.Listen for it gets them)
 // and net.Listen (whose goroutines run on GOMAXPROCS threads).
 //
-// The program NetHTTP is net/http's server, which only listener and net run.
-func Start(engine, program string, loops int) (addr string, stop func() error, err error) {
+// The program NetHTTP is net/http's server, which only listener and net run. opts are more
+// gnet options (gnet.WithReusePort), for uringnet and gnet alike; the other engines take none.
+func Start(engine, program string, loops int, opts ...gnet.Option) (addr string, stop func() error, err error) {
 	var serveConns func(net.Listener)
 	if program == NetHTTP {
 		if !GoroutinePerConn(engine) {
@@ -41,11 +42,14 @@ func Start(engine, program string, loops int) (addr string, stop func() error, e
 			return "", nil, err
 		}
 		if engine == "uringnet" || engine == "gnet" {
-			return startGnetAPI(engine, h, loops)
+			return startGnetAPI(engine, h, loops, opts)
 		}
 		serveConns = func(ln net.Listener) { Serve(ln, h) }
 	}
 	if GoroutinePerConn(engine) {
+		if len(opts) > 0 {
+			return "", nil, fmt.Errorf("server: %s takes no gnet options", engine)
+		}
 		return startGoroutines(engine, serveConns)
 	}
 	return "", nil, fmt.Errorf("server: unknown engine %q (want one of %v)", engine, Engines)
@@ -62,7 +66,7 @@ func FreeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-func startGnetAPI(engine string, h Handler, loops int) (string, func() error, error) {
+func startGnetAPI(engine string, h Handler, loops int, opts []gnet.Option) (string, func() error, error) {
 	addr, err := FreeAddr()
 	if err != nil {
 		return "", nil, err
@@ -74,7 +78,7 @@ func startGnetAPI(engine string, h Handler, loops int) (string, func() error, er
 	g := &gnetHandler{h: h, booted: make(chan struct{})}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(g, "tcp://"+addr, gnet.WithMulticore(true), gnet.WithNumEventLoop(loops))
+		errc <- run(g, "tcp://"+addr, append([]gnet.Option{gnet.WithMulticore(true), gnet.WithNumEventLoop(loops)}, opts...)...)
 	}()
 	select {
 	case <-g.booted:

@@ -67,6 +67,13 @@ type Rebalance = ringset.Rebalance
 // Rebalance takes the defaults. Under the epoll fallback it is left out.
 func WithRebalance(r Rebalance) gnet.Option { return compat.WithRebalance(r) }
 
+// WithPacing is a gnet.Option of uringnet's own. Pacing (on by default) lets a loop poll for a
+// moment after a busy batch rather than wait in the kernel at once, which saves wake-ups when
+// the loops have CPUs to themselves; WithPacing(false) makes every loop wait whenever it has
+// nothing to do, which suits loops that share their CPUs with CPU-bound threads or whose
+// handlers hand the work to goroutines. Under the epoll fallback it is left out.
+func WithPacing(on bool) gnet.Option { return compat.WithPacing(on) }
+
 // Mover is what uringnet's connections implement besides gnet.Conn: moving, live, to another
 // of the engine's loops, by passing the connection's direct descriptor ring to ring.
 type Mover interface {

@@ -15,6 +15,7 @@ import (
 // extensions are the settings gnet has no option for.
 type extensions struct {
 	rebalance *ringset.Rebalance
+	neverPoll bool
 }
 
 // recorded holds an extension between its application to a scratch Options and splitOptions
@@ -31,6 +32,15 @@ func extension(set func(*extensions)) gnet.Option {
 // defaults. gnet has no such option; under the epoll fallback it is left out.
 func WithRebalance(r ringset.Rebalance) gnet.Option {
 	return extension(func(x *extensions) { x.rebalance = &r })
+}
+
+// WithPacing(false) turns the loops' pacing off (ringset.Config.NeverPoll): a loop then waits
+// in the kernel whenever its completion queue is empty, instead of polling for a moment after
+// a busy batch. Pacing, on by default, saves wake-ups when the loops have CPUs to themselves;
+// off suits loops that share their CPUs with CPU-bound threads, or whose handlers hand the
+// work to goroutines. gnet has no such option; under the epoll fallback it is left out.
+func WithPacing(on bool) gnet.Option {
+	return extension(func(x *extensions) { x.neverPoll = !on })
 }
 
 // splitOptions separates uringnet's options from gnet's.

@@ -92,6 +92,7 @@ func config(network, address string, o *gnet.Options, x extensions) ringset.Conf
 		Movable:          true, // gnet.Conn is reached only through itself; Move and the rebalancer may move it
 		ReportCloseFirst: true, // gnet's OnClose may still write
 		Rebalance:        x.rebalance,
+		NeverPoll:        x.neverPoll,
 		Network:          network,
 		Address:          address,
 		Loops:            numLoops(o),

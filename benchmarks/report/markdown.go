@@ -90,12 +90,13 @@ func (r *Results) Markdown(imageDir string, charts []string) string {
 }
 
 // lossSummary lists, for each of our engines, the points where its median is worse than its
-// baseline's.
+// baseline's, and those where its server uses more CPU per message or request (per byte, at
+// one message size: what counts for large messages).
 func lossSummary(rows []Row) string {
 	var b strings.Builder
 	for _, ours := range Ours {
-		var losses []string
-		compared := 0
+		var losses, costlier []string
+		compared, costed := 0, 0
 		for _, row := range rows {
 			if row.Engine != ours || row.VsValue == 0 {
 				continue
@@ -107,6 +108,12 @@ func lossSummary(rows []Row) string {
 			case row.Loses():
 				losses = append(losses, fmt.Sprintf("%s %s (%s×)", row.Workload, row.Describe(), ratioText(row.VsValue)))
 			}
+			if row.VsCPU != 0 {
+				costed++
+				if row.VsCPU > 1 {
+					costlier = append(costlier, fmt.Sprintf("%s %s (%s×)", row.Workload, row.Describe(), ratioText(row.VsCPU)))
+				}
+			}
 		}
 		base := BaselineOf(ours)
 		switch {
@@ -115,6 +122,10 @@ func lossSummary(rows []Row) string {
 			fmt.Fprintf(&b, "%s's median is at least %s's at all %d points compared.\n", ours, base, compared)
 		default:
 			fmt.Fprintf(&b, "%s is behind %s at %d of %d points: %s.\n", ours, base, len(losses), compared, strings.Join(losses, "; "))
+		}
+		if len(costlier) > 0 {
+			fmt.Fprintf(&b, "%s's server uses more CPU per message or request than %s's at %d of %d points: %s.\n",
+				ours, base, len(costlier), costed, strings.Join(costlier, "; "))
 		}
 	}
 	return b.String()

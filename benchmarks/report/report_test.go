@@ -75,6 +75,8 @@ func TestMarkdownShowsEveryRowAndTheLosses(t *testing.T) {
 		"| 10000 | gnet | 1 | 600 (600–600) | 1.00 |",
 		"uringnet is behind gnet at 2 of 3 points: http 256 conns, depth 16 (0.95×); idle 10000 conns (1.50×).",
 		"listener is behind net at 1 of 1 points: echo 64 B, 100 conns (0.80×).",
+		"uringnet's server uses more CPU per message or request than gnet's at 1 of 3 points: http 256 conns, depth 16 (1.05×).",
+		"listener's server uses more CPU per message or request than net's at 1 of 1 points: echo 64 B, 100 conns (1.25×).",
 		"![x-throughput.png](img/x-throughput.png)",
 		"make bench (bench run -plan quick)",
 	} {

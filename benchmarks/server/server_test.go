@@ -3,11 +3,14 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/panjf2000/gnet/v2"
 )
 
 // Every engine serves both programs correctly: echo returns every byte of a stream written in
@@ -52,6 +55,50 @@ func TestNetHTTPProgram(t *testing.T) {
 			t.Fatalf("%s started %s: %v", engine, NetHTTP, err)
 		}
 	}
+}
+
+// With gnet.WithReusePort(true) (a listener per loop) uringnet and gnet echo on every
+// connection, whichever loop's listener takes it; the goroutine engines, which have no such
+// option, refuse it.
+func TestReusePort(t *testing.T) {
+	for _, engine := range []string{"uringnet", "gnet"} {
+		t.Run(engine, func(t *testing.T) {
+			addr, stop, err := Start(engine, "echo", 2, gnet.WithReusePort(true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stop()
+			for i := 0; i < 8; i++ {
+				if err := roundTrip(addr, []byte("short-lived")); err != nil {
+					t.Fatalf("connection %d: %v", i, err)
+				}
+			}
+		})
+	}
+	if _, _, err := Start("net", "echo", 2, gnet.WithReusePort(true)); err == nil || !strings.Contains(err.Error(), "no gnet options") {
+		t.Fatalf("net took a gnet option: %v", err)
+	}
+}
+
+// roundTrip connects to addr, has msg echoed and closes.
+func roundTrip(addr string, msg []byte) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write(msg); err != nil {
+		return err
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return err
+	}
+	if !bytes.Equal(got, msg) {
+		return fmt.Errorf("echoed %q for %q", got, msg)
+	}
+	return nil
 }
 
 func dial(t *testing.T, engine, program string) net.Conn {

@@ -84,10 +84,11 @@ bench: bench-bin
 bench-full: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan full -label "make bench-full" -out benchmarks/results/full $(BENCH_FLAGS)
 
-# Large messages and short-lived connections, uringnet against gnet, seven repeats (about five
+# Large messages and short-lived connections, uringnet against gnet, seven repeats (about eight
 # minutes): echo 64 B, 4 KiB and 64 KiB at 100 connections (compare server CPU per message:
 # per byte at one size), and connect, one 64 B round trip, close, from 100 clients at a time,
-# with the default acceptor and with WithReusePort(true).
+# with the default acceptor and with WithReusePort(true); unpinned, then pinned (server and
+# load generator on CPUs of their own).
 bench-sizes: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan sizes -engines uringnet,gnet -label "make bench-sizes" -out benchmarks/results/sizes $(BENCH_FLAGS)
 

@@ -72,11 +72,12 @@ var plans = map[string]plan{
 		repeats:   5, warmup: time.Second, duration: 3 * time.Second,
 	},
 	// Large messages and short-lived connections, uringnet against gnet (run with -engines
-	// uringnet,gnet), seven repeats, a few minutes: echo at 64 B, 4 KiB and 64 KiB over 100
-	// connections, unpipelined (server CPU per byte); connect, one 64 B round trip, close,
-	// from 100 clients at a time, with the default acceptor and with WithReusePort(true).
+	// uringnet,gnet), seven repeats, about eight minutes: echo at 64 B, 4 KiB and 64 KiB over
+	// 100 connections, unpipelined (server CPU per byte); connect, one 64 B round trip, close,
+	// from 100 clients at a time, with the default acceptor and with WithReusePort(true); each
+	// unpinned and pinned (server and load generator on CPUs of their own).
 	"sizes": {
-		echoSizes: []int{64}, echoConns: []int{100}, echoDepths: []int{1}, pinnings: []bool{false},
+		echoSizes: []int{64}, echoConns: []int{100}, echoDepths: []int{1}, pinnings: []bool{false, true},
 		bulkSizes: []int{4096, 65536}, bulkConns: 100, connectClients: 100,
 		repeats: 7, warmup: 500 * time.Millisecond, duration: 2 * time.Second,
 	},

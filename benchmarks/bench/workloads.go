@@ -82,15 +82,18 @@ func echoPoints(o *options) []report.Point {
 }
 
 // connectPoints are short-lived connections from connectClients clients at a time, each one
-// 64 B round trip, with the default acceptor and with gnet.WithReusePort(true) (none when the
-// plan has no clients).
+// 64 B round trip, with the default acceptor and with gnet.WithReusePort(true), at each of the
+// plan's pinnings (none when the plan has no clients).
 func connectPoints(o *options) []report.Point {
 	if o.connectClients == 0 {
 		return nil
 	}
 	var ps []report.Point
-	for _, reusePort := range []bool{false, true} {
-		ps = append(ps, report.Point{Workload: "connect", Load: "net", Size: 64, Conns: o.connectClients, Depth: 1, ReusePort: reusePort, Unit: "conn/s"})
+	for _, pinned := range o.pinnings {
+		for _, reusePort := range []bool{false, true} {
+			ps = append(ps, report.Point{Workload: "connect", Load: "net", Size: 64, Conns: o.connectClients, Depth: 1,
+				Pinned: pinned, ReusePort: reusePort, Unit: "conn/s"})
+		}
 	}
 	return ps
 }

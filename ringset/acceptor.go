@@ -149,12 +149,21 @@ func (a *acceptor) release() {
 	}
 }
 
+// The acceptor's ring: its submissions are accepts and hand-offs, few per iteration; its
+// completion queue takes a burst of accepts from its multishot accept. Its table holds the
+// listener and the connections accepted but not yet handed to a loop.
+const (
+	acceptorSQEntries = 256
+	acceptorCQEntries = 16 * acceptorSQEntries
+	acceptorSlots     = 1024
+)
+
 func (a *acceptor) setup() error {
-	r, err := poller.NewLoopRing(256, 4096)
+	r, err := poller.NewLoopRing(acceptorSQEntries, acceptorCQEntries)
 	if err != nil {
 		return fmt.Errorf("ringset: acceptor: %w", err)
 	}
-	a.slots = 1024
+	a.slots = acceptorSlots
 	err = r.RegisterSparseFiles(a.slots)
 	if err == nil {
 		err = r.SetFileAllocRange(listenerSlot+1, a.slots-1)

@@ -272,7 +272,7 @@ func TestKeepAliveOptionUnderASecond(t *testing.T) {
 				t.Fatal("Run with WithTCPKeepAlive(500ms): no error")
 			}
 		case <-time.After(5 * time.Second):
-			e.stop(context.Background(), addr)
+			stopServing(context.Background(), e, addr)
 			<-done
 			t.Fatal("Run with WithTCPKeepAlive(500ms) served")
 		}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
 )
 
 // ticker counts ticks and shuts the engine down from OnTick after a few.
@@ -165,15 +164,7 @@ func TestStop(t *testing.T) {
 		go func() { done <- e.run(h, addr, quiet) }()
 		<-h.booted
 		dialT(t, addr).Write([]byte("hello"))
-		err := e.stop(context.Background(), addr)
-		// gnet v2.10.0 registers its engine for Stop only after its loops have started, so a
-		// Stop right after OnBoot can find none ("already in shutdown"); uringnet registers
-		// before OnBoot. Give gnet that moment.
-		for deadline := time.Now().Add(5 * time.Second); e.name == "gnet" && errors.Is(err, errorx.ErrEngineInShutdown) && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
-			err = e.stop(context.Background(), addr)
-		}
-		if err != nil {
+		if err := stopServing(context.Background(), e, addr); err != nil {
 			t.Fatalf("Stop: %v", err)
 		}
 		if err := <-done; err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
 	"github.com/uringnet/uringnet"
 	"github.com/uringnet/uringnet/listener"
 )
@@ -88,7 +89,14 @@ func startGnetAPI(engine string, h Handler, loops int, opts []gnet.Option) (stri
 	stopServer := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := stop(ctx, "tcp://"+addr); err != nil {
+		err := stop(ctx, "tcp://"+addr)
+		// gnet v2.10.0 registers its engine for Stop only after its loops have started, which
+		// is after OnBoot: a Stop in that moment finds none ("already in shutdown").
+		for errors.Is(err, errorx.ErrEngineInShutdown) && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+			err = stop(ctx, "tcp://"+addr)
+		}
+		if err != nil {
 			return fmt.Errorf("server: stop %s: %w", engine, err)
 		}
 		return <-errc

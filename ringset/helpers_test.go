@@ -114,6 +114,27 @@ var errMismatch = &net.AddrError{Err: "echoed bytes differ from those sent"}
 
 // requireCap skips (naming the feature) when the kernel lacks c; CI, whose kernel has every
 // feature, sets URINGNET_REQUIRE_ALL_FEATURES=1 to make that a failure.
+// eachWaker runs f as a subtest per way other goroutines wake a loop, named as Set.Waker names
+// it: the synchronous MSG_RING (where the kernel has it) and the messenger ring; features
+// selects it.
+func eachWaker(t *testing.T, f func(t *testing.T, name string, features poller.Features)) {
+	all, err := poller.Probe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []struct {
+		name string
+		f    poller.Features
+	}{{"sync-msg-ring", all}, {"messenger-ring", all.Without(poller.CapSyncMsgRing)}} {
+		t.Run(w.name, func(t *testing.T) {
+			if w.name == "sync-msg-ring" {
+				requireCap(t, all, poller.CapSyncMsgRing)
+			}
+			f(t, w.name, w.f)
+		})
+	}
+}
+
 func requireCap(t testing.TB, f poller.Features, c poller.Capability) {
 	t.Helper()
 	if err := f.Require(c); err != nil {

@@ -120,44 +120,31 @@ func TestFrameLargerThanInboundLimit(t *testing.T) {
 // A loop blocked in its wait is woken at once by another goroutine's task: well under the
 // loops' one-second bounded wait, which would otherwise hide a broken waker. Both wakers.
 func TestWakeUpLatency(t *testing.T) {
-	f, err := poller.Probe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		f    poller.Features
-	}{{"sync-msg-ring", f}, {"messenger-ring", f.Without(poller.CapSyncMsgRing)}} {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "sync-msg-ring" {
-				requireCap(t, f, poller.CapSyncMsgRing)
+	eachWaker(t, func(t *testing.T, name string, features poller.Features) {
+		conns := make(chan *conn.Conn, 1)
+		h := &hooks{open: func(c *conn.Conn) ([]byte, Action) { conns <- c; return nil, None }}
+		s := startSet(t, Config{Features: &features}, h)
+		if s.Waker() != name {
+			t.Fatalf("waker %q, want %q", s.Waker(), name)
+		}
+		client := dial(t, s)
+		c := <-conns
+		buf := make([]byte, 1)
+		var worst time.Duration
+		for i := 0; i < 10; i++ {
+			time.Sleep(20 * time.Millisecond) // let the loop block in its wait
+			start := time.Now()
+			c.AsyncWrite([]byte{byte(i)}, nil)
+			client.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.ReadFull(client, buf); err != nil || buf[0] != byte(i) {
+				t.Fatalf("write %d: %v %v", i, buf, err)
 			}
-			conns := make(chan *conn.Conn, 1)
-			h := &hooks{open: func(c *conn.Conn) ([]byte, Action) { conns <- c; return nil, None }}
-			features := tc.f
-			s := startSet(t, Config{Features: &features}, h)
-			if s.Waker() != tc.name {
-				t.Fatalf("waker %q, want %q", s.Waker(), tc.name)
-			}
-			client := dial(t, s)
-			c := <-conns
-			buf := make([]byte, 1)
-			var worst time.Duration
-			for i := 0; i < 10; i++ {
-				time.Sleep(20 * time.Millisecond) // let the loop block in its wait
-				start := time.Now()
-				c.AsyncWrite([]byte{byte(i)}, nil)
-				client.SetReadDeadline(time.Now().Add(5 * time.Second))
-				if _, err := io.ReadFull(client, buf); err != nil || buf[0] != byte(i) {
-					t.Fatalf("write %d: %v %v", i, buf, err)
-				}
-				worst = max(worst, time.Since(start))
-			}
-			if worst > 300*time.Millisecond {
-				t.Fatalf("slowest wake-up %v: the loop waited out its bounded wait instead of being woken", worst)
-			}
-		})
-	}
+			worst = max(worst, time.Since(start))
+		}
+		if worst > 300*time.Millisecond {
+			t.Fatalf("slowest wake-up %v: the loop waited out its bounded wait instead of being woken", worst)
+		}
+	})
 }
 
 // Least-connections sends each new connection to the loop serving the fewest.

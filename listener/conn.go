@@ -102,7 +102,7 @@ func (lc *Conn) Read(p []byte) (int, error) {
 	if lc.shut.Load()&(readShutBit|closedBit) == readShutBit {
 		return 0, io.EOF
 	}
-	onRing := lc.eng.paths.onRing()
+	onRing := paths.onRing()
 	for {
 		switch lc.readPath {
 		case pollerReads:
@@ -132,7 +132,7 @@ func (lc *Conn) Write(p []byte) (int, error) {
 	if lc.shut.Load()&(writeShutBit|closedBit) == writeShutBit {
 		return 0, lc.opError("write", os.NewSyscallError("write", syscall.EPIPE))
 	}
-	onRing := lc.eng.paths.onRing()
+	onRing := paths.onRing()
 	r := lc.ring.Load()
 	if r == nil && onRing {
 		r = lc.adopt()

@@ -31,7 +31,6 @@ const (
 // closed and its last connection is gone.
 type engine struct {
 	set   *ringset.Set
-	paths *pathPolicy   // which path serves the connections
 	next  atomic.Uint32 // round-robin position
 	refs  atomic.Int64  // the listener, if owned, and every connection on a loop
 	owned bool
@@ -59,7 +58,7 @@ func (e *engine) unref() {
 func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 func startEngine(loops int, owned bool) (*engine, error) {
-	e := &engine{owned: owned, paths: paths}
+	e := &engine{owned: owned}
 	if owned {
 		e.refs.Store(1) // the listener's
 	}

@@ -34,9 +34,10 @@ func NewWaker(f Features) (*Waker, error) {
 
 // Wake posts a completion with userData (Res 0) to the ring whose descriptor is ringFd. The
 // target must be enabled and not closed (a recycled descriptor number would send elsewhere).
-// The target's failure is an *os.SyscallError, as net's errors are: "io_uring_register" for the
-// synchronous message, "io_uring msg ring" for the messenger's MSG_RING; neither says the
-// descriptor's number, which means nothing to the caller's caller.
+// The target's failure is an *os.SyscallError, as net's errors are, named after the system call
+// that carried it: "io_uring_register" for the synchronous message, "io_uring_enter" for the
+// messenger's MSG_RING; neither says the descriptor's number, which means nothing to the
+// caller's caller.
 func (w *Waker) Wake(ringFd int, userData uint64) error {
 	if w.messenger == nil {
 		return SendMsgRingSync(ringFd, userData, 0, 0)
@@ -53,7 +54,7 @@ func (w *Waker) Wake(ringFd int, userData uint64) error {
 	}
 	w.messenger.ReapCompletions(w.cqe[:])
 	if w.cqe[0].Res < 0 {
-		return os.NewSyscallError("io_uring msg ring", unix.Errno(-w.cqe[0].Res))
+		return os.NewSyscallError("io_uring_enter", unix.Errno(-w.cqe[0].Res))
 	}
 	return nil
 }

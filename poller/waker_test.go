@@ -54,7 +54,7 @@ func TestWakerErrorNamesTheCallNotTheDescriptor(t *testing.T) {
 	for _, tc := range []struct {
 		kind, call string
 		f          Features
-	}{{"sync-msg-ring", "io_uring_register", f}, {"messenger-ring", "io_uring msg ring", f.Without(CapSyncMsgRing)}} {
+	}{{"sync-msg-ring", "io_uring_register", f}, {"messenger-ring", "io_uring_enter", f.Without(CapSyncMsgRing)}} {
 		t.Run(tc.kind, func(t *testing.T) {
 			if tc.kind == "sync-msg-ring" {
 				requireFeatures(t, CapSyncMsgRing)

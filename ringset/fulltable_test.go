@@ -4,9 +4,17 @@ package ringset
 // and the accept is held back until a slot frees.
 
 import (
+	"errors"
 	"net"
+	"os"
+	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/internal/leakcheck"
 )
 
 // With a full fixed-file table the extra connections are refused (closed), the loop keeps
@@ -91,4 +99,42 @@ func TestFullTableHoldsTheAcceptBack(t *testing.T) {
 	if err := echoRoundTrip(dial(t, s), 100, 3); err != nil {
 		t.Fatalf("a new connection once a slot freed: %v", err)
 	}
+}
+
+// Adopting into a loop whose table is full fails through Opened with the error of the system
+// call that carried the refusal (ENFILE, from io_uring_enter), and the adopted duplicate is
+// closed rather than left behind.
+func TestAdoptIntoFullTable(t *testing.T) {
+	ln := stdEchoServer(t, "tcp", "127.0.0.1:0")
+	s := startClientSet(t, Config{Loops: 1, MaxConnsPerLoop: 1}, &echo{})
+	adopt := func() (*conn.Conn, error) {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		o, conns, errs := openWaiter()
+		if err := s.AdoptConn(0, nc, o); err != nil {
+			t.Fatalf("AdoptConn: %v", err)
+		}
+		select {
+		case c := <-conns:
+			return c, nil
+		case err := <-errs:
+			return nil, err
+		case <-time.After(10 * time.Second):
+			t.Fatal("adoption never reported")
+		}
+		return nil, nil
+	}
+	if _, err := adopt(); err != nil {
+		t.Fatalf("the first adoption: %v", err)
+	}
+	fds := leakcheck.OpenFds(t)
+	_, err := adopt()
+	var se *os.SyscallError
+	if !errors.As(err, &se) || se.Syscall != "io_uring_enter" || !errors.Is(err, unix.ENFILE) {
+		t.Fatalf("adopting into a full table: %v, want an *os.SyscallError io_uring_enter: ENFILE", err)
+	}
+	leakcheck.Settle(t, runtime.NumGoroutine(), fds)
 }

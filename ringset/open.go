@@ -108,7 +108,7 @@ func (l *loop) onAdopt(idx uint32, res int32) {
 		if res == 0 {
 			res = -int32(unix.EBADF)
 		}
-		p.fail(os.NewSyscallError("io_uring files update", unix.Errno(-res)))
+		p.fail(os.NewSyscallError("io_uring_enter", unix.Errno(-res)))
 		return
 	}
 	l.serveConn(uint32(p.fds[0]), &p.Opening, p.datagram)

@@ -29,44 +29,69 @@ import (
 // was given, so no byte is reordered or lost. Its methods may be called from any goroutine.
 type Conn struct {
 	nc  stdConn
-	eng *engine
-
 	rmu sync.Mutex // one Read at a time
 	wmu sync.Mutex // one Write at a time: writes never interleave
 
-	// amu serialises the adoption, Close and the deadlines set before the adoption (which the
-	// ring side then starts with).
-	amu   sync.Mutex
-	ring  atomic.Pointer[ringConn] // the loop's side, from the first time the ring serves
-	rdlAt keptDeadline             // under amu, until the adoption: the read deadline set
-	wdlAt keptDeadline             // …and the write deadline
-
-	shut        atomic.Uint32 // closedBit, readShutBit, writeShutBit
-	readPath    readPath      // under rmu
-	adoptFailed bool          // under amu: the ring could not take it; the poller serves
+	// link is the connection's way to the ring: its engine's shared blank until it keeps
+	// something for the ring (a deadline, the ring side), then its own.
+	link     atomic.Pointer[ringLink]
+	shut     atomic.Uint32 // closedBit, readShutBit, writeShutBit, adoptedBit
+	readPath readPath      // under rmu
 }
 
-// An idle connection is as small as it can be: many servers hold tens of thousands.
+// A connection is as small as it can be while the poller serves it, as most do: many servers
+// hold tens of thousands idle, and each byte here is a byte more than net's.
 const (
 	closedBit    = 1 << iota // Close was called
 	readShutBit              // CloseRead
 	writeShutBit             // CloseWrite
+	adoptedBit               // the one adoption started; if it failed, the poller serves for good
 )
 
 func (lc *Conn) isShut(bit uint32) bool { return lc.shut.Load()&bit != 0 }
 
-// keptDeadline is a deadline kept until the adoption: its time since start (the policy's
-// clock, so that it keeps the monotonic reading), 0 for none.
-type keptDeadline time.Duration
-
-func keepDeadline(t time.Time) keptDeadline {
-	if t.IsZero() {
-		return 0
-	}
-	return keptDeadline(max(t.Sub(start), 1))
+// ringLink is what a connection keeps for the ring path: its engine, the deadlines its ring
+// side starts with and follows, and the ring side once there is one. Connections that keep
+// nothing of their own share their engine's blank, so that one the poller alone serves, with no
+// deadline set, costs one pointer.
+type ringLink struct {
+	eng          *engine
+	ring         atomic.Pointer[ringConn] // the loop's side, from the first time the ring serves
+	rdlAt, wdlAt keptDeadline             // the read and write deadlines set
 }
 
-func (d keptDeadline) time() time.Time {
+// blank reports whether l is its engine's shared link, which is never written.
+func (l *ringLink) blank() bool { return l == &l.eng.blank }
+
+// ownLink returns the connection's own link, making it the first time.
+func (lc *Conn) ownLink() *ringLink {
+	l := lc.link.Load()
+	if !l.blank() {
+		return l
+	}
+	if own := (&ringLink{eng: l.eng}); lc.link.CompareAndSwap(l, own) {
+		return own
+	}
+	return lc.link.Load()
+}
+
+// ringSide returns the loop's side of the connection; nil until the ring first serves it.
+func (lc *Conn) ringSide() *ringConn { return lc.link.Load().ring.Load() }
+
+// keptDeadline is a deadline as its time since start (the policy's clock, so that it keeps the
+// monotonic reading), 0 for none.
+type keptDeadline struct{ at atomic.Int64 }
+
+func (k *keptDeadline) store(t time.Time) {
+	if t.IsZero() {
+		k.at.Store(0)
+		return
+	}
+	k.at.Store(int64(max(t.Sub(start), 1)))
+}
+
+func (k *keptDeadline) load() time.Time {
+	d := k.at.Load()
 	if d == 0 {
 		return time.Time{}
 	}
@@ -92,7 +117,11 @@ const (
 	leavingRing                 // the loop's, until it has stopped receiving and handed all over
 )
 
-func newConn(e *engine, nc stdConn) *Conn { return &Conn{nc: nc, eng: e} }
+func newConn(e *engine, nc stdConn) *Conn {
+	lc := &Conn{nc: nc}
+	lc.link.Store(&e.blank)
+	return lc
+}
 
 // Read reads up to len(p) bytes: it returns as soon as any are available, and io.EOF once the
 // peer has closed and everything it sent was read.
@@ -113,11 +142,11 @@ func (lc *Conn) Read(p []byte) (int, error) {
 			return lc.nc.Read(p)
 		case ringReads:
 			if !onRing {
-				lc.ring.Load().leave()
+				lc.ringSide().leave()
 				lc.readPath = leavingRing
 			}
 		}
-		n, err, left := lc.ring.Load().read(p, lc.readPath == leavingRing)
+		n, err, left := lc.ringSide().read(p, lc.readPath == leavingRing)
 		if !left {
 			return n, err
 		}
@@ -133,7 +162,7 @@ func (lc *Conn) Write(p []byte) (int, error) {
 		return 0, lc.opError("write", os.NewSyscallError("write", syscall.EPIPE))
 	}
 	onRing := paths.onRing()
-	r := lc.ring.Load()
+	r := lc.ringSide()
 	if r == nil && onRing {
 		r = lc.adopt()
 	}
@@ -152,10 +181,9 @@ func (lc *Conn) Close() error {
 	if lc.shut.Or(closedBit)&closedBit != 0 {
 		return lc.opError("close", net.ErrClosed)
 	}
-	lc.amu.Lock()
-	r := lc.ring.Load()
-	lc.amu.Unlock()
-	if r != nil {
+	// An adoption under way looks for closedBit once it has published the ring side (adopt):
+	// one of the two, or both, closes the ring side.
+	if r := lc.ringSide(); r != nil {
 		r.close() // the loop's table holds the socket until it has sent what it holds
 	}
 	return lc.nc.Close()
@@ -180,7 +208,7 @@ func (lc *Conn) SetReadDeadline(t time.Time) error {
 	if err := lc.nc.SetReadDeadline(t); err != nil {
 		return err
 	}
-	lc.setRingDeadline(t, func(r *ringConn) *deadline { return &r.rdl }, &lc.rdlAt)
+	lc.setRingDeadline(t, true)
 	return nil
 }
 
@@ -189,24 +217,29 @@ func (lc *Conn) SetWriteDeadline(t time.Time) error {
 	if err := lc.nc.SetWriteDeadline(t); err != nil {
 		return err
 	}
-	lc.setRingDeadline(t, func(r *ringConn) *deadline { return &r.wdl }, &lc.wdlAt)
+	lc.setRingDeadline(t, false)
 	return nil
 }
 
-// setRingDeadline gives the ring side the deadline t; before the adoption, it is kept in at for
-// the ring side to start with.
-func (lc *Conn) setRingDeadline(t time.Time, of func(*ringConn) *deadline, at *keptDeadline) {
-	if r := lc.ring.Load(); r != nil {
-		of(r).set(t)
-		return
+// setRingDeadline keeps the deadline t of reads or writes for the ring side, and gives it to
+// the ring side if there is one. An adoption under way gives the ring side what is kept once
+// it has published it (adopt): a deadline kept before that reaches it either way.
+func (lc *Conn) setRingDeadline(t time.Time, read bool) {
+	l := lc.link.Load()
+	if l.blank() {
+		if t.IsZero() {
+			return // none was kept: nothing changes
+		}
+		l = lc.ownLink()
 	}
-	lc.amu.Lock()
-	if r := lc.ring.Load(); r != nil {
-		of(r).set(t)
-	} else {
-		*at = keepDeadline(t)
+	k := &l.wdlAt
+	if read {
+		k = &l.rdlAt
 	}
-	lc.amu.Unlock()
+	k.store(t)
+	if r := l.ring.Load(); r != nil {
+		r.deadline(read).setKept(k)
+	}
 }
 
 // opError wraps err as net does; a *net.OpError of the same operation is returned as is, and

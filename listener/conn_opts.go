@@ -20,7 +20,7 @@ func (lc *Conn) CloseWrite() error {
 		return lc.opError("close", net.ErrClosed)
 	}
 	lc.shut.Or(writeShutBit)
-	if r := lc.ring.Load(); r != nil && !r.idle() {
+	if r := lc.ringSide(); r != nil && !r.idle() {
 		// The FIN follows what the loop still holds.
 		if err := r.onLoop(r.closeWrite); err != nil {
 			return lc.opError("close", err)
@@ -36,7 +36,7 @@ func (lc *Conn) CloseRead() error {
 		return lc.opError("close", net.ErrClosed)
 	}
 	lc.shut.Or(readShutBit)
-	if r := lc.ring.Load(); r != nil {
+	if r := lc.ringSide(); r != nil {
 		r.wakeReader()
 		r.onLoop(func(c *conn.Conn) error {
 			r.readDiscard = true

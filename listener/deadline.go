@@ -28,6 +28,27 @@ func (d *deadline) init(wake func()) { d.wake = wake }
 // set sets the deadline; the zero time means none.
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
+	wake := d.setLocked(t)
+	d.mu.Unlock()
+	if wake {
+		d.wake()
+	}
+}
+
+// setKept sets the deadline kept at k, read under the deadline's lock: of calls racing, the
+// last to run sets what was kept last.
+func (d *deadline) setKept(k *keptDeadline) {
+	d.mu.Lock()
+	wake := d.setLocked(k.load())
+	d.mu.Unlock()
+	if wake {
+		d.wake()
+	}
+}
+
+// setLocked sets the deadline, under mu; it reports whether the direction is to be woken (the
+// deadline has just passed).
+func (d *deadline) setLocked(t time.Time) bool {
 	if d.timer != nil {
 		d.timer.Stop() // a firing already under way finds when changed, or passed
 	}
@@ -46,10 +67,7 @@ func (d *deadline) set(t time.Time) {
 			d.timer.Reset(dur)
 		}
 	}
-	d.mu.Unlock()
-	if passed && !wasPassed {
-		d.wake()
-	}
+	return passed && !wasPassed
 }
 
 // onTimer marks the deadline passed if the one now set has come. A firing meant for a deadline

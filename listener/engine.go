@@ -34,6 +34,8 @@ type engine struct {
 	next  atomic.Uint32 // round-robin position
 	refs  atomic.Int64  // the listener, if owned, and every connection on a loop
 	owned bool
+	// blank is the link of every connection that keeps nothing of its own for the ring.
+	blank ringLink
 	// stopOnce stops an owned engine when its last reference goes.
 	stopOnce sync.Once
 }
@@ -59,6 +61,7 @@ func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 func startEngine(loops int, owned bool) (*engine, error) {
 	e := &engine{owned: owned}
+	e.blank.eng = e
 	if owned {
 		e.refs.Store(1) // the listener's
 	}

@@ -144,21 +144,27 @@ func bucketMiddle(lo, hi float64) float64 {
 
 // adopt gives the connection a side on a loop the first time the ring is to serve it, and
 // returns it; nil when the ring cannot take it (the loops have stopped, the table or the
-// descriptors ran out), and the poller serves it from then on.
+// descriptors ran out), and the poller serves it from then on, and while another of the
+// connection's goroutines is adopting it: this call goes on with the poller.
 func (lc *Conn) adopt() *ringConn {
-	if r := lc.ring.Load(); r != nil {
+	if r := lc.ringSide(); r != nil {
 		return r
 	}
-	lc.amu.Lock()
-	defer lc.amu.Unlock()
-	if r := lc.ring.Load(); r != nil || lc.adoptFailed || lc.isShut(closedBit) {
-		return r
+	for {
+		s := lc.shut.Load()
+		if s&(closedBit|adoptedBit) != 0 {
+			return nil
+		}
+		if lc.shut.CompareAndSwap(s, s|adoptedBit) {
+			break
+		}
 	}
-	r := newRingConn(lc, lc.eng.pick())
-	r.rdl.set(lc.rdlAt.time())
-	r.wdl.set(lc.wdlAt.time())
+	l := lc.ownLink()
+	r := newRingConn(lc, l.eng, l.eng.pick())
+	r.rdl.setKept(&l.rdlAt)
+	r.wdl.setKept(&l.wdlAt)
 	done := make(chan error, 1)
-	err := lc.eng.set.AdoptConn(r.loop, lc.nc, ringset.Opening{
+	err := l.eng.set.AdoptConn(r.loop, lc.nc, ringset.Opening{
 		Prepare:      r.attach,
 		Opened:       func(_ *conn.Conn, err error) { done <- err },
 		ReceiveLater: true, // the poller may still be reading
@@ -167,10 +173,15 @@ func (lc *Conn) adopt() *ringConn {
 		err = <-done
 	}
 	if err != nil {
-		lc.adoptFailed = true
 		return nil
 	}
-	lc.ring.Store(r)
+	l.ring.Store(r)
+	// A deadline set or a Close made before the store found no ring side and left it to this.
+	r.rdl.setKept(&l.rdlAt)
+	r.wdl.setKept(&l.wdlAt)
+	if lc.isShut(closedBit) {
+		r.close()
+	}
 	return r
 }
 

@@ -84,7 +84,7 @@ func TestUnadoptableConnectionStaysWithThePoller(t *testing.T) {
 	peer, accepted := loopback.DialAccept(t, ln)
 	c := accepted.(*Conn)
 	ln.Close() // its loops stop: nothing of theirs holds them
-	if err := c.eng.set.Wait(); err != nil {
+	if err := c.link.Load().eng.set.Wait(); err != nil {
 		t.Fatal(err)
 	}
 	go io.Copy(c, c)
@@ -96,7 +96,7 @@ func TestUnadoptableConnectionStaysWithThePoller(t *testing.T) {
 	if _, err := io.ReadFull(peer, got); err != nil || string(got) != "still served" {
 		t.Fatalf("echo: %q, %v", got, err)
 	}
-	if c.ring.Load() != nil {
+	if c.ringSide() != nil {
 		t.Fatal("a stopped loop took the connection")
 	}
 }
@@ -144,7 +144,7 @@ func TestGOMAXPROCSStaysTheProgramsOwn(t *testing.T) {
 	defer forcePaths.Store(prev)
 	_, c := loopback.DialAccept(t, ln)
 	c.Write([]byte("x")) // on a ring
-	if c.(*Conn).ring.Load() == nil {
+	if c.(*Conn).ringSide() == nil {
 		t.Fatal("the ring did not take the connection")
 	}
 	if got := runtime.GOMAXPROCS(0); got != before {

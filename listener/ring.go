@@ -30,6 +30,7 @@ import (
 // and the loop's close put a token in both channels unconditionally (wakeReader, wakeWriter).
 type ringConn struct {
 	lc   *Conn
+	eng  *engine
 	loop int
 	c    *conn.Conn // the loop's side; only ever touched on the loop
 
@@ -67,9 +68,9 @@ type ringConn struct {
 	refillFn, flushFn, startReceivingFn, stopReceivingFn func()
 }
 
-func newRingConn(lc *Conn, loop int) *ringConn {
+func newRingConn(lc *Conn, e *engine, loop int) *ringConn {
 	r := &ringConn{
-		lc: lc, loop: loop,
+		lc: lc, eng: e, loop: loop,
 		rxWake: make(chan struct{}, 1), wWake: make(chan struct{}, 1),
 		closed: make(chan struct{}), dead: make(chan struct{}),
 	}
@@ -80,11 +81,19 @@ func newRingConn(lc *Conn, loop int) *ringConn {
 	return r
 }
 
+// deadline returns the read or the write deadline.
+func (r *ringConn) deadline(read bool) *deadline {
+	if read {
+		return &r.rdl
+	}
+	return &r.wdl
+}
+
 // attach binds the loop's connection; on the loop, before OnOpen.
 func (r *ringConn) attach(c *conn.Conn) {
 	r.c = c
 	c.SetContext(r)
-	r.lc.eng.ref()
+	r.eng.ref()
 }
 
 // read reads from what the loop hands over, as Conn.Read. leaving: the loop was asked to stop
@@ -227,16 +236,19 @@ func (r *ringConn) queue(b []byte) bool {
 
 // post runs f on the connection's loop; it reports false when the loop has stopped (the
 // connection is closed then).
-func (r *ringConn) post(f func()) bool { return r.lc.eng.set.Post(r.loop, f) == nil }
+func (r *ringConn) post(f func()) bool { return r.eng.set.Post(r.loop, f) == nil }
 
 // close closes the ring side: blocked and later operations fail with net.ErrClosed; what was
 // written is still sent, for up to closeLinger if the peer does not read; then the loop
-// cancels what is in flight and closes the descriptor.
+// cancels what is in flight and closes the descriptor. Only the first call does anything
+// (Close and an adoption racing with it may both call it).
 func (r *ringConn) close() {
-	r.closeOnce.Do(func() { close(r.closed) })
-	r.wakeReader()
-	r.wakeWriter()
-	r.post(r.loopClose) // a stopped loop has closed the connection already
+	r.closeOnce.Do(func() {
+		close(r.closed)
+		r.wakeReader()
+		r.wakeWriter()
+		r.post(r.loopClose) // a stopped loop has closed the connection already
+	})
 }
 
 // onLoop runs f with the loop's connection, on the loop, and returns its error; net.ErrClosed

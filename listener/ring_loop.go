@@ -91,12 +91,12 @@ func (r *ringConn) loopRefill() {
 // loopStartReceiving turns receiving on: the reader reads from the ring from now on.
 func (r *ringConn) loopStartReceiving() {
 	r.recvStopped = false
-	r.lc.eng.set.SetReceiving(r.c, true)
+	r.eng.set.SetReceiving(r.c, true)
 }
 
 // loopStopReceiving turns receiving off for a reader going back to the poller; OnReceiveStopped
 // follows once the armed receive has ended (at once if none was).
-func (r *ringConn) loopStopReceiving() { r.lc.eng.set.SetReceiving(r.c, false) }
+func (r *ringConn) loopStopReceiving() { r.eng.set.SetReceiving(r.c, false) }
 
 // loopReceiveStopped: receiving has ended (OnReceiveStopped). What the loop still holds is
 // handed over; the reader learns it has everything once the last chunk is (handOver).
@@ -200,7 +200,7 @@ func (r *ringConn) loopClosed(err error) {
 	close(r.dead)
 	r.wakeReader()
 	r.wakeWriter()
-	r.lc.eng.unref()
+	r.eng.unref()
 }
 
 // asSyscallError gives a socket error the loop reports (a *net.OpError around the bare errno)

@@ -1,0 +1,207 @@
+//go:build !race
+
+// The race detector allocates on its own; `make test` runs this file in its pass without it
+// (the test's name matches that pass's pattern).
+
+package listener
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestTwoThousandConnectionsIdleHeap measures what the harness's idle row measures (make
+// bench-listener, -only idle) on the Go heap and the goroutines' stacks: the bytes live per
+// connection once each has made one 1-byte round trip with a goroutine-per-connection echo
+// server and sits idle, and the bytes allocated per connection on the way there (garbage,
+// which the heap holds until a collection, and so resident memory). The same server runs on
+// net.Listen and on Listen, each in a process of its own (a process reuses the goroutines and
+// stacks of connections gone before). A connection the poller serves may cost net's and its
+// Conn, nothing more.
+// IDLE_HEAP_PROFILE=dir writes each server's heap profile (every allocation sampled) there.
+func TestTwoThousandConnectionsIdleHeap(t *testing.T) {
+	if name := os.Getenv(idleServerEnv); name != "" {
+		measureIdleServer(t, name)
+		return
+	}
+	got := map[string]idleFigures{}
+	for _, name := range []string{"net", "listener"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestTwoThousandConnectionsIdleHeap$", "-test.v")
+		cmd.Env = append(os.Environ(), idleServerEnv+"="+name)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, out)
+		}
+		_, line, ok := strings.Cut(string(out), idleResult)
+		line, _, _ = strings.Cut(line, "\n")
+		var f idleFigures
+		if !ok || json.Unmarshal([]byte(line), &f) != nil {
+			t.Fatalf("%s: no figures in\n%s", name, out)
+		}
+		got[name] = f
+		t.Logf("%s: %.0f B live and %.0f B of stack per idle connection; %.0f B in %.1f objects allocated per connection opened; resident %.0f B; %d on the ring",
+			name, f.Live, f.Stack, f.Allocated, f.Objects, f.Resident, f.OnRing)
+	}
+	n, l := got["net"], got["listener"]
+	if l.Live > n.Live+wrapperBudget || l.Stack > n.Stack+wrapperBudget {
+		t.Errorf("the listener keeps %.0f B of heap and %.0f B of stack per idle connection, net %.0f and %.0f: more than a Conn more",
+			l.Live, l.Stack, n.Live, n.Stack)
+	}
+	if l.Allocated > n.Allocated+wrapperBudget {
+		t.Errorf("the listener allocates %.0f B per connection opened, net %.0f: more than a Conn more", l.Allocated, n.Allocated)
+	}
+}
+
+// wrapperBudget is what a connection the poller serves may cost beyond net's: its Conn, which
+// TestConnFitsFortyEightBytes bounds, and room for the figures' noise (a goroutine stack more or
+// less over the connections, a sample of the scheduler's metrics).
+const wrapperBudget = 64
+
+const (
+	idleServerEnv = "URINGNET_IDLE_HEAP_SERVER"
+	idleResult    = "IDLE_HEAP "
+)
+
+// idleFigures are one server's figures, per connection.
+type idleFigures struct {
+	Live, Stack, Allocated, Objects, Resident float64
+	OnRing                                    int
+}
+
+// measureIdleServer is the child's part: it serves 2,000 raw clients with the echo server on
+// net.Listen or Listen (name) and prints its figures.
+func measureIdleServer(t *testing.T, name string) {
+	const conns = 2000
+	if os.Getenv("IDLE_HEAP_PROFILE") != "" {
+		runtime.MemProfileRate = 1
+	}
+	listen := net.Listen
+	if name == "listener" {
+		listen = Listen
+	}
+	ln, err := listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	served := make(chan net.Conn, conns)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			served <- c
+			go echo(c)
+		}
+	}()
+	sa := sockaddr(t, ln.Addr().String())
+	one := []byte{1}
+	var before, after runtime.MemStats
+	settle()
+	runtime.ReadMemStats(&before)
+	rssBefore := residentBytes(t)
+	for range conns {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		if err := unix.Connect(fd, sa); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := unix.Write(fd, one); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := unix.Read(fd, one); n != 1 || err != nil {
+			t.Fatalf("round trip: %d, %v", n, err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // the last goroutines are back in Read
+	runtime.ReadMemStats(&after)       // before a collection: what was allocated
+	var f idleFigures
+	f.Resident = float64(residentBytes(t)-rssBefore) / conns
+	f.Allocated = float64(after.TotalAlloc-before.TotalAlloc) / conns
+	f.Objects = float64(after.Mallocs-before.Mallocs) / conns
+	settle()
+	runtime.ReadMemStats(&after)
+	f.Live = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / conns
+	f.Stack = (float64(after.StackInuse) - float64(before.StackInuse)) / conns
+	if dir := os.Getenv("IDLE_HEAP_PROFILE"); dir != "" {
+		if pf, err := os.Create(filepath.Join(dir, name+".heap")); err == nil {
+			pprof.Lookup("heap").WriteTo(pf, 0)
+			pf.Close()
+		}
+	}
+	for range conns {
+		if lc, ok := (<-served).(*Conn); ok && lc.ringSide() != nil {
+			f.OnRing++
+		}
+	}
+	b, _ := json.Marshal(f)
+	fmt.Printf("%s%s\n", idleResult, b)
+}
+
+// residentBytes is the process's resident memory (VmRSS).
+func residentBytes(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, v, _ := strings.Cut(string(b), "VmRSS:")
+	v, _, _ = strings.Cut(v, "kB")
+	kb, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		t.Fatalf("VmRSS: %v", err)
+	}
+	return kb << 10
+}
+
+// echo is the benchmark harness's goroutine-per-connection server (benchmarks/server,
+// serveConn) for a 1-byte message: a read buffer per connection, each read written back.
+func echo(c net.Conn) {
+	defer c.Close()
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, err := c.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// settle collects until the heap stops shrinking.
+func settle() {
+	for range 3 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func sockaddr(t *testing.T, addr string) *unix.SockaddrInet4 {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	sa := &unix.SockaddrInet4{Port: p}
+	copy(sa.Addr[:], net.ParseIP(host).To4())
+	return sa
+}

@@ -132,24 +132,27 @@ func TestPeerResetOnEveryPath(t *testing.T) {
 	})
 }
 
-// The engines leave GOMAXPROCS as the program set it.
+// The engines leave GOMAXPROCS as the program set it: a value the program chose, not the
+// default, stays while rings start and take connections, the shared engine's and a listener's own.
 func TestGOMAXPROCSStaysTheProgramsOwn(t *testing.T) {
-	before := runtime.GOMAXPROCS(0)
-	lc := ListenConfig{Loops: 2}
-	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := runtime.NumCPU() + 1
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(set))
 	prev := forcePaths.Swap(pathsRing)
 	defer forcePaths.Store(prev)
-	_, c := loopback.DialAccept(t, ln)
-	c.Write([]byte("x")) // on a ring
-	if c.(*Conn).ringSide() == nil {
-		t.Fatal("the ring did not take the connection")
+	for _, lc := range []ListenConfig{{}, {Loops: 2}} {
+		ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, c := loopback.DialAccept(t, ln)
+		c.Write([]byte("x")) // on a ring
+		if c.(*Conn).ringSide() == nil {
+			t.Fatal("the ring did not take the connection")
+		}
+		if got := runtime.GOMAXPROCS(0); got != set {
+			t.Fatalf("GOMAXPROCS %d with rings running (%d loops), want the program's %d", got, lc.Loops, set)
+		}
+		c.Close()
+		ln.Close()
 	}
-	if got := runtime.GOMAXPROCS(0); got != before {
-		t.Fatalf("GOMAXPROCS %d with rings running, want the program's %d", got, before)
-	}
-	c.Close()
-	ln.Close()
 }

@@ -71,6 +71,16 @@ var plans = map[string]plan{
 		idleConns: 10_000,
 		repeats:   5, warmup: time.Second, duration: 3 * time.Second,
 	},
+	// RESP and HTTP against gnet (run with -engines uringnet,gnet -only http,redis), seven
+	// repeats: redis-benchmark PING, SET and GET at 50 connections 16 deep, wrk HTTP plaintext
+	// 16 deep at 256 connections; each unpinned and pinned (the single-threaded redis-benchmark
+	// otherwise competes with the server for the same two CPUs).
+	"resp": {
+		pinnings:  []bool{false, true},
+		httpConns: 256, httpDepths: []int{16},
+		redisConns: 50, redisDepths: []int{16}, redisRequests: 1_000_000,
+		repeats: 7, warmup: 500 * time.Millisecond, duration: 2 * time.Second,
+	},
 	// Large messages and short-lived connections, uringnet against gnet (run with -engines
 	// uringnet,gnet), seven repeats, about eight minutes: echo at 64 B, 4 KiB and 64 KiB over
 	// 100 connections, unpipelined (server CPU per byte); connect, one 64 B round trip, close,
@@ -97,7 +107,7 @@ var plans = map[string]plan{
 func planNamed(name string) (plan, error) {
 	p, ok := plans[name]
 	if !ok {
-		return plan{}, fmt.Errorf("unknown plan %q (want quick, full, accept, sizes or listener)", name)
+		return plan{}, fmt.Errorf("unknown plan %q (want quick, full, accept, sizes, listener or resp)", name)
 	}
 	return p, nil
 }

@@ -22,19 +22,21 @@ var redisTests = []string{"ping_mbulk", "set", "get"}
 
 func redisPoints(o *options) []report.Point {
 	var ps []report.Point
-	for _, depth := range o.redisDepths {
-		for _, t := range redisTests {
-			ps = append(ps, report.Point{Workload: "redis-" + strings.TrimSuffix(t, "_mbulk"), Load: "redis-benchmark",
-				Conns: o.redisConns, Depth: depth, Unit: "req/s"})
+	for _, pinned := range o.pinnings {
+		for _, depth := range o.redisDepths {
+			for _, t := range redisTests {
+				ps = append(ps, report.Point{Workload: "redis-" + strings.TrimSuffix(t, "_mbulk"), Load: "redis-benchmark",
+					Conns: o.redisConns, Depth: depth, Pinned: pinned, Unit: "req/s"})
+			}
 		}
 	}
 	return ps
 }
 
 // measureRedis runs one redis-benchmark test against a fresh examples/resp, after a short
-// unmeasured run of the same test.
+// unmeasured run of the same test; pinned, each on CPUs of its own.
 func measureRedis(o *options, at report.Point) (report.Sample, error) {
-	srv, _, port, err := startExample(o, "resp", at.Engine, false)
+	srv, _, port, err := startExample(o, "resp", at.Engine, at.Pinned)
 	if err != nil {
 		return report.Sample{}, err
 	}
@@ -47,11 +49,11 @@ func measureRedis(o *options, at report.Point) (report.Sample, error) {
 	if at.Depth < 16 {
 		requests /= 5
 	}
-	if _, err := redisBenchmark(port, test, at, requests/10); err != nil {
+	if _, err := redisBenchmark(o, port, test, at, requests/10); err != nil {
 		return report.Sample{}, fmt.Errorf("warm-up: %w", err)
 	}
 	cpu := harness.MeterCPU(srv.Pid())
-	s, err := redisBenchmark(port, test, at, requests)
+	s, err := redisBenchmark(o, port, test, at, requests)
 	if err != nil {
 		return report.Sample{}, err
 	}
@@ -59,12 +61,12 @@ func measureRedis(o *options, at report.Point) (report.Sample, error) {
 	return s, nil
 }
 
-// redisBenchmark runs one test.
-func redisBenchmark(port, test string, at report.Point, requests int) (report.Sample, error) {
+// redisBenchmark runs one test, on the load generator's CPUs when the point is pinned.
+func redisBenchmark(o *options, port, test string, at report.Point, requests int) (report.Sample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "redis-benchmark", "-h", "127.0.0.1", "-p", port, "-c", strconv.Itoa(at.Conns),
-		"-n", strconv.Itoa(requests), "-P", strconv.Itoa(at.Depth), "-t", test, "--csv").Output()
+	out, err := loadOutput(o.cpus(at.Pinned, false), exec.CommandContext(ctx, "redis-benchmark", "-h", "127.0.0.1", "-p", port,
+		"-c", strconv.Itoa(at.Conns), "-n", strconv.Itoa(requests), "-P", strconv.Itoa(at.Depth), "-t", test, "--csv"), false)
 	if err != nil {
 		return report.Sample{}, fmt.Errorf("redis-benchmark -t %s: %v\n%s", test, err, out)
 	}

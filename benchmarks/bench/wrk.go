@@ -18,8 +18,10 @@ import (
 
 func httpPoints(o *options) []report.Point {
 	var ps []report.Point
-	for _, depth := range o.httpDepths {
-		ps = append(ps, report.Point{Workload: "http", Load: "wrk", Conns: o.httpConns, Depth: depth, Unit: "req/s"})
+	for _, pinned := range o.pinnings {
+		for _, depth := range o.httpDepths {
+			ps = append(ps, report.Point{Workload: "http", Load: "wrk", Conns: o.httpConns, Depth: depth, Pinned: pinned, Unit: "req/s"})
+		}
 	}
 	return ps
 }
@@ -35,11 +37,12 @@ func netHTTPPoints(o *options) []report.Point {
 }
 
 // measureHTTP checks a fresh HTTP server's answers, warms it up with a short wrk run and
-// measures it with another (wrk -t2, pipelining by benchmarks/wrk/pipeline.lua). A run in
+// measures it with another (wrk -t2, pipelining by benchmarks/wrk/pipeline.lua); pinned, each
+// on CPUs of its own. A run in
 // which wrk reports any non-2xx answer or socket error fails: a fast wrong server is not fast.
 // The point's workload names the server's program (the handler's HTTP, or net/http's).
 func measureHTTP(o *options, at report.Point) (report.Sample, error) {
-	srv, addr, err := startServer(o, at.Engine, at.Workload, false)
+	srv, addr, err := startServer(o, at.Engine, at.Workload, at.Pinned)
 	if err != nil {
 		return report.Sample{}, err
 	}
@@ -72,8 +75,8 @@ var (
 func runWrk(o *options, addr string, at report.Point, d time.Duration) (wrkResult, error) {
 	secs := max(1, int(math.Ceil(d.Seconds())))
 	threads := min(2, at.Conns) // wrk wants a connection per thread at least
-	out, err := exec.Command("wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(at.Conns), "-d"+strconv.Itoa(secs)+"s", "--latency",
-		"-s", o.wrkLua, "http://"+addr+"/", "--", strconv.Itoa(at.Depth)).CombinedOutput()
+	out, err := loadOutput(o.cpus(at.Pinned, false), exec.Command("wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(at.Conns),
+		"-d"+strconv.Itoa(secs)+"s", "--latency", "-s", o.wrkLua, "http://"+addr+"/", "--", strconv.Itoa(at.Depth)), true)
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk: %v\n%s", err, out)
 	}
@@ -123,4 +126,19 @@ func checkPipelined(addr string, n int) error {
 		return err
 	}
 	return server.ReadResponses(bufio.NewReader(c), n)
+}
+
+// loadOutput runs an external load generator to its end on cpus (anywhere when none) and
+// returns its standard output, and its standard error too when combined.
+func loadOutput(cpus []int, cmd *exec.Cmd, combined bool) ([]byte, error) {
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if combined {
+		cmd.Stderr = &out
+	}
+	if err := harness.OnCPUs(cpus, cmd.Start); err != nil {
+		return nil, err
+	}
+	err := cmd.Wait()
+	return out.Bytes(), err
 }

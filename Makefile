@@ -60,7 +60,7 @@ test-nettest:
 # Only one benchmark runs at a time on a machine (BENCH_LOCK); wrk and redis-benchmark rows run
 # when those are installed (make bench-deps). Each prints the table and writes PREFIX.json (every
 # sample, the machine, the command), PREFIX.md and PREFIX-{throughput,p99,cpu}.png.
-.PHONY: bench-bin bench bench-full bench-sizes bench-accept bench-listener bench-example-http bench-readme bench-deps bench-mech
+.PHONY: bench-bin bench bench-full bench-sizes bench-accept bench-listener bench-example-http bench-readme bench-deps bench-mech bench-resp
 BENCH_LOCK ?= flock /tmp/uringnet-bench.lock
 BENCH_FLAGS ?= # more flags for bench run, e.g. -repeats 5 -duration 5s (recorded with the results)
 BENCHSTAT ?= $(or $(shell command -v benchstat),$(shell $(GO) env GOPATH)/bin/benchstat)
@@ -91,6 +91,12 @@ bench-full: bench-bin
 # load generator on CPUs of their own).
 bench-sizes: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan sizes -engines uringnet,gnet -label "make bench-sizes" -out benchmarks/results/sizes $(BENCH_FLAGS)
+
+# RESP and HTTP against gnet, seven repeats (about ten minutes): redis-benchmark PING, SET and GET
+# at 50 connections 16 deep and wrk HTTP plaintext 16 deep at 256 connections, uringnet.Run
+# against gnet.Run, each unpinned and pinned (server and load generator on CPUs of their own).
+bench-resp: bench-bin
+	$(BENCH_LOCK) bin/bench run -plan resp -engines uringnet,gnet -only http,redis -label "make bench-resp" -out benchmarks/results/resp $(BENCH_FLAGS)
 
 # The issues' speed targets, five repeats each (about 5 minutes): HTTP plaintext 16 deep at 256
 # connections (uringnet over gnet), 64 B echo at 1,000 connections and net/http's hello world

@@ -63,6 +63,7 @@ type Ring struct {
 	flags      SetupFlags
 	features   uint32
 	closed     bool
+	handOff    bool // waits give up the thread's P as they begin (HandOffWhileWaiting)
 
 	ringMem []byte // SQ and CQ rings (one mapping: FEAT_SINGLE_MMAP)
 	sqeMem  []byte

@@ -542,3 +542,35 @@ func TestDroppedCompletionsAreReported(t *testing.T) {
 		t.Fatalf("EAGAIN: %v, want an error matching EAGAIN", err)
 	}
 }
+
+// A wait that hands its P over lets the process's other goroutines run on it while it waits,
+// with one P in all, and ends as any wait does: by a completion or at its timeout.
+func TestWaitHandingOffItsP(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	r := loopRing(t, 4)
+	r.HandOffWhileWaiting(true)
+
+	start := time.Now()
+	if _, err := r.SubmitAndWaitTimeout(1, 20*time.Millisecond); err != ErrTimedOut || time.Since(start) < 20*time.Millisecond {
+		t.Fatalf("empty wait: %v after %v; want ErrTimedOut after 20ms", err, time.Since(start))
+	}
+
+	ran := make(chan struct{})
+	go func() {
+		close(ran) // runs only on the P the wait gave up
+		if err := SendMsgRingSync(r.Fd(), 9, 0, 0); err != nil {
+			t.Errorf("SendMsgRingSync: %v", err)
+		}
+	}()
+	if _, err := r.SubmitAndWaitTimeout(1, 5*time.Second); err != nil {
+		t.Fatalf("wait for the message: %v", err)
+	}
+	select {
+	case <-ran:
+	default:
+		t.Fatal("the wait ended without the other goroutine having run")
+	}
+	if c := waitCQE(t, r, 9); c.Res != 0 {
+		t.Errorf("message res %d", c.Res)
+	}
+}

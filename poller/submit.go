@@ -195,8 +195,15 @@ func (r *Ring) enter(toSubmit, minComplete, flags uint32, withArg bool) (int, er
 	if withArg {
 		arg, argSize = unsafe.Pointer(&r.waitArg), unsafe.Sizeof(r.waitArg)
 	}
-	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, r.enterFd, uintptr(toSubmit), uintptr(minComplete),
-		uintptr(flags|r.enterFlags), uintptr(arg), argSize)
+	var n uintptr
+	var errno unix.Errno
+	if minComplete > 0 && r.handOff {
+		n, _, errno = blockingSyscall6(unix.SYS_IO_URING_ENTER, r.enterFd, uintptr(toSubmit), uintptr(minComplete),
+			uintptr(flags|r.enterFlags), uintptr(arg), argSize)
+	} else {
+		n, _, errno = unix.Syscall6(unix.SYS_IO_URING_ENTER, r.enterFd, uintptr(toSubmit), uintptr(minComplete),
+			uintptr(flags|r.enterFlags), uintptr(arg), argSize)
+	}
 	return r.entered(n, errno, toSubmit, minComplete)
 }
 

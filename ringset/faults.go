@@ -15,7 +15,7 @@ func (l *loop) enter(wait time.Duration) error {
 	if l.pace.polling {
 		_, err = l.ring.SubmitAndPoll()
 	} else {
-		_, err = l.ring.SubmitAndWaitTimeout(1, wait)
+		err = l.wait(wait)
 	}
 	if l.faults != nil {
 		err = l.faults.enterError(err)

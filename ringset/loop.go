@@ -236,6 +236,8 @@ func (l *loop) run(ready chan<- error) {
 	}
 	ready <- nil
 	<-l.set.begin // OnBoot first
+	serving.Add(1)
+	defer serving.Add(-1)
 	defer l.teardown()
 	// A panic here is not a handler's (those are recovered where they are called): the ring
 	// itself failed. The set stops with the error; teardown closes the ring, and with it every

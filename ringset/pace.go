@@ -3,8 +3,10 @@ package ringset
 import (
 	"runtime"
 	"runtime/metrics"
+	"sync/atomic"
 	"time"
 
+	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
 )
 
@@ -103,4 +105,43 @@ func (p *pace) goroutinesWaiting() bool {
 func isNews(userData uint64) bool {
 	k, _, _ := splitUserData(userData)
 	return k != opSend && k != opSendTo
+}
+
+// serving counts the process's loops that are serving, in every set.
+var serving atomic.Int32
+
+// sharingPs reports whether the process runs more loops than it has Ps (it was started on
+// fewer CPUs than it runs loops, or with a small GOMAXPROCS).
+func sharingPs() bool {
+	return int(serving.Load()) > runtime.GOMAXPROCS(0)
+}
+
+// handOffAfter is how long a loop that shares the Ps waits holding its own before it hands it
+// over.
+const handOffAfter = 50 * time.Microsecond
+
+// wait submits and waits for a completion, for at most d.
+//
+// A thread waiting in a system call keeps its P until Go's monitor takes it, and the monitor
+// looks only at ticks of its own, which grow long after a quiet spell. With a P per loop nobody
+// needs it meanwhile. With fewer Ps than loops, another loop back from its wait with work cannot
+// run until then: one loop's connections were served at once while the other's waited for
+// milliseconds. Handing the P over as every wait begins (what the runtime does for calls it
+// knows will block) wakes a thread to look for work each time, which costs more CPU than the
+// requests served in between. So a loop that shares the Ps waits a short while holding its P,
+// long enough for most waits under load, and hands it over only for the rest: a wait that comes
+// back empty submitted everything, so the second call only waits.
+func (l *loop) wait(d time.Duration) error {
+	if d <= handOffAfter || !sharingPs() {
+		_, err := l.ring.SubmitAndWaitTimeout(1, d)
+		return err
+	}
+	_, err := l.ring.SubmitAndWaitTimeout(1, handOffAfter)
+	if err != poller.ErrTimedOut || l.ring.CQReady() > 0 {
+		return err
+	}
+	l.ring.HandOffWhileWaiting(true)
+	_, err = l.ring.SubmitAndWaitTimeout(1, d-handOffAfter)
+	l.ring.HandOffWhileWaiting(false)
+	return err
 }

@@ -25,6 +25,8 @@ type BufferRing struct {
 	bufs      []ringBuf // ringMem as entries
 	tailWord  *uint32   // bufs[0].bid and the ring's tail, which overlays bufs[0].resv
 	localTail uint16    // entries added but not yet published
+	published uint16    // localTail at the last Publish
+	provided  uint32    // buffers 0..provided-1 have been handed to the kernel; the rest never
 	data      []byte    // entries × bufSize bytes of buffers
 	closed    bool
 }
@@ -32,6 +34,20 @@ type BufferRing struct {
 // RegisterBufferRing creates buffer group bgid with entries buffers (a power of two, at most
 // 32768) of bufSize bytes each, registers it and hands every buffer to the kernel.
 func (r *Ring) RegisterBufferRing(bgid uint16, entries, bufSize uint32) (*BufferRing, error) {
+	return r.RegisterGrowingBufferRing(bgid, entries, bufSize, entries)
+}
+
+// RegisterGrowingBufferRing is RegisterBufferRing handing the kernel only the first initial
+// buffers; Publish hands it more, doubling up to entries, after a batch that used more than
+// half of those it has. The buffers' memory becomes resident only where the kernel first
+// writes, and the kernel takes buffers in the order they were handed to it, cycling through
+// all it has: a ring given every buffer at once makes each of them resident soon after start,
+// however few receives are ever in use together.
+//
+// A batch is what is recycled between two Publish calls. A receive that finds the ring empty
+// fails with -ENOBUFS (a multishot one ends) and is re-armed after the next Publish, which then
+// grows the ring, since every buffer it had was used.
+func (r *Ring) RegisterGrowingBufferRing(bgid uint16, entries, bufSize, initial uint32) (*BufferRing, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
@@ -64,11 +80,16 @@ func (r *Ring) RegisterBufferRing(bgid uint16, entries, bufSize uint32) (*Buffer
 		bufs:     unsafe.Slice((*ringBuf)(unsafe.Pointer(&ringMem[0])), entries),
 		tailWord: (*uint32)(unsafe.Pointer(&ringMem[unsafe.Offsetof(ringBuf{}.bid)])),
 	}
-	for bid := uint32(0); bid < entries; bid++ {
-		b.Recycle(uint16(bid))
-	}
-	b.Publish()
+	b.provide(max(1, min(initial, entries)))
+	b.publishTail()
 	return b, nil
+}
+
+// provide hands the kernel untouched buffers until n are provided.
+func (b *BufferRing) provide(n uint32) {
+	for ; b.provided < n; b.provided++ {
+		b.Recycle(uint16(b.provided))
+	}
 }
 
 // GroupID is the buffer group id receives name with PrepRecvMultishotBufferSelect.
@@ -79,6 +100,10 @@ func (b *BufferRing) BufferSize() uint32 { return b.bufSize }
 
 // Entries is the number of buffers.
 func (b *BufferRing) Entries() uint32 { return b.entries }
+
+// Provided is how many of the buffers have been handed to the kernel so far (Entries for a ring
+// that was given them all at once). The others have never been written.
+func (b *BufferRing) Provided() uint32 { return b.provided }
 
 // Buffer returns the first n bytes of buffer bid, as a completion that picked it reports them.
 // The bytes are valid until the buffer is recycled. After Close it returns nil, and Recycle and
@@ -104,16 +129,27 @@ func (b *BufferRing) Recycle(bid uint16) {
 	b.localTail++
 }
 
-// Publish makes every recycled buffer available to the kernel.
+// Publish makes every recycled buffer available to the kernel, and, in a growing ring, more
+// buffers after a batch that used more than half of those provided: half the ring left at the
+// batch's lowest is the low-water mark, so the next batch may be twice as large before any
+// receive finds the ring empty.
 func (b *BufferRing) Publish() {
 	if b.closed {
 		return
 	}
+	if used := uint32(b.localTail - b.published); b.provided < b.entries && 2*used > b.provided {
+		b.provide(min(b.entries, 2*b.provided))
+	}
+	b.publishTail()
+}
+
+func (b *BufferRing) publishTail() {
 	// The 16-bit tail must be stored after the entries' contents, with release order; Go has
 	// no 16-bit atomic store, so the 32-bit word holding entry 0's bid and the tail is stored
 	// whole. Only this ring's owner writes entry 0, so its bid is rewritten with its own value.
 	word := [2]uint16{b.bufs[0].bid, b.localTail}
 	atomic.StoreUint32(b.tailWord, *(*uint32)(unsafe.Pointer(&word)))
+	b.published = b.localTail
 }
 
 // Close unregisters the group and frees its memory. Call it from the ring's owner before the

@@ -2,6 +2,7 @@ package poller
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -155,6 +156,105 @@ func TestMultishotRecvBufferRingENOBUFS(t *testing.T) {
 	if c.Res != 0 || c.More() {
 		t.Fatalf("after the peer closed: %+v, want res 0 without more", c)
 	}
+}
+
+// A growing buffer ring hands the kernel its first buffers only, and stays at them while no
+// batch of receives uses more than half; a burst that empties it ends the multishot receive
+// with -ENOBUFS, and each Publish after a busy batch doubles what the kernel has, until the
+// ring is whole. Every byte arrives once, in order, and no buffer beyond those provided is
+// ever written.
+func TestGrowingBufferRing(t *testing.T) {
+	requireFeatures(t, CapMultishotRecv, CapBufferRing, CapSocketDirect, CapBindListen, CapFixedFdInstall)
+	r, slot, peer := ringWithConn(t)
+
+	const entries, size, initial = 64, 512, 2
+	br, err := r.RegisterGrowingBufferRing(11, entries, size, initial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	if br.Provided() != initial || br.Entries() != entries {
+		t.Fatalf("new ring: %d of %d provided, want %d of %d", br.Provided(), br.Entries(), initial, entries)
+	}
+
+	arm := func() {
+		prep(t, r, 60, func(s *SQE) { s.PrepRecvMultishotBufferSelect(int32(slot), br.GroupID(), 0); s.SetFlags(FlagFixedFile) })
+	}
+	arm()
+	var got []byte
+	enobufs := 0
+	cqes := make([]CQE, 256)
+	// receive takes batches of completions until n bytes arrived, recycling each batch's
+	// buffers and publishing them as a loop does.
+	receive := func(n int) {
+		deadline := time.Now().Add(5 * time.Second)
+		for len(got) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("received %d bytes of %d in 5s", len(got), n)
+			}
+			if _, err := r.SubmitAndWaitTimeout(1, time.Second); err != nil && !errors.Is(err, ErrTimedOut) {
+				t.Fatal(err)
+			}
+			rearm := false
+			for _, c := range cqes[:r.ReapCompletions(cqes)] {
+				switch {
+				case c.Res == -int32(unix.ENOBUFS):
+					enobufs++
+					rearm = true
+				case c.Res > 0:
+					bid, ok := c.BufferID()
+					if !ok || uint32(bid) >= br.Provided() {
+						t.Fatalf("data in buffer %d (%v) of a ring with %d provided", bid, ok, br.Provided())
+					}
+					got = append(got, br.Buffer(bid, int(c.Res))...)
+					br.Recycle(bid)
+					rearm = rearm || !c.More()
+				default:
+					t.Fatalf("receive completion %+v (%v) after %d bytes", c, unix.Errno(-c.Res), len(got))
+				}
+			}
+			br.Publish()
+			if rearm {
+				arm()
+			}
+		}
+	}
+
+	var want []byte
+	for i := range 32 { // one small message at a time: one buffer a batch
+		msg := []byte{byte(i), byte(i >> 8)}
+		want = append(want, msg...)
+		if _, err := peer.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		receive(len(want))
+	}
+	if br.Provided() != initial {
+		t.Fatalf("after one receive at a time, %d buffers provided, want still %d", br.Provided(), initial)
+	}
+
+	burst := make([]byte, 256<<10)
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for i := range burst {
+		burst[i] = byte(rnd.Uint32())
+	}
+	want = append(want, burst...)
+	go func() {
+		if _, err := peer.Write(burst); err != nil {
+			t.Errorf("peer write: %v", err)
+		}
+	}()
+	receive(len(want))
+	if !bytes.Equal(got, want) {
+		t.Fatalf("received %d bytes that differ from the %d sent", len(got), len(want))
+	}
+	if br.Provided() != entries {
+		t.Errorf("after a burst through %d-byte buffers, %d provided, want all %d", size, br.Provided(), entries)
+	}
+	if enobufs == 0 {
+		t.Error("the burst never found the ring empty; the test did not exercise -ENOBUFS")
+	}
+	t.Logf("%d bytes; ring grew from %d to %d buffers, the receive re-armed %d times after -ENOBUFS", len(got), initial, br.Provided(), enobufs)
 }
 
 // SEND, gathered SENDMSG and SEND_ZC to a standard peer that echoes; RECV brings it back.

@@ -26,6 +26,7 @@ type BufferRing struct {
 	tailWord  *uint32   // bufs[0].bid and the ring's tail, which overlays bufs[0].resv
 	localTail uint16    // entries added but not yet published
 	published uint16    // localTail at the last Publish
+	short     uint32    // receives that found the ring empty since the last Publish
 	provided  uint32    // buffers 0..provided-1 have been handed to the kernel; the rest never
 	data      []byte    // entries × bufSize bytes of buffers
 	closed    bool
@@ -38,15 +39,15 @@ func (r *Ring) RegisterBufferRing(bgid uint16, entries, bufSize uint32) (*Buffer
 }
 
 // RegisterGrowingBufferRing is RegisterBufferRing handing the kernel only the first initial
-// buffers; Publish hands it more, doubling up to entries, after a batch that used more than
-// half of those it has. The buffers' memory becomes resident only where the kernel first
-// writes, and the kernel takes buffers in the order they were handed to it, cycling through
-// all it has: a ring given every buffer at once makes each of them resident soon after start,
-// however few receives are ever in use together.
+// buffers; Publish hands it more, up to entries, after a batch that wanted more than half of
+// those it has. The buffers' memory becomes resident only where the kernel first writes, and
+// the kernel takes buffers in the order they were handed to it, cycling through all it has: a
+// ring given every buffer at once makes each of them resident soon after start, however few
+// receives are ever in use together.
 //
-// A batch is what is recycled between two Publish calls. A receive that finds the ring empty
-// fails with -ENOBUFS (a multishot one ends) and is re-armed after the next Publish, which then
-// grows the ring, since every buffer it had was used.
+// A batch is what is recycled between two Publish calls, and what it wanted is that plus the
+// receives that found the ring empty (-ENOBUFS, a multishot one ends) and were reported with
+// Short: they are re-armed after the next Publish, which grows the ring for them all at once.
 func (r *Ring) RegisterGrowingBufferRing(bgid uint16, entries, bufSize, initial uint32) (*BufferRing, error) {
 	if r.closed {
 		return nil, ErrClosed
@@ -129,17 +130,24 @@ func (b *BufferRing) Recycle(bid uint16) {
 	b.localTail++
 }
 
+// Short records that a receive found the ring empty (-ENOBUFS), so that the next Publish of a
+// growing ring provides for it too.
+func (b *BufferRing) Short() { b.short++ }
+
 // Publish makes every recycled buffer available to the kernel, and, in a growing ring, more
-// buffers after a batch that used more than half of those provided: half the ring left at the
-// batch's lowest is the low-water mark, so the next batch may be twice as large before any
-// receive finds the ring empty.
+// buffers after a batch that wanted more than half of those provided: half the ring left at
+// the batch's lowest is the low-water mark, and the ring grows to twice what the batch wanted
+// (or twice its size), so that the next batch may be twice as large before any receive finds
+// the ring empty.
 func (b *BufferRing) Publish() {
 	if b.closed {
 		return
 	}
-	if used := uint32(b.localTail - b.published); b.provided < b.entries && 2*used > b.provided {
-		b.provide(min(b.entries, 2*b.provided))
+	wanted := uint32(b.localTail-b.published) + b.short
+	if b.provided < b.entries && 2*wanted > b.provided {
+		b.provide(min(b.entries, 2*max(wanted, b.provided)))
 	}
+	b.short = 0
 	b.publishTail()
 }
 

@@ -22,6 +22,11 @@ const maxWait = time.Second
 
 const bufferGroup = 0
 
+// initialReadBuffers is how many of its read buffers a loop hands the kernel at start; the ring
+// grows as batches of receives need more (poller.RegisterGrowingBufferRing), so that a loop
+// whose receives are few at a time keeps few buffers resident.
+const initialReadBuffers = 16
+
 // loop is one event loop: one ring on one locked OS thread, and the connections it serves.
 type loop struct {
 	idx  int
@@ -42,6 +47,9 @@ type loop struct {
 	dropped bool
 	udp     *udpState     // the loop's own datagram socket (UDP sets only)
 	dgrams  datagramSends // the datagrams in flight, from that socket or connected ones
+	// noBuffers counts receives that found the buffer ring empty (-ENOBUFS): the ring's growth
+	// and the receives' re-arming make them harmless, and the tests show it.
+	noBuffers int
 
 	slots uint32       // the size of the loop's table
 	conns []*conn.Conn // by slot, as far as slots have been used
@@ -161,7 +169,7 @@ func (l *loop) setup() error {
 		r.Close()
 		return fmt.Errorf("ringset: loop %d: %w", l.idx, err)
 	}
-	br, err := r.RegisterBufferRing(bufferGroup, cfg.ReadBuffers, cfg.ReadBufferSize)
+	br, err := r.RegisterGrowingBufferRing(bufferGroup, cfg.ReadBuffers, cfg.ReadBufferSize, initialReadBuffers)
 	if err != nil {
 		r.Close()
 		return fmt.Errorf("ringset: loop %d: %w", l.idx, err)

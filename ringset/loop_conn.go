@@ -137,8 +137,11 @@ func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
 	case res == 0:
 		l.readEOF(c)
 	case res == -int32(unix.ENOBUFS):
-		// Every provided buffer is in use; they are handed back at the end of this batch, before
-		// the re-armed receive is submitted. Nothing was lost: the bytes wait in the socket.
+		// Every provided buffer is in use; they are handed back at the end of this batch (and the
+		// ring grows, if it can), before the re-armed receive is submitted. Nothing was lost: the
+		// bytes wait in the socket.
+		l.noBuffers++
+		l.bufs.Short()
 	case res == -int32(unix.ECANCELED):
 	case res == -int32(unix.ECONNREFUSED) && c.IsDatagram():
 		// A connected UDP socket's peer answered a datagram with ICMP: that datagram is lost,

@@ -66,7 +66,9 @@ func (l *loop) onRecvFrom(cqe *poller.CQE) {
 			}
 		}
 		l.bufs.Recycle(bid)
-	case cqe.Res == -int32(unix.ENOBUFS), cqe.Res == -int32(unix.ECANCELED):
+	case cqe.Res == -int32(unix.ENOBUFS):
+		l.bufs.Short()
+	case cqe.Res == -int32(unix.ECANCELED):
 	case cqe.Res < 0:
 		// Armed again at once, a receive on a socket that fails would fail again at once.
 		failureLog.printf("uringnet: loop %d: receive datagram: %v", l.idx, unix.Errno(-cqe.Res))

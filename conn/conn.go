@@ -41,6 +41,8 @@ type Loop interface {
 	// Call runs f on the loop that holds c and waits for it, from any goroutine (see
 	// Conn.Call): a loop that waits for one answers, meanwhile, those made of it.
 	Call(c *Conn, f func()) error
+	// OutboundBuffers is the loop's free list of outbound buffers; only on the loop's goroutine.
+	OutboundBuffers() *OutboundBuffers
 }
 
 // State is where a connection is in its life.
@@ -334,7 +336,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	c.out.write(p)
+	c.out.write(p, c.owner().OutboundBuffers())
 	c.owner().ScheduleSend(c)
 	return len(p), nil
 }
@@ -352,8 +354,9 @@ func (c *Conn) Writev(bs [][]byte) (int, error) {
 		return 0, ErrClosed
 	}
 	n := 0
+	free := c.owner().OutboundBuffers()
 	for _, b := range bs {
-		c.out.write(b)
+		c.out.write(b, free)
 		n += len(b)
 	}
 	if n > 0 {
@@ -425,7 +428,7 @@ func (c *Conn) NextSend() []byte { return c.out.nextSend() }
 func (c *Conn) SendInFlight() int { return c.out.inFlight() }
 
 // SendDone records that the send in flight wrote n bytes and reports whether bytes remain.
-func (c *Conn) SendDone(n int) bool { return c.out.sendDone(n) }
+func (c *Conn) SendDone(n int) bool { return c.out.sendDone(n, c.owner().OutboundBuffers()) }
 
 // SendBusy reports whether a send is in flight.
 func (c *Conn) SendBusy() bool { return c.out.busy }

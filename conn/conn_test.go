@@ -6,11 +6,14 @@ import (
 	"net"
 	"testing"
 	"unsafe"
+
+	"github.com/valyala/bytebufferpool"
 )
 
 type fakeLoop struct {
 	scheduled int
 	closed    []error
+	out       OutboundBuffers
 }
 
 func (l *fakeLoop) ScheduleSend(*Conn)                   { l.scheduled++ }
@@ -23,6 +26,7 @@ func (l *fakeLoop) InstallFd(*Conn) (int, error)         { return -1, ErrClosed 
 func (l *fakeLoop) SendTo(*Conn, []byte, net.Addr) error { return nil }
 func (l *fakeLoop) Consumed(*Conn)                       {}
 func (l *fakeLoop) Call(_ *Conn, f func()) error         { f(); return nil }
+func (l *fakeLoop) OutboundBuffers() *OutboundBuffers    { return &l.out }
 
 // The handler reads a completion's bytes in place; what it leaves is copied before the
 // provided buffer is recycled, and later bytes queue behind it.
@@ -129,5 +133,41 @@ func TestConnSize(t *testing.T) {
 	l := &fakeLoop{}
 	if n := testing.AllocsPerRun(100, func() { New(l, 1, 1) }); n != 1 {
 		t.Errorf("New allocates %v objects, want 1 (the Conn)", n)
+	}
+}
+
+// A connection whose sends have drained holds no outbound buffer: they go back to the loop's
+// free list, and the next write, on this connection or another, takes one from there.
+func TestDrainedOutboundGoesBackToTheLoop(t *testing.T) {
+	l := &fakeLoop{}
+	c := New(l, 3, 1)
+	c.Write([]byte("ping"))
+	if got := c.NextSend(); string(got) != "ping" {
+		t.Fatalf("NextSend = %q", got)
+	}
+	c.Write([]byte("pong")) // behind the send in flight
+	if more := c.SendDone(4); !more {
+		t.Fatal("SendDone with a write queued behind it reported nothing left")
+	}
+	if len(l.out.free) != 0 {
+		t.Fatalf("%d buffers freed while bytes wait", len(l.out.free))
+	}
+	if got := c.NextSend(); string(got) != "pong" {
+		t.Fatalf("NextSend = %q", got)
+	}
+	if more := c.SendDone(4); more {
+		t.Fatal("SendDone of everything reported more")
+	}
+	if c.out.bufs != [2]*bytebufferpool.ByteBuffer{} || len(l.out.free) != 2 {
+		t.Fatalf("drained: the connection holds %v, the loop's free list %d buffers; want none and 2", c.out.bufs, len(l.out.free))
+	}
+	kept := l.out.free[1]
+	d := New(l, 4, 1)
+	d.Write([]byte("x"))
+	if d.out.bufs[d.out.p] != kept || len(kept.B) != 1 {
+		t.Fatal("the next write did not take the most recently freed buffer, emptied")
+	}
+	if got := c.OutboundBuffered(); got != 0 {
+		t.Fatalf("drained connection has %d bytes buffered", got)
 	}
 }

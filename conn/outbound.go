@@ -7,13 +7,14 @@ import "github.com/valyala/bytebufferpool"
 // until the send completes); the pending buffer collects everything written after it, sent
 // next, in order.
 //
-// The two buffers come from outboundBufs when the connection first writes into each and go back
-// at its close, so that connections that come and go reuse them (internal/poolbench,
+// The two buffers come from the loop's free list (OutboundBuffers) when the connection writes
+// into each and go back to it as soon as every byte written has been sent, so that an idle
+// connection holds none; at a close they go back to outboundBufs (internal/poolbench,
 // docs/engine.md). They are kept in the pool's wrappers themselves (bufs), the pending one at
 // index p and the flight one at 1-p, rather than as slices of their own beside them: 32 bytes of
 // the connection instead of 80.
 type outbound struct {
-	bufs [2]*bytebufferpool.ByteBuffer // taken from the pool on first use; nil until then
+	bufs [2]*bytebufferpool.ByteBuffer // taken when first written into; nil until then and once drained
 	sent int                           // bytes of flight the kernel has acknowledged (a short send continues from here)
 	p    uint8                         // which of bufs is pending; the other is in flight
 	busy bool                          // a send is in flight
@@ -22,6 +23,40 @@ type outbound struct {
 // outboundBufs are the connections' outbound buffers, a pool of their own so that its sizes
 // are calibrated on them alone.
 var outboundBufs bytebufferpool.Pool
+
+// OutboundBuffers is a loop's free list of outbound buffers. Only the loop's goroutine uses it,
+// so taking and giving back a buffer at every message costs no lock and no shared counter, as
+// the pool behind it would (its Put calibrates sizes with atomic counters).
+type OutboundBuffers struct {
+	free []*bytebufferpool.ByteBuffer
+}
+
+// The free list keeps at most maxFreeOutbound buffers of at most maxKeptOutbound bytes: beyond
+// those, the pool takes them, and it lets the collector have what it does not need.
+const (
+	maxFreeOutbound = 1024
+	maxKeptOutbound = 64 << 10
+)
+
+func (f *OutboundBuffers) get() *bytebufferpool.ByteBuffer {
+	n := len(f.free)
+	if n == 0 {
+		return outboundBufs.Get()
+	}
+	b := f.free[n-1]
+	f.free[n-1] = nil
+	f.free = f.free[:n-1]
+	return b
+}
+
+func (f *OutboundBuffers) put(b *bytebufferpool.ByteBuffer) {
+	if len(f.free) >= maxFreeOutbound || cap(b.B) > maxKeptOutbound {
+		outboundBufs.Put(b)
+		return
+	}
+	b.B = b.B[:0]
+	f.free = append(f.free, b)
+}
 
 // bytesOf is b's bytes, none for a buffer not taken.
 func bytesOf(b *bytebufferpool.ByteBuffer) []byte {
@@ -37,10 +72,10 @@ func (o *outbound) flight() []byte  { return bytesOf(o.bufs[1-o.p]) }
 // Buffered is how many bytes are written but not yet sent.
 func (o *outbound) Buffered() int { return len(o.pending()) + len(o.flight()) - o.sent }
 
-func (o *outbound) write(p []byte) {
+func (o *outbound) write(p []byte, free *OutboundBuffers) {
 	b := o.bufs[o.p]
 	if b == nil {
-		b = outboundBufs.Get()
+		b = free.get()
 		o.bufs[o.p] = b
 	}
 	b.B = append(b.B, p...)
@@ -74,11 +109,22 @@ func (o *outbound) inFlight() int {
 	return len(o.flight()) - o.sent
 }
 
-// sendDone records that the send in flight wrote n bytes. It reports whether bytes remain.
-func (o *outbound) sendDone(n int) bool {
+// sendDone records that the send in flight wrote n bytes. It reports whether bytes remain;
+// when none do, the buffers go back to free.
+func (o *outbound) sendDone(n int, free *OutboundBuffers) bool {
 	o.busy = false
 	o.sent += n
-	return o.Buffered() > 0
+	if o.Buffered() > 0 {
+		return true
+	}
+	for i, b := range o.bufs {
+		if b != nil {
+			free.put(b)
+			o.bufs[i] = nil
+		}
+	}
+	o.sent = 0
+	return false
 }
 
 // release gives the buffers back to the pool, unless the kernel may still read one (a send in

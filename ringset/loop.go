@@ -56,6 +56,7 @@ type loop struct {
 	gens  []uint32     // generation of each slot's latest connection
 	open  int          // connections in conns
 	sendq []*conn.Conn // connections with bytes to send at the end of the batch
+	out   conn.OutboundBuffers
 	cqes  []poller.CQE
 	// deferred holds completions reaped while a callback waited for a descriptor install; they
 	// are newer than anything left of the current batch, and older than the next.

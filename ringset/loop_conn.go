@@ -214,6 +214,9 @@ func (l *loop) ScheduleSend(c *conn.Conn) {
 	}
 }
 
+// OutboundBuffers is the loop's free list of outbound buffers.
+func (l *loop) OutboundBuffers() *conn.OutboundBuffers { return &l.out }
+
 // flushSends prepares one send for every queued connection without one in flight.
 func (l *loop) flushSends() {
 	for i, c := range l.sendq {

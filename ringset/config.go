@@ -83,7 +83,8 @@ type Config struct {
 	// the limit.
 	MaxConnsPerLoop uint32
 	// ReadBufferSize and ReadBuffers size each loop's provided-buffer ring (defaults 16 KiB and
-	// 512; the count is rounded up to a power of two).
+	// 512; the count is rounded up to a power of two). ReadBuffers is the most the ring holds:
+	// it starts with fewer and grows as batches of receives need them.
 	ReadBufferSize uint32
 	ReadBuffers    uint32
 	// InboundLimit bounds the unconsumed bytes a connection may hold; receiving pauses there

@@ -78,8 +78,12 @@ func (l *loop) claimSlot(slot uint32) (gen uint32, ok bool) {
 	}
 	if int(slot) >= len(l.conns) {
 		n := min(max(int(slot)+1, 2*len(l.conns)), int(l.slots))
-		l.conns = append(l.conns, make([]*conn.Conn, n-len(l.conns))...)
-		l.gens = append(l.gens, make([]uint32, n-len(l.gens))...)
+		// Made to measure rather than appended to: append would round the capacity up again,
+		// past the doubling.
+		conns, gens := make([]*conn.Conn, n), make([]uint32, n)
+		copy(conns, l.conns)
+		copy(gens, l.gens)
+		l.conns, l.gens = conns, gens
 	}
 	if l.conns[slot] != nil {
 		return 0, false

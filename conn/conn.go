@@ -174,6 +174,12 @@ func (c *Conn) LocalAddr() net.Addr { c.resolveAddrs(); return c.local }
 // RemoteAddr is the peer's address; see LocalAddr.
 func (c *Conn) RemoteAddr() net.Addr { c.resolveAddrs(); return c.remote }
 
+// SetAddrs gives the connection its addresses where its opener knows them already (an accept
+// reports the peer's), so that none is looked up. Call it on the loop, before OnOpen.
+func (c *Conn) SetAddrs(local, remote net.Addr) {
+	c.local, c.remote, c.addrsTried = local, remote, true
+}
+
 func (c *Conn) resolveAddrs() {
 	// remote is set only here (after addrsTried) and by NewDatagram.
 	if c.addrsTried || c.state == Closed || c.shared {

@@ -111,34 +111,57 @@ func sockname(trap uintptr, fd int, rsa *unix.RawSockaddrAny) error {
 // has the same one.
 var lastLocal atomic.Pointer[net.TCPAddr]
 
-// rawAddr is rsa as net names it (see netAddr); a TCP local address may be lastLocal. An IPv4
-// TCP address is read from rsa; anything else (IPv6, unix, datagram sockets: rarer) is asked
-// again through get, unix.Getsockname or unix.Getpeername, whose parsing it reuses.
+// rawAddr is rsa as net names it (see netAddr); a TCP local address may be lastLocal. A TCP
+// address is read from rsa; anything else (unix, datagram sockets: rarer) is asked again
+// through get, unix.Getsockname or unix.Getpeername, whose parsing it reuses.
 func rawAddr(rsa *unix.RawSockaddrAny, datagram, local bool, fd int, get func(int) (unix.Sockaddr, error)) net.Addr {
-	if rsa.Addr.Family != unix.AF_INET || datagram {
+	if datagram || (rsa.Addr.Family != unix.AF_INET && rsa.Addr.Family != unix.AF_INET6) {
 		sa, err := get(fd)
 		if err != nil {
 			return nil
 		}
 		return netAddr(sa, datagram)
 	}
-	in4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
-	port := int(in4.Port>>8 | in4.Port<<8) // network byte order
-	if local {
+	if local && rsa.Addr.Family == unix.AF_INET {
+		in4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		port := int(in4.Port>>8 | in4.Port<<8) // network byte order
 		if a := lastLocal.Load(); a != nil && a.Port == port && a.Zone == "" && net.IP(in4.Addr[:]).Equal(a.IP) {
 			return a
 		}
 	}
+	a := TCPAddrFromRaw(rsa)
+	if local && a != nil {
+		lastLocal.Store(a)
+	}
+	return a
+}
+
+// TCPAddrFromRaw is the IPv4 or IPv6 address in rsa (as accept, getsockname and getpeername
+// write it) as net names a TCP one, in one allocation; nil for any other family.
+func TCPAddrFromRaw(rsa *unix.RawSockaddrAny) *net.TCPAddr {
 	// The address and its 16-byte IP in one allocation.
 	v := new(struct {
 		a  net.TCPAddr
 		ip [net.IPv6len]byte
 	})
-	copy(v.ip[:], net.IPv4(in4.Addr[0], in4.Addr[1], in4.Addr[2], in4.Addr[3]))
-	v.a.IP, v.a.Port = v.ip[:], port
-	if local {
-		lastLocal.Store(&v.a)
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		in4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		copy(v.ip[:], net.IPv4(in4.Addr[0], in4.Addr[1], in4.Addr[2], in4.Addr[3]))
+		v.a.Port = int(in4.Port>>8 | in4.Port<<8) // network byte order
+	case unix.AF_INET6:
+		in6 := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		v.ip = in6.Addr
+		v.a.Port = int(in6.Port>>8 | in6.Port<<8)
+		if in6.Scope_id != 0 {
+			if ifi, err := net.InterfaceByIndex(int(in6.Scope_id)); err == nil {
+				v.a.Zone = ifi.Name
+			}
+		}
+	default:
+		return nil
 	}
+	v.a.IP = v.ip[:]
 	return &v.a
 }
 

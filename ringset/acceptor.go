@@ -8,17 +8,20 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/uringnet/uringnet/fdbridge"
 	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
 )
 
-// The acceptor takes connections with a multishot accept into direct descriptors of its own
-// ring and passes each to the loop the balancer picks with MSG_RING (IORING_MSG_SEND_FD into a
-// slot the target allocates), linked to the close of its own copy, so a connection costs the
-// acceptor two SQEs and, on success, no completion at all.
+// The acceptor takes connections with accepts into direct descriptors of its own ring and
+// passes each to the loop the balancer picks with MSG_RING (IORING_MSG_SEND_FD into a slot the
+// target allocates), linked to the close of its own copy, so a connection costs the acceptor
+// three SQEs (the accept armed again, the pass, the close) and one completion. The accepts are
+// single-shot, each with its own address storage, because a multishot accept into direct
+// descriptors does not report the peer's address, and a loop would otherwise have to look it
+// up (install a regular descriptor, ask, close it: a second io_uring_enter for every
+// connection). The address goes to the loop beside the descriptor (handedPeers).
 type acceptor struct {
 	set      *Set
 	listenFd int
@@ -34,13 +37,13 @@ type acceptor struct {
 	hold backoff
 	held []int
 	exit chan struct{} // closed when the acceptor's goroutine is done
-	// With SourceAddrHash the peer's address is needed at accept time, which a multishot
-	// accept into direct descriptors does not report: single-shot accepts stay in flight
-	// instead, each with its own address storage (the kernel writes it at completion).
-	peers []peerAddr
+	// peers are the accepts' address storage, one per accept in flight (the kernel writes it
+	// at completion); handed carries each passed connection's peer address to its loop.
+	peers  []peerAddr
+	handed handedPeers
 }
 
-// acceptsInFlight is how many single-shot accepts the acceptor keeps armed with SourceAddrHash.
+// acceptsInFlight is how many single-shot accepts the acceptor keeps armed.
 const acceptsInFlight = 32
 
 type peerAddr struct {
@@ -193,11 +196,7 @@ func (a *acceptor) setup() error {
 // armHeld arms again the accepts held back after failing.
 func (a *acceptor) armHeld() {
 	for _, i := range a.held {
-		if a.set.cfg.Balancer == SourceAddrHash {
-			a.armAcceptWithAddr(i)
-		} else {
-			a.armAccept()
-		}
+		a.armAcceptWithAddr(i)
 	}
 	a.held = a.held[:0]
 }
@@ -208,12 +207,8 @@ func (a *acceptor) stopped() bool { return a.stop.Load() || a.set.stopping.Load(
 // wake ends the acceptor's current wait so that it sees stop.
 func (a *acceptor) wake() error { return a.set.waker.wake(a.fd) }
 
+// armAccept arms every accept.
 func (a *acceptor) armAccept() {
-	if a.set.cfg.Balancer != SourceAddrHash {
-		prepMultishotAccept(a.sqe(), a.epoch)
-		a.armed++
-		return
-	}
 	if a.peers == nil { // kept for the acceptor's life: the kernel writes into it
 		a.peers = make([]peerAddr, acceptsInFlight)
 	}
@@ -222,7 +217,7 @@ func (a *acceptor) armAccept() {
 	}
 }
 
-// armAcceptWithAddr arms single-shot accept i; its user data carries i in the slot bits.
+// armAcceptWithAddr arms accept i; its user data carries i in the slot bits.
 func (a *acceptor) armAcceptWithAddr(i int) {
 	p := &a.peers[i]
 	p.len = uint32(unix.SizeofSockaddrAny)
@@ -245,13 +240,13 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 	kind, gen, slot := splitUserData(c.UserData)
 	switch kind {
 	case opAccept:
-		epoch, single := splitAccept(gen)
-		if !c.More() {
-			a.armed--
-		}
+		epoch, _ := splitAccept(gen)
+		a.armed--
 		if c.Res >= 0 {
-			if single {
-				a.handOff(uint32(c.Res), a.pickByAddr(&a.peers[slot]), 0)
+			peer := a.peers[slot].tcpAddr()
+			a.handed.publish(uint32(c.Res), peer)
+			if a.set.cfg.Balancer == SourceAddrHash {
+				a.handOff(uint32(c.Res), a.pickByAddr(peer), 0)
 			} else {
 				a.handOff(uint32(c.Res), a.set.pick(&a.next), 0)
 			}
@@ -259,13 +254,11 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 			logAcceptError(unix.Errno(-c.Res), a.stopped())
 		}
 		switch {
-		case a.stopped(), c.More(), epoch != a.epoch:
+		case a.stopped(), epoch != a.epoch:
 		case c.Res < 0 && a.hold.hold(unix.Errno(-c.Res)):
-			a.held = append(a.held, int(slot)) // the index of a single-shot accept; 0 for the multishot one
-		case single:
-			a.armAcceptWithAddr(int(slot))
+			a.held = append(a.held, int(slot))
 		default:
-			a.armAccept()
+			a.armAcceptWithAddr(int(slot))
 		}
 	case opHandOff:
 		// The target refused the descriptor (its table is full, or it is gone); the linked close
@@ -297,13 +290,11 @@ func logAcceptError(errno unix.Errno, stopping bool) {
 }
 
 // pickByAddr is gnet's source-address hash: crc32 of the peer's "ip:port" string.
-func (a *acceptor) pickByAddr(p *peerAddr) *loop {
-	raw := unsafe.Slice((*byte)(unsafe.Pointer(&p.sa)), min(p.len, uint32(unix.SizeofSockaddrAny)))
-	ap, ok := poller.AddrPortFromRaw(raw)
-	if !ok { // a unix socket's peer has no address: every such connection hashes alike
+func (a *acceptor) pickByAddr(peer *net.TCPAddr) *loop {
+	if peer == nil { // a unix socket's peer has no address: every such connection hashes alike
 		return a.set.loops[0]
 	}
-	return a.set.loopByAddr(net.TCPAddrFromAddrPort(ap).String())
+	return a.set.loopByAddr(peer.String())
 }
 
 // handOff passes the connection in slot to target, or, when target's table is full or target
@@ -324,7 +315,7 @@ func (a *acceptor) handOff(slot uint32, target *loop, tried int) {
 	// The pass's tag says the loop and the number of loops tried, to undo inbound and try the
 	// next loop if the pass fails; the close of our copy is silent unless it fails or is
 	// cancelled (see closeSlot).
-	if err := prepPass(a.ring, target.fd, slot, recordUserData(opNewConn, 0), handOffUserData(target.idx, tried, slot),
+	if err := prepPass(a.ring, target.fd, slot, userData(opNewConn, a.handed.seqOf(slot), slot), handOffUserData(target.idx, tried, slot),
 		recordUserData(opHandOffClose, slot), poller.FlagCQESkipSuccess); err != nil {
 		panic(fmt.Errorf("ringset: acceptor: %w", err))
 	}

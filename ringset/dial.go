@@ -264,7 +264,7 @@ func (l *loop) onDialConnect(idx uint32, res int32) {
 	if res >= 0 && !l.closing && d.ctxErr == nil {
 		l.untrack(idx)
 		d.stopWatching()
-		l.serveConn(d.slot, &p.Opening, false)
+		l.serveConn(d.slot, &p.Opening, false, nil)
 		return
 	}
 	l.closeDirect(d.slot)

@@ -7,6 +7,9 @@ import "github.com/uringnet/uringnet/conn"
 // PassedDescriptors is how many connections loop i received from the acceptor by MSG_RING.
 func (s *Set) PassedDescriptors(i int) int64 { return s.loops[i].passed.Load() }
 
+// Installs is how many regular descriptors loop i has installed for its connections.
+func (s *Set) Installs(i int) int64 { return s.loops[i].installs.Load() }
+
 // ListenerKind says how the set's listeners were made: "direct" (born as direct descriptors by
 // ring operations) or "regular" (by the standard library, then placed in a ring's table).
 func (s *Set) ListenerKind() string {

@@ -11,25 +11,69 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// An accepted connection's addresses are the peer's view reversed.
+// An accepted connection's addresses are the peer's view reversed: its own is the listener's,
+// as gnet gives it, and the peer's is what the accept reported, with no descriptor installed to
+// ask (which would cost the loop a wait in io_uring_enter per connection). A loop accepting on
+// its own listener (ReusePort) asks.
 func TestAcceptedConnectionAddresses(t *testing.T) {
-	type addrs struct{ local, remote net.Addr }
-	got := make(chan addrs, 1)
-	h := &hooks{open: func(c *conn.Conn) ([]byte, Action) {
-		got <- addrs{c.LocalAddr(), c.RemoteAddr()}
-		return nil, None
-	}}
-	s := startSet(t, Config{}, h)
-	client := dial(t, s)
-	a := <-got
-	if a.local == nil || a.local.String() != client.RemoteAddr().String() {
-		t.Errorf("LocalAddr %v, want %v", a.local, client.RemoteAddr())
+	for _, tc := range []struct {
+		name     string
+		cfg      Config
+		installs bool
+	}{
+		{"acceptor", Config{Loops: 2}, false},
+		{"source-address-hash", Config{Loops: 2, Balancer: SourceAddrHash}, false},
+		{"reuseport", Config{Loops: 2, ReusePort: true}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			type addrs struct{ local, remote net.Addr }
+			got := make(chan addrs, 1)
+			h := &hooks{open: func(c *conn.Conn) ([]byte, Action) {
+				got <- addrs{c.LocalAddr(), c.RemoteAddr()}
+				return nil, None
+			}}
+			s := startSet(t, tc.cfg, h)
+			for i := 0; i < 20; i++ {
+				client := dial(t, s)
+				a := <-got
+				if a.local == nil || a.local.String() != client.RemoteAddr().String() {
+					t.Fatalf("LocalAddr %v, want %v", a.local, client.RemoteAddr())
+				}
+				if a.remote == nil || a.remote.String() != client.LocalAddr().String() {
+					t.Fatalf("RemoteAddr %v, want %v", a.remote, client.LocalAddr())
+				}
+				if _, ok := a.remote.(*net.TCPAddr); !ok {
+					t.Fatalf("RemoteAddr is a %T, want *net.TCPAddr", a.remote)
+				}
+			}
+			installs := s.Installs(0) + s.Installs(1)
+			if tc.installs != (installs > 0) {
+				t.Fatalf("%d descriptors installed to look the addresses up", installs)
+			}
+		})
 	}
-	if a.remote == nil || a.remote.String() != client.LocalAddr().String() {
-		t.Errorf("RemoteAddr %v, want %v", a.remote, client.LocalAddr())
+}
+
+// The acceptor's slots are used again as soon as a connection has been passed: an address
+// published for a slot since is not taken for the earlier connection's, which looks its own up.
+func TestHandedPeerWrittenOver(t *testing.T) {
+	var h handedPeers
+	first, second := &net.TCPAddr{Port: 1}, &net.TCPAddr{Port: 2}
+	h.publish(7, first)
+	seq := h.seqOf(7)
+	if got := h.take(7, seq); got != first {
+		t.Fatalf("take: %v, want %v", got, first)
 	}
-	if _, ok := a.remote.(*net.TCPAddr); !ok {
-		t.Errorf("RemoteAddr is a %T, want *net.TCPAddr", a.remote)
+	h.publish(7, second)
+	if got := h.take(7, seq); got != nil {
+		t.Fatalf("take after the slot was written over: %v, want nil", got)
+	}
+	if got := h.take(7, h.seqOf(7)); got != second {
+		t.Fatalf("take of the second: %v, want %v", got, second)
+	}
+	h.publish(7, nil) // a peer with no IP address (a unix socket's)
+	if seq := h.seqOf(7); seq != 0 || h.take(7, seq) != nil {
+		t.Fatalf("an unknown peer was handed as %v under %d", h.take(7, seq), seq)
 	}
 }
 

@@ -39,6 +39,9 @@ type loop struct {
 	// lives in slot listenerSlot of the loop's table, and connections in the slots after it.
 	listenFd  int
 	accepting bool // the loop's multishot accept is armed
+	// installs counts the regular descriptors installed for connections (InstallFd): each is
+	// a wait in io_uring_enter of its own.
+	installs atomic.Int64
 	// hold holds the loop's own accept or datagram receive back after it failed.
 	hold backoff
 	// faults, in tests only, makes the kernel's rare failures happen (faults.go).
@@ -378,6 +381,7 @@ func (l *loop) dispatchDeferred() {
 // InstallFd returns a new regular descriptor for c (FIXED_FD_INSTALL), synchronously; only on
 // the loop's goroutine.
 func (l *loop) InstallFd(c *conn.Conn) (int, error) {
+	l.installs.Add(1)
 	return fdbridge.Install(l.ring, c.Slot, connUserData(opInstall, c), l.stash)
 }
 
@@ -401,7 +405,7 @@ func (l *loop) dispatch(c *poller.CQE) {
 	case opNewConn:
 		l.passed.Add(1)
 		l.inbound.Add(-1)
-		l.openConn(c.Res)
+		l.openConn(c.Res, l.set.acc.handed.take(slot, gen))
 	case opAdopt:
 		l.onAdopt(slot, c.Res)
 	case opDialSocket:
@@ -528,7 +532,7 @@ func (l *loop) onAccept(c *poller.CQE) {
 	}
 	held := false
 	if c.Res >= 0 {
-		l.serveConn(uint32(c.Res), nil, false)
+		l.serveConn(uint32(c.Res), nil, false, nil)
 	} else {
 		logAcceptError(unix.Errno(-c.Res), l.closing || l.set.stopping.Load())
 		held = l.hold.hold(unix.Errno(-c.Res))

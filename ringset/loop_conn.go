@@ -2,6 +2,7 @@ package ringset
 
 import (
 	"fmt"
+	"net"
 	"os"
 
 	"github.com/uringnet/uringnet/conn"
@@ -11,18 +12,19 @@ import (
 
 // openConn starts serving the connection the acceptor passed into slot (or handles the failure
 // it reports).
-func (l *loop) openConn(res int32) {
+func (l *loop) openConn(res int32, peer *net.TCPAddr) {
 	if res < 0 {
 		l.set.fail(fmt.Errorf("ringset: loop %d: descriptor hand-off: %w", l.idx, unix.Errno(-res)))
 		return
 	}
-	l.serveConn(uint32(res), nil, false)
+	l.serveConn(uint32(res), nil, false, peer)
 }
 
 // serveConn starts serving the connection in slot (a connected datagram socket when datagram):
 // receiving, then OnOpen. o, for a connection adopted or dialed, hears of it before and after
-// OnOpen.
-func (l *loop) serveConn(slot uint32, o *Opening, datagram bool) {
+// OnOpen. peer, when the accept reported it, is the peer's address; the connection's own is then
+// the listener's, as gnet gives it.
+func (l *loop) serveConn(slot uint32, o *Opening, datagram bool, peer *net.TCPAddr) {
 	gen, ok := l.claimSlot(slot)
 	if !ok {
 		l.set.fail(fmt.Errorf("ringset: loop %d: a connection arrived in slot %d, which is in use", l.idx, slot))
@@ -31,6 +33,9 @@ func (l *loop) serveConn(slot uint32, o *Opening, datagram bool) {
 	c := conn.New(l, slot, gen)
 	if datagram {
 		c.SetDatagram()
+	}
+	if peer != nil {
+		c.SetAddrs(l.set.addr, peer)
 	}
 	l.conns[slot] = c
 	l.open++

@@ -111,7 +111,7 @@ func (l *loop) onAdopt(idx uint32, res int32) {
 		p.fail(os.NewSyscallError("io_uring_enter", unix.Errno(-res)))
 		return
 	}
-	l.serveConn(uint32(p.fds[0]), &p.Opening, p.datagram)
+	l.serveConn(uint32(p.fds[0]), &p.Opening, p.datagram, nil)
 }
 
 // closeDirect closes a slot that never became a connection; nothing waits for it.

@@ -9,7 +9,7 @@ type opKind uint8
 
 const (
 	opWake         opKind = iota + 1 // a wake-up message: run the task queue
-	opNewConn                        // a descriptor passed by the acceptor; Res is its slot here
+	opNewConn                        // a descriptor passed by the acceptor; Res is its slot here; slot and gen bits: handedPeers'
 	opRecv                           // the connection's multishot receive
 	opSend                           // the connection's send
 	opCancel                         // the close protocol's cancel
@@ -49,7 +49,8 @@ func connUserData(kind opKind, c *conn.Conn) uint64 { return userData(kind, c.Ge
 func recordUserData(kind opKind, idx uint32) uint64 { return userData(kind, 0, idx) }
 
 // acceptUserData tags an accept: the generation bits carry the accepts' epoch (see audit) and
-// whether it is single-shot accept i with the peer's address (SourceAddrHash), the slot bits i.
+// whether it is single-shot accept i with the peer's address (the acceptor's) rather than a
+// loop's own multishot one, the slot bits i.
 func acceptUserData(epoch uint32, single bool, i uint32) uint64 {
 	gen := epoch << 1
 	if single {

@@ -219,13 +219,18 @@ func (a *acceptor) armAccept() {
 
 // armAcceptWithAddr arms accept i; its user data carries i in the slot bits.
 func (a *acceptor) armAcceptWithAddr(i int) {
-	p := &a.peers[i]
+	prepAcceptWithAddr(a.sqe(), &a.peers[i], acceptUserData(a.epoch, true, uint32(i)))
+	a.armed++
+}
+
+// prepAcceptWithAddr arms a single-shot accept into a direct descriptor on the listener slot,
+// the peer's address to be written into p, for the acceptor and for a loop accepting on its
+// own listener (ReusePort).
+func prepAcceptWithAddr(s *poller.SQE, p *peerAddr, userData uint64) {
 	p.len = uint32(unix.SizeofSockaddrAny)
-	s := a.sqe()
 	s.PrepAcceptDirect(listenerSlot, &p.sa, &p.len, 0, poller.AllocSlot)
 	s.SetFlags(poller.FlagFixedFile)
-	s.SetUserData(acceptUserData(a.epoch, true, uint32(i)))
-	a.armed++
+	s.SetUserData(userData)
 }
 
 func (a *acceptor) sqe() *poller.SQE {
@@ -327,13 +332,4 @@ func (a *acceptor) closeSlot(s *poller.SQE, slot uint32) {
 	s.PrepCloseDirect(slot)
 	s.SetFlags(poller.FlagCQESkipSuccess)
 	s.SetUserData(recordUserData(opHandOffClose, slot))
-}
-
-// prepMultishotAccept arms the multishot accept into direct descriptors on the listener slot,
-// for the acceptor (with its epoch) and for a loop accepting on its own listener (ReusePort,
-// epoch 0).
-func prepMultishotAccept(s *poller.SQE, epoch uint32) {
-	s.PrepMultishotAcceptDirect(listenerSlot, 0)
-	s.SetFlags(poller.FlagFixedFile)
-	s.SetUserData(acceptUserData(epoch, false, 0))
 }

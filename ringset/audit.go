@@ -48,17 +48,17 @@ func (l *loop) audit() {
 	}
 	switch {
 	case l.accepting:
-		l.cancelOwn(opAccept)
+		l.cancelOwn(ownAcceptUserData, opAccept)
 	case l.udp != nil && l.udp.armed:
-		l.cancelOwn(opRecvFrom)
+		l.cancelOwn(recordUserData(opRecvFrom, 0), opRecvFrom)
 	}
 }
 
-// cancelOwn cancels the loop's own multishot operation of kind (its accept or datagram
-// receive), to arm it again.
-func (l *loop) cancelOwn(kind opKind) {
+// cancelOwn cancels the loop's own operation of kind (its accept or multishot datagram
+// receive), armed with userData, to arm it again.
+func (l *loop) cancelOwn(userData uint64, kind opKind) {
 	s := l.sqe()
-	s.PrepCancel(recordUserData(kind, 0), 0)
+	s.PrepCancel(userData, 0)
 	s.SetUserData(recordUserData(opAuditOwn, uint32(kind)))
 }
 

@@ -38,7 +38,9 @@ type loop struct {
 	// datagram socket (-1 otherwise; the set owns it, see Set.listenFds); the listener itself
 	// lives in slot listenerSlot of the loop's table, and connections in the slots after it.
 	listenFd  int
-	accepting bool // the loop's multishot accept is armed
+	accepting bool // the loop's own accept is armed (ReusePort)
+	// acceptAddr is where the kernel writes the peer's address at the accept's completion.
+	acceptAddr peerAddr
 	// installs counts the regular descriptors installed for connections (InstallFd): each is
 	// a wait in io_uring_enter of its own.
 	installs atomic.Int64
@@ -508,7 +510,7 @@ func (l *loop) beginShutdown() {
 	}
 	if l.accepting {
 		s := l.sqe()
-		s.PrepCancel(acceptUserData(0, false, 0), 0)
+		s.PrepCancel(ownAcceptUserData, 0)
 		s.SetFlags(poller.FlagCQESkipSuccess)
 		s.SetUserData(recordUserData(opCancel, listenerSlot))
 	}
@@ -519,20 +521,23 @@ func (l *loop) beginShutdown() {
 	}
 }
 
-// armAccept starts the loop's multishot accept on its own listener (ReusePort mode).
+// armAccept arms the loop's accept on its own listener (ReusePort mode). It is single-shot, for
+// the peer's address (see acceptor), and armed again as it completes: one connection an
+// iteration.
 func (l *loop) armAccept() {
-	prepMultishotAccept(l.sqe(), 0)
+	prepAcceptWithAddr(l.sqe(), &l.acceptAddr, ownAcceptUserData)
 	l.accepting = true
 }
 
+// ownAcceptUserData tags a loop's own accept.
+var ownAcceptUserData = acceptUserData(0, true, 0)
+
 // onAccept serves a connection the loop accepted itself (ReusePort mode).
 func (l *loop) onAccept(c *poller.CQE) {
-	if !c.More() {
-		l.accepting = false
-	}
+	l.accepting = false
 	held := false
 	if c.Res >= 0 {
-		l.serveConn(uint32(c.Res), nil, false, nil)
+		l.serveConn(uint32(c.Res), nil, false, l.acceptAddr.tcpAddr())
 	} else {
 		logAcceptError(unix.Errno(-c.Res), l.closing || l.set.stopping.Load())
 		held = l.hold.hold(unix.Errno(-c.Res))

@@ -155,7 +155,7 @@ func (c *Config) socketOptions(tcp bool) []SocketOption {
 // Required are the capabilities without which a set cannot run on io_uring.
 var Required = []poller.Capability{
 	poller.CapSingleIssuer, poller.CapDeferTaskrun, poller.CapRegisteredRing, poller.CapExtArg,
-	poller.CapBufferRing, poller.CapSparseFiles, poller.CapMultishotRecv, poller.CapMultishotAccept,
+	poller.CapBufferRing, poller.CapSparseFiles, poller.CapMultishotRecv,
 	poller.CapMsgRing, poller.CapMsgRingFd,
 }
 

@@ -16,8 +16,9 @@
 // charged for the queue it makes (no coordinated omission). Latency compared at one offered
 // load is the fair comparison; at saturation a faster server queues more.
 //
-// The net client also measures short-lived connections (Config.Connect): each goroutine
-// connects, makes one checked round trip, closes, and connects again.
+// Both clients also measure short-lived connections (Config.Connect): each of Conns clients
+// connects, makes one checked round trip, closes, and connects again; the uring client runs
+// each connection as one linked chain of ring operations.
 package loadgen
 
 import (
@@ -38,7 +39,7 @@ type Config struct {
 	// Rate is the offered load in messages per second over all connections; 0 is a closed
 	// loop, each connection sending its next batch as soon as the last is answered.
 	Rate float64
-	// Connect measures short-lived connections instead (the net client, echo, depth 1): each
+	// Connect measures short-lived connections instead (echo, depth 1): each
 	// of Conns clients connects, makes one round trip of Size bytes, closes and starts over; a
 	// message is then one connection.
 	Connect bool
@@ -96,8 +97,8 @@ func Run(cfg Config, warmup, duration time.Duration, mark func(event string)) (R
 	if cfg.Protocol != Echo && cfg.Protocol != HTTP {
 		return Result{}, fmt.Errorf("loadgen: unknown protocol %q (want echo or http)", cfg.Protocol)
 	}
-	if cfg.Client == "uring" && (cfg.Protocol != Echo || cfg.Rate > 0 || cfg.Connect) {
-		return Result{}, fmt.Errorf("loadgen: the uring client runs a closed echo loop; HTTP, a fixed rate and short-lived connections need the net client")
+	if cfg.Client == "uring" && (cfg.Protocol != Echo || cfg.Rate > 0) {
+		return Result{}, fmt.Errorf("loadgen: the uring client runs a closed echo loop; HTTP and a fixed rate need the net client")
 	}
 	if cfg.Connect && (cfg.Protocol != Echo || cfg.Rate > 0 || cfg.Depth != 1) {
 		return Result{}, fmt.Errorf("loadgen: short-lived connections make one echo round trip each, as fast as answered")
@@ -112,7 +113,11 @@ func Run(cfg Config, warmup, duration time.Duration, mark func(event string)) (R
 	var err error
 	switch cfg.Client {
 	case "uring":
-		c, err = startUring(s)
+		if cfg.Connect {
+			c, err = startUringConnect(s)
+		} else {
+			c, err = startUring(s)
+		}
 	case "net":
 		if cfg.Connect {
 			c, err = startConnect(s, warmup+duration)

@@ -95,23 +95,39 @@ func TestLargeEchoIsChecked(t *testing.T) {
 	}
 }
 
-// Short-lived connections: each one round trip, counted once, every echo checked.
+// Short-lived connections: each one round trip, counted once, every echo checked, with either
+// client; a refused connect fails the run.
 func TestConnectIsMeasured(t *testing.T) {
-	r, err := Run(Config{Client: "net", Addr: echoServer(t, 0), Conns: 4, Size: 64, Depth: 1, Connect: true},
-		20*time.Millisecond, 150*time.Millisecond, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Messages == 0 || r.Latency.P50 <= 0 {
-		t.Fatalf("%d connections, latency %+v", r.Messages, r.Latency)
-	}
-	_, err = Run(Config{Client: "net", Addr: echoServer(t, 40), Conns: 2, Size: 64, Depth: 1, Connect: true},
-		10*time.Millisecond, 50*time.Millisecond, nil)
-	if err == nil || !strings.Contains(err.Error(), "differs from what was sent") {
-		t.Fatalf("a corrupted echo of a short-lived connection: %v", err)
+	for _, client := range clients {
+		t.Run(client, func(t *testing.T) {
+			r, err := Run(Config{Client: client, Addr: echoServer(t, 0), Conns: 4, Size: 64, Depth: 1, Connect: true},
+				20*time.Millisecond, 150*time.Millisecond, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Messages == 0 || r.Latency.P50 <= 0 {
+				t.Fatalf("%d connections, latency %+v", r.Messages, r.Latency)
+			}
+			_, err = Run(Config{Client: client, Addr: echoServer(t, 40), Conns: 2, Size: 64, Depth: 1, Connect: true},
+				10*time.Millisecond, 50*time.Millisecond, nil)
+			if err == nil || !strings.Contains(err.Error(), "differs from what was sent") {
+				t.Fatalf("a corrupted echo of a short-lived connection: %v", err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused := ln.Addr().String()
+			ln.Close()
+			_, err = Run(Config{Client: client, Addr: refused, Conns: 1, Size: 64, Depth: 1, Connect: true},
+				10*time.Millisecond, 50*time.Millisecond, nil)
+			if err == nil || !strings.Contains(err.Error(), "connection refused") {
+				t.Fatalf("short-lived connections to a closed port: %v", err)
+			}
+		})
 	}
 	for _, cfg := range []Config{
-		{Client: "uring", Addr: "127.0.0.1:1", Conns: 1, Size: 64, Depth: 1, Connect: true},
+		{Client: "uring", Addr: "127.0.0.1:1", Conns: 1, Size: 64, Depth: 1, Rate: 100, Connect: true},
 		{Client: "net", Addr: "127.0.0.1:1", Conns: 1, Size: 64, Depth: 4, Connect: true},
 	} {
 		if _, err := Run(cfg, 0, 0, nil); err == nil {

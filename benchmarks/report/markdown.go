@@ -17,7 +17,7 @@ type table struct {
 var tables = []table{
 	{"Echo, our load generator (load `uring`: one io_uring thread drives every connection; `net`: a goroutine per connection)",
 		func(w string) bool { return w == "echo" }},
-	{"Short-lived connections, our load generator's `net` client (conns: clients at a time, each connecting, making one round trip of size bytes, closing and connecting again; the value is connections per second, server CPU per connection)",
+	{"Short-lived connections, our load generator (load `uring`: one io_uring thread runs each connection as one linked chain, socket to close; `net`: a goroutine per client) (conns: clients at a time, each connecting, making one round trip of size bytes, closing and connecting again; the value is connections per second, server CPU per connection)",
 		func(w string) bool { return w == "connect" }},
 	{"HTTP plaintext, wrk -t2 with `benchmarks/wrk/pipeline.lua` (depth: requests per write), or our load generator's HTTP client (load `net`), as fast as the server answers or at a fixed offered load (`at N/s`: compare the latencies); nethttp is net/http's own server (listener and net only)",
 		func(w string) bool { return w == "http" || w == "nethttp" }},

@@ -16,8 +16,37 @@ import (
 // connection's receive is multishot through a buffer ring, each batch is one send, and all of
 // it goes to the kernel in one io_uring_enter per round of completions.
 type uringClient struct {
+	s *shared
+}
+
+// ringThread is what the uring clients share: each runs on a locked thread of its own, which
+// sets up (reporting on ready), drives until the run stops and returns the first failure, which
+// finish reports.
+type ringThread struct {
 	s    *shared
 	done chan error
+}
+
+// startRingThread starts run on a locked thread and waits for its setup.
+func startRingThread(s *shared, run func(ready chan<- error) error) (client, error) {
+	t := &ringThread{s: s, done: make(chan error, 1)}
+	ready := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := run(ready)
+		s.phase.Store(stopping)
+		t.done <- err
+	}()
+	if err := <-ready; err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *ringThread) finish() error {
+	t.s.phase.Store(stopping)
+	return <-t.done
 }
 
 // uringConn is one connection's state in the uring client.
@@ -40,34 +69,20 @@ func startUring(s *shared) (client, error) {
 	if !ap.Addr().Is4() {
 		return nil, fmt.Errorf("loadgen: uring client: %s is not an IPv4 address", s.cfg.Addr)
 	}
-	c := &uringClient{s: s, done: make(chan error, 1)}
-	ready := make(chan error, 1)
-	go c.run(ap, ready)
-	if err := <-ready; err != nil {
-		return nil, err
-	}
-	return c, nil
+	c := &uringClient{s: s}
+	return startRingThread(s, func(ready chan<- error) error { return c.run(ap, ready) })
 }
 
-func (c *uringClient) finish() error {
-	c.s.phase.Store(stopping)
-	return <-c.done
-}
-
-func (c *uringClient) run(ap netip.AddrPort, ready chan<- error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+func (c *uringClient) run(ap netip.AddrPort, ready chan<- error) error {
 	r, br, conns, err := c.setup(ap)
 	if err != nil {
 		ready <- err
-		return
+		return err
 	}
 	defer r.Close()
 	defer br.Close()
 	ready <- nil
-	err = c.drive(r, br, conns)
-	c.s.phase.Store(stopping)
-	c.done <- err
+	return c.drive(r, br, conns)
 }
 
 // setup creates the ring, its buffer ring and the connections, each socket connected with

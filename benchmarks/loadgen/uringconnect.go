@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
-	"runtime"
 	"time"
 
 	"github.com/uringnet/uringnet/poller"
@@ -19,8 +18,7 @@ import (
 // fraction of the net client's, so that the server's accept and close paths, not the load
 // generator, set the rate.
 type uringConnectClient struct {
-	s    *shared
-	done chan error
+	s *shared
 }
 
 // uringConnector is one client's state: the message it sends and where its echo lands; the
@@ -53,23 +51,11 @@ func startUringConnect(s *shared) (client, error) {
 	if !ap.Addr().Is4() {
 		domain = unix.AF_INET6
 	}
-	c := &uringConnectClient{s: s, done: make(chan error, 1)}
-	ready := make(chan error, 1)
-	go c.run(sa, domain, ready)
-	if err := <-ready; err != nil {
-		return nil, err
-	}
-	return c, nil
+	c := &uringConnectClient{s: s}
+	return startRingThread(s, func(ready chan<- error) error { return c.run(sa, domain, ready) })
 }
 
-func (c *uringConnectClient) finish() error {
-	c.s.phase.Store(stopping)
-	return <-c.done
-}
-
-func (c *uringConnectClient) run(sa *poller.Sockaddr, domain int, ready chan<- error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+func (c *uringConnectClient) run(sa *poller.Sockaddr, domain int, ready chan<- error) error {
 	n := c.s.cfg.Conns
 	r, err := poller.NewLoopRing(uint32(roundUpPow2(5*n)), uint32(roundUpPow2(10*n)))
 	if err == nil {
@@ -78,14 +64,13 @@ func (c *uringConnectClient) run(sa *poller.Sockaddr, domain int, ready chan<- e
 		}
 	}
 	if err != nil {
-		ready <- fmt.Errorf("loadgen: uring connect client: %w", err)
-		return
+		err = fmt.Errorf("loadgen: uring connect client: %w", err)
+		ready <- err
+		return err
 	}
 	defer r.Close()
 	ready <- nil
-	err = c.drive(r, sa, domain)
-	c.s.phase.Store(stopping)
-	c.done <- err
+	return c.drive(r, sa, domain)
 }
 
 func roundUpPow2(n int) int {

@@ -17,13 +17,21 @@ import (
 // success), and the whole chain is one submission: the client's CPU per connection is a
 // fraction of the net client's, so that the server's accept and close paths, not the load
 // generator, set the rate.
+//
+// The client closes first, so each connection leaves its port in TIME_WAIT, which the kernel
+// lends to a new connection to the same server only a second later: from one source address,
+// tens of thousands of connections a second would run through the ephemeral ports and make
+// connect, not the server, the limit. To a loopback server each client therefore binds its own
+// source address in 127.0.0.0/8 first.
 type uringConnectClient struct {
-	s *shared
+	s        *shared
+	loopback bool // the server is on 127.0.0.0/8: each client binds a source address of its own
 }
 
 // uringConnector is one client's state: the message it sends and where its echo lands; the
 // kernel reads and writes them while the chain is in flight.
 type uringConnector struct {
+	local    *poller.Sockaddr // the source address bound first, nil for none
 	msg, got []byte
 	seq      uint64
 	started  int64 // when the chain was submitted, in nanoseconds since the client started
@@ -51,13 +59,13 @@ func startUringConnect(s *shared) (client, error) {
 	if !ap.Addr().Is4() {
 		domain = unix.AF_INET6
 	}
-	c := &uringConnectClient{s: s}
+	c := &uringConnectClient{s: s, loopback: ap.Addr().Is4() && ap.Addr().IsLoopback()}
 	return startRingThread(s, func(ready chan<- error) error { return c.run(sa, domain, ready) })
 }
 
 func (c *uringConnectClient) run(sa *poller.Sockaddr, domain int, ready chan<- error) error {
 	n := c.s.cfg.Conns
-	r, err := poller.NewLoopRing(uint32(roundUpPow2(5*n)), uint32(roundUpPow2(10*n)))
+	r, err := poller.NewLoopRing(uint32(roundUpPow2(6*n)), uint32(roundUpPow2(12*n)))
 	if err == nil {
 		if err = r.RegisterSparseFiles(uint32(n)); err != nil {
 			r.Close()
@@ -93,7 +101,7 @@ func (c *uringConnectClient) drive(r *poller.Ring, sa *poller.Sockaddr, domain i
 		fill(u.msg, size, id, u.seq)
 		clear(u.got)
 		u.started = int64(time.Since(start))
-		if err := r.Reserve(5); err != nil {
+		if err := r.Reserve(6); err != nil {
 			return err
 		}
 		slot, tag := uint32(id), uint64(id)<<stepBits
@@ -102,6 +110,12 @@ func (c *uringConnectClient) drive(r *poller.Ring, sa *poller.Sockaddr, domain i
 		s.PrepSocketDirect(domain, unix.SOCK_STREAM, 0, slot)
 		s.SetFlags(link)
 		s.SetUserData(tag | stepOther)
+		if u.local != nil {
+			s, _ = r.GetSQE()
+			s.PrepBind(int32(slot), u.local)
+			s.SetFlags(poller.FlagFixedFile | link)
+			s.SetUserData(tag | stepOther)
+		}
 		s, _ = r.GetSQE()
 		s.PrepConnect(int32(slot), sa)
 		s.SetFlags(poller.FlagFixedFile | link)
@@ -121,6 +135,13 @@ func (c *uringConnectClient) drive(r *poller.Ring, sa *poller.Sockaddr, domain i
 	}
 	for id := range clients {
 		clients[id] = uringConnector{msg: make([]byte, size), got: make([]byte, size)}
+		if c.loopback {
+			local, err := poller.SockaddrInet(netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 1 + byte(id/250), 1 + byte(id%250)}), 0))
+			if err != nil {
+				return err
+			}
+			clients[id].local = local
+		}
 		if err := chain(id); err != nil {
 			return err
 		}

@@ -86,9 +86,10 @@ bench-full: bench-bin
 
 # Large messages and short-lived connections, uringnet against gnet, seven repeats (about eight
 # minutes): echo 64 B, 4 KiB and 64 KiB at 100 connections (compare server CPU per message:
-# per byte at one size), and connect, one 64 B round trip, close, from 100 clients at a time,
-# with the default acceptor and with WithReusePort(true); unpinned, then pinned (server and
-# load generator on CPUs of their own).
+# per byte at one size), and connect, one 64 B round trip, close, from 100 clients at a time
+# (the uring client: each connection one linked chain of ring operations), with the default
+# acceptor and with WithReusePort(true); unpinned, then pinned (server and load generator on
+# CPUs of their own).
 bench-sizes: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan sizes -engines uringnet,gnet -label "make bench-sizes" -out benchmarks/results/sizes $(BENCH_FLAGS)
 

@@ -6,17 +6,12 @@
 package compat_test
 
 import (
-	"net"
-	"os"
-	"path/filepath"
 	"runtime"
-	"runtime/pprof"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
+	"github.com/uringnet/uringnet/internal/idleheap"
 )
 
 // idleHandler is the suite's echo server with the benchmark harness's context
@@ -37,56 +32,27 @@ func (h *idleHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func TestTwoThousandConnectionsIdleHeap(t *testing.T) {
 	const conns = 2000
 	live, allocated := map[string]float64{}, map[string]float64{}
-	if os.Getenv("IDLE_HEAP_PROFILE") != "" {
-		defer func(rate int) { runtime.MemProfileRate = rate }(runtime.MemProfileRate)
-		runtime.MemProfileRate = 1
-	}
+	idleheap.Profiling(t)
 	eachEngine(t, func(t *testing.T, e engineUnderTest) {
 		h := &idleHandler{echoServer{booted: make(chan struct{})}}
 		protoAddr := freeAddr(t, "tcp")
 		serve(t, e, h, h.booted, []string{protoAddr}, gnet.WithMulticore(true), gnet.WithNumEventLoop(2))
 		_, addr := dialAddr(protoAddr)
-		sa := sockaddr(t, addr)
-		fds := make([]int, 0, conns)
-		t.Cleanup(func() {
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-		})
-		one := []byte{1}
+		clients := idleheap.NewClients(t, addr)
 		var before, after runtime.MemStats
-		settle()
+		idleheap.Settle()
 		runtime.ReadMemStats(&before)
 		for range conns {
-			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fds = append(fds, fd)
-			if err := unix.Connect(fd, sa); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := unix.Write(fd, one); err != nil {
-				t.Fatal(err)
-			}
-			if n, err := unix.Read(fd, one); n != 1 || err != nil {
-				t.Fatalf("round trip: %d, %v", n, err)
-			}
+			clients.RoundTrip()
 		}
 		time.Sleep(100 * time.Millisecond) // the last connections' OnTraffic has returned
 		runtime.ReadMemStats(&after)       // before a collection: what was allocated
 		allocated[e.name] = float64(after.TotalAlloc-before.TotalAlloc) / conns
 		objects := float64(after.Mallocs-before.Mallocs) / conns
-		settle()
+		idleheap.Settle()
 		runtime.ReadMemStats(&after)
 		live[e.name] = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / conns
-		if dir := os.Getenv("IDLE_HEAP_PROFILE"); dir != "" {
-			f, err := os.Create(filepath.Join(dir, e.name+".heap"))
-			if err == nil {
-				pprof.Lookup("heap").WriteTo(f, 0)
-				f.Close()
-			}
-		}
+		idleheap.WriteProfile(e.name)
 		t.Logf("%s: %.0f B live per idle connection; %.0f B in %.1f objects allocated per connection opened",
 			e.name, live[e.name], allocated[e.name], objects)
 	})
@@ -98,23 +64,4 @@ func TestTwoThousandConnectionsIdleHeap(t *testing.T) {
 	if a := allocated["uringnet"]; a > 520 {
 		t.Errorf("uringnet allocates %.0f B per connection opened, over its budget of 520", a)
 	}
-}
-
-// settle collects until the heap stops shrinking.
-func settle() {
-	for range 3 {
-		runtime.GC()
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func sockaddr(t *testing.T, addr string) *unix.SockaddrInet4 {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := strconv.Atoi(port)
-	sa := &unix.SockaddrInet4{Port: p}
-	copy(sa.Addr[:], net.ParseIP(host).To4())
-	return sa
 }

@@ -11,15 +11,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/uringnet/uringnet/internal/idleheap"
 )
 
 // TestTwoThousandConnectionsIdleHeap measures what the harness's idle row measures (make
@@ -84,9 +82,7 @@ type idleFigures struct {
 // net.Listen or Listen (name) and prints its figures.
 func measureIdleServer(t *testing.T, name string) {
 	const conns = 2000
-	if os.Getenv("IDLE_HEAP_PROFILE") != "" {
-		runtime.MemProfileRate = 1
-	}
+	idleheap.Profiling(t)
 	listen := net.Listen
 	if name == "listener" {
 		listen = Listen
@@ -107,37 +103,15 @@ func measureIdleServer(t *testing.T, name string) {
 			go echo(c)
 		}
 	}()
-	sa := sockaddr(t, ln.Addr().String())
-	fds := make([]int, 0, conns+2)
-	defer func() {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-	}()
-	one := []byte{1}
-	roundTrip := func() {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fds = append(fds, fd)
-		if err := unix.Connect(fd, sa); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := unix.Write(fd, one); err != nil {
-			t.Fatal(err)
-		}
-		if n, err := unix.Read(fd, one); n != 1 || err != nil {
-			t.Fatalf("round trip: %d, %v", n, err)
-		}
-	}
+	clients := idleheap.NewClients(t, ln.Addr().String())
+	roundTrip := clients.RoundTrip
 	// What the process allocates once, on its first connections, is not a connection's cost:
 	// the path policy's first looks at the scheduler's metrics, for one.
 	roundTrip()
 	time.Sleep(2 * lookInterval)
 	roundTrip()
 	var before, after runtime.MemStats
-	settle()
+	idleheap.Settle()
 	runtime.ReadMemStats(&before)
 	rssBefore := residentBytes(t)
 	for range conns {
@@ -149,16 +123,11 @@ func measureIdleServer(t *testing.T, name string) {
 	f.Resident = float64(residentBytes(t)-rssBefore) / conns
 	f.Allocated = float64(after.TotalAlloc-before.TotalAlloc) / conns
 	f.Objects = float64(after.Mallocs-before.Mallocs) / conns
-	settle()
+	idleheap.Settle()
 	runtime.ReadMemStats(&after)
 	f.Live = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / conns
 	f.Stack = (float64(after.StackInuse) - float64(before.StackInuse)) / conns
-	if dir := os.Getenv("IDLE_HEAP_PROFILE"); dir != "" {
-		if pf, err := os.Create(filepath.Join(dir, name+".heap")); err == nil {
-			pprof.Lookup("heap").WriteTo(pf, 0)
-			pf.Close()
-		}
-	}
+	idleheap.WriteProfile(name)
 	for range conns + 2 {
 		if lc, ok := (<-served).(*Conn); ok && lc.ringSide() != nil {
 			f.OnRing++
@@ -199,23 +168,4 @@ func echo(c net.Conn) {
 			return
 		}
 	}
-}
-
-// settle collects until the heap stops shrinking.
-func settle() {
-	for range 3 {
-		runtime.GC()
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func sockaddr(t *testing.T, addr string) *unix.SockaddrInet4 {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := strconv.Atoi(port)
-	sa := &unix.SockaddrInet4{Port: p}
-	copy(sa.Addr[:], net.ParseIP(host).To4())
-	return sa
 }

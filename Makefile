@@ -60,7 +60,7 @@ test-nettest:
 # Only one benchmark runs at a time on a machine (BENCH_LOCK); wrk and redis-benchmark rows run
 # when those are installed (make bench-deps). Each prints the table and writes PREFIX.json (every
 # sample, the machine, the command), PREFIX.md and PREFIX-{throughput,p99,cpu}.png.
-.PHONY: bench-bin bench bench-full bench-sizes bench-accept bench-listener bench-example-http bench-readme bench-deps bench-mech bench-resp
+.PHONY: bench-bin bench bench-full bench-sizes bench-accept bench-listener bench-example-http bench-readme bench-deps bench-mech bench-resp bench-pinned
 BENCH_LOCK ?= flock /tmp/uringnet-bench.lock
 BENCH_FLAGS ?= # more flags for bench run, e.g. -repeats 5 -duration 5s (recorded with the results)
 BENCHSTAT ?= $(or $(shell command -v benchstat),$(shell $(GO) env GOPATH)/bin/benchstat)
@@ -92,6 +92,11 @@ bench-full: bench-bin
 # CPUs of their own).
 bench-sizes: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan sizes -engines uringnet,gnet -label "make bench-sizes" -out benchmarks/results/sizes $(BENCH_FLAGS)
+
+# 64 B echo over one loop at 100 and 1,000 connections, uringnet.Run against gnet.Run, the server
+# on one CPU and the load generator on the other, seven repeats (about two minutes).
+bench-pinned: bench-bin
+	$(BENCH_LOCK) bin/bench run -plan pinned -loops 1 -engines uringnet,gnet -only echo -label "make bench-pinned" -out benchmarks/results/pinned $(BENCH_FLAGS)
 
 # RESP and HTTP against gnet, seven repeats (about ten minutes): redis-benchmark PING, SET and GET
 # at 50 connections 16 deep and wrk HTTP plaintext 16 deep at 256 connections, uringnet.Run

@@ -91,6 +91,14 @@ var plans = map[string]plan{
 		bulkSizes: []int{4096, 65536}, bulkConns: 100, connectClients: 100,
 		repeats: 7, warmup: 500 * time.Millisecond, duration: 2 * time.Second,
 	},
+	// The engine at its own limit (run with -loops 1 -engines uringnet,gnet -only echo): 64 B
+	// echo over one loop at 100 and 1,000 connections, unpipelined, the server on one CPU and
+	// the load generator on the other, seven repeats: messages/s and server CPU per message
+	// without the load generator's share of the CPUs in them.
+	"pinned": {
+		echoSizes: []int{64}, echoConns: []int{100, 1000}, echoDepths: []int{1}, pinnings: []bool{true},
+		repeats: 7, warmup: 500 * time.Millisecond, duration: 2 * time.Second,
+	},
 	// The listener against net on what its users feel (run with -engines listener,net): one
 	// connection's round trip; echo at 1,000 connections unpinned and pinned; net/http at 1, 64
 	// and 256 connections, unpipelined and 16 deep, at saturation and at half of it (latency at
@@ -107,7 +115,7 @@ var plans = map[string]plan{
 func planNamed(name string) (plan, error) {
 	p, ok := plans[name]
 	if !ok {
-		return plan{}, fmt.Errorf("unknown plan %q (want quick, full, accept, sizes, listener or resp)", name)
+		return plan{}, fmt.Errorf("unknown plan %q (want quick, full, accept, sizes, pinned, listener or resp)", name)
 	}
 	return p, nil
 }

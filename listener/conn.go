@@ -127,6 +127,12 @@ func newConn(e *engine, nc stdConn) *Conn {
 // Read reads up to len(p) bytes: it returns as soon as any are available, and io.EOF once the
 // peer has closed and everything it sent was read.
 func (lc *Conn) Read(p []byte) (int, error) {
+	n, err := lc.read(p)
+	paths.count(n)
+	return n, err
+}
+
+func (lc *Conn) read(p []byte) (int, error) {
 	lc.rmu.Lock()
 	defer lc.rmu.Unlock()
 	if lc.shut.Load()&(readShutBit|closedBit) == readShutBit {
@@ -157,6 +163,12 @@ func (lc *Conn) Read(p []byte) (int, error) {
 
 // Write writes all of p, or returns an error saying why it wrote less.
 func (lc *Conn) Write(p []byte) (int, error) {
+	n, err := lc.write(p)
+	paths.count(n)
+	return n, err
+}
+
+func (lc *Conn) write(p []byte) (int, error) {
 	lc.wmu.Lock()
 	defer lc.wmu.Unlock()
 	if lc.shut.Load()&(writeShutBit|closedBit) == writeShutBit {

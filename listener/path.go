@@ -11,14 +11,14 @@ import (
 	"github.com/uringnet/uringnet/ringset"
 )
 
-// Which path serves connections (see Conn): the ring while goroutines queue for processors,
-// the poller while they do not.
+// Which path serves connections (see Conn): the ring while goroutines queue for processors and
+// the ring, tried, serves better than the poller; the poller otherwise.
 //
 // One connection's round trip on the ring costs two wake-ups where the poller's costs one (the
 // ring's thread wakes in io_uring_enter, then the goroutine it readies waits for a processor),
 // so while processors are idle the poller answers sooner, and spends no more. Once goroutines
-// queue, the wake-ups are paid anyway and the ring's batching wins: one io_uring_enter carries
-// many connections' sends and receives, where the poller makes a system call for each.
+// queue, the wake-ups are paid anyway and the ring's batching can win: one io_uring_enter
+// carries many connections' sends and receives, where the poller makes a system call for each.
 //
 // The runtime measures the queueing itself: how long each goroutine made runnable waited before
 // it ran (/sched/latencies:seconds). pathPolicy looks at it every lookInterval, from whichever
@@ -28,13 +28,23 @@ import (
 // averaged ringOnWait or more, the poller once they averaged under ringOffWait. A program at
 // half its capacity now and then has an interval above ringOnWait, rarely two in a row; the
 // gap between the thresholds keeps the answer from flapping.
+//
+// Queueing says the ring may win, not that it will: where each message is one small read and
+// one small write, too few share an io_uring_enter to pay for its wake-ups, and the ring serves
+// fewer of them. So the ring is tried first (trial.go): it keeps serving only if, over a few
+// intervals, the connections moved more bytes a second on it than over as many on the poller
+// after it; a ring that lost is not tried again for a while, longer after each loss.
 type pathPolicy struct {
 	ring     atomic.Bool
+	metering atomic.Bool  // Read and Write count their bytes: on the poller and in a trial
 	due      atomic.Int64 // monotonic nanoseconds at which the next look is due
 	looking  sync.Mutex   // the one looking; the others go on with the current answer
 	samples  []metrics.Sample
 	previous []uint64 // the latency histogram's counts at the last look
 	streak   int      // intervals in a row that voted against the current answer
+	quiet    int      // intervals in a row without queueing, on the poller
+	meter    meter
+	trial    trial
 }
 
 const (
@@ -51,7 +61,9 @@ const (
 var paths = newPathPolicy()
 
 func newPathPolicy() *pathPolicy {
-	return &pathPolicy{samples: []metrics.Sample{{Name: "/sched/latencies:seconds"}}}
+	p := &pathPolicy{samples: []metrics.Sample{{Name: "/sched/latencies:seconds"}}}
+	p.metering.Store(true)
+	return p
 }
 
 // start is the origin of the policy's clock.
@@ -85,17 +97,38 @@ func (p *pathPolicy) onRing() bool {
 	return p.ring.Load()
 }
 
-// look reads the scheduler's latency histogram and decides from the waits since the last look.
+// count adds the n bytes a Read or Write moved to what the policy measures, while it measures.
+func (p *pathPolicy) count(n int) {
+	if n > 0 && p.metering.Load() {
+		p.meter.moved.Add(uint64(n))
+	}
+}
+
+// schedLoad is what an interval of the scheduler's waits says.
+type schedLoad uint8
+
+const (
+	schedQuiet    schedLoad = iota // waits under ringOffWait, or too few to say
+	schedBetween                   // neither
+	schedQueueing                  // waits of ringOnWait or more
+)
+
+// look reads the scheduler's latency histogram and the meter, and decides.
 func (p *pathPolicy) look(now int64) {
 	p.due.Store(now + int64(lookInterval))
+	p.decide(now, p.schedLoad(), p.meter.interval(now))
+}
+
+// schedLoad is the load the scheduler's waits since the last look show.
+func (p *pathPolicy) schedLoad() schedLoad {
 	metrics.Read(p.samples)
 	if p.samples[0].Value.Kind() != metrics.KindFloat64Histogram {
-		return // a runtime without the metric: the poller serves, as net would
+		return schedQuiet // a runtime without the metric: the poller serves, as net would
 	}
 	h := p.samples[0].Value.Float64Histogram()
 	if len(p.previous) != len(h.Counts) {
 		p.previous = append(p.previous[:0], h.Counts...)
-		return
+		return schedQuiet
 	}
 	var waits uint64
 	var total float64
@@ -108,25 +141,57 @@ func (p *pathPolicy) look(now int64) {
 		waits += d
 		total += float64(d) * bucketMiddle(h.Buckets[i], h.Buckets[i+1])
 	}
-	ring := p.ring.Load()
-	vote := ring
 	if waits < ringMinWaits {
-		vote = false
-	} else {
-		switch mean := time.Duration(total / float64(waits) * float64(time.Second)); {
-		case mean >= ringOnWait:
-			vote = true
-		case mean < ringOffWait:
-			vote = false
+		return schedQuiet
+	}
+	switch mean := time.Duration(total / float64(waits) * float64(time.Second)); {
+	case mean >= ringOnWait:
+		return schedQueueing
+	case mean < ringOffWait:
+		return schedQuiet
+	}
+	return schedBetween
+}
+
+// decide moves the answer on from one interval: the scheduler's load over it, and what the
+// connections moved and the process spent (iv).
+func (p *pathPolicy) decide(now int64, load schedLoad, iv interval) {
+	switch {
+	case p.trial.running():
+		ring, ended := p.trial.step(now, iv)
+		p.ring.Store(ring)
+		if ended {
+			p.metering.Store(!ring)
+			p.streak, p.quiet = 0, 0
 		}
-	}
-	if vote == ring {
-		p.streak = 0
-		return
-	}
-	if p.streak++; p.streak >= ringStreak {
-		p.ring.Store(vote)
-		p.streak = 0
+	case p.ring.Load():
+		// Serving on the ring: back to the poller once the queueing has stopped.
+		if load != schedQuiet {
+			p.streak = 0
+			return
+		}
+		if p.streak++; p.streak >= ringStreak {
+			p.ring.Store(false)
+			p.metering.Store(true)
+			p.streak = 0
+			p.trial.forgetLosses()
+		}
+	default:
+		if load != schedQueueing {
+			p.streak = 0
+			if load == schedQuiet {
+				if p.quiet++; p.quiet >= ringStreak {
+					p.trial.forgetLosses() // what the ring lost to was a load that has gone
+				}
+			}
+			return
+		}
+		p.quiet = 0
+		if p.streak++; p.streak >= ringStreak && p.trial.mayStart(now) {
+			p.trial.start()
+			p.ring.Store(true)
+			p.streak = 0
+		}
 	}
 }
 
@@ -159,6 +224,7 @@ func (lc *Conn) adopt() *ringConn {
 			break
 		}
 	}
+	paths.meter.adopted.Add(1)
 	l := lc.ownLink()
 	r := newRingConn(lc, l.eng, l.eng.pick())
 	r.rdl.setKept(&l.rdlAt)

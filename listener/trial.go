@@ -1,0 +1,127 @@
+package listener
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// The ring's trial (see pathPolicy): a few intervals on the ring against as many on the poller,
+// compared by the bytes the connections moved per second.
+const (
+	// trialSettle intervals on the ring go unmeasured while connections move over, more (up to
+	// trialMaxSettle) while the last one still adopted connections; trialMeasure are measured.
+	trialSettle    = 1
+	trialMaxSettle = 5
+	trialMeasure   = 2
+	// A ring that lost is tried again after firstBackoff, then twice as long after each loss,
+	// up to lastBackoff, until the queueing stops.
+	firstBackoff = 2 * time.Second
+	lastBackoff  = 64 * time.Second
+	// The ring wins when it moves rateMargin more bytes a second than the poller does.
+	rateMargin = 0.05
+)
+
+// interval is what one look's interval held.
+type interval struct {
+	dt      int64  // its length, in nanoseconds
+	bytes   uint64 // what Read and Write moved, while metering
+	adopted uint64 // connections adopted by a loop
+}
+
+func (a *interval) add(b interval) {
+	a.dt += b.dt
+	a.bytes += b.bytes
+	a.adopted += b.adopted
+}
+
+// meter reads what moved since its last reading.
+type meter struct {
+	moved   atomic.Uint64
+	adopted atomic.Uint64
+	last    interval // the counters (and time) at the last reading, dt as a time
+	read    bool
+}
+
+func (m *meter) interval(now int64) interval {
+	cur := interval{dt: now, bytes: m.moved.Load(), adopted: m.adopted.Load()}
+	prev := m.last
+	m.last = cur
+	if !m.read {
+		m.read = true
+		return interval{}
+	}
+	return interval{dt: cur.dt - prev.dt, bytes: cur.bytes - prev.bytes, adopted: cur.adopted - prev.adopted}
+}
+
+// trialPhase is where a trial is.
+type trialPhase uint8
+
+const (
+	noTrial       trialPhase = iota
+	trialOnRing              // the ring serves, measured
+	trialOnPoller            // then the poller, measured again under the same load
+)
+
+// trial is the ring's trial, and what the losses before it left. The poller is measured after
+// the ring rather than before it: the queueing that starts a trial often comes with the load
+// itself (connections opening, goroutines starting), which is not what either path would serve.
+type trial struct {
+	phase        trialPhase
+	settled      int // intervals of the phase that went unmeasured
+	measured     int // intervals of the phase measured
+	ring, poller interval
+	backoff      time.Duration // after the last loss; 0 when none
+	notBefore    int64         // on the policy's clock
+}
+
+func (t *trial) running() bool           { return t.phase != noTrial }
+func (t *trial) mayStart(now int64) bool { return now >= t.notBefore }
+func (t *trial) forgetLosses()           { t.backoff, t.notBefore = 0, 0 }
+
+func (t *trial) start() {
+	*t = trial{phase: trialOnRing, backoff: t.backoff, notBefore: t.notBefore}
+}
+
+// step takes one interval of the trial. It returns whether the ring serves from now on, and
+// whether the trial has ended (the ring then serves if it won).
+func (t *trial) step(now int64, iv interval) (ring, ended bool) {
+	onRing := t.phase == trialOnRing
+	if t.measured == 0 && (t.settled < trialSettle || onRing && iv.adopted > 0 && t.settled < trialMaxSettle) {
+		t.settled++ // connections moving over
+		return onRing, false
+	}
+	measured := &t.poller
+	if onRing {
+		measured = &t.ring
+	}
+	measured.add(iv)
+	if t.measured++; t.measured < trialMeasure {
+		return onRing, false
+	}
+	if onRing {
+		t.phase, t.settled, t.measured = trialOnPoller, 0, 0
+		return false, false
+	}
+	ring = ringServesBetter(t.ring, t.poller)
+	t.phase = noTrial
+	if ring {
+		t.forgetLosses()
+	} else {
+		t.backoff = min(max(2*t.backoff, firstBackoff), lastBackoff)
+		t.notBefore = now + int64(t.backoff)
+	}
+	return ring, true
+}
+
+// ringServesBetter compares what the ring did (ring) with what the poller did (poller): the ring
+// serves better if it moved rateMargin more bytes a second. At the same rate (an offered load
+// both keep up with) the poller serves: its one wake-up a message answers sooner.
+func ringServesBetter(ring, poller interval) bool {
+	if poller.bytes == 0 || poller.dt <= 0 {
+		return true // the poller moved nothing to compare with: the scheduler's word stands
+	}
+	if ring.dt <= 0 {
+		return false
+	}
+	return float64(ring.bytes)/float64(ring.dt) >= float64(poller.bytes)/float64(poller.dt)*(1+rateMargin)
+}

@@ -1,0 +1,140 @@
+package listener
+
+import (
+	"testing"
+	"time"
+)
+
+// policyRun drives a policy's decisions interval by interval, on a clock of its own.
+type policyRun struct {
+	t   *testing.T
+	p   *pathPolicy
+	now int64
+}
+
+func newPolicyRun(t *testing.T) *policyRun {
+	return &policyRun{t: t, p: newPathPolicy()}
+}
+
+// interval is one look: the scheduler's load, the bytes moved, and the connections adopted.
+func (r *policyRun) interval(load schedLoad, bytes uint64, adopted uint64) {
+	r.now += int64(lookInterval)
+	r.p.decide(r.now, load, interval{dt: int64(lookInterval), bytes: bytes, adopted: adopted})
+}
+
+func (r *policyRun) wantRing(want bool, when string) {
+	r.t.Helper()
+	if got := r.p.ring.Load(); got != want {
+		r.t.Fatalf("%s: ring %v, want %v", when, got, want)
+	}
+	if r.p.metering.Load() == (want && !r.p.trial.running()) {
+		r.t.Fatalf("%s: metering %v on the ring %v (trial %v)", when, r.p.metering.Load(), want, r.p.trial.running())
+	}
+}
+
+// Where goroutines queue and the ring, tried, moves more bytes a second than the poller does
+// after it, the ring serves, unmetered, until the queueing stops. The trial waits out the
+// intervals in which connections are still being adopted, and measures the poller after the
+// ring, not in the first intervals of the load.
+func TestRingTriedAndKeptWhereItWins(t *testing.T) {
+	r := newPolicyRun(t)
+	r.interval(schedQueueing, 100_000, 0) // the load starting
+	r.wantRing(false, "one interval of queueing")
+	r.interval(schedQueueing, 100_000, 0)
+	r.wantRing(true, "two intervals of queueing: the trial")
+	r.interval(schedQueueing, 100_000, 900) // moving over: not measured
+	r.interval(schedQueueing, 200_000, 100) // still moving
+	if !r.p.trial.running() || r.p.trial.measured != 0 {
+		t.Fatalf("the trial measured intervals with adoptions in them (settled %d, measured %d)", r.p.trial.settled, r.p.trial.measured)
+	}
+	r.interval(schedQueueing, 1_300_000, 0)
+	r.interval(schedQueueing, 1_300_000, 0)
+	r.wantRing(false, "the ring measured: the poller's turn")
+	r.interval(schedQueueing, 500_000, 0) // moving back: not measured
+	r.interval(schedQueueing, 1_000_000, 0)
+	r.wantRing(false, "the poller measured once")
+	r.interval(schedQueueing, 1_000_000, 0)
+	r.wantRing(true, "the ring moved 1.3x the bytes")
+	if r.p.trial.running() {
+		t.Fatal("the trial did not end")
+	}
+	r.interval(schedBetween, 1_300_000, 0)
+	r.interval(schedQuiet, 1_300_000, 0)
+	r.wantRing(true, "one quiet interval")
+	r.interval(schedQuiet, 1_300_000, 0)
+	r.wantRing(false, "two quiet intervals")
+}
+
+// Where the ring, tried, moves fewer bytes a second, the poller serves again; the ring is not
+// tried again for firstBackoff, then twice that after the next loss; once the queueing stops,
+// the losses are forgotten and the next queueing tries the ring at once.
+func TestRingThatLosesIsTriedLessOften(t *testing.T) {
+	r := newPolicyRun(t)
+	// trialLost runs a trial's intervals, the ring moving 0.7x the poller's bytes.
+	trialLost := func(when string) {
+		t.Helper()
+		r.wantRing(true, when+": the trial")
+		for range trialSettle + trialMeasure {
+			r.interval(schedQueueing, 700_000, 0)
+		}
+		r.wantRing(false, when+": the poller's turn")
+		for range trialSettle + trialMeasure {
+			r.interval(schedQueueing, 1_000_000, 0)
+		}
+		r.wantRing(false, when+": the ring moved 0.7x the bytes")
+		if r.p.trial.running() {
+			t.Fatalf("%s: the trial did not end", when)
+		}
+	}
+	// queueingFor runs queueing intervals on the poller for d and says whether a trial began.
+	queueingFor := func(d time.Duration) bool {
+		for end := r.now + int64(d); r.now < end; {
+			r.interval(schedQueueing, 1_000_000, 0)
+			if r.p.ring.Load() {
+				return true
+			}
+		}
+		return false
+	}
+	if !queueingFor(ringStreak * lookInterval) {
+		t.Fatal("queueing did not start a trial")
+	}
+	trialLost("first")
+	if queueingFor(firstBackoff - lookInterval) {
+		t.Fatal("tried again before firstBackoff")
+	}
+	if !queueingFor(2 * lookInterval) {
+		t.Fatal("not tried again after firstBackoff")
+	}
+	trialLost("second")
+	if queueingFor(2*firstBackoff - lookInterval) {
+		t.Fatal("tried again before twice firstBackoff")
+	}
+	r.interval(schedQuiet, 10_000, 0)
+	r.interval(schedQuiet, 10_000, 0)
+	if !queueingFor(ringStreak * lookInterval) {
+		t.Fatal("queueing after quiet did not start a trial at once")
+	}
+	trialLost("after the queueing stopped and came back")
+}
+
+// The ring serves better only if it moved rateMargin more bytes a second: at the same rate the
+// poller serves. The poller moving nothing leaves the scheduler's word.
+func TestRingServesBetter(t *testing.T) {
+	iv := func(bytes uint64) interval { return interval{dt: int64(2 * lookInterval), bytes: bytes} }
+	for _, c := range []struct {
+		name         string
+		ring, poller interval
+		want         bool
+	}{
+		{"faster", iv(1_100_000), iv(1_000_000), true},
+		{"slower", iv(900_000), iv(1_000_000), false},
+		{"as fast", iv(1_040_000), iv(1_000_000), false},
+		{"nothing on the poller", iv(10), iv(0), true},
+		{"nothing on the ring", iv(0), iv(1_000_000), false},
+	} {
+		if got := ringServesBetter(c.ring, c.poller); got != c.want {
+			t.Errorf("%s: ringServesBetter %v, want %v", c.name, got, c.want)
+		}
+	}
+}

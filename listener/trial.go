@@ -2,34 +2,41 @@ package listener
 
 import (
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // The ring's trial (see pathPolicy): a few intervals on the ring against as many on the poller,
-// compared by the bytes the connections moved per second.
+// compared by the bytes the connections moved per second and by the process's CPU per byte.
 const (
 	// trialSettle intervals on the ring go unmeasured while connections move over, more (up to
 	// trialMaxSettle) while the last one still adopted connections; trialMeasure are measured.
 	trialSettle    = 1
 	trialMaxSettle = 5
-	trialMeasure   = 2
+	trialMeasure   = 3
 	// A ring that lost is tried again after firstBackoff, then twice as long after each loss,
 	// up to lastBackoff, until the queueing stops.
 	firstBackoff = 2 * time.Second
 	lastBackoff  = 64 * time.Second
-	// The ring wins when it moves rateMargin more bytes a second than the poller does.
-	rateMargin = 0.05
+	// The ring wins when it moves ringFaster times the bytes a second the poller does, or, at
+	// ringNotSlower times them or more, spends ringCheaper times its CPU per byte or less: a
+	// saving that large is the ring's batching, where a rate measured over a few intervals on
+	// two CPUs shared with the load moves by a fifth.
+	ringFaster    = 1.05
+	ringNotSlower = 0.85
+	ringCheaper   = 0.8
 )
 
 // interval is what one look's interval held.
 type interval struct {
-	dt      int64  // its length, in nanoseconds
+	dt, cpu int64  // its length and the process's CPU time in it, in nanoseconds
 	bytes   uint64 // what Read and Write moved, while metering
 	adopted uint64 // connections adopted by a loop
 }
 
 func (a *interval) add(b interval) {
 	a.dt += b.dt
+	a.cpu += b.cpu
 	a.bytes += b.bytes
 	a.adopted += b.adopted
 }
@@ -43,14 +50,23 @@ type meter struct {
 }
 
 func (m *meter) interval(now int64) interval {
-	cur := interval{dt: now, bytes: m.moved.Load(), adopted: m.adopted.Load()}
+	cur := interval{dt: now, cpu: processCPU(), bytes: m.moved.Load(), adopted: m.adopted.Load()}
 	prev := m.last
 	m.last = cur
 	if !m.read {
 		m.read = true
 		return interval{}
 	}
-	return interval{dt: cur.dt - prev.dt, bytes: cur.bytes - prev.bytes, adopted: cur.adopted - prev.adopted}
+	return interval{dt: cur.dt - prev.dt, cpu: cur.cpu - prev.cpu, bytes: cur.bytes - prev.bytes, adopted: cur.adopted - prev.adopted}
+}
+
+// processCPU is the user and system time of every thread of the process, in nanoseconds.
+func processCPU() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // trialPhase is where a trial is.
@@ -113,15 +129,17 @@ func (t *trial) step(now int64, iv interval) (ring, ended bool) {
 	return ring, true
 }
 
-// ringServesBetter compares what the ring did (ring) with what the poller did (poller): the ring
-// serves better if it moved rateMargin more bytes a second. At the same rate (an offered load
-// both keep up with) the poller serves: its one wake-up a message answers sooner.
+// ringServesBetter compares what the ring did (ring) with what the poller did (poller). At the
+// same rate and about the same cost (an offered load both keep up with) the poller serves: its
+// one wake-up a message answers sooner.
 func ringServesBetter(ring, poller interval) bool {
 	if poller.bytes == 0 || poller.dt <= 0 {
 		return true // the poller moved nothing to compare with: the scheduler's word stands
 	}
-	if ring.dt <= 0 {
+	if ring.bytes == 0 || ring.dt <= 0 {
 		return false
 	}
-	return float64(ring.bytes)/float64(ring.dt) >= float64(poller.bytes)/float64(poller.dt)*(1+rateMargin)
+	rate := (float64(ring.bytes) / float64(ring.dt)) / (float64(poller.bytes) / float64(poller.dt))
+	cost := (float64(ring.cpu) / float64(ring.bytes)) / (float64(poller.cpu) / float64(poller.bytes))
+	return rate >= ringFaster || rate >= ringNotSlower && cost <= ringCheaper
 }

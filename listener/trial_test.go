@@ -16,10 +16,11 @@ func newPolicyRun(t *testing.T) *policyRun {
 	return &policyRun{t: t, p: newPathPolicy()}
 }
 
-// interval is one look: the scheduler's load, the bytes moved, and the connections adopted.
+// interval is one look: the scheduler's load, the bytes moved (at 10 ns of CPU each), and the
+// connections adopted.
 func (r *policyRun) interval(load schedLoad, bytes uint64, adopted uint64) {
 	r.now += int64(lookInterval)
-	r.p.decide(r.now, load, interval{dt: int64(lookInterval), bytes: bytes, adopted: adopted})
+	r.p.decide(r.now, load, interval{dt: int64(lookInterval), cpu: int64(bytes) * 10, bytes: bytes, adopted: adopted})
 }
 
 func (r *policyRun) wantRing(want bool, when string) {
@@ -47,13 +48,16 @@ func TestRingTriedAndKeptWhereItWins(t *testing.T) {
 	if !r.p.trial.running() || r.p.trial.measured != 0 {
 		t.Fatalf("the trial measured intervals with adoptions in them (settled %d, measured %d)", r.p.trial.settled, r.p.trial.measured)
 	}
-	r.interval(schedQueueing, 1_300_000, 0)
-	r.interval(schedQueueing, 1_300_000, 0)
+	for range trialMeasure {
+		r.wantRing(true, "the ring measured")
+		r.interval(schedQueueing, 1_300_000, 0)
+	}
 	r.wantRing(false, "the ring measured: the poller's turn")
 	r.interval(schedQueueing, 500_000, 0) // moving back: not measured
-	r.interval(schedQueueing, 1_000_000, 0)
-	r.wantRing(false, "the poller measured once")
-	r.interval(schedQueueing, 1_000_000, 0)
+	for range trialMeasure {
+		r.wantRing(false, "the poller measured")
+		r.interval(schedQueueing, 1_000_000, 0)
+	}
 	r.wantRing(true, "the ring moved 1.3x the bytes")
 	if r.p.trial.running() {
 		t.Fatal("the trial did not end")
@@ -118,20 +122,25 @@ func TestRingThatLosesIsTriedLessOften(t *testing.T) {
 	trialLost("after the queueing stopped and came back")
 }
 
-// The ring serves better only if it moved rateMargin more bytes a second: at the same rate the
-// poller serves. The poller moving nothing leaves the scheduler's word.
+// The ring serves better if it moved ringFaster times the bytes a second, or nearly as many at a
+// much lower CPU per byte; at the same rate and cost the poller serves. The poller moving
+// nothing leaves the scheduler's word.
 func TestRingServesBetter(t *testing.T) {
-	iv := func(bytes uint64) interval { return interval{dt: int64(2 * lookInterval), bytes: bytes} }
+	iv := func(bytes uint64, costPerByte float64) interval {
+		return interval{dt: int64(3 * lookInterval), cpu: int64(float64(bytes) * costPerByte), bytes: bytes}
+	}
 	for _, c := range []struct {
 		name         string
 		ring, poller interval
 		want         bool
 	}{
-		{"faster", iv(1_100_000), iv(1_000_000), true},
-		{"slower", iv(900_000), iv(1_000_000), false},
-		{"as fast", iv(1_040_000), iv(1_000_000), false},
-		{"nothing on the poller", iv(10), iv(0), true},
-		{"nothing on the ring", iv(0), iv(1_000_000), false},
+		{"faster, costlier", iv(1_100_000, 12), iv(1_000_000, 10), true},
+		{"slower, cheaper", iv(700_000, 5), iv(1_000_000, 10), false},
+		{"as fast, as costly", iv(1_040_000, 9.5), iv(1_000_000, 10), false},
+		{"a little slower, far cheaper", iv(900_000, 6), iv(1_000_000, 10), true},
+		{"a little slower, a little cheaper", iv(900_000, 9), iv(1_000_000, 10), false},
+		{"nothing on the poller", iv(10, 1), iv(0, 0), true},
+		{"nothing on the ring", iv(0, 0), iv(1_000_000, 10), false},
 	} {
 		if got := ringServesBetter(c.ring, c.poller); got != c.want {
 			t.Errorf("%s: ringServesBetter %v, want %v", c.name, got, c.want)

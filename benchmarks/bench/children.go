@@ -43,11 +43,11 @@ func load(args []string) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	var cfg loadgen.Config
 	fs.StringVar(&cfg.Client, "client", "uring", "uring or net")
-	fs.StringVar(&cfg.Protocol, "protocol", loadgen.Echo, "echo or http (the net client only)")
+	fs.StringVar(&cfg.Protocol, "protocol", loadgen.Echo, "echo, http (the net client only), resp-ping, resp-set or resp-get")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "offered messages or requests per second over all connections (0: as fast as answered; the net client only)")
 	fs.StringVar(&cfg.Addr, "addr", "", "server host:port")
 	fs.IntVar(&cfg.Conns, "conns", 100, "connections")
-	fs.IntVar(&cfg.Size, "size", 64, "bytes per message")
+	fs.IntVar(&cfg.Size, "size", 64, "bytes per echo message; of RESP's SET and GET value")
 	fs.IntVar(&cfg.Depth, "depth", 1, "messages pipelined per connection")
 	fs.BoolVar(&cfg.Connect, "connect", false, "short-lived connections: connect, one round trip, close, again (the net client)")
 	warmup := fs.Duration("warmup", time.Second, "unmeasured time first")

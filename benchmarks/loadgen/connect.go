@@ -67,7 +67,7 @@ func roundTripOnce(addr string, msg, got []byte, deadline time.Time) error {
 		return fmt.Errorf("read: %w", err)
 	}
 	if !bytes.Equal(got, msg) {
-		return mismatch(0, firstDifference(got, msg))
+		return mismatch(0, 0, got, msg)
 	}
 	return nil
 }

@@ -9,6 +9,11 @@
 // a few microseconds of client CPU per message, so that on a small machine the server, not the
 // client, runs out of CPU) and "net" (the standard library, a goroutine per connection).
 //
+// Both clients also speak RESP (each message one Redis command, PING, SET or GET, every reply
+// checked byte for byte against the one Redis gives): a connection's batch is then depth
+// pipelined commands and the replies that must come back for them, as an echo batch is its
+// messages and their echo.
+//
 // The net client can also speak HTTP (each message a GET of the benchmark's hello world, every
 // response checked) and hold a fixed offered load instead of a closed loop (Rate): each
 // connection then sends its batches on a schedule, and a message's latency is counted from when
@@ -31,10 +36,10 @@ import (
 // Config says what load to generate.
 type Config struct {
 	Client   string // "uring" or "net"
-	Protocol string // "echo" (the default) or "http"
+	Protocol string // "echo" (the default), "http" or one of the RESP commands ("resp-ping", …)
 	Addr     string // host:port of the server
 	Conns    int    // connections
-	Size     int    // bytes per echo message
+	Size     int    // bytes per echo message; of the value RESP's SET stores and GET reads
 	Depth    int    // messages sent back to back before waiting for their answers
 	// Rate is the offered load in messages per second over all connections; 0 is a closed
 	// loop, each connection sending its next batch as soon as the last is answered.
@@ -76,6 +81,7 @@ type client interface {
 // shared is the state both clients publish to Run.
 type shared struct {
 	cfg      Config
+	batches  batches // what a connection sends and must hear back, in echo and RESP
 	phase    atomic.Int32
 	messages atomic.Int64 // completed while measuring
 	hist     *shardedHistogram
@@ -94,11 +100,11 @@ func Run(cfg Config, warmup, duration time.Duration, mark func(event string)) (R
 		return Result{}, fmt.Errorf("loadgen: %d connections of %d-byte messages %d deep at %v/s: all must be positive (the rate may be 0)",
 			cfg.Conns, cfg.Size, cfg.Depth, cfg.Rate)
 	}
-	if cfg.Protocol != Echo && cfg.Protocol != HTTP {
-		return Result{}, fmt.Errorf("loadgen: unknown protocol %q (want echo or http)", cfg.Protocol)
+	if cfg.Protocol != Echo && cfg.Protocol != HTTP && !isRESP(cfg.Protocol) {
+		return Result{}, fmt.Errorf("loadgen: unknown protocol %q (want echo, http, %s, %s or %s)", cfg.Protocol, RESPPing, RESPSet, RESPGet)
 	}
-	if cfg.Client == "uring" && (cfg.Protocol != Echo || cfg.Rate > 0) {
-		return Result{}, fmt.Errorf("loadgen: the uring client runs a closed echo loop; HTTP and a fixed rate need the net client")
+	if cfg.Client == "uring" && (cfg.Protocol == HTTP || cfg.Rate > 0) {
+		return Result{}, fmt.Errorf("loadgen: the uring client runs a closed echo or RESP loop; HTTP and a fixed rate need the net client")
 	}
 	if cfg.Connect && (cfg.Protocol != Echo || cfg.Rate > 0 || cfg.Depth != 1) {
 		return Result{}, fmt.Errorf("loadgen: short-lived connections make one echo round trip each, as fast as answered")
@@ -108,7 +114,15 @@ func Run(cfg Config, warmup, duration time.Duration, mark func(event string)) (R
 	if cfg.Client == "net" {
 		shards = min(cfg.Conns, 64)
 	}
+	if cfg.Protocol == RESPGet {
+		if err := storeRESPKey(cfg.Addr, cfg.Size); err != nil {
+			return Result{}, err
+		}
+	}
 	s := &shared{cfg: cfg, hist: newShardedHistogram(shards)}
+	if cfg.Protocol != HTTP {
+		s.batches = batchesFor(cfg)
+	}
 	var c client
 	var err error
 	switch cfg.Client {
@@ -167,7 +181,27 @@ func fill(batch []byte, size, id int, seq uint64) {
 	}
 }
 
-// mismatch describes an echo that differs from what was sent.
-func mismatch(seq uint64, offset int) error {
-	return fmt.Errorf("the echo of batch %d differs from what was sent at byte %d", seq, offset)
+// mismatch describes a reply that differs from what was expected: got arrived at byte at of
+// the reply to batch seq, whose every expected byte is want.
+func mismatch(seq uint64, at int, got, want []byte) error {
+	want = want[min(at, len(want)):]
+	i := firstDifference(got, want)
+	wanted := "the end of the reply"
+	if i < len(want) {
+		wanted = fmt.Sprintf("%q", excerpt(want[i:]))
+	}
+	return fmt.Errorf("the reply to batch %d differs from what was expected at byte %d: %q, want %s", seq, at+i, excerpt(got[i:]), wanted)
 }
+
+// firstDifference is the first index where a and b differ, or the shorter one's length.
+func firstDifference(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// excerpt is the start of b, enough to show in an error.
+func excerpt(b []byte) []byte { return b[:min(len(b), 16)] }

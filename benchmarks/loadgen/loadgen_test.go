@@ -64,7 +64,7 @@ func TestCorruptedEchoFails(t *testing.T) {
 				addr := echoServer(t, at)
 				_, err := Run(Config{Client: client, Addr: addr, Conns: 4, Size: 64, Depth: 16},
 					10*time.Millisecond, 100*time.Millisecond, nil)
-				if err == nil || !strings.Contains(err.Error(), "differs from what was sent") {
+				if err == nil || !strings.Contains(err.Error(), "differs from what was expected") {
 					t.Fatalf("corrupted byte %d: %v", at, err)
 				}
 			})
@@ -88,7 +88,7 @@ func TestLargeEchoIsChecked(t *testing.T) {
 			}
 			_, err = Run(Config{Client: client, Addr: echoServer(t, 3000), Conns: 2, Size: size, Depth: 1},
 				10*time.Millisecond, 100*time.Millisecond, nil)
-			if err == nil || !strings.Contains(err.Error(), "differs from what was sent") {
+			if err == nil || !strings.Contains(err.Error(), "differs from what was expected") {
 				t.Fatalf("corrupted bytes of a 64 KiB echo: %v", err)
 			}
 		})
@@ -110,7 +110,7 @@ func TestConnectIsMeasured(t *testing.T) {
 			}
 			_, err = Run(Config{Client: client, Addr: echoServer(t, 40), Conns: 2, Size: 64, Depth: 1, Connect: true},
 				10*time.Millisecond, 50*time.Millisecond, nil)
-			if err == nil || !strings.Contains(err.Error(), "differs from what was sent") {
+			if err == nil || !strings.Contains(err.Error(), "differs from what was expected") {
 				t.Fatalf("a corrupted echo of a short-lived connection: %v", err)
 			}
 			ln, err := net.Listen("tcp", "127.0.0.1:0")

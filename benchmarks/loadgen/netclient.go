@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
@@ -47,7 +46,7 @@ func (c *netClient) drive(id int, nc net.Conn) {
 	if cfg.Protocol == HTTP {
 		exchange = httpBatch(nc, cfg.Depth)
 	} else {
-		exchange = c.echoBatch(id, nc)
+		exchange = c.batchExchange(id, nc)
 	}
 	// On a schedule, connection id's batches fall due every interval, the connections' first
 	// spread evenly over the first interval.
@@ -77,22 +76,29 @@ func (c *netClient) drive(id int, nc net.Conn) {
 	}
 }
 
-// echoBatch returns the exchange of connection id's echo batches: each written whole, its echo
-// read back and compared.
-func (c *netClient) echoBatch(id int, nc net.Conn) func(seq uint64) error {
-	size, depth := c.s.cfg.Size, c.s.cfg.Depth
-	batch := make([]byte, size*depth)
-	got := make([]byte, len(batch))
+// batchExchange returns the exchange of connection id's echo or RESP batches: each request
+// written whole, its reply read back and compared byte for byte.
+func (c *netClient) batchExchange(id int, nc net.Conn) func(seq uint64) error {
+	var request, reply, got []byte
 	return func(seq uint64) error {
-		fill(batch, size, id, seq)
-		if _, err := nc.Write(batch); err != nil {
+		request, reply = c.s.batches.next(id, seq, request)
+		if len(got) != len(reply) {
+			got = make([]byte, len(reply))
+		}
+		if _, err := nc.Write(request); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
-		if _, err := io.ReadFull(nc, got); err != nil {
-			return fmt.Errorf("read: %w", err)
-		}
-		if !bytes.Equal(got, batch) {
-			return mismatch(seq, firstDifference(got, batch))
+		// Checked as it arrives: a reply that falls short puts the bytes after it out of step,
+		// and a connection waiting for bytes that will never come would hide that.
+		for have := 0; have < len(reply); {
+			n, err := nc.Read(got[have:])
+			if !bytes.Equal(got[have:have+n], reply[have:have+n]) {
+				return mismatch(seq, have, got[have:have+n], reply)
+			}
+			have += n
+			if err != nil && have < len(reply) {
+				return fmt.Errorf("read: %w", err)
+			}
 		}
 		return nil
 	}
@@ -109,15 +115,6 @@ func httpBatch(nc net.Conn, depth int) func(seq uint64) error {
 		}
 		return server.ReadResponses(r, depth)
 	}
-}
-
-func firstDifference(a, b []byte) int {
-	for i := range a {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return len(a)
 }
 
 func (c *netClient) finish() error {

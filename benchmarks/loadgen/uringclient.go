@@ -51,10 +51,11 @@ func (t *ringThread) finish() error {
 
 // uringConn is one connection's state in the uring client.
 type uringConn struct {
-	batch []byte // the batch in flight; the kernel reads it until its echo has come back
-	seq   uint64
-	got   int   // bytes of the batch's echo received so far
-	sent  int64 // when the batch was sent, in nanoseconds since the client started
+	request []byte // the batch in flight; the kernel reads it until its reply has come back
+	reply   []byte // what must come back for it
+	seq     uint64
+	got     int   // bytes of the reply received so far
+	sent    int64 // when the batch was sent, in nanoseconds since the client started
 }
 
 // User data: the connection in the high bits, the low bit set for a send (whose completion
@@ -101,11 +102,11 @@ func (c *uringClient) setup(ap netip.AddrPort) (*poller.Ring, *poller.BufferRing
 	if err := r.RegisterSparseFiles(uint32(cfg.Conns)); err != nil {
 		return fail(err)
 	}
-	// Buffers the size of a batch (at most 4 KiB), enough per connection for its whole batch
-	// and one more (at most 32,768 in all), so that large echoes rarely run out.
-	batch := cfg.Size * cfg.Depth
-	bufSize := uint32(1) << bits.Len(uint(min(max(batch, 64), 4096)-1))
-	perConn := (batch+int(bufSize)-1)/int(bufSize) + 1
+	// Buffers the size of a batch's reply (at most 4 KiB), enough per connection for its whole
+	// reply and one more (at most 32,768 in all), so that large echoes rarely run out.
+	reply := c.s.batches.perMessage * cfg.Depth
+	bufSize := uint32(1) << bits.Len(uint(min(max(reply, 64), 4096)-1))
+	perConn := (reply+int(bufSize)-1)/int(bufSize) + 1
 	entries := uint32(1) << bits.Len(uint(min(max(perConn*cfg.Conns, 64), 32768)-1))
 	br, err := r.RegisterBufferRing(0, entries, bufSize)
 	if err != nil {
@@ -118,7 +119,7 @@ func (c *uringClient) setup(ap netip.AddrPort) (*poller.Ring, *poller.BufferRing
 			br.Close()
 			return fail(fmt.Errorf("connection %d: %w", i, err))
 		}
-		conns[i] = &uringConn{batch: make([]byte, cfg.Size*cfg.Depth)}
+		conns[i] = &uringConn{}
 	}
 	return r, br, conns, nil
 }
@@ -142,17 +143,17 @@ func connectFixed(r *poller.Ring, slot uint32, sa *unix.SockaddrInet4) error {
 }
 
 func (c *uringClient) drive(r *poller.Ring, br *poller.BufferRing, conns []*uringConn) error {
-	size := c.s.cfg.Size
+	perMessage := c.s.batches.perMessage
 	start := time.Now()
 	send := func(id int, u *uringConn) error {
-		fill(u.batch, size, id, u.seq)
+		u.request, u.reply = c.s.batches.next(id, u.seq, u.request)
 		u.sent = int64(time.Since(start))
 		s, err := r.GetSQE()
 		if err != nil {
 			return err
 		}
-		s.PrepSend(int32(id), u.batch, unix.MSG_WAITALL)
-		// The echo's arrival proves the kernel is done with the batch: no completion needed.
+		s.PrepSend(int32(id), u.request, unix.MSG_WAITALL)
+		// The reply's arrival proves the kernel is done with the batch: no completion needed.
 		s.SetFlags(poller.FlagFixedFile | poller.FlagCQESkipSuccess)
 		s.SetUserData(uint64(id)<<1 | sendTag)
 		return nil
@@ -202,13 +203,13 @@ func (c *uringClient) drive(r *poller.Ring, br *poller.BufferRing, conns []*urin
 			u := conns[id]
 			bid, _ := cqe.BufferID()
 			chunk := br.Buffer(bid, int(cqe.Res))
-			if u.got+len(chunk) > len(u.batch) || !bytes.Equal(chunk, u.batch[u.got:u.got+len(chunk)]) {
-				return fmt.Errorf("loadgen: connection %d: %w", id, mismatch(u.seq, u.got))
+			if u.got+len(chunk) > len(u.reply) || !bytes.Equal(chunk, u.reply[u.got:u.got+len(chunk)]) {
+				return fmt.Errorf("loadgen: connection %d: %w", id, mismatch(u.seq, u.got, chunk, u.reply))
 			}
 			br.Recycle(bid)
-			before := u.got / size
+			before := u.got / perMessage
 			u.got += len(chunk)
-			if completed := int64(u.got/size - before); completed > 0 && measuring {
+			if completed := int64(u.got/perMessage - before); completed > 0 && measuring {
 				c.s.hist.record(0, now-u.sent, completed)
 				done += completed
 			}
@@ -217,7 +218,7 @@ func (c *uringClient) drive(r *poller.Ring, br *poller.BufferRing, conns []*urin
 					return err
 				}
 			}
-			if u.got == len(u.batch) {
+			if u.got == len(u.reply) {
 				u.got = 0
 				u.seq++
 				if err := send(id, u); err != nil {

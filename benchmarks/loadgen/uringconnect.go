@@ -173,7 +173,7 @@ func (c *uringConnectClient) drive(r *poller.Ring, sa *poller.Sockaddr, domain i
 				return fmt.Errorf("loadgen: connect %d, connection %d: receive: %d of %d bytes", id, u.seq, cqe.Res, size)
 			case step == stepRecv:
 				if !bytes.Equal(u.got, u.msg) {
-					return fmt.Errorf("loadgen: connect %d: %w", id, mismatch(u.seq, firstDifference(u.got, u.msg)))
+					return fmt.Errorf("loadgen: connect %d: %w", id, mismatch(u.seq, 0, u.got, u.msg))
 				}
 			case cqe.Res < 0:
 				return fmt.Errorf("loadgen: connect %d, connection %d: close: %w", id, u.seq, unix.Errno(-cqe.Res))

@@ -162,6 +162,17 @@ func TestWrongRESPRepliesFail(t *testing.T) {
 	}
 }
 
+// A reply cut short with nothing after it leaves the connection waiting: the uring client
+// reports it rather than count only the connections that were answered.
+func TestShortRESPReplyFailsTheUringClient(t *testing.T) {
+	addr := respServer(t, func(b []byte) []byte { return b[:len(b)-1] })
+	_, err := Run(Config{Client: "uring", Protocol: RESPPing, Addr: addr, Conns: 4, Size: 3, Depth: 1},
+		10*time.Millisecond, 100*time.Millisecond, nil)
+	if err == nil || !strings.Contains(err.Error(), "came back in the whole measured window") {
+		t.Fatalf("a reply one byte short: %v", err)
+	}
+}
+
 // GET needs its key: a server that refuses the SET that stores it fails the run before any
 // GET is sent.
 func TestRESPGetStoresItsKey(t *testing.T) {

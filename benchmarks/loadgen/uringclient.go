@@ -177,6 +177,7 @@ func (c *uringClient) drive(r *poller.Ring, br *poller.BufferRing, conns []*urin
 		}
 	}
 	cqes := make([]poller.CQE, 32768)
+	opened := int64(-1) // when the client first saw the measured window open
 	for c.s.phase.Load() != stopping {
 		if _, err := r.SubmitAndWaitTimeout(1, 100*time.Millisecond); err != nil && err != poller.ErrTimedOut {
 			return err
@@ -184,6 +185,9 @@ func (c *uringClient) drive(r *poller.Ring, br *poller.BufferRing, conns []*urin
 		n := r.ReapCompletions(cqes)
 		now := int64(time.Since(start))
 		measuring := c.s.measuring()
+		if measuring && opened < 0 {
+			opened = now
+		}
 		var done int64
 		for i := range cqes[:n] {
 			cqe := &cqes[i]
@@ -228,6 +232,22 @@ func (c *uringClient) drive(r *poller.Ring, br *poller.BufferRing, conns []*urin
 		}
 		br.Publish()
 		c.s.messages.Add(done)
+	}
+	return stalled(conns, opened)
+}
+
+// stalled reports a connection whose reply, short or missing, kept it waiting through the whole
+// measured window (its batch sent before the window opened at opened): the bytes that never
+// came were never checked.
+func stalled(conns []*uringConn, opened int64) error {
+	if opened < 0 {
+		return nil
+	}
+	for id, u := range conns {
+		if u.sent < opened {
+			return fmt.Errorf("loadgen: connection %d: %d of the %d bytes of the reply to batch %d came back in the whole measured window",
+				id, u.got, len(u.reply), u.seq)
+		}
 	}
 	return nil
 }

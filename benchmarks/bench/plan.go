@@ -25,9 +25,12 @@ type plan struct {
 	// offered load, offered times the slower engine's median.
 	netHTTPLoadConns, netHTTPLoadDepths []int
 	offered                             float64
-	redisConns                          int
-	redisDepths                         []int
-	redisRequests                       int // per redis-benchmark run at depth 16 (a fifth at depth 1)
+	// RESP PING, SET and GET at redisConns connections and each of redisDepths, driven by
+	// redis-benchmark (workload redis) and by our load generator's client (workload resp).
+	redisConns    int
+	redisDepths   []int
+	redisSize     int // bytes of the value SET stores and GET reads (redis-benchmark -d)
+	redisRequests int // per redis-benchmark run at depth 16 (a fifth at depth 1)
 	// 64 B echo on examples/netpoll (gnet's pkg/netpoll API) at each of netpollConns and
 	// netpollDepths (none: not run).
 	netpollConns, netpollDepths []int
@@ -45,7 +48,7 @@ var plans = map[string]plan{
 	"quick": {
 		echoSizes: []int{64}, echoConns: []int{100, 1000}, echoDepths: []int{1, 16}, pinnings: []bool{false},
 		httpConns: 256, httpDepths: []int{16},
-		redisConns: 50, redisDepths: []int{16}, redisRequests: 1_000_000,
+		redisConns: 50, redisDepths: []int{16}, redisSize: 3, redisRequests: 1_000_000,
 		netpollConns: []int{100, 1000}, netpollDepths: []int{1},
 		idleConns: 10_000,
 		repeats:   3, warmup: 500 * time.Millisecond, duration: time.Second,
@@ -57,7 +60,7 @@ var plans = map[string]plan{
 		echoSizes: []int{64, 512, 4096}, echoConns: []int{1, 10, 100, 1000, 10_000}, echoDepths: []int{1, 16}, pinnings: []bool{false},
 		bulkSizes: []int{65536}, bulkConns: 100, connectClients: 100,
 		httpConns: 256, httpDepths: []int{1, 16}, netHTTPConns: []int{256},
-		redisConns: 50, redisDepths: []int{1, 16}, redisRequests: 2_000_000,
+		redisConns: 50, redisDepths: []int{1, 16}, redisSize: 3, redisRequests: 2_000_000,
 		netpollConns: []int{100, 1000}, netpollDepths: []int{1, 16},
 		idleConns: 10_000,
 		repeats:   3, warmup: time.Second, duration: 3 * time.Second,
@@ -71,14 +74,16 @@ var plans = map[string]plan{
 		idleConns: 10_000,
 		repeats:   5, warmup: time.Second, duration: 3 * time.Second,
 	},
-	// RESP and HTTP against gnet (run with -engines uringnet,gnet -only http,redis), seven
-	// repeats: redis-benchmark PING, SET and GET at 50 connections 16 deep, wrk HTTP plaintext
-	// 16 deep at 256 connections; each unpinned and pinned (the single-threaded redis-benchmark
-	// otherwise competes with the server for the same two CPUs).
+	// RESP and HTTP against gnet (run with -engines uringnet,gnet -only http,redis,resp), seven
+	// repeats: PING, SET and GET of a 3 B value at 50 connections 16 deep, driven by
+	// redis-benchmark and by our uring client (which costs the load generator's CPU less per
+	// request than either server, where redis-benchmark's one thread costs more and sets both
+	// servers' rate), wrk HTTP plaintext 16 deep at 256 connections; each unpinned and pinned
+	// (the load generator otherwise competes with the server for the same two CPUs).
 	"resp": {
 		pinnings:  []bool{false, true},
 		httpConns: 256, httpDepths: []int{16},
-		redisConns: 50, redisDepths: []int{16}, redisRequests: 1_000_000,
+		redisConns: 50, redisDepths: []int{16}, redisSize: 3, redisRequests: 1_000_000,
 		repeats: 7, warmup: 500 * time.Millisecond, duration: 2 * time.Second,
 	},
 	// Large messages and short-lived connections, uringnet against gnet (run with -engines

@@ -15,22 +15,47 @@ import (
 )
 
 // The RESP rows run examples/resp, a gnet-API program, on uringnet.Run and (built with
-// -tags gnetengine) on gnet.Run: the same handler, the two engines (gnetAPIEngines).
+// -tags gnetengine) on gnet.Run: the same handler, the two engines (gnetAPIEngines). Two load
+// generators drive it, redis-benchmark (workload redis) and our own client (workload resp),
+// with the same commands: PING, and SET and GET of one key to a value of redisSize bytes.
 
 // redisTests are redis-benchmark's tests, one point each so that CPU time is the test's own.
 var redisTests = []string{"ping_mbulk", "set", "get"}
 
-func redisPoints(o *options) []report.Point {
+func redisPoints(o *options) []report.Point { return respPointsOf(o, "redis-benchmark") }
+
+// respPoints are the same points under our load generator's client (-client, uring unless
+// told), which spends less CPU per request than redis-benchmark does, so that the servers'
+// rates are their own.
+func respPoints(o *options) []report.Point { return respPointsOf(o, o.client) }
+
+// respPointsOf is every RESP command at each of the plan's pinnings and depths, load driving.
+func respPointsOf(o *options, load string) []report.Point {
 	var ps []report.Point
 	for _, pinned := range o.pinnings {
 		for _, depth := range o.redisDepths {
 			for _, t := range redisTests {
-				ps = append(ps, report.Point{Workload: "redis-" + strings.TrimSuffix(t, "_mbulk"), Load: "redis-benchmark",
-					Conns: o.redisConns, Depth: depth, Pinned: pinned, Unit: "req/s"})
+				p := report.Point{Workload: "redis-" + strings.TrimSuffix(t, "_mbulk"), Load: load,
+					Conns: o.redisConns, Depth: depth, Pinned: pinned, Unit: "req/s"}
+				if t != "ping_mbulk" {
+					p.Size = o.redisSize
+				}
+				ps = append(ps, p)
 			}
 		}
 	}
 	return ps
+}
+
+// measureRESP runs our load generator's client against a fresh examples/resp, each message one
+// command and its reply checked byte for byte; its own warm-up precedes the measured window.
+func measureRESP(o *options, at report.Point) (report.Sample, error) {
+	srv, addr, _, err := startExample(o, "resp", at.Engine, at.Pinned)
+	if err != nil {
+		return report.Sample{}, err
+	}
+	defer srv.Kill()
+	return loadServer(o, at, "resp-"+strings.TrimPrefix(at.Workload, "redis-"), addr, srv.Pid())
 }
 
 // measureRedis runs one redis-benchmark test against a fresh examples/resp, after a short
@@ -66,7 +91,8 @@ func redisBenchmark(o *options, port, test string, at report.Point, requests int
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	out, err := loadOutput(o.cpus(at.Pinned, false), exec.CommandContext(ctx, "redis-benchmark", "-h", "127.0.0.1", "-p", port,
-		"-c", strconv.Itoa(at.Conns), "-n", strconv.Itoa(requests), "-P", strconv.Itoa(at.Depth), "-t", test, "--csv"), false)
+		"-c", strconv.Itoa(at.Conns), "-n", strconv.Itoa(requests), "-P", strconv.Itoa(at.Depth), "-d", strconv.Itoa(o.redisSize),
+		"-t", test, "--csv"), false)
 	if err != nil {
 		return report.Sample{}, fmt.Errorf("redis-benchmark -t %s: %v\n%s", test, err, out)
 	}

@@ -56,7 +56,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	planName := fs.String("plan", "quick", "quick (a few minutes), full (every point), accept (the issues' speed targets), sizes (large messages and short-lived connections), pinned (64 B echo on one pinned loop), listener (the listener against net) or resp (RESP and HTTP against gnet, pinned and not)")
 	out := fs.String("out", "benchmarks/results/bench", "write prefix.json, prefix.md and prefix-*.png")
-	only := fs.String("only", "echo,connect,http,nethttp,redis,netpoll,idle", "workloads to run")
+	only := fs.String("only", "echo,connect,http,nethttp,redis,resp,netpoll,idle", "workloads to run (redis: RESP under redis-benchmark; resp: RESP under -client)")
 	repeats := fs.Int("repeats", 0, "repeats per point (0: the plan's)")
 	warmup := fs.Duration("warmup", 0, "unmeasured time before each measurement (0: the plan's)")
 	duration := fs.Duration("duration", 0, "measured time per run (0: the plan's)")

@@ -21,6 +21,7 @@ var workloads = []workload{
 	{name: server.NetHTTP, points: netHTTPPoints, engines: goroutineEngines, measure: measureHTTP, skip: needs("wrk")},
 	{name: server.NetHTTP, points: netHTTPLoadPoints, engines: goroutineEngines, measure: measureLoad, skip: never, offered: offeredHalf},
 	{name: "redis", points: redisPoints, engines: gnetAPIEngines, measure: measureRedis, skip: needs("redis-benchmark")},
+	{name: "resp", points: respPoints, engines: gnetAPIEngines, measure: measureRESP, skip: never},
 	{name: "netpoll", points: netpollPoints, engines: gnetAPIEngines, measure: measureNetpoll, skip: never},
 	{name: "idle", points: idlePoints, engines: allEngines, measure: measureIdle, skip: never},
 }

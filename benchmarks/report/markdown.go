@@ -21,7 +21,7 @@ var tables = []table{
 		func(w string) bool { return w == "connect" }},
 	{"HTTP plaintext, wrk -t2 with `benchmarks/wrk/pipeline.lua` (depth: requests per write), or our load generator's HTTP client (load `net`), as fast as the server answers or at a fixed offered load (`at N/s`: compare the latencies); nethttp is net/http's own server (listener and net only)",
 		func(w string) bool { return w == "http" || w == "nethttp" }},
-	{"RESP, redis-benchmark -P depth against `examples/resp` (a gnet-API program: uringnet.Run and gnet.Run only)",
+	{"RESP, redis-benchmark -P depth or our load generator (load `uring`: one io_uring thread, depth commands per batch, every reply checked), against `examples/resp` (a gnet-API program: uringnet.Run and gnet.Run only; size: the bytes of the value SET stores and GET reads)",
 		func(w string) bool { return strings.HasPrefix(w, "redis-") }},
 	{"Echo on gnet's pkg/netpoll API, `examples/netpoll` (our load generator; `uringnet` is compat/netpoll on io_uring, `gnet` the same source with its import put back: gnet's epoll Poller)",
 		func(w string) bool { return w == "netpoll" }},

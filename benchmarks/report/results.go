@@ -35,7 +35,7 @@ type Settings struct {
 
 // Point is one engine at one workload point, with its repeated samples.
 type Point struct {
-	Workload string `json:"workload"` // echo, connect, http, redis-ping, redis-set, redis-get, idle
+	Workload string `json:"workload"` // echo, connect, http, nethttp, redis-ping, redis-set, redis-get, netpoll, idle
 	Load     string `json:"load"`     // what generated it: uring, net, wrk, redis-benchmark, idle
 	Size     int    `json:"size,omitempty"`
 	Conns    int    `json:"conns"`

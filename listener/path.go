@@ -33,7 +33,8 @@ import (
 // one small write, too few share an io_uring_enter to pay for its wake-ups, and the ring serves
 // fewer of them. So the ring is tried first (trial.go): it keeps serving only if, over a few
 // intervals, the connections moved more bytes a second on it than over as many on the poller
-// after it; a ring that lost is not tried again for a while, longer after each loss.
+// after it, or nearly as many for far less CPU; a ring that lost is not tried again for a
+// while, longer after each loss.
 type pathPolicy struct {
 	ring     atomic.Bool
 	metering atomic.Bool  // Read and Write count their bytes: on the poller and in a trial

@@ -34,7 +34,7 @@ import (
 // fewer of them. So the ring is tried first (trial.go): it keeps serving only if, over a few
 // intervals, the connections moved more bytes a second on it than over as many on the poller
 // after it, or nearly as many for far less CPU; a ring that lost is not tried again for a
-// while, longer after each loss.
+// while, longer after each loss, and one that won is tried again now and then.
 type pathPolicy struct {
 	ring     atomic.Bool
 	metering atomic.Bool  // Read and Write count their bytes: on the poller and in a trial
@@ -166,9 +166,14 @@ func (p *pathPolicy) decide(now int64, load schedLoad, iv interval) {
 			p.streak, p.quiet = 0, 0
 		}
 	case p.ring.Load():
-		// Serving on the ring: back to the poller once the queueing has stopped.
+		// Serving on the ring: back to the poller once the queueing has stopped; tried again
+		// from time to time while it lasts.
 		if load != schedQuiet {
 			p.streak = 0
+			if load == schedQueueing && p.trial.mayStart(now) {
+				p.trial.start()
+				p.metering.Store(true)
+			}
 			return
 		}
 		if p.streak++; p.streak >= ringStreak {

@@ -18,6 +18,9 @@ const (
 	// up to lastBackoff, until the queueing stops.
 	firstBackoff = 2 * time.Second
 	lastBackoff  = 64 * time.Second
+	// A ring that won is tried again after recheckAfter while the queueing lasts: a load
+	// changes, and one trial's verdict can be the noise's.
+	recheckAfter = 30 * time.Second
 	// The ring wins when it moves ringFaster times the bytes a second the poller does, or, at
 	// ringNotSlower times them or more, spends ringCheaper times its CPU per byte or less: a
 	// saving that large is the ring's batching, where a rate measured over a few intervals on
@@ -121,7 +124,7 @@ func (t *trial) step(now int64, iv interval) (ring, ended bool) {
 	ring = ringServesBetter(t.ring, t.poller)
 	t.phase = noTrial
 	if ring {
-		t.forgetLosses()
+		t.backoff, t.notBefore = 0, now+int64(recheckAfter)
 	} else {
 		t.backoff = min(max(2*t.backoff, firstBackoff), lastBackoff)
 		t.notBefore = now + int64(t.backoff)

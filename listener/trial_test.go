@@ -147,3 +147,36 @@ func TestRingServesBetter(t *testing.T) {
 		}
 	}
 }
+
+// A ring that won is tried again after recheckAfter while the queueing lasts, and gives way to
+// the poller if the poller now moves more.
+func TestRingThatWonIsTriedAgain(t *testing.T) {
+	r := newPolicyRun(t)
+	r.interval(schedQueueing, 1_000_000, 0)
+	r.interval(schedQueueing, 1_000_000, 0)
+	for range trialSettle + trialMeasure {
+		r.interval(schedQueueing, 1_300_000, 0)
+	}
+	for range trialSettle + trialMeasure {
+		r.interval(schedQueueing, 1_000_000, 0)
+	}
+	r.wantRing(true, "the ring won")
+	for end := r.now + int64(recheckAfter) - int64(lookInterval); r.now < end; {
+		r.interval(schedQueueing, 1_300_000, 0)
+		if r.p.trial.running() {
+			t.Fatal("tried again before recheckAfter")
+		}
+	}
+	r.interval(schedQueueing, 1_300_000, 0)
+	r.interval(schedQueueing, 1_300_000, 0)
+	if !r.p.trial.running() || !r.p.metering.Load() {
+		t.Fatalf("not tried again after recheckAfter (trial %v, metering %v)", r.p.trial.running(), r.p.metering.Load())
+	}
+	for r.p.ring.Load() {
+		r.interval(schedQueueing, 1_000_000, 0) // the load has changed: the ring moves less
+	}
+	for range trialSettle + trialMeasure {
+		r.interval(schedQueueing, 1_300_000, 0)
+	}
+	r.wantRing(false, "the poller moved 1.3x the ring's bytes")
+}

@@ -127,12 +127,6 @@ func newConn(e *engine, nc stdConn) *Conn {
 // Read reads up to len(p) bytes: it returns as soon as any are available, and io.EOF once the
 // peer has closed and everything it sent was read.
 func (lc *Conn) Read(p []byte) (int, error) {
-	n, err := lc.read(p)
-	paths.count(n)
-	return n, err
-}
-
-func (lc *Conn) read(p []byte) (int, error) {
 	lc.rmu.Lock()
 	defer lc.rmu.Unlock()
 	if lc.shut.Load()&(readShutBit|closedBit) == readShutBit {
@@ -146,7 +140,9 @@ func (lc *Conn) read(p []byte) (int, error) {
 				lc.readPath = ringReads
 				continue
 			}
-			return lc.nc.Read(p)
+			n, err := lc.nc.Read(p)
+			paths.count(n, false)
+			return n, err
 		case ringReads:
 			if !onRing {
 				lc.ringSide().leave()
@@ -155,6 +151,7 @@ func (lc *Conn) read(p []byte) (int, error) {
 		}
 		n, err, left := lc.ringSide().read(p, lc.readPath == leavingRing)
 		if !left {
+			paths.count(n, true)
 			return n, err
 		}
 		lc.readPath, onRing = pollerReads, false
@@ -163,12 +160,6 @@ func (lc *Conn) read(p []byte) (int, error) {
 
 // Write writes all of p, or returns an error saying why it wrote less.
 func (lc *Conn) Write(p []byte) (int, error) {
-	n, err := lc.write(p)
-	paths.count(n)
-	return n, err
-}
-
-func (lc *Conn) write(p []byte) (int, error) {
 	lc.wmu.Lock()
 	defer lc.wmu.Unlock()
 	if lc.shut.Load()&(writeShutBit|closedBit) == writeShutBit {
@@ -182,9 +173,13 @@ func (lc *Conn) write(p []byte) (int, error) {
 	// The ring keeps what it was given until it has sent it all (and, if it failed, says
 	// so): only then may the poller's writes follow.
 	if r != nil && (onRing || !r.idle()) {
-		return r.write(p)
+		n, err := r.write(p)
+		paths.count(n, true)
+		return n, err
 	}
-	return lc.nc.Write(p)
+	n, err := lc.nc.Write(p)
+	paths.count(n, false)
+	return n, err
 }
 
 // Close closes the connection. Blocked and later operations fail with an error wrapping

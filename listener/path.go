@@ -98,10 +98,19 @@ func (p *pathPolicy) onRing() bool {
 	return p.ring.Load()
 }
 
-// count adds the n bytes a Read or Write moved to what the policy measures, while it measures.
-func (p *pathPolicy) count(n int) {
-	if n > 0 && p.metering.Load() {
+// count adds a Read or Write, served on the ring or not, and the n bytes it moved to what the
+// policy measures, while it measures.
+func (p *pathPolicy) count(n int, onRing bool) {
+	if !p.metering.Load() {
+		return
+	}
+	if n > 0 {
 		p.meter.moved.Add(uint64(n))
+	}
+	if onRing {
+		p.meter.ringCalls.Add(1)
+	} else {
+		p.meter.pollerCalls.Add(1)
 	}
 }
 
@@ -230,7 +239,6 @@ func (lc *Conn) adopt() *ringConn {
 			break
 		}
 	}
-	paths.meter.adopted.Add(1)
 	l := lc.ownLink()
 	r := newRingConn(lc, l.eng, l.eng.pick())
 	r.rdl.setKept(&l.rdlAt)

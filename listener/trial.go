@@ -9,8 +9,9 @@ import (
 // The ring's trial (see pathPolicy): a few intervals on the ring against as many on the poller,
 // compared by the bytes the connections moved per second and by the process's CPU per byte.
 const (
-	// trialSettle intervals on the ring go unmeasured while connections move over, more (up to
-	// trialMaxSettle) while the last one still adopted connections; trialMeasure are measured.
+	// The first trialSettle intervals of each side go unmeasured while connections move over,
+	// more (up to trialMaxSettle) while the last one still had calls served by the other path;
+	// then trialMeasure are measured.
 	trialSettle    = 1
 	trialMaxSettle = 5
 	trialMeasure   = 3
@@ -32,35 +33,37 @@ const (
 
 // interval is what one look's interval held.
 type interval struct {
-	dt, cpu int64  // its length and the process's CPU time in it, in nanoseconds
-	bytes   uint64 // what Read and Write moved, while metering
-	adopted uint64 // connections adopted by a loop
+	dt, cpu                int64  // its length and the process's CPU time in it, in nanoseconds
+	bytes                  uint64 // what Read and Write moved, while metering
+	ringCalls, pollerCalls uint64 // Reads and Writes served on each path, while metering
 }
 
 func (a *interval) add(b interval) {
 	a.dt += b.dt
 	a.cpu += b.cpu
 	a.bytes += b.bytes
-	a.adopted += b.adopted
+	a.ringCalls += b.ringCalls
+	a.pollerCalls += b.pollerCalls
 }
 
 // meter reads what moved since its last reading.
 type meter struct {
-	moved   atomic.Uint64
-	adopted atomic.Uint64
-	last    interval // the counters (and time) at the last reading, dt as a time
-	read    bool
+	moved                  atomic.Uint64
+	ringCalls, pollerCalls atomic.Uint64
+	last                   interval // the counters (and time) at the last reading, dt as a time
+	read                   bool
 }
 
 func (m *meter) interval(now int64) interval {
-	cur := interval{dt: now, cpu: processCPU(), bytes: m.moved.Load(), adopted: m.adopted.Load()}
+	cur := interval{dt: now, cpu: processCPU(), bytes: m.moved.Load(), ringCalls: m.ringCalls.Load(), pollerCalls: m.pollerCalls.Load()}
 	prev := m.last
 	m.last = cur
 	if !m.read {
 		m.read = true
 		return interval{}
 	}
-	return interval{dt: cur.dt - prev.dt, cpu: cur.cpu - prev.cpu, bytes: cur.bytes - prev.bytes, adopted: cur.adopted - prev.adopted}
+	return interval{dt: cur.dt - prev.dt, cpu: cur.cpu - prev.cpu, bytes: cur.bytes - prev.bytes,
+		ringCalls: cur.ringCalls - prev.ringCalls, pollerCalls: cur.pollerCalls - prev.pollerCalls}
 }
 
 // processCPU is the user and system time of every thread of the process, in nanoseconds.
@@ -105,7 +108,11 @@ func (t *trial) start() {
 // whether the trial has ended (the ring then serves if it won).
 func (t *trial) step(now int64, iv interval) (ring, ended bool) {
 	onRing := t.phase == trialOnRing
-	if t.measured == 0 && (t.settled < trialSettle || onRing && iv.adopted > 0 && t.settled < trialMaxSettle) {
+	elsewhere := iv.ringCalls // calls the other path served
+	if onRing {
+		elsewhere = iv.pollerCalls
+	}
+	if t.measured == 0 && (t.settled < trialSettle || elsewhere > 0 && t.settled < trialMaxSettle) {
 		t.settled++ // connections moving over
 		return onRing, false
 	}

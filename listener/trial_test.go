@@ -17,10 +17,16 @@ func newPolicyRun(t *testing.T) *policyRun {
 }
 
 // interval is one look: the scheduler's load, the bytes moved (at 10 ns of CPU each), and the
-// connections adopted.
-func (r *policyRun) interval(load schedLoad, bytes uint64, adopted uint64) {
+// calls served by the path that is not serving now (connections still moving over).
+func (r *policyRun) interval(load schedLoad, bytes uint64, elsewhere uint64) {
 	r.now += int64(lookInterval)
-	r.p.decide(r.now, load, interval{dt: int64(lookInterval), cpu: int64(bytes) * 10, bytes: bytes, adopted: adopted})
+	iv := interval{dt: int64(lookInterval), cpu: int64(bytes) * 10, bytes: bytes, ringCalls: 1000, pollerCalls: 1000}
+	if r.p.ring.Load() {
+		iv.pollerCalls = elsewhere
+	} else {
+		iv.ringCalls = elsewhere
+	}
+	r.p.decide(r.now, load, iv)
 }
 
 func (r *policyRun) wantRing(want bool, when string) {
@@ -35,7 +41,7 @@ func (r *policyRun) wantRing(want bool, when string) {
 
 // Where goroutines queue and the ring, tried, moves more bytes a second than the poller does
 // after it, the ring serves, unmetered, until the queueing stops. The trial waits out the
-// intervals in which connections are still being adopted, and measures the poller after the
+// intervals in which connections are still moving over, and measures the poller after the
 // ring, not in the first intervals of the load.
 func TestRingTriedAndKeptWhereItWins(t *testing.T) {
 	r := newPolicyRun(t)
@@ -46,14 +52,18 @@ func TestRingTriedAndKeptWhereItWins(t *testing.T) {
 	r.interval(schedQueueing, 100_000, 900) // moving over: not measured
 	r.interval(schedQueueing, 200_000, 100) // still moving
 	if !r.p.trial.running() || r.p.trial.measured != 0 {
-		t.Fatalf("the trial measured intervals with adoptions in them (settled %d, measured %d)", r.p.trial.settled, r.p.trial.measured)
+		t.Fatalf("the trial measured intervals with calls the poller served in them (settled %d, measured %d)", r.p.trial.settled, r.p.trial.measured)
 	}
 	for range trialMeasure {
 		r.wantRing(true, "the ring measured")
 		r.interval(schedQueueing, 1_300_000, 0)
 	}
 	r.wantRing(false, "the ring measured: the poller's turn")
-	r.interval(schedQueueing, 500_000, 0) // moving back: not measured
+	r.interval(schedQueueing, 500_000, 0)   // moving back: not measured
+	r.interval(schedQueueing, 600_000, 300) // the ring still serving some: not measured
+	if r.p.trial.measured != 0 {
+		t.Fatalf("the trial measured the poller while the ring still served calls (settled %d, measured %d)", r.p.trial.settled, r.p.trial.measured)
+	}
 	for range trialMeasure {
 		r.wantRing(false, "the poller measured")
 		r.interval(schedQueueing, 1_000_000, 0)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -258,6 +259,7 @@ func (l *loop) run(ready chan<- error) {
 	// direct descriptor, so no socket leaks.
 	defer func() {
 		if r := recover(); r != nil {
+			log.Printf("uringnet: loop %d: %v\n%s", l.idx, r, debug.Stack())
 			l.set.fail(fmt.Errorf("ringset: loop %d: %v", l.idx, r))
 		}
 	}()

@@ -37,7 +37,7 @@ import (
 // while, longer after each loss, and one that won is tried again now and then.
 type pathPolicy struct {
 	ring     atomic.Bool
-	metering atomic.Bool  // Read and Write count their bytes: on the poller and in a trial
+	metering atomic.Bool  // Read and Write count their bytes and calls: while a trial runs
 	due      atomic.Int64 // monotonic nanoseconds at which the next look is due
 	looking  sync.Mutex   // the one looking; the others go on with the current answer
 	samples  []metrics.Sample
@@ -62,9 +62,7 @@ const (
 var paths = newPathPolicy()
 
 func newPathPolicy() *pathPolicy {
-	p := &pathPolicy{samples: []metrics.Sample{{Name: "/sched/latencies:seconds"}}}
-	p.metering.Store(true)
-	return p
+	return &pathPolicy{samples: []metrics.Sample{{Name: "/sched/latencies:seconds"}}}
 }
 
 // start is the origin of the policy's clock.
@@ -171,7 +169,7 @@ func (p *pathPolicy) decide(now int64, load schedLoad, iv interval) {
 		ring, ended := p.trial.step(now, iv)
 		p.ring.Store(ring)
 		if ended {
-			p.metering.Store(!ring)
+			p.metering.Store(false)
 			p.streak, p.quiet = 0, 0
 		}
 	case p.ring.Load():
@@ -180,14 +178,12 @@ func (p *pathPolicy) decide(now int64, load schedLoad, iv interval) {
 		if load != schedQuiet {
 			p.streak = 0
 			if load == schedQueueing && p.trial.mayStart(now) {
-				p.trial.start()
-				p.metering.Store(true)
+				p.startTrial()
 			}
 			return
 		}
 		if p.streak++; p.streak >= ringStreak {
 			p.ring.Store(false)
-			p.metering.Store(true)
 			p.streak = 0
 			p.trial.forgetLosses()
 		}
@@ -203,11 +199,18 @@ func (p *pathPolicy) decide(now int64, load schedLoad, iv interval) {
 		}
 		p.quiet = 0
 		if p.streak++; p.streak >= ringStreak && p.trial.mayStart(now) {
-			p.trial.start()
-			p.ring.Store(true)
+			p.startTrial()
 			p.streak = 0
 		}
 	}
+}
+
+// startTrial starts the ring's trial, on the ring, and has Read and Write count for it. The
+// trial's first interval goes unmeasured, so what they counted before does not matter.
+func (p *pathPolicy) startTrial() {
+	p.trial.start()
+	p.ring.Store(true)
+	p.metering.Store(true)
 }
 
 // bucketMiddle is a histogram bucket's middle, in seconds; the open-ended first and last

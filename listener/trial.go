@@ -34,8 +34,8 @@ const (
 // interval is what one look's interval held.
 type interval struct {
 	dt, cpu                int64  // its length and the process's CPU time in it, in nanoseconds
-	bytes                  uint64 // what Read and Write moved, while metering
-	ringCalls, pollerCalls uint64 // Reads and Writes served on each path, while metering
+	bytes                  uint64 // what Read and Write moved, while a trial runs
+	ringCalls, pollerCalls uint64 // Reads and Writes served on each path, while a trial runs
 }
 
 func (a *interval) add(b interval) {
@@ -46,24 +46,25 @@ func (a *interval) add(b interval) {
 	a.pollerCalls += b.pollerCalls
 }
 
-// meter reads what moved since its last reading.
+// since is what the counters a held more than at b.
+func (a interval) since(b interval) interval {
+	return interval{dt: a.dt - b.dt, cpu: a.cpu - b.cpu, bytes: a.bytes - b.bytes,
+		ringCalls: a.ringCalls - b.ringCalls, pollerCalls: a.pollerCalls - b.pollerCalls}
+}
+
+// meter reads what moved since its last reading. (The first reading spans the time since the
+// policy's start; no trial runs then to use it.)
 type meter struct {
 	moved                  atomic.Uint64
 	ringCalls, pollerCalls atomic.Uint64
 	last                   interval // the counters (and time) at the last reading, dt as a time
-	read                   bool
 }
 
 func (m *meter) interval(now int64) interval {
 	cur := interval{dt: now, cpu: processCPU(), bytes: m.moved.Load(), ringCalls: m.ringCalls.Load(), pollerCalls: m.pollerCalls.Load()}
-	prev := m.last
+	iv := cur.since(m.last)
 	m.last = cur
-	if !m.read {
-		m.read = true
-		return interval{}
-	}
-	return interval{dt: cur.dt - prev.dt, cpu: cur.cpu - prev.cpu, bytes: cur.bytes - prev.bytes,
-		ringCalls: cur.ringCalls - prev.ringCalls, pollerCalls: cur.pollerCalls - prev.pollerCalls}
+	return iv
 }
 
 // processCPU is the user and system time of every thread of the process, in nanoseconds.

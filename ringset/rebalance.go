@@ -14,8 +14,8 @@ import (
 // because it got less CPU. Each interval the rebalancer compares the loops, on averages that
 // weigh the last interval as much as all before it; a loop whose load, in CPU time and in
 // bytes both, stayed above the mean by more than Threshold for Settle intervals in a row
-// sheds its excess share: it moves connections, chosen by the bytes each moved in the last interval, to the
-// loops below the mean, each receiving about its shortfall. A connection that moved does not
+// sheds its excess share: it moves connections, chosen by the bytes each moved in the last
+// interval, to the loops below the mean, each receiving about its shortfall. A connection that moved does not
 // move again for Cooldown intervals, and a loop that shed is judged again only on fresh
 // measurements, so that connections do not bounce.
 type Rebalance struct {
@@ -48,10 +48,12 @@ func (r Rebalance) withDefaults() Rebalance {
 }
 
 // shedPlan is what an overloaded loop is asked to move: to each target, connections whose
-// traffic of the last interval adds up to about bytes.
+// traffic of the last interval adds up to about share of the loop's traffic in it. A share,
+// not bytes: the loop's averaged traffic lags its last interval's while the load grows, and
+// bytes planned from the average would shed too little of it.
 type shedPlan struct {
 	to    *loop
-	bytes uint64
+	share float64
 }
 
 // rebalancer is the set's goroutine that compares the loops' loads.
@@ -62,7 +64,8 @@ type rebalancer struct {
 	cpu     []int64   // each loop thread's CPU time at the previous interval
 	avgB    []float64 // each loop's bytes per interval, averaged
 	avgCPU  []float64 // each loop's CPU time per interval, averaged
-	started bool      // the counts above are a baseline
+	read    bool      // the counts above are a reading, not zeros
+	started bool      // the averages hold at least one interval of the present load
 	over    int       // the loop that was overloaded at the previous interval, or -1
 	streak  int       // intervals in a row it was
 	stop    chan struct{}
@@ -74,6 +77,9 @@ func startRebalancer(s *Set) *rebalancer {
 	r := &rebalancer{s: s, cfg: *s.cfg.Rebalance, bytes: make([]uint64, n), cpu: make([]int64, n),
 		avgB: make([]float64, n), avgCPU: make([]float64, n), over: -1,
 		stop: make(chan struct{}), exit: make(chan struct{})}
+	for _, l := range s.loops {
+		l.Post(l.measure) // the first interval's baseline
+	}
 	go r.run()
 	return r
 }
@@ -103,9 +109,15 @@ func (r *rebalancer) close() {
 func (r *rebalancer) interval() {
 	s := r.s
 	epoch := s.epoch.Add(1)
-	sumBytes := r.collect()
-	if !r.started || sumBytes < r.cfg.MinBytes || len(s.loops) < 2 {
-		r.started, r.over, r.streak = true, -1, 0
+	sumBytes, baseline := r.collect()
+	if baseline || sumBytes < r.cfg.MinBytes || len(s.loops) < 2 {
+		// Idle: what the loops did before the load (starting up, accepting) says nothing of
+		// it, so the averages start afresh with it.
+		r.started, r.over, r.streak = false, -1, 0
+		return
+	}
+	if !r.started {
+		r.started, r.over, r.streak = true, -1, 0 // one interval is too few to judge on
 		return
 	}
 	busiest, mean, ok := r.overloaded()
@@ -127,8 +139,10 @@ func (r *rebalancer) interval() {
 
 // collect folds what each loop measured since the last interval into its running averages
 // (the last interval weighing as much as all before), asks each to measure again, and
-// returns the bytes all loops moved in the interval.
-func (r *rebalancer) collect() (sumBytes uint64) {
+// returns the bytes all loops moved in the interval; on its first call there is no interval
+// yet, only a baseline.
+func (r *rebalancer) collect() (sumBytes uint64, baseline bool) {
+	baseline, r.read = !r.read, true
 	for i, l := range r.s.loops {
 		b, c := l.trafficSeen.Load(), l.cpuSeen.Load()
 		db, dc := b-r.bytes[i], float64(c-r.cpu[i])
@@ -141,7 +155,7 @@ func (r *rebalancer) collect() (sumBytes uint64) {
 		}
 		l.Post(l.measure) // a stopped loop refuses, and has nothing to measure
 	}
-	return sumBytes
+	return sumBytes, baseline
 }
 
 // overloaded returns the loop with the most CPU time and the mean CPU time, and whether that
@@ -167,7 +181,7 @@ func (r *rebalancer) overloaded() (busiest int, mean float64, ok bool) {
 // mean, each loop below the mean taking a part in proportion to its shortfall.
 func (r *rebalancer) plan(busiest int, mean float64) []shedPlan {
 	cpu := r.avgCPU
-	shed := r.avgB[busiest] * (cpu[busiest] - mean) / cpu[busiest]
+	shed := (cpu[busiest] - mean) / cpu[busiest]
 	var shortfall float64
 	for i := range cpu {
 		shortfall += max(mean-cpu[i], 0)
@@ -175,7 +189,7 @@ func (r *rebalancer) plan(busiest int, mean float64) []shedPlan {
 	var plan []shedPlan
 	for i := range cpu {
 		if cpu[i] < mean {
-			plan = append(plan, shedPlan{to: r.s.loops[i], bytes: uint64(shed * (mean - cpu[i]) / shortfall)})
+			plan = append(plan, shedPlan{to: r.s.loops[i], share: shed * (mean - cpu[i]) / shortfall})
 		}
 	}
 	return plan
@@ -201,15 +215,25 @@ func (l *loop) measure() {
 // connection busier than what is left of a share (it would overshoot and bounce back) and any
 // that moved within the cooldown.
 func (l *loop) shed(plan []shedPlan, epoch uint32) {
+	var recent uint64
+	for _, c := range l.conns {
+		if c != nil {
+			recent += uint64(c.Traffic.Recent)
+		}
+	}
+	left := make([]uint64, len(plan)) // bytes each target still takes
+	for i, p := range plan {
+		left[i] = uint64(p.share * float64(recent))
+	}
 	cooldown := uint32(l.set.cfg.Rebalance.Cooldown)
 	for _, c := range l.conns {
 		if c == nil || c.State() != conn.Open || c.Ops.Moving || c.Traffic.Recent == 0 ||
 			(c.Traffic.MovedAt != 0 && epoch-c.Traffic.MovedAt < cooldown) {
 			continue
 		}
-		for i := range plan {
-			if p := &plan[i]; uint64(c.Traffic.Recent) <= p.bytes {
-				p.bytes -= uint64(c.Traffic.Recent)
+		for i, p := range plan {
+			if uint64(c.Traffic.Recent) <= left[i] {
+				left[i] -= uint64(c.Traffic.Recent)
 				l.set.moved.Add(1)
 				l.beginMove(c, p.to, nil)
 				break

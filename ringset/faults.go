@@ -45,7 +45,7 @@ type faults struct {
 	// errs are errors the next calls of enter report, one each, in order.
 	errs []error
 	// lose, when set, picks completions to lose: dropped from the batch they came in, as the
-	// kernel drops them.
+	// kernel drops them. It may unset itself, in the middle of a batch.
 	lose func(c *poller.CQE) bool
 }
 
@@ -63,7 +63,7 @@ func (f *faults) drop(cqes []poller.CQE) int {
 	}
 	kept := 0
 	for i := range cqes {
-		if !f.lose(&cqes[i]) {
+		if f.lose == nil || !f.lose(&cqes[i]) {
 			cqes[kept] = cqes[i]
 			kept++
 		}

@@ -97,8 +97,14 @@ func (lc *Conn) SetReadBuffer(bytes int) error { return lc.nc.SetReadBuffer(byte
 // SetWriteBuffer sets the socket's send buffer size.
 func (lc *Conn) SetWriteBuffer(bytes int) error { return lc.nc.SetWriteBuffer(bytes) }
 
-// ReadFrom writes everything r yields until io.EOF (io.ReaderFrom).
+// ReadFrom writes everything r yields until io.EOF (io.ReaderFrom). From a file, or from one of
+// net's connections, it is net's own, which sends with sendfile(2) or splice(2) and copies
+// nothing into the process, as net.TCPConn's does; unless the ring still holds bytes written
+// before, which go first.
 func (lc *Conn) ReadFrom(r io.Reader) (int64, error) {
+	if n, err, handled := lc.readFromByKernel(r); handled {
+		return n, err
+	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	n, err := io.CopyBuffer(writerOnly{lc}, r, *bp)
@@ -106,6 +112,35 @@ func (lc *Conn) ReadFrom(r io.Reader) (int64, error) {
 		err = lc.opError("readfrom", err)
 	}
 	return n, err
+}
+
+// readFromByKernel hands r to net's ReadFrom when net would move its bytes inside the kernel
+// (r is, or limits, a descriptor's holder other than a connection of ours) and the poller may
+// write now: nothing of the ring's is still to be sent, so the order of bytes holds. The
+// write lock is held throughout, as net holds its own.
+func (lc *Conn) readFromByKernel(r io.Reader) (n int64, err error, handled bool) {
+	rf, ok := lc.nc.(io.ReaderFrom)
+	src := r
+	if lr, limited := r.(*io.LimitedReader); limited {
+		src = lr.R
+	}
+	if _, byDescriptor := src.(syscall.Conn); !ok || !byDescriptor {
+		return 0, nil, false
+	}
+	if _, ours := src.(*Conn); ours {
+		return 0, nil, false
+	}
+	lc.wmu.Lock()
+	defer lc.wmu.Unlock()
+	if lc.shut.Load()&(writeShutBit|closedBit) != 0 {
+		return 0, nil, false
+	}
+	if rs := lc.ringSide(); rs != nil && !rs.idle() {
+		return 0, nil, false
+	}
+	n, err = rf.ReadFrom(r)
+	paths.count(int(n), false)
+	return n, err, true
 }
 
 // WriteTo writes everything read from the connection to w until io.EOF (io.WriterTo).

@@ -3,9 +3,12 @@ package listener
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -359,5 +362,64 @@ func TestReaderFromWriterTo(t *testing.T) {
 		if err != nil || n != int64(len(want)) || sb.String() != string(want) {
 			t.Fatalf("WriteTo: %d bytes, %v", n, err)
 		}
+	})
+}
+
+// countingFile is a file whose Read calls are counted; SyscallConn is the file's, so net can
+// send it with sendfile(2), which reads it inside the kernel.
+type countingFile struct {
+	*os.File
+	reads int
+}
+
+func (f *countingFile) Read(p []byte) (int, error) { f.reads++; return f.File.Read(p) }
+
+// ReadFrom of a file is net's sendfile, as net.TCPConn's is (net/http serves files so): the
+// file is never read into the process. Written around other writes, on every path, the bytes
+// keep their order.
+func TestReadFromFileSendsItByKernel(t *testing.T) {
+	want := make([]byte, 4<<20)
+	rand.New(rand.NewSource(1)).Read(want)
+	name := filepath.Join(t.TempDir(), "body")
+	if err := os.WriteFile(name, want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	open := func(t *testing.T) *countingFile {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return &countingFile{File: f}
+	}
+	forEachPath(t, func(t *testing.T) {
+		c, peer := connPair(t)
+		f := open(t)
+		lr := &io.LimitedReader{R: f, N: int64(len(want))}
+		done := make(chan error, 1)
+		go func() {
+			n, err := c.ReadFrom(lr)
+			if err == nil && n != int64(len(want)) {
+				err = fmt.Errorf("ReadFrom sent %d bytes", n)
+			}
+			done <- err
+		}()
+		receiveExactly(t, peer, want, done)
+		if f.reads != 0 || lr.N != 0 {
+			t.Fatalf("the file was read %d times into the process; %d bytes left of the limit", f.reads, lr.N)
+		}
+
+		f = open(t)
+		go func() {
+			_, err := c.Write([]byte("head"))
+			if err == nil {
+				_, err = c.ReadFrom(f)
+			}
+			if err == nil {
+				_, err = c.Write([]byte("tail"))
+			}
+			done <- err
+		}()
+		receiveExactly(t, peer, append(append([]byte("head"), want...), "tail"...), done)
 	})
 }

@@ -91,9 +91,15 @@ func startGnetAPI(engine string, h Handler, loops int, opts []gnet.Option) (stri
 		defer cancel()
 		err := stop(ctx, "tcp://"+addr)
 		// gnet v2.10.0 registers its engine for Stop only after its loops have started, which
-		// is after OnBoot: a Stop in that moment finds none ("already in shutdown").
+		// is after OnBoot: a Stop in that moment finds none ("already in shutdown"). Its Stop
+		// also says "already in shutdown" when the engine it shut down finished before Stop
+		// looked, and forgets the engine: then Run has returned.
 		for errors.Is(err, errorx.ErrEngineInShutdown) && ctx.Err() == nil {
-			time.Sleep(time.Millisecond)
+			select {
+			case err := <-errc:
+				return err
+			case <-time.After(time.Millisecond):
+			}
 			err = stop(ctx, "tcp://"+addr)
 		}
 		if err != nil {

@@ -272,7 +272,7 @@ func TestKeepAliveOptionUnderASecond(t *testing.T) {
 				t.Fatal("Run with WithTCPKeepAlive(500ms): no error")
 			}
 		case <-time.After(5 * time.Second):
-			stopServing(context.Background(), e, addr)
+			stopServing(context.Background(), e, addr, done)
 			<-done
 			t.Fatal("Run with WithTCPKeepAlive(500ms) served")
 		}

@@ -389,7 +389,7 @@ func TestGnetErrorValues(t *testing.T) {
 		if err := el.Schedule(context.Background(), gnet.RunnableFunc(func(context.Context) error { return nil }), time.Millisecond); !errors.Is(err, errorx.ErrUnsupportedOp) {
 			t.Fatalf("Schedule: %v", err)
 		}
-		if err := stopServing(context.Background(), e, addr); err != nil {
+		if err := stopServing(context.Background(), e, addr, done); err != nil {
 			t.Fatal(err)
 		}
 		if err := <-done; err != nil {

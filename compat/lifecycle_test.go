@@ -470,7 +470,7 @@ func TestAddressFreeWhenRunReturns(t *testing.T) {
 				go func() { done <- e.run(h, addr, opts...) }()
 				<-h.booted
 				echoClients(t, addr, 2)
-				if err := stopServing(context.Background(), e, addr); err != nil {
+				if err := stopServing(context.Background(), e, addr, done); err != nil {
 					t.Fatal(err)
 				}
 				if err := <-done; err != nil {

@@ -164,7 +164,7 @@ func TestStop(t *testing.T) {
 		go func() { done <- e.run(h, addr, quiet) }()
 		<-h.booted
 		dialT(t, addr).Write([]byte("hello"))
-		if err := stopServing(context.Background(), e, addr); err != nil {
+		if err := stopServing(context.Background(), e, addr, done); err != nil {
 			t.Fatalf("Stop: %v", err)
 		}
 		if err := <-done; err != nil {

@@ -46,13 +46,21 @@ var engines = []engineUnderTest{
 	}},
 }
 
-// stopServing stops e's engine serving protoAddr, whose OnBoot has run. gnet v2.10.0 registers
-// its engine for Stop only after its loops have started, so a Stop right after OnBoot can find
-// none ("already in shutdown"); uringnet registers before OnBoot. gnet is given that moment.
-func stopServing(ctx context.Context, e engineUnderTest, protoAddr string) error {
+// stopServing stops e's engine serving protoAddr, whose OnBoot has run and whose Run reports
+// to done. gnet v2.10.0 registers its engine for Stop only after its loops have started, so a
+// Stop right after OnBoot can find none ("already in shutdown"); uringnet registers before
+// OnBoot. gnet is given that moment. gnet's Stop also says "already in shutdown" when the
+// engine it shut down finished before Stop looked, and then forgets it: Run has returned, and
+// its answer is put back into done for the caller.
+func stopServing(ctx context.Context, e engineUnderTest, protoAddr string, done chan error) error {
 	err := e.stop(ctx, protoAddr)
 	for deadline := time.Now().Add(5 * time.Second); e.name == "gnet" && errors.Is(err, errorx.ErrEngineInShutdown) && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
+		select {
+		case runErr := <-done:
+			done <- runErr
+			return nil
+		case <-time.After(time.Millisecond):
+		}
 		err = e.stop(ctx, protoAddr)
 	}
 	return err
@@ -92,7 +100,7 @@ func serve(t *testing.T, e engineUnderTest, h gnet.EventHandler, booted chan str
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		stopServing(ctx, e, protoAddrs[0])
+		stopServing(ctx, e, protoAddrs[0], done)
 		select {
 		case err := <-done:
 			if err != nil {

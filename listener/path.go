@@ -166,6 +166,18 @@ func (p *pathPolicy) schedLoad() schedLoad {
 func (p *pathPolicy) decide(now int64, load schedLoad, iv interval) {
 	switch {
 	case p.trial.running():
+		if load != schedQuiet {
+			p.quiet = 0
+		} else if p.quiet++; p.quiet >= ringStreak {
+			// The queueing stopped before the trial could say (it waits through intervals
+			// in which nothing was served): the poller serves, as after a win.
+			p.trial.abandon()
+			p.ring.Store(false)
+			p.metering.Store(false)
+			p.streak, p.quiet = 0, 0
+			p.trial.forget()
+			return
+		}
 		ring, ended := p.trial.step(now, iv)
 		p.ring.Store(ring)
 		if ended {
@@ -185,14 +197,14 @@ func (p *pathPolicy) decide(now int64, load schedLoad, iv interval) {
 		if p.streak++; p.streak >= ringStreak {
 			p.ring.Store(false)
 			p.streak = 0
-			p.trial.forgetLosses()
+			p.trial.forget()
 		}
 	default:
 		if load != schedQueueing {
 			p.streak = 0
 			if load == schedQuiet {
 				if p.quiet++; p.quiet >= ringStreak {
-					p.trial.forgetLosses() // what the ring lost to was a load that has gone
+					p.trial.forget() // what the trials learnt was of a load that has gone
 				}
 			}
 			return

@@ -19,9 +19,12 @@ const (
 	// up to lastBackoff, until the queueing stops.
 	firstBackoff = 2 * time.Second
 	lastBackoff  = 64 * time.Second
-	// A ring that won is tried again after recheckAfter while the queueing lasts: a load
-	// changes, and one trial's verdict can be the noise's.
+	// A ring that won is tried again after recheckAfter while the queueing lasts, then twice
+	// as long after each further win, up to lastRecheck: a load changes, and one trial's
+	// verdict can be the noise's, but a trial moves every busy connection to the poller and
+	// back, which at thousands of connections costs the better part of a second.
 	recheckAfter = 30 * time.Second
+	lastRecheck  = 8 * time.Minute
 	// The ring wins when it moves ringFaster times the bytes a second the poller does, or, at
 	// ringNotSlower times them or more, spends ringCheaper times its CPU per byte or less: a
 	// saving that large is the ring's batching, where a rate measured over a few intervals on
@@ -94,21 +97,29 @@ type trial struct {
 	measured     int // intervals of the phase measured
 	ring, poller interval
 	backoff      time.Duration // after the last loss; 0 when none
+	recheck      time.Duration // after the last win; 0 when none
 	notBefore    int64         // on the policy's clock
 }
 
 func (t *trial) running() bool           { return t.phase != noTrial }
 func (t *trial) mayStart(now int64) bool { return now >= t.notBefore }
-func (t *trial) forgetLosses()           { t.backoff, t.notBefore = 0, 0 }
+func (t *trial) abandon()                { t.phase = noTrial }
+func (t *trial) forget()                 { t.backoff, t.recheck, t.notBefore = 0, 0, 0 }
 
 func (t *trial) start() {
-	*t = trial{phase: trialOnRing, backoff: t.backoff, notBefore: t.notBefore}
+	*t = trial{phase: trialOnRing, backoff: t.backoff, recheck: t.recheck, notBefore: t.notBefore}
 }
 
 // step takes one interval of the trial. It returns whether the ring serves from now on, and
 // whether the trial has ended (the ring then serves if it won).
 func (t *trial) step(now int64, iv interval) (ring, ended bool) {
 	onRing := t.phase == trialOnRing
+	if iv.ringCalls+iv.pollerCalls == 0 {
+		// Nothing was served (the load paused, or has not begun: the queueing that started
+		// the trial can be its connections arriving): no measure of either path, and no sign
+		// that connections are still moving over.
+		return onRing, false
+	}
 	elsewhere := iv.ringCalls // calls the other path served
 	if onRing {
 		elsewhere = iv.pollerCalls
@@ -132,8 +143,10 @@ func (t *trial) step(now int64, iv interval) (ring, ended bool) {
 	ring = ringServesBetter(t.ring, t.poller)
 	t.phase = noTrial
 	if ring {
-		t.backoff, t.notBefore = 0, now+int64(recheckAfter)
+		t.recheck = min(max(2*t.recheck, recheckAfter), lastRecheck)
+		t.backoff, t.notBefore = 0, now+int64(t.recheck)
 	} else {
+		t.recheck = 0
 		t.backoff = min(max(2*t.backoff, firstBackoff), lastBackoff)
 		t.notBefore = now + int64(t.backoff)
 	}

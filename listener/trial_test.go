@@ -195,3 +195,90 @@ func TestRingThatWonIsTriedAgain(t *testing.T) {
 	}
 	r.wantRing(false, "the poller moved 1.3x the ring's bytes")
 }
+
+// An interval in which no call was served measures nothing: the trial waits through it. (The
+// queueing of 10,000 connections arriving started a trial whose ring side then saw no call for
+// most of a second, until the load began: it measured no bytes, and the ring lost by default.)
+func TestTrialWaitsThroughIntervalsWithoutCalls(t *testing.T) {
+	r := newPolicyRun(t)
+	r.interval(schedQueueing, 0, 0)
+	r.interval(schedQueueing, 0, 0)
+	r.wantRing(true, "two intervals of queueing: the trial")
+	idle := func() {
+		r.now += int64(8 * lookInterval)
+		r.p.decide(r.now, schedQueueing, interval{dt: int64(8 * lookInterval)})
+	}
+	for range 5 {
+		idle()
+	}
+	if r.p.trial.phase != trialOnRing || r.p.trial.settled != 0 || r.p.trial.measured != 0 {
+		t.Fatalf("intervals without calls counted: phase %d, settled %d, measured %d", r.p.trial.phase, r.p.trial.settled, r.p.trial.measured)
+	}
+	r.interval(schedQueueing, 100_000, 900) // the load begins, connections moving over
+	idle()
+	for range trialMeasure {
+		r.wantRing(true, "the ring measured")
+		r.interval(schedQueueing, 1_300_000, 0)
+	}
+	r.wantRing(false, "the ring measured: the poller's turn")
+	idle()
+	r.interval(schedQueueing, 500_000, 0) // moving back: not measured
+	for range trialMeasure {
+		idle()
+		r.wantRing(false, "the poller measured")
+		r.interval(schedQueueing, 1_000_000, 0)
+	}
+	r.wantRing(true, "the ring moved 1.3x the bytes")
+	if r.p.trial.running() {
+		t.Fatal("the trial did not end")
+	}
+}
+
+// A ring that keeps winning is tried again less often, each time twice as long after its win,
+// up to lastRecheck: each trial moves every busy connection to the poller and back.
+func TestRingThatKeepsWinningIsTriedLessOften(t *testing.T) {
+	r := newPolicyRun(t)
+	r.interval(schedQueueing, 1_000_000, 0)
+	r.interval(schedQueueing, 1_000_000, 0)
+	want := recheckAfter
+	for round := range 6 {
+		if !r.p.trial.running() {
+			t.Fatalf("round %d: no trial", round)
+		}
+		for r.p.trial.running() {
+			bytes := uint64(1_000_000)
+			if r.p.ring.Load() {
+				bytes = 1_300_000
+			}
+			r.interval(schedQueueing, bytes, 0)
+		}
+		r.wantRing(true, "the ring won")
+		won := r.now
+		for !r.p.trial.running() {
+			r.interval(schedQueueing, 1_300_000, 0)
+		}
+		if gap := time.Duration(r.now - won); gap < want || gap > want+lookInterval {
+			t.Fatalf("round %d: tried again %v after a win, want %v", round, gap, want)
+		}
+		want = min(2*want, lastRecheck)
+	}
+}
+
+// A trial that the queueing outlives no longer (two quiet intervals in a row) is abandoned: the
+// poller serves, as after a win, and the next queueing starts a trial afresh.
+func TestTrialAbandonedWhenQueueingStops(t *testing.T) {
+	r := newPolicyRun(t)
+	r.interval(schedQueueing, 0, 0)
+	r.interval(schedQueueing, 0, 0)
+	r.wantRing(true, "two intervals of queueing: the trial")
+	r.interval(schedQuiet, 0, 0)
+	r.wantRing(true, "one quiet interval")
+	r.interval(schedQuiet, 0, 0)
+	r.wantRing(false, "two quiet intervals")
+	if r.p.trial.running() {
+		t.Fatal("the trial still runs")
+	}
+	r.interval(schedQueueing, 0, 0)
+	r.interval(schedQueueing, 0, 0)
+	r.wantRing(true, "queueing again: a trial at once")
+}

@@ -217,11 +217,10 @@ func (p *pathPolicy) decide(now int64, load schedLoad, iv interval) {
 	}
 }
 
-// startTrial starts the ring's trial, on the ring, and has Read and Write count for it. The
-// trial's first interval goes unmeasured, so what they counted before does not matter.
+// startTrial starts the ring's trial, on the path serving now, and has Read and Write count for
+// it. The trial's first interval goes unmeasured, so what they counted before does not matter.
 func (p *pathPolicy) startTrial() {
-	p.trial.start()
-	p.ring.Store(true)
+	p.trial.start(p.ring.Load())
 	p.metering.Store(true)
 }
 

@@ -85,16 +85,28 @@ type trialPhase uint8
 const (
 	noTrial       trialPhase = iota
 	trialOnRing              // the ring serves, measured
-	trialOnPoller            // then the poller, measured again under the same load
+	trialOnPoller            // the poller serves, measured
 )
 
-// trial is the ring's trial, and what the losses before it left. The poller is measured after
-// the ring rather than before it: the queueing that starts a trial often comes with the load
-// itself (connections opening, goroutines starting), which is not what either path would serve.
+// other is the phase on the other path.
+func (ph trialPhase) other() trialPhase {
+	if ph == trialOnRing {
+		return trialOnPoller
+	}
+	return trialOnRing
+}
+
+// trial is the ring's trial, and what the trials before it left. The path serving when it
+// starts is measured first, then the other, so that the connections move once for a trial
+// that keeps the path it started on, and no more than twice for one that ends on the other;
+// each side's first intervals, and every interval in which nothing was served (the queueing
+// that starts a trial often comes with the load's connections arriving, before their first
+// byte), go unmeasured.
 type trial struct {
 	phase        trialPhase
-	settled      int // intervals of the phase that went unmeasured
-	measured     int // intervals of the phase measured
+	first        trialPhase // the phase the trial started in
+	settled      int        // intervals of the phase that went unmeasured
+	measured     int        // intervals of the phase measured
 	ring, poller interval
 	backoff      time.Duration // after the last loss; 0 when none
 	recheck      time.Duration // after the last win; 0 when none
@@ -106,8 +118,13 @@ func (t *trial) mayStart(now int64) bool { return now >= t.notBefore }
 func (t *trial) abandon()                { t.phase = noTrial }
 func (t *trial) forget()                 { t.backoff, t.recheck, t.notBefore = 0, 0, 0 }
 
-func (t *trial) start() {
-	*t = trial{phase: trialOnRing, backoff: t.backoff, recheck: t.recheck, notBefore: t.notBefore}
+// start starts a trial on the path serving now.
+func (t *trial) start(onRing bool) {
+	phase := trialOnPoller
+	if onRing {
+		phase = trialOnRing
+	}
+	*t = trial{phase: phase, first: phase, backoff: t.backoff, recheck: t.recheck, notBefore: t.notBefore}
 }
 
 // step takes one interval of the trial. It returns whether the ring serves from now on, and
@@ -136,9 +153,9 @@ func (t *trial) step(now int64, iv interval) (ring, ended bool) {
 	if t.measured++; t.measured < trialMeasure {
 		return onRing, false
 	}
-	if onRing {
-		t.phase, t.settled, t.measured = trialOnPoller, 0, 0
-		return false, false
+	if t.phase == t.first {
+		t.phase, t.settled, t.measured = t.phase.other(), 0, 0
+		return !onRing, false
 	}
 	ring = ringServesBetter(t.ring, t.poller)
 	t.phase = noTrial

@@ -43,17 +43,26 @@ func (r *policyRun) wantRing(want bool, when string) {
 	}
 }
 
-// Where goroutines queue and the ring, tried, moves more bytes a second than the poller does
-// after it, the ring serves until the queueing stops; Read and Write count only during the
-// trial. The trial waits out the
-// intervals in which connections are still moving over, and measures the poller after the
-// ring, not in the first intervals of the load.
+// Where goroutines queue and the ring, tried, moves more bytes a second than the poller, the
+// ring serves until the queueing stops; Read and Write count only during the trial. The trial
+// measures the poller that serves when it starts, after one unmeasured interval, then the
+// ring, waiting out the intervals in which connections are still moving over; a ring that
+// wins goes on serving, so the connections moved once.
 func TestRingTriedAndKeptWhereItWins(t *testing.T) {
 	r := newPolicyRun(t)
 	r.interval(schedQueueing, 100_000, 0) // the load starting
 	r.wantRing(false, "one interval of queueing")
 	r.interval(schedQueueing, 100_000, 0)
-	r.wantRing(true, "two intervals of queueing: the trial")
+	if !r.p.trial.running() {
+		t.Fatal("two intervals of queueing: no trial")
+	}
+	r.wantRing(false, "the trial measures the poller first")
+	r.interval(schedQueueing, 1_000_000, 0) // not measured
+	for range trialMeasure {
+		r.wantRing(false, "the poller measured")
+		r.interval(schedQueueing, 1_000_000, 0)
+	}
+	r.wantRing(true, "the poller measured: the ring's turn")
 	r.interval(schedQueueing, 100_000, 900) // moving over: not measured
 	r.interval(schedQueueing, 200_000, 100) // still moving
 	if !r.p.trial.running() || r.p.trial.measured != 0 {
@@ -62,16 +71,6 @@ func TestRingTriedAndKeptWhereItWins(t *testing.T) {
 	for range trialMeasure {
 		r.wantRing(true, "the ring measured")
 		r.interval(schedQueueing, 1_300_000, 0)
-	}
-	r.wantRing(false, "the ring measured: the poller's turn")
-	r.interval(schedQueueing, 500_000, 0)   // moving back: not measured
-	r.interval(schedQueueing, 600_000, 300) // the ring still serving some: not measured
-	if r.p.trial.measured != 0 {
-		t.Fatalf("the trial measured the poller while the ring still served calls (settled %d, measured %d)", r.p.trial.settled, r.p.trial.measured)
-	}
-	for range trialMeasure {
-		r.wantRing(false, "the poller measured")
-		r.interval(schedQueueing, 1_000_000, 0)
 	}
 	r.wantRing(true, "the ring moved 1.3x the bytes")
 	if r.p.trial.running() {
@@ -92,13 +91,13 @@ func TestRingThatLosesIsTriedLessOften(t *testing.T) {
 	// trialLost runs a trial's intervals, the ring moving 0.7x the poller's bytes.
 	trialLost := func(when string) {
 		t.Helper()
-		r.wantRing(true, when+": the trial")
-		for range trialSettle + trialMeasure {
-			r.interval(schedQueueing, 700_000, 0)
-		}
-		r.wantRing(false, when+": the poller's turn")
+		r.wantRing(false, when+": the trial, on the poller")
 		for range trialSettle + trialMeasure {
 			r.interval(schedQueueing, 1_000_000, 0)
+		}
+		r.wantRing(true, when+": the ring's turn")
+		for range trialSettle + trialMeasure {
+			r.interval(schedQueueing, 700_000, 0)
 		}
 		r.wantRing(false, when+": the ring moved 0.7x the bytes")
 		if r.p.trial.running() {
@@ -109,7 +108,7 @@ func TestRingThatLosesIsTriedLessOften(t *testing.T) {
 	queueingFor := func(d time.Duration) bool {
 		for end := r.now + int64(d); r.now < end; {
 			r.interval(schedQueueing, 1_000_000, 0)
-			if r.p.ring.Load() {
+			if r.p.trial.running() {
 				return true
 			}
 		}
@@ -170,10 +169,10 @@ func TestRingThatWonIsTriedAgain(t *testing.T) {
 	r.interval(schedQueueing, 1_000_000, 0)
 	r.interval(schedQueueing, 1_000_000, 0)
 	for range trialSettle + trialMeasure {
-		r.interval(schedQueueing, 1_300_000, 0)
+		r.interval(schedQueueing, 1_000_000, 0)
 	}
 	for range trialSettle + trialMeasure {
-		r.interval(schedQueueing, 1_000_000, 0)
+		r.interval(schedQueueing, 1_300_000, 0)
 	}
 	r.wantRing(true, "the ring won")
 	for end := r.now + int64(recheckAfter) - int64(lookInterval); r.now < end; {
@@ -203,7 +202,9 @@ func TestTrialWaitsThroughIntervalsWithoutCalls(t *testing.T) {
 	r := newPolicyRun(t)
 	r.interval(schedQueueing, 0, 0)
 	r.interval(schedQueueing, 0, 0)
-	r.wantRing(true, "two intervals of queueing: the trial")
+	if !r.p.trial.running() {
+		t.Fatal("two intervals of queueing: no trial")
+	}
 	idle := func() {
 		r.now += int64(8 * lookInterval)
 		r.p.decide(r.now, schedQueueing, interval{dt: int64(8 * lookInterval)})
@@ -211,22 +212,22 @@ func TestTrialWaitsThroughIntervalsWithoutCalls(t *testing.T) {
 	for range 5 {
 		idle()
 	}
-	if r.p.trial.phase != trialOnRing || r.p.trial.settled != 0 || r.p.trial.measured != 0 {
+	if r.p.trial.phase != trialOnPoller || r.p.trial.settled != 0 || r.p.trial.measured != 0 {
 		t.Fatalf("intervals without calls counted: phase %d, settled %d, measured %d", r.p.trial.phase, r.p.trial.settled, r.p.trial.measured)
 	}
-	r.interval(schedQueueing, 100_000, 900) // the load begins, connections moving over
+	r.interval(schedQueueing, 100_000, 0) // the load begins: not measured
 	idle()
 	for range trialMeasure {
-		r.wantRing(true, "the ring measured")
-		r.interval(schedQueueing, 1_300_000, 0)
-	}
-	r.wantRing(false, "the ring measured: the poller's turn")
-	idle()
-	r.interval(schedQueueing, 500_000, 0) // moving back: not measured
-	for range trialMeasure {
-		idle()
 		r.wantRing(false, "the poller measured")
 		r.interval(schedQueueing, 1_000_000, 0)
+	}
+	r.wantRing(true, "the poller measured: the ring's turn")
+	idle()
+	r.interval(schedQueueing, 500_000, 900) // moving over: not measured
+	for range trialMeasure {
+		idle()
+		r.wantRing(true, "the ring measured")
+		r.interval(schedQueueing, 1_300_000, 0)
 	}
 	r.wantRing(true, "the ring moved 1.3x the bytes")
 	if r.p.trial.running() {
@@ -268,9 +269,12 @@ func TestRingThatKeepsWinningIsTriedLessOften(t *testing.T) {
 // poller serves, as after a win, and the next queueing starts a trial afresh.
 func TestTrialAbandonedWhenQueueingStops(t *testing.T) {
 	r := newPolicyRun(t)
-	r.interval(schedQueueing, 0, 0)
-	r.interval(schedQueueing, 0, 0)
-	r.wantRing(true, "two intervals of queueing: the trial")
+	r.interval(schedQueueing, 1_000_000, 0)
+	r.interval(schedQueueing, 1_000_000, 0)
+	for range trialSettle + trialMeasure {
+		r.interval(schedQueueing, 1_000_000, 0)
+	}
+	r.wantRing(true, "the trial, on the ring")
 	r.interval(schedQuiet, 0, 0)
 	r.wantRing(true, "one quiet interval")
 	r.interval(schedQuiet, 0, 0)
@@ -280,5 +284,7 @@ func TestTrialAbandonedWhenQueueingStops(t *testing.T) {
 	}
 	r.interval(schedQueueing, 0, 0)
 	r.interval(schedQueueing, 0, 0)
-	r.wantRing(true, "queueing again: a trial at once")
+	if !r.p.trial.running() {
+		t.Fatal("queueing again: no trial at once")
+	}
 }

@@ -33,6 +33,26 @@ func (r *policyRun) interval(load schedLoad, bytes uint64, elsewhere uint64) {
 	r.p.decide(r.now, load, iv)
 }
 
+// startTrialOnThePoller runs the queueing that starts a trial, then the trial's side on the
+// poller, moving bytes each interval.
+func (r *policyRun) startTrialOnThePoller(bytes uint64) {
+	r.t.Helper()
+	for range ringStreak + trialSettle + trialMeasure {
+		r.wantRing(false, "queueing, then the trial's side on the poller")
+		r.interval(schedQueueing, bytes, 0)
+	}
+}
+
+// twoQuietIntervals runs two intervals without queueing, moving bytes each: the ring serves on
+// after the first, and not after the second.
+func (r *policyRun) twoQuietIntervals(bytes uint64) {
+	r.t.Helper()
+	r.interval(schedQuiet, bytes, 0)
+	r.wantRing(true, "one quiet interval")
+	r.interval(schedQuiet, bytes, 0)
+	r.wantRing(false, "two quiet intervals")
+}
+
 func (r *policyRun) wantRing(want bool, when string) {
 	r.t.Helper()
 	if got := r.p.ring.Load(); got != want {
@@ -77,10 +97,7 @@ func TestRingTriedAndKeptWhereItWins(t *testing.T) {
 		t.Fatal("the trial did not end")
 	}
 	r.interval(schedBetween, 1_300_000, 0)
-	r.interval(schedQuiet, 1_300_000, 0)
-	r.wantRing(true, "one quiet interval")
-	r.interval(schedQuiet, 1_300_000, 0)
-	r.wantRing(false, "two quiet intervals")
+	r.twoQuietIntervals(1_300_000)
 }
 
 // Where the ring, tried, moves fewer bytes a second, the poller serves again; the ring is not
@@ -166,11 +183,7 @@ func TestRingServesBetter(t *testing.T) {
 // the poller if the poller now moves more.
 func TestRingThatWonIsTriedAgain(t *testing.T) {
 	r := newPolicyRun(t)
-	r.interval(schedQueueing, 1_000_000, 0)
-	r.interval(schedQueueing, 1_000_000, 0)
-	for range trialSettle + trialMeasure {
-		r.interval(schedQueueing, 1_000_000, 0)
-	}
+	r.startTrialOnThePoller(1_000_000)
 	for range trialSettle + trialMeasure {
 		r.interval(schedQueueing, 1_300_000, 0)
 	}
@@ -269,16 +282,9 @@ func TestRingThatKeepsWinningIsTriedLessOften(t *testing.T) {
 // poller serves, as after a win, and the next queueing starts a trial afresh.
 func TestTrialAbandonedWhenQueueingStops(t *testing.T) {
 	r := newPolicyRun(t)
-	r.interval(schedQueueing, 1_000_000, 0)
-	r.interval(schedQueueing, 1_000_000, 0)
-	for range trialSettle + trialMeasure {
-		r.interval(schedQueueing, 1_000_000, 0)
-	}
+	r.startTrialOnThePoller(1_000_000)
 	r.wantRing(true, "the trial, on the ring")
-	r.interval(schedQuiet, 0, 0)
-	r.wantRing(true, "one quiet interval")
-	r.interval(schedQuiet, 0, 0)
-	r.wantRing(false, "two quiet intervals")
+	r.twoQuietIntervals(0)
 	if r.p.trial.running() {
 		t.Fatal("the trial still runs")
 	}

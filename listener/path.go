@@ -31,10 +31,11 @@ import (
 //
 // Queueing says the ring may win, not that it will: where each message is one small read and
 // one small write, too few share an io_uring_enter to pay for its wake-ups, and the ring serves
-// fewer of them. So the ring is tried first (trial.go): it keeps serving only if, over a few
-// intervals, the connections moved more bytes a second on it than over as many on the poller
-// after it, or nearly as many for far less CPU; a ring that lost is not tried again for a
-// while, longer after each loss, and one that won is tried again now and then.
+// fewer of them. So the ring is tried first (trial.go): over a few intervals on the path
+// serving and as many on the other, it keeps serving only if the connections moved more bytes
+// a second on it than on the poller, or nearly as many for far less CPU; a ring that lost is
+// not tried again for a while, longer after each loss, and one that won is tried again now and
+// then, less often after each win.
 type pathPolicy struct {
 	ring     atomic.Bool
 	metering atomic.Bool  // Read and Write count their bytes and calls: while a trial runs

@@ -120,14 +120,17 @@ func (lc *Conn) ReadFrom(r io.Reader) (int64, error) {
 // write lock is held throughout, as net holds its own.
 func (lc *Conn) readFromByKernel(r io.Reader) (n int64, err error, handled bool) {
 	rf, ok := lc.nc.(io.ReaderFrom)
+	if !ok {
+		return 0, nil, false
+	}
 	src := r
 	if lr, limited := r.(*io.LimitedReader); limited {
 		src = lr.R
 	}
-	if _, byDescriptor := src.(syscall.Conn); !ok || !byDescriptor {
+	if _, ours := src.(*Conn); ours {
 		return 0, nil, false
 	}
-	if _, ours := src.(*Conn); ours {
+	if _, byDescriptor := src.(syscall.Conn); !byDescriptor {
 		return 0, nil, false
 	}
 	lc.wmu.Lock()

@@ -44,7 +44,7 @@ type pathPolicy struct {
 	samples  []metrics.Sample
 	previous []uint64 // the latency histogram's counts at the last look
 	streak   int      // intervals in a row that voted against the current answer
-	quiet    int      // intervals in a row without queueing, on the poller
+	quiet    int      // intervals in a row without queueing, on the poller or in a trial
 	meter    meter
 	trial    trial
 }
@@ -171,19 +171,16 @@ func (p *pathPolicy) decide(now int64, load schedLoad, iv interval) {
 			p.quiet = 0
 		} else if p.quiet++; p.quiet >= ringStreak {
 			// The queueing stopped before the trial could say (it waits through intervals
-			// in which nothing was served): the poller serves, as after a win.
+			// in which nothing was served): the poller serves, as once the queueing stops
+			// after a win, and what the trials learnt is forgotten.
 			p.trial.abandon()
-			p.ring.Store(false)
-			p.metering.Store(false)
-			p.streak, p.quiet = 0, 0
-			p.trial.forget()
+			p.endTrial(false)
 			return
 		}
-		ring, ended := p.trial.step(now, iv)
-		p.ring.Store(ring)
-		if ended {
-			p.metering.Store(false)
-			p.streak, p.quiet = 0, 0
+		if ring, ended := p.trial.step(now, iv); ended {
+			p.endTrial(ring)
+		} else {
+			p.ring.Store(ring)
 		}
 	case p.ring.Load():
 		// Serving on the ring: back to the poller once the queueing has stopped; tried again
@@ -223,6 +220,14 @@ func (p *pathPolicy) decide(now int64, load schedLoad, iv interval) {
 func (p *pathPolicy) startTrial() {
 	p.trial.start(p.ring.Load())
 	p.metering.Store(true)
+}
+
+// endTrial has the ring serve or not, as a trial ended, stops the metering, and starts the
+// answer's streaks afresh.
+func (p *pathPolicy) endTrial(ring bool) {
+	p.ring.Store(ring)
+	p.metering.Store(false)
+	p.streak, p.quiet = 0, 0
 }
 
 // bucketMiddle is a histogram bucket's middle, in seconds; the open-ended first and last

@@ -115,8 +115,10 @@ type trial struct {
 
 func (t *trial) running() bool           { return t.phase != noTrial }
 func (t *trial) mayStart(now int64) bool { return now >= t.notBefore }
-func (t *trial) abandon()                { t.phase = noTrial }
 func (t *trial) forget()                 { t.backoff, t.recheck, t.notBefore = 0, 0, 0 }
+
+// abandon ends a trial without a verdict, and forgets what the trials before it left.
+func (t *trial) abandon() { *t = trial{} }
 
 // start starts a trial on the path serving now.
 func (t *trial) start(onRing bool) {

@@ -15,9 +15,9 @@ import (
 // weigh the last interval as much as all before it; a loop whose load, in CPU time and in
 // bytes both, stayed above the mean by more than Threshold for Settle intervals in a row
 // sheds its excess share: it moves connections, chosen by the bytes each moved in the last
-// interval, to the loops below the mean, each receiving about its shortfall. A connection that moved does not
-// move again for Cooldown intervals, and a loop that shed is judged again only on fresh
-// measurements, so that connections do not bounce.
+// interval, to the loops below the mean, each receiving about its shortfall. A connection
+// that moved does not move again for Cooldown intervals, and a loop that shed is judged again
+// only on fresh measurements, so that connections do not bounce.
 type Rebalance struct {
 	Interval  time.Duration // how often loads are compared (default 250 ms)
 	Threshold float64       // overloaded above mean×(1+Threshold) (default 0.5)

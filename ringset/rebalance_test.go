@@ -62,12 +62,11 @@ func loopShares(s *Set) []float64 {
 }
 
 // With source-address hash putting every connection on one of four loops, the rebalancer
-// spreads them under load, without losing a byte, until no loop holds more than 1.5 × a
-// quarter (37.5%) of them: the first shed lands each loop near a quarter, since it moves a
-// share of the busy loop's last interval of traffic and the idle loops' averages hold nothing
-// from before the load. That shed has to be near even: a loop left at 40% is within the
-// threshold in CPU time (a loop with more connections spends less CPU on each) and is not
-// shed from again.
+// spreads them under load, without losing a byte, until no loop holds more than its threshold
+// over the mean (1.5 × a quarter). The first shed has to land near even: a loop left with
+// well over its share of the connections can be within the threshold in CPU time (a loop with
+// more connections spends less CPU on each) and is not shed from again (docs/engine.md, "The
+// rebalancer").
 func TestRebalanceSpreadsHashedLoad(t *testing.T) {
 	const loops, conns = 4, 200
 	s := startSet(t, Config{Loops: loops, Balancer: SourceAddrHash, Rebalance: &Rebalance{Interval: 100 * time.Millisecond}}, &echo{})

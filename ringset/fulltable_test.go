@@ -130,6 +130,8 @@ func TestAdoptIntoFullTable(t *testing.T) {
 	if _, err := adopt(); err != nil {
 		t.Fatalf("the first adoption: %v", err)
 	}
+	// The server's side of the first connection is one of the descriptors that stay.
+	waitUntil(t, 10*time.Second, func() bool { return ln.accepted.Load() == 1 })
 	fds := leakcheck.OpenFds(t)
 	_, err := adopt()
 	var se *os.SyscallError

@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -63,12 +64,13 @@ func waitOpened(t *testing.T, conns chan *conn.Conn, errs chan error) *conn.Conn
 }
 
 // stdEchoServer serves echo with the standard library, for the loop's dialed connections.
-func stdEchoServer(t testing.TB, network, addr string) net.Listener {
+func stdEchoServer(t testing.TB, network, addr string) *echoListener {
 	t.Helper()
-	ln, err := net.Listen(network, addr)
+	std, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln := &echoListener{Listener: std}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -76,12 +78,20 @@ func stdEchoServer(t testing.TB, network, addr string) net.Listener {
 			if err != nil {
 				return
 			}
+			ln.accepted.Add(1)
 			// A plain copy: io.Copy would splice through pooled pipes that outlive the
 			// test's descriptor count.
 			go func() { io.CopyBuffer(struct{ io.Writer }{c}, struct{ io.Reader }{c}, make([]byte, 4096)); c.Close() }()
 		}
 	}()
 	return ln
+}
+
+// echoListener is stdEchoServer's listener, with the count of connections it has accepted: a
+// dial returns before the server's Accept, and a test that counts descriptors waits for it.
+type echoListener struct {
+	net.Listener
+	accepted atomic.Int32
 }
 
 // pinger is a client handler: each connection writes a message on open and records what the

@@ -86,15 +86,27 @@ func SetWriteBuffer(fd, bytes int) error {
 // previous one returned is that same *net.TCPAddr, shared, as gnet shares its listener's among
 // all its connections (every connection accepted on a listener has the same).
 func Addrs(fd int, datagram bool) (local, remote net.Addr, err error) {
+	if local, err = sockAddr(unix.SYS_GETSOCKNAME, fd, datagram); err != nil {
+		return nil, nil, err
+	}
+	remote, err = sockAddr(unix.SYS_GETPEERNAME, fd, datagram)
+	return local, remote, err
+}
+
+// LocalAddr returns a stream socket's local address, as Addrs does.
+func LocalAddr(fd int) (net.Addr, error) { return sockAddr(unix.SYS_GETSOCKNAME, fd, false) }
+
+// sockAddr is the socket's local (trap getsockname) or peer (getpeername) address.
+func sockAddr(trap uintptr, fd int, datagram bool) (net.Addr, error) {
+	call, get := "getsockname", unix.Getsockname
+	if trap == unix.SYS_GETPEERNAME {
+		call, get = "getpeername", unix.Getpeername
+	}
 	var rsa unix.RawSockaddrAny
-	if err := sockname(unix.SYS_GETSOCKNAME, fd, &rsa); err != nil {
-		return nil, nil, os.NewSyscallError("getsockname", err)
+	if err := sockname(trap, fd, &rsa); err != nil {
+		return nil, os.NewSyscallError(call, err)
 	}
-	local = rawAddr(&rsa, datagram, true, fd, unix.Getsockname)
-	if err := sockname(unix.SYS_GETPEERNAME, fd, &rsa); err != nil {
-		return local, nil, os.NewSyscallError("getpeername", err)
-	}
-	return local, rawAddr(&rsa, datagram, false, fd, unix.Getpeername), nil
+	return rawAddr(&rsa, datagram, trap == unix.SYS_GETSOCKNAME, fd, get), nil
 }
 
 // sockname is getsockname(2) or getpeername(2) (trap) of fd into rsa.

@@ -260,7 +260,11 @@ func (lc *Conn) opError(op string, err error) error {
 		}
 		err = oe.Err
 	}
-	return &net.OpError{Op: op, Net: lc.nc.LocalAddr().Network(), Source: lc.nc.LocalAddr(), Addr: lc.nc.RemoteAddr(), Err: err}
+	network := lc.nc.LocalAddr().Network()
+	if s, ok := lc.nc.(*socket); ok {
+		network = *s.network
+	}
+	return &net.OpError{Op: op, Net: network, Source: lc.nc.LocalAddr(), Addr: lc.nc.RemoteAddr(), Err: err}
 }
 
 // isClosed reports whether c is closed (the ring side's close channels), without waiting.

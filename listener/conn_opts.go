@@ -47,9 +47,17 @@ func (lc *Conn) CloseRead() error {
 	return lc.nc.CloseRead()
 }
 
-// tcp returns the connection as TCP, for the options only TCP has; an error when it is not.
-func (lc *Conn) tcp() (*net.TCPConn, error) {
-	if tc, ok := lc.nc.(*net.TCPConn); ok {
+// tcpOptions are the options only TCP has: net's *net.TCPConn's, and an accepted socket's.
+type tcpOptions interface {
+	SetNoDelay(noDelay bool) error
+	SetKeepAlive(on bool) error
+	SetKeepAlivePeriod(d time.Duration) error
+	SetLinger(sec int) error
+}
+
+// tcp returns the connection's TCP options; an error when it is not TCP.
+func (lc *Conn) tcp() (tcpOptions, error) {
+	if tc, ok := lc.nc.(tcpOptions); ok {
 		return tc, nil
 	}
 	return nil, lc.opError("set", os.NewSyscallError("setsockopt", syscall.ENOPROTOOPT))
@@ -105,9 +113,7 @@ func (lc *Conn) ReadFrom(r io.Reader) (int64, error) {
 	if n, err, handled := lc.readFromByKernel(r); handled {
 		return n, err
 	}
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	n, err := io.CopyBuffer(writerOnly{lc}, r, *bp)
+	n, err := copyThrough(writerOnly{lc}, r)
 	if err != nil && !isOpError(err) {
 		err = lc.opError("readfrom", err)
 	}
@@ -148,13 +154,18 @@ func (lc *Conn) readFromByKernel(r io.Reader) (n int64, err error, handled bool)
 
 // WriteTo writes everything read from the connection to w until io.EOF (io.WriterTo).
 func (lc *Conn) WriteTo(w io.Writer) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	n, err := io.CopyBuffer(w, readerOnly{lc}, *bp)
+	n, err := copyThrough(w, readerOnly{lc})
 	if err != nil && !isOpError(err) {
 		err = lc.opError("writeto", err)
 	}
 	return n, err
+}
+
+// copyThrough copies r to w through a pooled buffer.
+func copyThrough(w io.Writer, r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	return io.CopyBuffer(w, r, *bp)
 }
 
 func isOpError(err error) bool {

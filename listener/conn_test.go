@@ -5,11 +5,16 @@ import (
 	"unsafe"
 )
 
-// A connection the poller serves costs what net's does plus this struct: it must stay within
-// the allocator's 48-byte size class, and what the ring path needs lives behind link.
+// An accepted connection the poller serves costs this struct and its socket, which together
+// must stay below what net's connection costs beyond the File a socket keeps (a netFD, the
+// TCPConn and two addresses): each within its allocator's size class, and what the ring path
+// needs behind link.
 func TestConnFitsFortyEightBytes(t *testing.T) {
 	if n := unsafe.Sizeof(Conn{}); n > 48 {
 		t.Fatalf("Conn is %d bytes, over 48", n)
+	}
+	if n := unsafe.Sizeof(socket{}); n > 32 {
+		t.Fatalf("socket is %d bytes, over 32", n)
 	}
 	if n := unsafe.Sizeof(ringLink{}); n > 32 {
 		t.Fatalf("ringLink is %d bytes, over 32", n)

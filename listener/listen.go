@@ -68,7 +68,14 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 		ln.Close()
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: ln.Addr(), Err: err}
 	}
-	return &Listener{std: ln.(stdListener), eng: e}, nil
+	l := &Listener{std: ln.(stdListener), eng: e}
+	if tl, ok := ln.(*net.TCPListener); ok {
+		if l.tcp, err = newTCPAcceptor(tl, network); err != nil {
+			ln.Close()
+			return nil, &net.OpError{Op: "listen", Net: network, Addr: ln.Addr(), Err: err}
+		}
+	}
+	return l, nil
 }
 
 // setBacklog listens again with another backlog, which Linux allows on a listening socket.
@@ -89,15 +96,25 @@ type stdListener interface {
 // Listener accepts connections that the net package's poller and io_uring loops serve (see
 // Conn). The listening socket is the standard library's: the kernel's accept queue, Close
 // (which frees the address at once, while accepted connections live on), SetDeadline and
-// Accept's errors (*net.OpError; EMFILE and ENFILE temporary) are exactly net's.
+// Accept's errors (*net.OpError; EMFILE and ENFILE temporary) are exactly net's. A TCP
+// listener's connections are accepted on it as sockets of the listener's own (socket.go),
+// which cost less memory than net's connections; a unix listener's are net's.
 type Listener struct {
 	std       stdListener
+	tcp       *tcpAcceptor // nil for a unix listener: net's Accept
 	eng       *engine
 	closeOnce sync.Once
 }
 
 // Accept waits for the next connection, a *Conn.
 func (l *Listener) Accept() (net.Conn, error) {
+	if l.tcp != nil {
+		s, err := l.tcp.accept()
+		if err != nil {
+			return nil, err
+		}
+		return newConn(l.eng, s), nil
+	}
 	sc, err := l.std.Accept()
 	if err != nil {
 		return nil, err
@@ -108,7 +125,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 // Close stops listening: Accept, blocked or later, fails with an error wrapping net.ErrClosed.
 // Accepted connections are not affected.
 func (l *Listener) Close() error {
+	// net's first: an Accept this wakes (by closing the acceptor's) may end the program's
+	// serving, whose own Close (http.Serve's) must find the listener closed already.
 	err := l.std.Close()
+	if l.tcp != nil {
+		l.tcp.f.Close() // the address is free once both are closed
+	}
 	l.closeOnce.Do(func() {
 		if l.eng.owned {
 			l.eng.unref()
@@ -121,4 +143,11 @@ func (l *Listener) Close() error {
 func (l *Listener) Addr() net.Addr { return l.std.Addr() }
 
 // SetDeadline sets the deadline of Accept calls, blocked and future; the zero time means none.
-func (l *Listener) SetDeadline(t time.Time) error { return l.std.SetDeadline(t) }
+func (l *Listener) SetDeadline(t time.Time) error {
+	if l.tcp != nil {
+		if err := l.tcp.f.SetDeadline(t); err != nil {
+			return &net.OpError{Op: "set", Net: l.tcp.network, Addr: l.tcp.addr, Err: netError("", err)}
+		}
+	}
+	return l.std.SetDeadline(t)
+}

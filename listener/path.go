@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/fdbridge"
 	"github.com/uringnet/uringnet/ringset"
 )
 
@@ -264,11 +265,14 @@ func (lc *Conn) adopt() *ringConn {
 	r.rdl.setKept(&l.rdlAt)
 	r.wdl.setKept(&l.wdlAt)
 	done := make(chan error, 1)
-	err := l.eng.set.AdoptConn(r.loop, lc.nc, ringset.Opening{
-		Prepare:      r.attach,
-		Opened:       func(_ *conn.Conn, err error) { done <- err },
-		ReceiveLater: true, // the poller may still be reading
-	})
+	fd, err := fdbridge.Dup(lc.nc)
+	if err == nil {
+		err = l.eng.set.Adopt(r.loop, fd, false, ringset.Opening{
+			Prepare:      r.attach,
+			Opened:       func(_ *conn.Conn, err error) { done <- err },
+			ReceiveLater: true, // the poller may still be reading
+		})
+	}
 	if err == nil {
 		err = <-done
 	}

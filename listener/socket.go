@@ -1,0 +1,180 @@
+package listener
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uringnet/uringnet/fdbridge"
+)
+
+// socket is an accepted TCP connection as the poller path serves it: the descriptor held by an
+// *os.File, whose reads and writes wait in Go's netpoller exactly as net's do (the same
+// internal/poll code under both), and the two addresses. It is what net's *net.TCPConn is to a
+// Conn, in less memory: net keeps a netFD, the TCPConn and both addresses, each a record of its
+// own; a socket keeps the File's and its own, the peer's address (read from accept's sockaddr)
+// and, where the listener's address names one IP, the listener's address as its local one,
+// shared. Servers hold tens of thousands of connections idle.
+//
+// Its errors are net's: a *net.OpError around an *os.SyscallError named after the system call,
+// os.ErrDeadlineExceeded or net.ErrClosed, never the File's *os.PathError.
+type socket struct {
+	f            *os.File
+	laddr, raddr *net.TCPAddr
+	network      *string // as the listener was given it ("tcp", "tcp4", "tcp6"), for errors
+}
+
+// newSocket takes fd, an accepted non-blocking TCP socket, with the options net gives an
+// accepted connection: no Nagle delay, and keep-alive probes after 15 s idle, every 15 s, 9
+// unanswered ending it (net.ListenConfig's defaults).
+func newSocket(fd int, laddr, raddr *net.TCPAddr, network *string) *socket {
+	fdbridge.SetNoDelay(fd, true)
+	fdbridge.SetKeepAliveProbes(fd, true, keepAliveSecs, keepAliveSecs, keepAliveProbes)
+	return &socket{f: os.NewFile(uintptr(fd), ""), laddr: laddr, raddr: raddr, network: network}
+}
+
+// net's defaults for an accepted connection's keep-alive probes.
+const (
+	keepAliveSecs   = 15
+	keepAliveProbes = 9
+)
+
+func (s *socket) Read(p []byte) (int, error) {
+	n, err := s.f.Read(p)
+	if err != nil && err != io.EOF {
+		err = s.opError("read", "read", err)
+	}
+	return n, err
+}
+
+func (s *socket) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	if err != nil {
+		err = s.opError("write", "write", err)
+	}
+	return n, err
+}
+
+func (s *socket) Close() error {
+	if err := s.f.Close(); err != nil {
+		return s.opError("close", "close", err)
+	}
+	return nil
+}
+
+func (s *socket) LocalAddr() net.Addr  { return s.laddr }
+func (s *socket) RemoteAddr() net.Addr { return s.raddr }
+
+func (s *socket) SetDeadline(t time.Time) error { return s.setError(s.f.SetDeadline(t)) }
+
+func (s *socket) SetReadDeadline(t time.Time) error { return s.setError(s.f.SetReadDeadline(t)) }
+
+func (s *socket) SetWriteDeadline(t time.Time) error { return s.setError(s.f.SetWriteDeadline(t)) }
+
+func (s *socket) SyscallConn() (syscall.RawConn, error) { return s.f.SyscallConn() }
+
+func (s *socket) CloseRead() error  { return s.shutdown(unix.SHUT_RD) }
+func (s *socket) CloseWrite() error { return s.shutdown(unix.SHUT_WR) }
+
+func (s *socket) shutdown(how int) error {
+	return s.control("close", func(fd int) error {
+		return os.NewSyscallError("shutdown", unix.Shutdown(fd, how))
+	})
+}
+
+func (s *socket) SetReadBuffer(bytes int) error {
+	return s.control("set", func(fd int) error { return fdbridge.SetReadBuffer(fd, bytes) })
+}
+
+func (s *socket) SetWriteBuffer(bytes int) error {
+	return s.control("set", func(fd int) error { return fdbridge.SetWriteBuffer(fd, bytes) })
+}
+
+func (s *socket) SetNoDelay(noDelay bool) error {
+	return s.control("set", func(fd int) error { return fdbridge.SetNoDelay(fd, noDelay) })
+}
+
+func (s *socket) SetKeepAlive(on bool) error {
+	return s.control("set", func(fd int) error { return fdbridge.SetKeepAlive(fd, on, 0) })
+}
+
+// SetKeepAlivePeriod sets the idle time before the first probe, rounded up to whole seconds;
+// zero is net's default (15 s), a negative period changes nothing, as net's.
+func (s *socket) SetKeepAlivePeriod(d time.Duration) error {
+	if d < 0 {
+		return nil
+	}
+	if d == 0 {
+		d = keepAliveSecs * time.Second
+	}
+	secs := int((d + time.Second - 1) / time.Second)
+	return s.control("set", func(fd int) error { return fdbridge.SetInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs) })
+}
+
+func (s *socket) SetLinger(sec int) error {
+	return s.control("set", func(fd int) error { return fdbridge.SetLinger(fd, sec) })
+}
+
+// control runs fn on the descriptor; an error is op's *net.OpError.
+func (s *socket) control(op string, fn func(fd int) error) error {
+	raw, err := s.f.SyscallConn()
+	if err == nil {
+		err = fdbridge.Control(raw, fn)
+	}
+	if err != nil {
+		return s.opError(op, "", err)
+	}
+	return nil
+}
+
+// setError is a deadline's error as net's: it names the local address alone.
+func (s *socket) setError(err error) error {
+	if err != nil {
+		return &net.OpError{Op: "set", Net: *s.network, Addr: s.laddr, Err: netError("", err)}
+	}
+	return nil
+}
+
+// opError is err, from the File or from a system call named call, as net reports it for op.
+func (s *socket) opError(op, call string, err error) error {
+	return &net.OpError{Op: op, Net: *s.network, Source: s.laddr, Addr: s.raddr, Err: netError(call, err)}
+}
+
+// netError is err, from a File, its raw connection or a system call named call, as net names
+// it inside its *net.OpError: net.ErrClosed, os.ErrDeadlineExceeded, or an *os.SyscallError.
+func netError(call string, err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		err = pe.Err
+	}
+	switch err {
+	case os.ErrClosed, fileClosing():
+		return net.ErrClosed
+	case os.ErrDeadlineExceeded:
+		return err
+	}
+	if errno, ok := err.(syscall.Errno); ok && call != "" {
+		return os.NewSyscallError(call, errno)
+	}
+	return err
+}
+
+// fileClosing is the error a closed File's raw connection returns (internal/poll's, which os
+// does not name): found once, from a File closed for the purpose.
+var fileClosing = sync.OnceValue(func() error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return os.ErrClosed
+	}
+	w.Close()
+	raw, err := r.SyscallConn()
+	r.Close()
+	if err != nil {
+		return os.ErrClosed
+	}
+	return raw.Control(func(uintptr) {})
+})

@@ -7,9 +7,10 @@
 // Where io_uring cannot serve (an old kernel, a sandbox, or URINGNET_DISABLE=1), Listen and
 // Dial return the standard library's own types and log that once.
 //
-// A connection is the net package's own (accepted by net's listener, or dialed by net's
-// dialer), served as net serves it while the program's goroutines run as soon as they are
-// woken: then nothing is faster for a request, the thread that learns a socket is ready running
+// A connection's socket is served as net serves its own (an accepted TCP connection is the
+// listener's socket, its descriptor held by an os.File, whose reads and writes are net's own
+// poll code; a dialed one is net's connection) while the program's goroutines run as soon as
+// they are woken: then nothing is faster for a request, the thread that learns a socket is ready running
 // the goroutine that waits for it. Once goroutines queue for processors, connections move onto
 // the rings (path.go): a multishot receive hands each connection's bytes to its readers and its
 // writes go out in the loop's batch, many connections' in one io_uring_enter, which costs less

@@ -3,6 +3,7 @@ package fdbridge
 import (
 	"net"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -109,6 +110,12 @@ func sockAddr(trap uintptr, fd int, datagram bool) (net.Addr, error) {
 	return rawAddr(&rsa, datagram, trap == unix.SYS_GETSOCKNAME, fd, get), nil
 }
 
+// Sockname is getsockname(2) of fd into rsa, which the caller keeps (on its stack: nothing is
+// allocated).
+func Sockname(fd int, rsa *unix.RawSockaddrAny) error {
+	return os.NewSyscallError("getsockname", sockname(unix.SYS_GETSOCKNAME, fd, rsa))
+}
+
 // sockname is getsockname(2) or getpeername(2) (trap) of fd into rsa.
 func sockname(trap uintptr, fd int, rsa *unix.RawSockaddrAny) error {
 	n := uint32(unix.SizeofSockaddrAny)
@@ -149,32 +156,52 @@ func rawAddr(rsa *unix.RawSockaddrAny, datagram, local bool, fd int, get func(in
 }
 
 // TCPAddrFromRaw is the IPv4 or IPv6 address in rsa (as accept, getsockname and getpeername
-// write it) as net names a TCP one, in one allocation; nil for any other family.
-func TCPAddrFromRaw(rsa *unix.RawSockaddrAny) *net.TCPAddr {
-	// The address and its 16-byte IP in one allocation.
+// write it) as gnet names a TCP one, an IPv4 address in 16 bytes (IPv4-in-IPv6), in one
+// allocation; nil for any other family.
+func TCPAddrFromRaw(rsa *unix.RawSockaddrAny) *net.TCPAddr { return tcpAddrFromRaw(rsa, false) }
+
+// NetTCPAddrFromRaw is TCPAddrFromRaw as net names the address of a connection it accepted or
+// dialed: an IPv4 address in 4 bytes (netip's AddrPort of it is then IPv4, not IPv4-in-IPv6).
+func NetTCPAddrFromRaw(rsa *unix.RawSockaddrAny) *net.TCPAddr { return tcpAddrFromRaw(rsa, true) }
+
+func tcpAddrFromRaw(rsa *unix.RawSockaddrAny, short4 bool) *net.TCPAddr {
+	// The address and its IP in one allocation.
 	v := new(struct {
 		a  net.TCPAddr
 		ip [net.IPv6len]byte
 	})
+	v.a.IP = v.ip[:]
 	switch rsa.Addr.Family {
 	case unix.AF_INET:
 		in4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
-		copy(v.ip[:], net.IPv4(in4.Addr[0], in4.Addr[1], in4.Addr[2], in4.Addr[3]))
+		if short4 {
+			v.a.IP = v.ip[:net.IPv4len]
+			copy(v.a.IP, in4.Addr[:])
+		} else {
+			copy(v.ip[:], net.IPv4(in4.Addr[0], in4.Addr[1], in4.Addr[2], in4.Addr[3]))
+		}
 		v.a.Port = int(in4.Port>>8 | in4.Port<<8) // network byte order
 	case unix.AF_INET6:
 		in6 := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
 		v.ip = in6.Addr
 		v.a.Port = int(in6.Port>>8 | in6.Port<<8)
-		if in6.Scope_id != 0 {
-			if ifi, err := net.InterfaceByIndex(int(in6.Scope_id)); err == nil {
-				v.a.Zone = ifi.Name
-			}
-		}
+		v.a.Zone = zoneName(in6.Scope_id)
 	default:
 		return nil
 	}
-	v.a.IP = v.ip[:]
 	return &v.a
+}
+
+// zoneName is the IPv6 zone of an interface index, as net names it: the interface's name, or
+// the index in decimal when there is no such interface; "" for none.
+func zoneName(index uint32) string {
+	if index == 0 {
+		return ""
+	}
+	if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
+		return ifi.Name
+	}
+	return strconv.FormatUint(uint64(index), 10)
 }
 
 // netAddr is sa as net names it: *net.TCPAddr, or *net.UDPAddr for a datagram socket's, or
@@ -187,12 +214,7 @@ func netAddr(sa unix.Sockaddr, datagram bool) net.Addr {
 	case *unix.SockaddrInet4:
 		ip, port = net.IP(a.Addr[:]).To16(), a.Port
 	case *unix.SockaddrInet6:
-		ip, port = net.IP(a.Addr[:]), a.Port
-		if a.ZoneId != 0 {
-			if ifi, err := net.InterfaceByIndex(int(a.ZoneId)); err == nil {
-				zone = ifi.Name
-			}
-		}
+		ip, port, zone = net.IP(a.Addr[:]), a.Port, zoneName(a.ZoneId)
 	case *unix.SockaddrUnix:
 		return &net.UnixAddr{Name: a.Name, Net: "unix"}
 	default:

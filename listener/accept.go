@@ -1,10 +1,12 @@
 package listener
 
 import (
+	"errors"
 	"net"
 	"os"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -20,18 +22,19 @@ import (
 type tcpAcceptor struct {
 	f       *os.File
 	raw     syscall.RawConn
-	network string       // as Listen was given it, for errors
+	network *string      // as Listen was given it; the connections' errors name it too
 	addr    *net.TCPAddr // the listener's
 	// local is every connection's local address when the listener's names one IP; nil when it
 	// is a wildcard, and each connection's is asked of the kernel.
 	local *net.TCPAddr
 
 	// One accept at a time, as net's: tryAccept leaves its outcome here.
-	mu   sync.Mutex
-	try  func(fd uintptr) bool
-	fd   int
-	err  error
-	peer unix.RawSockaddrAny
+	mu        sync.Mutex
+	try       func(fd uintptr) bool
+	fd        int
+	err       error
+	peer      unix.RawSockaddrAny
+	lastLocal *net.TCPAddr // a wildcard listener's last connection's local address, shared
 }
 
 func newTCPAcceptor(ln *net.TCPListener, network string) (*tcpAcceptor, error) {
@@ -44,7 +47,11 @@ func newTCPAcceptor(ln *net.TCPListener, network string) (*tcpAcceptor, error) {
 		f.Close()
 		return nil, err
 	}
-	a := &tcpAcceptor{f: f, raw: raw, network: network, addr: ln.Addr().(*net.TCPAddr)}
+	// The connections keep the network's name, not the acceptor: a listener dropped without
+	// Close must be collected, and its File's finalizer close the duplicate.
+	netw := new(string)
+	*netw = network
+	a := &tcpAcceptor{f: f, raw: raw, network: netw, addr: ln.Addr().(*net.TCPAddr)}
 	if !a.addr.IP.IsUnspecified() {
 		a.local = a.addr
 	}
@@ -73,6 +80,10 @@ func (a *tcpAcceptor) tryAccept(fd uintptr) bool {
 	}
 }
 
+// errNotPolled is a connection the poller could not take (its registration failed: the
+// system's limit on watched descriptors, say), which net's Accept fails too.
+var errNotPolled = errors.New("the poller cannot watch the connection")
+
 // accept waits for the next connection. Its errors are net's Accept's: a *net.OpError around
 // an *os.SyscallError (EMFILE and ENFILE temporary), os.ErrDeadlineExceeded or net.ErrClosed.
 func (a *tcpAcceptor) accept() (*socket, error) {
@@ -82,20 +93,58 @@ func (a *tcpAcceptor) accept() (*socket, error) {
 	if err == nil {
 		err = a.err
 	}
-	if err != nil {
-		a.mu.Unlock()
-		return nil, &net.OpError{Op: "accept", Net: a.network, Addr: a.addr, Err: err}
+	var raddr, laddr *net.TCPAddr
+	fd := a.fd
+	if err == nil {
+		raddr, laddr = fdbridge.NetTCPAddrFromRaw(&a.peer), a.localOf(fd)
+		fd, err = aboveStdio(fd)
 	}
-	fd, raddr := a.fd, fdbridge.TCPAddrFromRaw(&a.peer)
 	a.mu.Unlock()
-	laddr := a.local
-	if laddr == nil {
-		local, err := fdbridge.LocalAddr(fd)
-		if err != nil {
-			unix.Close(fd)
-			return nil, &net.OpError{Op: "accept", Net: a.network, Addr: a.addr, Err: err}
-		}
-		laddr = local.(*net.TCPAddr)
+	if err != nil {
+		return nil, a.opError(err)
 	}
-	return newSocket(fd, laddr, raddr, &a.network), nil
+	s := newSocket(fd, laddr, raddr, a.network)
+	if s.f.SetDeadline(time.Time{}) == os.ErrNoDeadline {
+		s.f.Close()
+		return nil, a.opError(errNotPolled)
+	}
+	return s, nil
+}
+
+func (a *tcpAcceptor) opError(err error) error {
+	return &net.OpError{Op: "accept", Net: *a.network, Addr: a.addr, Err: err}
+}
+
+// localOf is the local address of fd, a connection just accepted: the listener's, or under a
+// wildcard the kernel's, shared with the connection before if the same. Should the kernel not
+// say, the listener's (net's connection would have none).
+func (a *tcpAcceptor) localOf(fd int) *net.TCPAddr {
+	if a.local != nil {
+		return a.local
+	}
+	var rsa unix.RawSockaddrAny
+	if fdbridge.Sockname(fd, &rsa) != nil {
+		return a.addr
+	}
+	local := fdbridge.NetTCPAddrFromRaw(&rsa)
+	if last := a.lastLocal; last != nil && last.Port == local.Port && last.Zone == local.Zone && last.IP.Equal(local.IP) {
+		return last
+	}
+	a.lastLocal = local
+	return local
+}
+
+// aboveStdio returns fd, or a duplicate of it above 2 (closing fd) when it is 1 or 2: a File
+// made of those is taken for standard output or error, whose writes raise SIGPIPE on EPIPE, and
+// a program that closed its standard output accepts connections there.
+func aboveStdio(fd int) (int, error) {
+	if fd > 2 {
+		return fd, nil
+	}
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+	unix.Close(fd)
+	if err != nil {
+		return -1, os.NewSyscallError("fcntl", err)
+	}
+	return nfd, nil
 }

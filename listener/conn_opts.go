@@ -178,7 +178,34 @@ func isOpError(err error) bool {
 type writerOnly struct{ io.Writer }
 type readerOnly struct{ io.Reader }
 
-// SyscallConn returns the connection's descriptor for use by f (syscall.Conn): the net
-// package's own. Its Read and Write wait in the poller; a program that reads the descriptor
-// itself should not also Read the connection, as with net.
-func (lc *Conn) SyscallConn() (syscall.RawConn, error) { return lc.nc.SyscallConn() }
+// SyscallConn returns the connection's descriptor for use by f (syscall.Conn), with net's
+// errors. Its Read and Write wait in the poller; a program that reads the descriptor itself
+// should not also Read the connection, as with net.
+func (lc *Conn) SyscallConn() (syscall.RawConn, error) {
+	raw, err := lc.nc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	s, _ := lc.nc.(*socket)
+	return &rawConn{raw: raw, s: s}, nil
+}
+
+// rawConn is a connection's syscall.RawConn: its socket's, with net's errors, or net's own. It
+// offers RawConn's three methods and no more: os.File.WriteTo looks for net's own raw
+// connection (its PollFD) to sendfile into the socket past Conn.ReadFrom, which must send a
+// file after what the ring still holds.
+type rawConn struct {
+	raw syscall.RawConn
+	s   *socket // nil: net's connection, whose raw errors are net's already
+}
+
+func (c *rawConn) Control(f func(fd uintptr)) error    { return c.err("raw-control", c.raw.Control(f)) }
+func (c *rawConn) Read(f func(fd uintptr) bool) error  { return c.err("raw-read", c.raw.Read(f)) }
+func (c *rawConn) Write(f func(fd uintptr) bool) error { return c.err("raw-write", c.raw.Write(f)) }
+
+func (c *rawConn) err(op string, err error) error {
+	if err == nil || c.s == nil {
+		return err
+	}
+	return c.s.rawError(op, err)
+}

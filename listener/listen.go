@@ -58,22 +58,24 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 	if !available() {
 		return ln, nil
 	}
-	var e *engine
-	if lc.Loops > 0 {
-		e, err = startEngine(lc.Loops, true)
-	} else {
-		e, err = sharedEngine()
-	}
-	if err != nil {
-		ln.Close()
-		return nil, &net.OpError{Op: "listen", Net: network, Addr: ln.Addr(), Err: err}
-	}
-	l := &Listener{std: ln.(stdListener), eng: e}
+	l := &Listener{std: ln.(stdListener)}
 	if tl, ok := ln.(*net.TCPListener); ok {
 		if l.tcp, err = newTCPAcceptor(tl, network); err != nil {
 			ln.Close()
+			if oe, ok := err.(*net.OpError); ok {
+				err = oe.Err // net's File names the operation "file"
+			}
 			return nil, &net.OpError{Op: "listen", Net: network, Addr: ln.Addr(), Err: err}
 		}
+	}
+	if lc.Loops > 0 {
+		l.eng, err = startEngine(lc.Loops, true)
+	} else {
+		l.eng, err = sharedEngine()
+	}
+	if err != nil {
+		l.closeSockets()
+		return nil, &net.OpError{Op: "listen", Net: network, Addr: ln.Addr(), Err: err}
 	}
 	return l, nil
 }
@@ -125,17 +127,23 @@ func (l *Listener) Accept() (net.Conn, error) {
 // Close stops listening: Accept, blocked or later, fails with an error wrapping net.ErrClosed.
 // Accepted connections are not affected.
 func (l *Listener) Close() error {
-	// net's first: an Accept this wakes (by closing the acceptor's) may end the program's
-	// serving, whose own Close (http.Serve's) must find the listener closed already.
-	err := l.std.Close()
-	if l.tcp != nil {
-		l.tcp.f.Close() // the address is free once both are closed
-	}
+	err := l.closeSockets()
 	l.closeOnce.Do(func() {
 		if l.eng.owned {
 			l.eng.unref()
 		}
 	})
+	return err
+}
+
+// closeSockets closes net's listening socket and the acceptor's duplicate: net's first, for an
+// Accept that closing the duplicate wakes may end the program's serving, whose own Close
+// (http.Serve's) must find the listener closed already. The address is free once both are.
+func (l *Listener) closeSockets() error {
+	err := l.std.Close()
+	if l.tcp != nil {
+		l.tcp.f.Close()
+	}
 	return err
 }
 
@@ -146,7 +154,7 @@ func (l *Listener) Addr() net.Addr { return l.std.Addr() }
 func (l *Listener) SetDeadline(t time.Time) error {
 	if l.tcp != nil {
 		if err := l.tcp.f.SetDeadline(t); err != nil {
-			return &net.OpError{Op: "set", Net: l.tcp.network, Addr: l.tcp.addr, Err: netError("", err)}
+			return netError("", err) // as net's listener, the poller's error bare
 		}
 	}
 	return l.std.SetDeadline(t)

@@ -4,7 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,7 +19,9 @@ import (
 // Conn, in less memory: net keeps a netFD, the TCPConn and both addresses, each a record of its
 // own; a socket keeps the File's and its own, the peer's address (read from accept's sockaddr)
 // and, where the listener's address names one IP, the listener's address as its local one,
-// shared. Servers hold tens of thousands of connections idle.
+// shared. Servers hold tens of thousands of connections idle. (The shared address is the one
+// thing a caller could tell: net gives each connection an address record of its own, which a
+// caller may alter without touching another's.)
 //
 // Its errors are net's: a *net.OpError around an *os.SyscallError named after the system call,
 // os.ErrDeadlineExceeded or net.ErrClosed, never the File's *os.PathError.
@@ -77,6 +79,16 @@ func (s *socket) SetReadDeadline(t time.Time) error { return s.setError(s.f.SetR
 func (s *socket) SetWriteDeadline(t time.Time) error { return s.setError(s.f.SetWriteDeadline(t)) }
 
 func (s *socket) SyscallConn() (syscall.RawConn, error) { return s.f.SyscallConn() }
+
+// rawError is an error of the File's raw connection as net's raw connection reports it for op
+// ("raw-control", "raw-read", "raw-write").
+func (s *socket) rawError(op string, err error) error {
+	oe := &net.OpError{Op: op, Net: *s.network, Source: s.laddr, Addr: s.raddr, Err: netError("", err)}
+	if op == "raw-control" {
+		oe.Source, oe.Addr = nil, s.laddr
+	}
+	return oe
+}
 
 func (s *socket) CloseRead() error  { return s.shutdown(unix.SHUT_RD) }
 func (s *socket) CloseWrite() error { return s.shutdown(unix.SHUT_WR) }
@@ -152,23 +164,32 @@ func netError(call string, err error) error {
 		err = pe.Err
 	}
 	switch err {
-	case os.ErrClosed, fileClosing():
+	case nil, os.ErrDeadlineExceeded:
+		return err
+	case os.ErrClosed:
 		return net.ErrClosed
-	case os.ErrDeadlineExceeded:
+	}
+	if errno, ok := err.(syscall.Errno); ok {
+		if call != "" {
+			return os.NewSyscallError(call, errno)
+		}
 		return err
 	}
-	if errno, ok := err.(syscall.Errno); ok && call != "" {
-		return os.NewSyscallError(call, errno)
+	if err == fileClosing() {
+		return net.ErrClosed
 	}
 	return err
 }
 
 // fileClosing is the error a closed File's raw connection returns (internal/poll's, which os
-// does not name): found once, from a File closed for the purpose.
-var fileClosing = sync.OnceValue(func() error {
+// does not name), found from a File closed for the purpose; asked again until it is found.
+func fileClosing() error {
+	if p := closedFileError.Load(); p != nil {
+		return *p
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return os.ErrClosed
+		return os.ErrClosed // out of descriptors: not found this time
 	}
 	w.Close()
 	raw, err := r.SyscallConn()
@@ -176,5 +197,9 @@ var fileClosing = sync.OnceValue(func() error {
 	if err != nil {
 		return os.ErrClosed
 	}
-	return raw.Control(func(uintptr) {})
-})
+	err = raw.Control(func(uintptr) {})
+	closedFileError.Store(&err)
+	return err
+}
+
+var closedFileError atomic.Pointer[error]

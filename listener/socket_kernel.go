@@ -21,10 +21,10 @@ func (s *socket) ReadFrom(r io.Reader) (int64, error) {
 		n, err, handled = s.sendFile(r)
 	}
 	if !handled {
-		return copyThrough(writerOnly{s}, r)
+		n, err = copyThrough(writerOnly{s}, r)
 	}
 	if err != nil {
-		err = s.opError("readfrom", "", err)
+		err = s.opError("readfrom", "", err) // net's wraps every error, a Write's too
 	}
 	return n, err
 }

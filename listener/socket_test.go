@@ -7,6 +7,9 @@ import (
 	"math/rand"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -66,6 +69,10 @@ func describeAccepted(t *testing.T, listen func(network, address string) (net.Li
 	var b strings.Builder
 	fmt.Fprintf(&b, "local %v, remote %v\n", c.LocalAddr().String() == peer.RemoteAddr().String(), c.RemoteAddr().String() == peer.LocalAddr().String())
 	fmt.Fprintf(&b, "addresses %s %s\n", c.LocalAddr().Network(), c.RemoteAddr().Network())
+	for _, a := range []net.Addr{c.LocalAddr(), c.RemoteAddr()} {
+		ta := a.(*net.TCPAddr)
+		fmt.Fprintf(&b, "IP of %d bytes, IPv4 %v, zone %q\n", len(ta.IP), ta.AddrPort().Addr().Is4(), ta.Zone)
+	}
 
 	raw, err := c.(syscall.Conn).SyscallConn()
 	if err != nil {
@@ -100,6 +107,15 @@ func describeAccepted(t *testing.T, listen func(network, address string) (net.Li
 	fmt.Fprintf(&b, "read after the peer's reset: %s\n", describeError(err))
 	_, err = c.Write(buf)
 	fmt.Fprintf(&b, "write after the peer's reset: %s\n", describeError(err))
+	pr, pw, err := os.Pipe() // a descriptor the kernel cannot sendfile from: copied
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw.Write(make([]byte, 4096))
+	pw.Close()
+	_, err = c.(io.ReaderFrom).ReadFrom(pr)
+	pr.Close()
+	fmt.Fprintf(&b, "ReadFrom a pipe after the peer's reset: %s\n", describeError(err))
 
 	c.Close()
 	_, err = c.Read(buf)
@@ -107,6 +123,9 @@ func describeAccepted(t *testing.T, listen func(network, address string) (net.Li
 	fmt.Fprintf(&b, "deadline after Close: %s\n", describeError(c.SetDeadline(time.Now())))
 	fmt.Fprintf(&b, "option after Close: %s\n", describeError(c.(interface{ SetNoDelay(bool) error }).SetNoDelay(true)))
 	fmt.Fprintf(&b, "CloseWrite after Close: %s\n", describeError(c.(interface{ CloseWrite() error }).CloseWrite()))
+	fmt.Fprintf(&b, "raw Control after Close: %s\n", describeError(raw.Control(func(uintptr) {})))
+	fmt.Fprintf(&b, "raw Read after Close: %s\n", describeError(raw.Read(func(uintptr) bool { return true })))
+	fmt.Fprintf(&b, "raw Write after Close: %s\n", describeError(raw.Write(func(uintptr) bool { return true })))
 	return b.String()
 }
 
@@ -225,5 +244,118 @@ func TestCloseSucceedsWhileTheWokenAcceptCloses(t *testing.T) {
 			t.Fatalf("the first Close: %v", err)
 		}
 		<-served
+	}
+}
+
+// io.Copy of a file to a connection (os.File's WriteTo) sends it in the kernel, and after what
+// the ring still holds of earlier writes: the connection's raw connection does not offer os
+// the descriptor to send past the connection's ReadFrom. Accepted and dialed, on every path.
+func TestCopyOfAFileKeepsOrder(t *testing.T) {
+	want := make([]byte, 1<<20)
+	rand.New(rand.NewSource(3)).Read(want)
+	name := filepath.Join(t.TempDir(), "body")
+	if err := os.WriteFile(name, want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, dialed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "accepted", true: "dialed"}[dialed], func(t *testing.T) {
+			forEachPath(t, func(t *testing.T) {
+				c, peer := connPair(t)
+				if dialed {
+					c, peer = dialedPair(t)
+				}
+				raw, err := c.SyscallConn()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, exposed := reflect.TypeOf(raw).MethodByName("PollFD"); exposed {
+					t.Fatalf("the raw connection (%T) offers net's PollFD", raw)
+				}
+				f, err := os.Open(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				done := make(chan error, 1)
+				go func() {
+					_, err := c.Write([]byte("head"))
+					if err == nil {
+						_, err = io.Copy(c, f)
+					}
+					if err == nil {
+						_, err = c.Write([]byte("tail"))
+					}
+					done <- err
+				}()
+				receiveExactly(t, peer, append(append([]byte("head"), want...), "tail"...), done)
+			})
+		})
+	}
+}
+
+// dialedPair returns a connection Dial made and the standard listener's side of it.
+func dialedPair(t *testing.T) (ours *Conn, peer net.Conn) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	peer, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	return c.(*Conn), peer
+}
+
+// A program that closed its standard output accepts its next connection as descriptor 1. A
+// File made of descriptor 1 is taken for standard output, whose write that meets EPIPE raises
+// SIGPIPE and ends the process; the connection is moved above 2, and the write fails with an
+// error, as net's does. Run in a process of its own, which closes its standard output.
+func TestAcceptedOnClosedStandardOutput(t *testing.T) {
+	if os.Getenv(stdoutChildEnv) != "" {
+		writeToResetPeerWithoutStdout(t)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAcceptedOnClosedStandardOutput$", "-test.v")
+	cmd.Env = append(os.Environ(), stdoutChildEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "write failed:") {
+		t.Fatalf("the server's process: %v\n%s", err, out)
+	}
+}
+
+const stdoutChildEnv = "URINGNET_CLOSED_STDOUT_CHILD"
+
+func writeToResetPeerWithoutStdout(t *testing.T) {
+	ln, err := Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout.Close() // descriptor 1 is now the lowest free, for the connection accepted next
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer.(*net.TCPConn).SetLinger(0)
+	peer.Close()
+	time.Sleep(50 * time.Millisecond) // the reset arrives
+	var werr error
+	for range 3 { // the first write after a reset meets ECONNRESET, a later one EPIPE
+		_, werr = c.Write([]byte("x"))
+	}
+	fmt.Fprintf(os.Stderr, "write failed: %v\n", werr)
+	if !errors.Is(werr, syscall.EPIPE) {
+		t.Fatalf("the last write to a reset peer: %v, want EPIPE", werr)
 	}
 }

@@ -29,45 +29,75 @@ func (s *socket) ReadFrom(r io.Reader) (int64, error) {
 	return n, err
 }
 
+// kernelCopy is a copy inside the kernel from a reader's descriptor to the socket's.
+type kernelCopy struct {
+	lr       *io.LimitedReader // the limit the reader came in; nil for none
+	remain   int64             // what is still to go; -1 for everything to the source's end
+	src, dst syscall.RawConn
+	written  int64
+}
+
+// startKernelCopy finds the descriptor of r, or of what r limits if it is an *io.LimitedReader,
+// when source says the kernel copies from such a reader; ok is false when not, and the caller
+// copies another way.
+func (s *socket) startKernelCopy(r io.Reader, source func(io.Reader) (syscall.Conn, bool)) (kc kernelCopy, ok bool) {
+	kc.remain = -1
+	if lr, limited := r.(*io.LimitedReader); limited {
+		kc.lr, kc.remain, r = lr, max(lr.N, 0), lr.R
+	}
+	src, ok := source(r)
+	if !ok {
+		return kc, false
+	}
+	var err error
+	if kc.src, err = src.SyscallConn(); err != nil {
+		return kc, false
+	}
+	if kc.dst, err = s.f.SyscallConn(); err != nil {
+		return kc, false
+	}
+	return kc, true
+}
+
+// chunk is the most the next system call may move, at most most.
+func (kc *kernelCopy) chunk(most int64) int {
+	if kc.remain >= 0 {
+		return int(min(kc.remain, most))
+	}
+	return int(most)
+}
+
+// moved counts n bytes that reached the socket.
+func (kc *kernelCopy) moved(n int) {
+	kc.written += int64(n)
+	if kc.remain > 0 {
+		kc.remain -= int64(n)
+	}
+	if kc.lr != nil {
+		kc.lr.N -= int64(n)
+	}
+}
+
 // sendFile is net's sendfile for r when r is a descriptor's holder (or limits one): handled is
 // false when the kernel cannot send from it (a socket, a pipe) before a byte went, and the
 // caller copies instead.
 func (s *socket) sendFile(r io.Reader) (written int64, err error, handled bool) {
-	remain := int64(-1) // to the end
-	lr, limited := r.(*io.LimitedReader)
-	if limited {
-		if remain, r = lr.N, lr.R; remain <= 0 {
-			return 0, nil, true
-		}
-	}
-	src, ok := r.(syscall.Conn)
+	kc, ok := s.startKernelCopy(r, func(r io.Reader) (syscall.Conn, bool) {
+		sc, ok := r.(syscall.Conn)
+		return sc, ok
+	})
 	if !ok {
 		return 0, nil, false
 	}
-	srcRaw, err := src.SyscallConn()
-	if err != nil {
-		return 0, nil, false
-	}
-	dstRaw, err := s.f.SyscallConn()
-	if err != nil {
-		return 0, err, true
-	}
 	var serr error
 	called := false
-	rerr := srcRaw.Read(func(sfd uintptr) bool {
+	rerr := kc.src.Read(func(sfd uintptr) bool {
 		called = true
-		werr := dstRaw.Write(func(dfd uintptr) bool {
-			for remain != 0 {
-				chunk := 1<<31 - 1
-				if remain > 0 {
-					chunk = int(min(remain, int64(chunk)))
-				}
-				n, err := unix.Sendfile(int(dfd), int(sfd), nil, chunk)
+		werr := kc.dst.Write(func(dfd uintptr) bool {
+			for kc.remain != 0 {
+				n, err := unix.Sendfile(int(dfd), int(sfd), nil, kc.chunk(1<<31-1))
 				if n > 0 {
-					written += int64(n)
-					if remain > 0 {
-						remain -= int64(n)
-					}
+					kc.moved(n)
 				}
 				switch {
 				case err == unix.EAGAIN:
@@ -90,51 +120,33 @@ func (s *socket) sendFile(r io.Reader) (written int64, err error, handled bool) 
 	if !called {
 		return 0, nil, false // the source is closed: the copy says so
 	}
-	if lr != nil {
-		lr.N -= written
-	}
 	switch {
 	case serr == unix.EINVAL || serr == unix.ENOSYS || serr == unix.EOPNOTSUPP:
-		return written, os.NewSyscallError("sendfile", serr), written > 0
+		return kc.written, os.NewSyscallError("sendfile", serr), kc.written > 0
 	case serr != nil:
 		if errno, isErrno := serr.(syscall.Errno); isErrno {
 			serr = os.NewSyscallError("sendfile", errno)
 		}
-		return written, serr, true
+		return kc.written, serr, true
 	}
-	return written, rerr, true
+	return kc.written, rerr, true
 }
 
 // spliceFrom is net's splice for r when r is one of net's stream connections (or limits one):
 // its bytes go through a pipe of the kernel's to the socket. handled is false when the kernel
 // cannot splice from it before a byte went, and the caller copies instead.
 func (s *socket) spliceFrom(r io.Reader) (written int64, err error, handled bool) {
-	remain := int64(1<<63 - 1)
-	lr, limited := r.(*io.LimitedReader)
-	if limited {
-		if remain, r = lr.N, lr.R; remain <= 0 {
-			return 0, nil, true
+	kc, ok := s.startKernelCopy(r, func(r io.Reader) (syscall.Conn, bool) {
+		switch c := r.(type) {
+		case *net.TCPConn:
+			return c, true
+		case *net.UnixConn:
+			return c, c.LocalAddr().Network() == "unix" // not a datagram socket
 		}
-	}
-	var src syscall.Conn
-	switch c := r.(type) {
-	case *net.TCPConn:
-		src = c
-	case *net.UnixConn:
-		if c.LocalAddr().Network() != "unix" {
-			return 0, nil, false // a datagram socket
-		}
-		src = c
-	default:
+		return nil, false
+	})
+	if !ok {
 		return 0, nil, false
-	}
-	srcRaw, err := src.SyscallConn()
-	if err != nil {
-		return 0, nil, false
-	}
-	dstRaw, err := s.f.SyscallConn()
-	if err != nil {
-		return 0, err, true
 	}
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
@@ -143,33 +155,31 @@ func (s *socket) spliceFrom(r io.Reader) (written int64, err error, handled bool
 	defer unix.Close(p[0])
 	defer unix.Close(p[1])
 	unix.FcntlInt(uintptr(p[1]), unix.F_SETPIPE_SZ, spliceChunk) // a smaller pipe only takes longer
-	for remain > 0 {
+	for kc.remain != 0 {
 		var inPipe int
 		var serr error
-		rerr := srcRaw.Read(func(sfd uintptr) bool {
-			inPipe, serr = spliceOnce(p[1], int(sfd), int(min(remain, spliceChunk)))
+		rerr := kc.src.Read(func(sfd uintptr) bool {
+			inPipe, serr = spliceOnce(p[1], int(sfd), kc.chunk(spliceChunk))
 			return serr != unix.EAGAIN
 		})
 		if rerr != nil {
 			if oe, ok := rerr.(*net.OpError); ok {
 				rerr = oe.Err // the source's deadline or close, which net's splice reports as is
 			}
-			err = rerr
-			break
+			return kc.written, rerr, true
 		}
 		if serr != nil {
 			if serr == unix.EINVAL && !handled {
 				return 0, nil, false // the kernel cannot splice from this socket
 			}
-			err = os.NewSyscallError("splice", serr)
-			break
+			return kc.written, os.NewSyscallError("splice", serr), true
 		}
 		handled = true
 		if inPipe == 0 {
 			break // the end of the stream
 		}
 		left := inPipe
-		werr := dstRaw.Write(func(dfd uintptr) bool {
+		werr := kc.dst.Write(func(dfd uintptr) bool {
 			for left > 0 {
 				n, err := spliceOnce(int(dfd), p[0], left)
 				if err == unix.EAGAIN {
@@ -180,24 +190,18 @@ func (s *socket) spliceFrom(r io.Reader) (written int64, err error, handled bool
 					return true
 				}
 				left -= n
+				kc.moved(n)
 			}
 			return true
 		})
-		written += int64(inPipe - left)
-		remain -= int64(inPipe - left)
 		if werr != nil {
-			err = werr
-			break
+			return kc.written, werr, true
 		}
 		if serr != nil {
-			err = os.NewSyscallError("splice", serr)
-			break
+			return kc.written, os.NewSyscallError("splice", serr), true
 		}
 	}
-	if lr != nil {
-		lr.N -= written
-	}
-	return written, err, true
+	return kc.written, nil, true
 }
 
 // spliceChunk is the most one splice moves, and the pipe's size.

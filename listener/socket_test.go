@@ -49,22 +49,7 @@ func describeAccepted(t *testing.T, listen func(network, address string) (net.Li
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	dialTo := ln.Addr().(*net.TCPAddr)
-	if dialTo.IP.IsUnspecified() {
-		dialTo = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: dialTo.Port}
-		if network == "tcp6" {
-			dialTo.IP = net.IPv6loopback
-		}
-	}
-	peer, err := net.Dial("tcp", dialTo.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer, c := loopback.DialAccept(t, ln) // a wildcard address dials this host
 	defer c.Close()
 	var b strings.Builder
 	fmt.Fprintf(&b, "local %v, remote %v\n", c.LocalAddr().String() == peer.RemoteAddr().String(), c.RemoteAddr().String() == peer.LocalAddr().String())
@@ -157,7 +142,7 @@ func TestWildcardListenerAddressesAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	peer, c := loopback.DialAccept(t, &portListener{ln, port})
+	peer, c := loopback.DialAccept(t, ln)
 	if got := c.LocalAddr().String(); got != peer.RemoteAddr().String() {
 		t.Errorf("local address %s, the peer dialed %s", got, peer.RemoteAddr())
 	}
@@ -176,14 +161,6 @@ func TestWildcardListenerAddressesAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-// portListener is a wildcard listener as its loopback address, for dialing.
-type portListener struct {
-	net.Listener
-	port int
-}
-
-func (l *portListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: l.port} }
 
 // ReadFrom of one of net's connections is splice(2), as net.TCPConn's is (proxies copy
 // connections so): the socket takes it in the kernel, a limited stretch and then the rest to

@@ -38,6 +38,9 @@ type tcpAcceptor struct {
 }
 
 func newTCPAcceptor(ln *net.TCPListener, network string) (*tcpAcceptor, error) {
+	if err := findFileClosing(); err != nil {
+		return nil, err
+	}
 	f, err := ln.File() // non-blocking, as the descriptor it duplicates: the poller waits for it
 	if err != nil {
 		return nil, err
@@ -81,7 +84,8 @@ func (a *tcpAcceptor) tryAccept(fd uintptr) bool {
 }
 
 // errNotPolled is a connection the poller could not take (its registration failed: the
-// system's limit on watched descriptors, say), which net's Accept fails too.
+// system's limit on watched descriptors, say), which net's Accept fails too (with the errno,
+// which os.NewFile does not tell).
 var errNotPolled = errors.New("the poller cannot watch the connection")
 
 // accept waits for the next connection. Its errors are net's Accept's: a *net.OpError around
@@ -134,9 +138,9 @@ func (a *tcpAcceptor) localOf(fd int) *net.TCPAddr {
 	return local
 }
 
-// aboveStdio returns fd, or a duplicate of it above 2 (closing fd) when it is 1 or 2: a File
-// made of those is taken for standard output or error, whose writes raise SIGPIPE on EPIPE, and
-// a program that closed its standard output accepts connections there.
+// aboveStdio returns fd, or a duplicate of it above 2 (closing fd) when it is 0, 1 or 2: a File
+// made of 1 or 2 is taken for standard output or error, whose writes raise SIGPIPE on EPIPE,
+// and a program that closed its standard output accepts connections there (0 moves with them).
 func aboveStdio(fd int) (int, error) {
 	if fd > 2 {
 		return fd, nil

@@ -260,11 +260,16 @@ func (lc *Conn) opError(op string, err error) error {
 		}
 		err = oe.Err
 	}
-	network := lc.nc.LocalAddr().Network()
+	return &net.OpError{Op: op, Net: lc.network(), Source: lc.nc.LocalAddr(), Addr: lc.nc.RemoteAddr(), Err: err}
+}
+
+// network is the connection's network as its errors name it: as Listen or Dial was given it
+// for an accepted socket, else its address's.
+func (lc *Conn) network() string {
 	if s, ok := lc.nc.(*socket); ok {
-		network = *s.network
+		return *s.network
 	}
-	return &net.OpError{Op: op, Net: network, Source: lc.nc.LocalAddr(), Addr: lc.nc.RemoteAddr(), Err: err}
+	return lc.nc.LocalAddr().Network()
 }
 
 // isClosed reports whether c is closed (the ring side's close channels), without waiting.

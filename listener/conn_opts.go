@@ -1,7 +1,6 @@
 package listener
 
 import (
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -81,7 +80,7 @@ func (lc *Conn) SetKeepAlive(on bool) error {
 	return tc.SetKeepAlive(on)
 }
 
-// SetKeepAlivePeriod sets the idle time before the first probe and between probes.
+// SetKeepAlivePeriod sets the idle time before the first probe, as net's does (zero: 15 s).
 func (lc *Conn) SetKeepAlivePeriod(d time.Duration) error {
 	tc, err := lc.tcp()
 	if err != nil {
@@ -114,10 +113,7 @@ func (lc *Conn) ReadFrom(r io.Reader) (int64, error) {
 		return n, err
 	}
 	n, err := copyThrough(writerOnly{lc}, r)
-	if err != nil && !isOpError(err) {
-		err = lc.opError("readfrom", err)
-	}
-	return n, err
+	return n, lc.nestError("readfrom", err)
 }
 
 // readFromByKernel hands r to net's ReadFrom when net would move its bytes inside the kernel
@@ -155,10 +151,16 @@ func (lc *Conn) readFromByKernel(r io.Reader) (n int64, err error, handled bool)
 // WriteTo writes everything read from the connection to w until io.EOF (io.WriterTo).
 func (lc *Conn) WriteTo(w io.Writer) (int64, error) {
 	n, err := copyThrough(w, readerOnly{lc})
-	if err != nil && !isOpError(err) {
-		err = lc.opError("writeto", err)
+	return n, lc.nestError("writeto", err)
+}
+
+// nestError is a copy's error as net's TCPConn reports it from ReadFrom and WriteTo: whatever
+// it is (the reader's, or a Write's *net.OpError), inside an *net.OpError of op.
+func (lc *Conn) nestError(op string, err error) error {
+	if err == nil {
+		return nil
 	}
-	return n, err
+	return &net.OpError{Op: op, Net: lc.network(), Source: lc.nc.LocalAddr(), Addr: lc.nc.RemoteAddr(), Err: err}
 }
 
 // copyThrough copies r to w through a pooled buffer.
@@ -166,11 +168,6 @@ func copyThrough(w io.Writer, r io.Reader) (int64, error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	return io.CopyBuffer(w, r, *bp)
-}
-
-func isOpError(err error) bool {
-	var oe *net.OpError
-	return errors.As(err, &oe)
 }
 
 // writerOnly and readerOnly hide the connection's ReadFrom and WriteTo from io.CopyBuffer,

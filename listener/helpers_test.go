@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"errors"
 	"io"
 	"net"
 	"testing"
@@ -64,4 +65,9 @@ func forEachPath(t *testing.T, f func(t *testing.T)) {
 			f(t)
 		})
 	}
+}
+
+func isOpError(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe)
 }

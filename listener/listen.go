@@ -97,8 +97,8 @@ type stdListener interface {
 
 // Listener accepts connections that the net package's poller and io_uring loops serve (see
 // Conn). The listening socket is the standard library's: the kernel's accept queue, Close
-// (which frees the address at once, while accepted connections live on), SetDeadline and
-// Accept's errors (*net.OpError; EMFILE and ENFILE temporary) are exactly net's. A TCP
+// (which frees the address at once, while accepted connections live on), SetDeadline and the
+// shape of Accept's errors (*net.OpError; EMFILE and ENFILE temporary) are net's. A TCP
 // listener's connections are accepted on it as sockets of the listener's own (socket.go),
 // which cost less memory than net's connections; a unix listener's are net's.
 type Listener struct {

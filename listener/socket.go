@@ -19,9 +19,9 @@ import (
 // Conn, in less memory: net keeps a netFD, the TCPConn and both addresses, each a record of its
 // own; a socket keeps the File's and its own, the peer's address (read from accept's sockaddr)
 // and, where the listener's address names one IP, the listener's address as its local one,
-// shared. Servers hold tens of thousands of connections idle. (The shared address is the one
-// thing a caller could tell: net gives each connection an address record of its own, which a
-// caller may alter without touching another's.)
+// shared. Servers hold tens of thousands of connections idle. (net gives each connection
+// address records of its own; here the connections of a listener on one IP share the one
+// Listener.Addr returns, and a caller that alters one alters them all.)
 //
 // Its errors are net's: a *net.OpError around an *os.SyscallError named after the system call,
 // os.ErrDeadlineExceeded or net.ErrClosed, never the File's *os.PathError.
@@ -64,7 +64,7 @@ func (s *socket) Write(p []byte) (int, error) {
 
 func (s *socket) Close() error {
 	if err := s.f.Close(); err != nil {
-		return s.opError("close", "close", err)
+		return s.opError("close", "", err) // net's is the errno bare
 	}
 	return nil
 }
@@ -182,24 +182,33 @@ func netError(call string, err error) error {
 }
 
 // fileClosing is the error a closed File's raw connection returns (internal/poll's, which os
-// does not name), found from a File closed for the purpose; asked again until it is found.
+// does not name); findFileClosing has found it before the first socket exists.
 func fileClosing() error {
 	if p := closedFileError.Load(); p != nil {
 		return *p
 	}
+	return os.ErrClosed
+}
+
+var closedFileError atomic.Pointer[error]
+
+// findFileClosing finds fileClosing's error from a File closed for the purpose, once; an
+// error when it cannot (no descriptor free), and the acceptor that needs it fails.
+func findFileClosing() error {
+	if closedFileError.Load() != nil {
+		return nil
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return os.ErrClosed // out of descriptors: not found this time
+		return err
 	}
 	w.Close()
 	raw, err := r.SyscallConn()
 	r.Close()
 	if err != nil {
-		return os.ErrClosed
+		return err
 	}
-	err = raw.Control(func(uintptr) {})
-	closedFileError.Store(&err)
-	return err
+	closing := raw.Control(func(uintptr) {})
+	closedFileError.Store(&closing)
+	return nil
 }
-
-var closedFileError atomic.Pointer[error]

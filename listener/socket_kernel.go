@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -24,7 +25,9 @@ func (s *socket) ReadFrom(r io.Reader) (int64, error) {
 		n, err = copyThrough(writerOnly{s}, r)
 	}
 	if err != nil {
-		err = s.opError("readfrom", "", err) // net's wraps every error, a Write's too
+		// net's wraps every error as it is: the reader's, a Write's *net.OpError, the socket's
+		// (which sendFile and spliceFrom name as net does).
+		err = &net.OpError{Op: "readfrom", Net: *s.network, Source: s.laddr, Addr: s.raddr, Err: err}
 	}
 	return n, err
 }
@@ -113,7 +116,7 @@ func (s *socket) sendFile(r io.Reader) (written int64, err error, handled bool) 
 			return true
 		})
 		if serr == nil {
-			serr = werr
+			serr = netError("", werr) // the socket's deadline or close
 		}
 		return true
 	})
@@ -142,6 +145,8 @@ func (s *socket) spliceFrom(r io.Reader) (written int64, err error, handled bool
 			return c, true
 		case *net.UnixConn:
 			return c, c.LocalAddr().Network() == "unix" // not a datagram socket
+		case syscall.Conn:
+			return c, isTCPConnWithoutWriteTo(c)
 		}
 		return nil, false
 	})
@@ -195,13 +200,22 @@ func (s *socket) spliceFrom(r io.Reader) (written int64, err error, handled bool
 			return true
 		})
 		if werr != nil {
-			return kc.written, werr, true
+			return kc.written, netError("", werr), true
 		}
 		if serr != nil {
 			return kc.written, os.NewSyscallError("splice", serr), true
 		}
 	}
 	return kc.written, nil, true
+}
+
+// isTCPConnWithoutWriteTo reports whether c is net's wrapper of a *net.TCPConn that
+// io.Copy(conn, tcpConn) hands to ReadFrom (TCPConn.WriteTo, which cannot splice to us, copies
+// through it), and that net's own ReadFrom splices from. By its name: should net rename it,
+// such copies go through a buffer again, as correctly.
+func isTCPConnWithoutWriteTo(c any) bool {
+	t := reflect.TypeOf(c)
+	return t.PkgPath() == "net" && t.Name() == "tcpConnWithoutWriteTo"
 }
 
 // spliceChunk is the most one splice moves, and the pipe's size.

@@ -79,6 +79,14 @@ func describeAccepted(t *testing.T, listen func(network, address string) (net.Li
 		fmt.Fprintf(&b, "%s %d %v\n", o.name, v, gerr)
 	}
 
+	closed, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	_, err = c.(io.ReaderFrom).ReadFrom(closed)
+	fmt.Fprintf(&b, "ReadFrom a closed file: %s\n", describeError(err))
+
 	c.SetReadDeadline(time.Now().Add(-time.Second))
 	_, err = c.Read(make([]byte, 1))
 	fmt.Fprintf(&b, "read past its deadline: %s\n", describeError(err))
@@ -92,6 +100,8 @@ func describeAccepted(t *testing.T, listen func(network, address string) (net.Li
 	fmt.Fprintf(&b, "read after the peer's reset: %s\n", describeError(err))
 	_, err = c.Write(buf)
 	fmt.Fprintf(&b, "write after the peer's reset: %s\n", describeError(err))
+	_, err = c.(io.ReaderFrom).ReadFrom(strings.NewReader("x"))
+	fmt.Fprintf(&b, "ReadFrom a reader after the peer's reset: %s\n", describeError(err))
 	pr, pw, err := os.Pipe() // a descriptor the kernel cannot sendfile from: copied
 	if err != nil {
 		t.Fatal(err)
@@ -163,8 +173,9 @@ func TestWildcardListenerAddressesAndClose(t *testing.T) {
 }
 
 // ReadFrom of one of net's connections is splice(2), as net.TCPConn's is (proxies copy
-// connections so): the socket takes it in the kernel, a limited stretch and then the rest to
-// the end of the stream, and the bytes arrive whole and in order on every path.
+// connections so): the socket takes it in the kernel, a limited stretch, then a stretch as
+// io.Copy(conn, tcpConn) hands it over (in net's wrapper, which TCPConn.WriteTo makes), then
+// the rest to the end of the stream, and the bytes arrive whole and in order on every path.
 func TestReadFromConnectionSplices(t *testing.T) {
 	want := make([]byte, 4<<20)
 	rand.New(rand.NewSource(2)).Read(want)
@@ -180,17 +191,24 @@ func TestReadFromConnectionSplices(t *testing.T) {
 			feed.Write(want)
 			feed.Close()
 		}()
-		half := int64(len(want) / 2)
-		lr := &io.LimitedReader{R: src, N: half}
+		quarter := int64(len(want) / 4)
+		lr := &io.LimitedReader{R: src, N: quarter}
 		n, err, handled := c.nc.(*socket).spliceFrom(lr)
-		if !handled || err != nil || n != half || lr.N != 0 {
+		if !handled || err != nil || n != quarter || lr.N != 0 {
 			t.Fatalf("splice of a limited stretch: %d bytes, %v, handled %v; %d left of the limit", n, err, handled, lr.N)
+		}
+		var wrapped io.Reader // what TCPConn.WriteTo hands to a ReadFrom
+		src.(*net.TCPConn).WriteTo(readerFromFunc(func(r io.Reader) { wrapped = r }))
+		lr = &io.LimitedReader{R: wrapped, N: quarter}
+		n, err, handled = c.nc.(*socket).spliceFrom(lr)
+		if !handled || err != nil || n != quarter {
+			t.Fatalf("splice from %T: %d bytes, %v, handled %v", wrapped, n, err, handled)
 		}
 		done := make(chan error, 1)
 		go func() {
-			n, err := c.ReadFrom(src)
-			if err == nil && n != int64(len(want))-half {
-				err = fmt.Errorf("ReadFrom sent %d bytes", n)
+			n, err := io.Copy(c, src)
+			if err == nil && n != int64(len(want))-2*quarter {
+				err = fmt.Errorf("io.Copy sent %d bytes", n)
 			}
 			done <- err
 		}()
@@ -309,7 +327,19 @@ func TestAcceptedOnClosedStandardOutput(t *testing.T) {
 
 const stdoutChildEnv = "URINGNET_CLOSED_STDOUT_CHILD"
 
+// readerFromFunc is an io.Writer whose ReadFrom hands over the reader it is given.
+type readerFromFunc func(r io.Reader)
+
+func (f readerFromFunc) Write(p []byte) (int, error)         { return len(p), nil }
+func (f readerFromFunc) ReadFrom(r io.Reader) (int64, error) { f(r); return 0, nil }
+
+// writeToResetPeerWithoutStdout is the child's part; standard output being closed, it reports
+// on standard error.
 func writeToResetPeerWithoutStdout(t *testing.T) {
+	fail := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, format+"\n", args...)
+		t.FailNow()
+	}
 	ln, err := Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -320,9 +350,15 @@ func writeToResetPeerWithoutStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Stdout.Close() // descriptor 1 is now the lowest free, for the connection accepted next
+	if _, err := unix.FcntlInt(0, unix.F_GETFD, 0); err != nil {
+		fail("descriptor 0 is not open (%v): the connection would not be accepted as 1", err)
+	}
+	if _, err := unix.FcntlInt(1, unix.F_GETFD, 0); err != unix.EBADF {
+		fail("descriptor 1 is still open (%v)", err)
+	}
 	c, err := ln.Accept()
 	if err != nil {
-		t.Fatal(err)
+		fail("accept: %v", err)
 	}
 	peer.(*net.TCPConn).SetLinger(0)
 	peer.Close()
@@ -333,6 +369,6 @@ func writeToResetPeerWithoutStdout(t *testing.T) {
 	}
 	fmt.Fprintf(os.Stderr, "write failed: %v\n", werr)
 	if !errors.Is(werr, syscall.EPIPE) {
-		t.Fatalf("the last write to a reset peer: %v, want EPIPE", werr)
+		fail("the last write to a reset peer: %v, want EPIPE", werr)
 	}
 }

@@ -3,7 +3,6 @@ package fdbridge
 import (
 	"net"
 	"os"
-	"strconv"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -190,18 +189,6 @@ func tcpAddrFromRaw(rsa *unix.RawSockaddrAny, short4 bool) *net.TCPAddr {
 		return nil
 	}
 	return &v.a
-}
-
-// zoneName is the IPv6 zone of an interface index, as net names it: the interface's name, or
-// the index in decimal when there is no such interface; "" for none.
-func zoneName(index uint32) string {
-	if index == 0 {
-		return ""
-	}
-	if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
-		return ifi.Name
-	}
-	return strconv.FormatUint(uint64(index), 10)
 }
 
 // netAddr is sa as net names it: *net.TCPAddr, or *net.UDPAddr for a datagram socket's, or

@@ -107,6 +107,7 @@ type stdConn interface {
 	CloseWrite() error
 	SetReadBuffer(bytes int) error
 	SetWriteBuffer(bytes int) error
+	File() (*os.File, error)
 }
 
 // readPath is where a connection's reads come from.

@@ -51,7 +51,9 @@ type tcpOptions interface {
 	SetNoDelay(noDelay bool) error
 	SetKeepAlive(on bool) error
 	SetKeepAlivePeriod(d time.Duration) error
+	SetKeepAliveConfig(config net.KeepAliveConfig) error
 	SetLinger(sec int) error
+	MultipathTCP() (bool, error)
 }
 
 // tcp returns the connection's TCP options; an error when it is not TCP.
@@ -96,6 +98,35 @@ func (lc *Conn) SetLinger(sec int) error {
 		return err
 	}
 	return tc.SetLinger(sec)
+}
+
+// SetKeepAliveConfig turns keep-alive probes on or off and sets their idle time, interval and
+// count, as (*net.TCPConn).SetKeepAliveConfig: zero is net's default, negative leaves it.
+func (lc *Conn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
+	tc, err := lc.tcp()
+	if err != nil {
+		return err
+	}
+	return tc.SetKeepAliveConfig(config)
+}
+
+// MultipathTCP reports whether the connection uses MPTCP, as (*net.TCPConn).MultipathTCP.
+func (lc *Conn) MultipathTCP() (bool, error) {
+	tc, err := lc.tcp()
+	if err != nil {
+		return false, err
+	}
+	return tc.MultipathTCP()
+}
+
+// File returns a duplicate of the connection's descriptor, as net's File does; closing one
+// does not close the other. Reading or writing it alongside the connection interleaves with
+// what the connection (and the ring, if it serves the connection) reads and writes.
+func (lc *Conn) File() (*os.File, error) {
+	if lc.isShut(closedBit) {
+		return nil, lc.opError("file", net.ErrClosed)
+	}
+	return lc.nc.File()
 }
 
 // SetReadBuffer sets the socket's receive buffer size.

@@ -124,8 +124,70 @@ func (s *socket) SetKeepAlivePeriod(d time.Duration) error {
 	if d == 0 {
 		d = keepAliveSecs * time.Second
 	}
-	secs := int((d + time.Second - 1) / time.Second)
+	secs := ceilSeconds(d)
 	return s.control("set", func(fd int) error { return fdbridge.SetInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs) })
+}
+
+// SetKeepAliveConfig is net's: keep-alive on or off, then the idle time, interval and count
+// each, zero for net's default, negative to leave it.
+func (s *socket) SetKeepAliveConfig(config net.KeepAliveConfig) error {
+	return s.control("set", func(fd int) error {
+		if err := fdbridge.SetKeepAlive(fd, config.Enable, 0); err != nil {
+			return err
+		}
+		for _, o := range []struct{ opt, v, byDefault int }{
+			{unix.TCP_KEEPIDLE, ceilSeconds(config.Idle), keepAliveSecs},
+			{unix.TCP_KEEPINTVL, ceilSeconds(config.Interval), keepAliveSecs},
+			{unix.TCP_KEEPCNT, config.Count, keepAliveProbes},
+		} {
+			if o.v < 0 {
+				continue
+			}
+			if o.v == 0 {
+				o.v = o.byDefault
+			}
+			if err := fdbridge.SetInt(fd, unix.IPPROTO_TCP, o.opt, o.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ceilSeconds is d in whole seconds, rounded up; a negative d stays negative.
+func ceilSeconds(d time.Duration) int {
+	if d < 0 {
+		return -1
+	}
+	return int((d + time.Second - 1) / time.Second)
+}
+
+// MultipathTCP reports whether the connection is an MPTCP one that has not fallen back to TCP,
+// as net's: its protocol is MPTCP, and the kernel has MPTCP's information about it.
+func (s *socket) MultipathTCP() (bool, error) {
+	var mptcp bool
+	s.control("get", func(fd int) error {
+		proto, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL)
+		if err != nil || proto != unix.IPPROTO_MPTCP {
+			return nil
+		}
+		_, err = unix.GetsockoptInt(fd, unix.SOL_MPTCP, mptcpInfo)
+		mptcp = err != unix.EOPNOTSUPP && err != unix.ENOPROTOOPT
+		return nil
+	})
+	return mptcp, nil
+}
+
+// mptcpInfo is MPTCP_INFO (linux/mptcp.h), which x/sys/unix does not name.
+const mptcpInfo = 1
+
+// File returns a duplicate of the descriptor, named as net names its own.
+func (s *socket) File() (*os.File, error) {
+	nfd := -1
+	if err := s.control("file", func(fd int) (err error) { nfd, err = fdbridge.DupFd(fd); return err }); err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(nfd), *s.network+":"+s.laddr.String()+"->"+s.raddr.String()), nil
 }
 
 func (s *socket) SetLinger(sec int) error {

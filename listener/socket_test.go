@@ -63,21 +63,24 @@ func describeAccepted(t *testing.T, listen func(network, address string) (net.Li
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range []struct {
-		name       string
-		level, opt int
-	}{
-		{"nodelay", unix.IPPROTO_TCP, unix.TCP_NODELAY},
-		{"keepalive", unix.SOL_SOCKET, unix.SO_KEEPALIVE},
-		{"keepidle", unix.IPPROTO_TCP, unix.TCP_KEEPIDLE},
-		{"keepintvl", unix.IPPROTO_TCP, unix.TCP_KEEPINTVL},
-		{"keepcnt", unix.IPPROTO_TCP, unix.TCP_KEEPCNT},
-	} {
-		var v int
-		var gerr error
-		raw.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), o.level, o.opt) })
-		fmt.Fprintf(&b, "%s %d %v\n", o.name, v, gerr)
+	b.WriteString(describeOptions(raw))
+	mptcp, err := c.(interface{ MultipathTCP() (bool, error) }).MultipathTCP()
+	fmt.Fprintf(&b, "MPTCP %v %v\n", mptcp, err)
+	err = c.(interface {
+		SetKeepAliveConfig(net.KeepAliveConfig) error
+	}).SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 20*time.Second + 1, Interval: -1, Count: 3})
+	fmt.Fprintf(&b, "SetKeepAliveConfig: %v\n", err)
+	f, err := c.(interface{ File() (*os.File, error) }).File()
+	if err != nil {
+		t.Fatal(err)
 	}
+	fmt.Fprintf(&b, "File named for the connection: %v\n", f.Name() == network+":"+c.LocalAddr().String()+"->"+c.RemoteAddr().String())
+	fraw, err := f.SyscallConn() // not f.Fd(), which would make the shared socket blocking
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.WriteString("the File's options:\n" + describeOptions(fraw))
+	f.Close()
 
 	closed, err := os.Open(os.DevNull)
 	if err != nil {
@@ -118,9 +121,32 @@ func describeAccepted(t *testing.T, listen func(network, address string) (net.Li
 	fmt.Fprintf(&b, "deadline after Close: %s\n", describeError(c.SetDeadline(time.Now())))
 	fmt.Fprintf(&b, "option after Close: %s\n", describeError(c.(interface{ SetNoDelay(bool) error }).SetNoDelay(true)))
 	fmt.Fprintf(&b, "CloseWrite after Close: %s\n", describeError(c.(interface{ CloseWrite() error }).CloseWrite()))
+	_, err = c.(interface{ File() (*os.File, error) }).File()
+	fmt.Fprintf(&b, "File after Close: %s\n", describeError(err))
 	fmt.Fprintf(&b, "raw Control after Close: %s\n", describeError(raw.Control(func(uintptr) {})))
 	fmt.Fprintf(&b, "raw Read after Close: %s\n", describeError(raw.Read(func(uintptr) bool { return true })))
 	fmt.Fprintf(&b, "raw Write after Close: %s\n", describeError(raw.Write(func(uintptr) bool { return true })))
+	return b.String()
+}
+
+// describeOptions reads the socket options net sets on an accepted connection.
+func describeOptions(raw syscall.RawConn) string {
+	var b strings.Builder
+	for _, o := range []struct {
+		name       string
+		level, opt int
+	}{
+		{"nodelay", unix.IPPROTO_TCP, unix.TCP_NODELAY},
+		{"keepalive", unix.SOL_SOCKET, unix.SO_KEEPALIVE},
+		{"keepidle", unix.IPPROTO_TCP, unix.TCP_KEEPIDLE},
+		{"keepintvl", unix.IPPROTO_TCP, unix.TCP_KEEPINTVL},
+		{"keepcnt", unix.IPPROTO_TCP, unix.TCP_KEEPCNT},
+	} {
+		var v int
+		var err error
+		raw.Control(func(fd uintptr) { v, err = unix.GetsockoptInt(int(fd), o.level, o.opt) })
+		fmt.Fprintf(&b, "%s %d %v\n", o.name, v, err)
+	}
 	return b.String()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -92,7 +93,9 @@ func setBacklog(ln net.Listener, backlog int) error {
 // stdListener is what *net.TCPListener and *net.UnixListener have in common here.
 type stdListener interface {
 	net.Listener
+	syscall.Conn
 	SetDeadline(t time.Time) error
+	File() (*os.File, error)
 }
 
 // Listener accepts connections that the net package's poller and io_uring loops serve (see
@@ -146,6 +149,13 @@ func (l *Listener) closeSockets() error {
 	}
 	return err
 }
+
+// SyscallConn returns the listening socket's raw connection, as net's listener's: Control runs
+// on the descriptor (a program's socket options), Read and Write fail with EINVAL.
+func (l *Listener) SyscallConn() (syscall.RawConn, error) { return l.std.SyscallConn() }
+
+// File returns a duplicate of the listening socket's descriptor, as net's listener's File does.
+func (l *Listener) File() (*os.File, error) { return l.std.File() }
 
 // Addr returns the listener's address, with the port the system chose for port 0.
 func (l *Listener) Addr() net.Addr { return l.std.Addr() }

@@ -398,3 +398,36 @@ func writeToResetPeerWithoutStdout(t *testing.T) {
 		fail("the last write to a reset peer: %v, want EPIPE", werr)
 	}
 }
+
+// A listener offers what net's does to a program tuning its listening socket: SyscallConn, whose
+// Control runs on the descriptor and whose Read fails as net's does, and File, a duplicate.
+func TestListenerSyscallConnAndFileAsNets(t *testing.T) {
+	describe := func(listen func(network, address string) (net.Listener, error)) string {
+		ln, err := listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		var b strings.Builder
+		raw, err := ln.(syscall.Conn).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var accepting int
+		cerr := raw.Control(func(fd uintptr) { accepting, err = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ACCEPTCONN) })
+		fmt.Fprintf(&b, "Control: %v; listening %d %v\n", cerr, accepting, err)
+		fmt.Fprintf(&b, "Read: %v\n", raw.Read(func(uintptr) bool { return true }))
+		f, err := ln.(interface{ File() (*os.File, error) }).File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fraw, _ := f.SyscallConn()
+		fraw.Control(func(fd uintptr) { accepting, err = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ACCEPTCONN) })
+		fmt.Fprintf(&b, "File: listening %d %v\n", accepting, err)
+		f.Close()
+		return b.String()
+	}
+	if got, want := describe(Listen), describe(net.Listen); got != want {
+		t.Errorf("Listen's listener:\n%s\nnet.Listen's:\n%s", got, want)
+	}
+}

@@ -93,9 +93,6 @@ func Addrs(fd int, datagram bool) (local, remote net.Addr, err error) {
 	return local, remote, err
 }
 
-// LocalAddr returns a stream socket's local address, as Addrs does.
-func LocalAddr(fd int) (net.Addr, error) { return sockAddr(unix.SYS_GETSOCKNAME, fd, false) }
-
 // sockAddr is the socket's local (trap getsockname) or peer (getpeername) address.
 func sockAddr(trap uintptr, fd int, datagram bool) (net.Addr, error) {
 	call, get := "getsockname", unix.Getsockname

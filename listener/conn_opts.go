@@ -136,9 +136,9 @@ func (lc *Conn) SetReadBuffer(bytes int) error { return lc.nc.SetReadBuffer(byte
 func (lc *Conn) SetWriteBuffer(bytes int) error { return lc.nc.SetWriteBuffer(bytes) }
 
 // ReadFrom writes everything r yields until io.EOF (io.ReaderFrom). From a file, or from one of
-// net's connections, it is net's own, which sends with sendfile(2) or splice(2) and copies
-// nothing into the process, as net.TCPConn's does; unless the ring still holds bytes written
-// before, which go first.
+// net's connections, it is the socket's (net's own for a dialed connection), which sends with
+// sendfile(2) or splice(2) and copies nothing into the process, as net.TCPConn's does; unless
+// the ring still holds bytes written before, which go first.
 func (lc *Conn) ReadFrom(r io.Reader) (int64, error) {
 	if n, err, handled := lc.readFromByKernel(r); handled {
 		return n, err
@@ -147,7 +147,7 @@ func (lc *Conn) ReadFrom(r io.Reader) (int64, error) {
 	return n, lc.nestError("readfrom", err)
 }
 
-// readFromByKernel hands r to net's ReadFrom when net would move its bytes inside the kernel
+// readFromByKernel hands r to the socket's ReadFrom when it would move r's bytes inside the kernel
 // (r is, or limits, a descriptor's holder other than a connection of ours) and the poller may
 // write now: nothing of the ring's is still to be sent, so the order of bytes holds. The
 // write lock is held throughout, as net holds its own.

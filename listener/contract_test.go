@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -378,12 +376,7 @@ func (f *countingFile) Read(p []byte) (int, error) { f.reads++; return f.File.Re
 // file is never read into the process. Written around other writes, on every path, the bytes
 // keep their order.
 func TestReadFromFileSendsItByKernel(t *testing.T) {
-	want := make([]byte, 4<<20)
-	rand.New(rand.NewSource(1)).Read(want)
-	name := filepath.Join(t.TempDir(), "body")
-	if err := os.WriteFile(name, want, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	name, want := randomFile(t, 4<<20, 1)
 	open := func(t *testing.T) *countingFile {
 		f, err := os.Open(name)
 		if err != nil {

@@ -3,7 +3,10 @@ package listener
 import (
 	"errors"
 	"io"
+	"math/rand"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -70,4 +73,16 @@ func forEachPath(t *testing.T, f func(t *testing.T)) {
 func isOpError(err error) bool {
 	var oe *net.OpError
 	return errors.As(err, &oe)
+}
+
+// randomFile writes size bytes drawn from seed to a file of the test's and returns its name
+// and the bytes.
+func randomFile(t *testing.T, size int, seed int64) (name string, content []byte) {
+	content = make([]byte, size)
+	rand.New(rand.NewSource(seed)).Read(content)
+	name = filepath.Join(t.TempDir(), "body")
+	if err := os.WriteFile(name, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return name, content
 }

@@ -163,9 +163,9 @@ func (l *Listener) Addr() net.Addr { return l.std.Addr() }
 // SetDeadline sets the deadline of Accept calls, blocked and future; the zero time means none.
 func (l *Listener) SetDeadline(t time.Time) error {
 	if l.tcp != nil {
-		if err := l.tcp.f.SetDeadline(t); err != nil {
-			return netError("", err) // as net's listener, the poller's error bare
-		}
+		// Accept waits on the acceptor's duplicate alone. As net's listener, the poller's
+		// error bare.
+		return netError("", l.tcp.f.SetDeadline(t))
 	}
 	return l.std.SetDeadline(t)
 }

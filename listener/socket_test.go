@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"syscall"
@@ -268,16 +267,11 @@ func TestCloseSucceedsWhileTheWokenAcceptCloses(t *testing.T) {
 	}
 }
 
-// io.Copy of a file to a connection (os.File's WriteTo) sends it in the kernel, and after what
-// the ring still holds of earlier writes: the connection's raw connection does not offer os
-// the descriptor to send past the connection's ReadFrom. Accepted and dialed, on every path.
+// io.Copy of a file to a connection (os.File's WriteTo) sends it after what the ring still
+// holds of earlier writes: the connection's raw connection does not offer os the descriptor
+// (net's PollFD) to sendfile past the connection's ReadFrom. Accepted and dialed, on every path.
 func TestCopyOfAFileKeepsOrder(t *testing.T) {
-	want := make([]byte, 1<<20)
-	rand.New(rand.NewSource(3)).Read(want)
-	name := filepath.Join(t.TempDir(), "body")
-	if err := os.WriteFile(name, want, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	name, want := randomFile(t, 1<<20, 3)
 	for _, dialed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "accepted", true: "dialed"}[dialed], func(t *testing.T) {
 			forEachPath(t, func(t *testing.T) {

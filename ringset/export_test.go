@@ -10,6 +10,9 @@ func (s *Set) PassedDescriptors(i int) int64 { return s.loops[i].passed.Load() }
 // Installs is how many regular descriptors loop i has installed for its connections.
 func (s *Set) Installs(i int) int64 { return s.loops[i].installs.Load() }
 
+// HandOffs is how many of loop i's waits gave its P to the runtime as they began.
+func (s *Set) HandOffs(i int) int64 { return s.loops[i].handOffs.Load() }
+
 // ListenerKind says how the set's listeners were made: "direct" (born as direct descriptors by
 // ring operations) or "regular" (by the standard library, then placed in a ring's table).
 func (s *Set) ListenerKind() string {

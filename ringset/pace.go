@@ -94,10 +94,27 @@ const runnableMetric = "/sched/goroutines/runnable:goroutines"
 // cannot say, assumes one is. Stepping aside costs a hand-off of the P and back (the loop's
 // goroutine is locked to its thread), worth paying only for someone.
 func (p *pace) goroutinesWaiting() bool {
+	n, known := p.runnableGoroutines()
+	return !known || n > 0
+}
+
+// goroutinesQueued reports whether goroutines are known to be waiting for a P; false where the
+// runtime cannot say.
+func (p *pace) goroutinesQueued() bool {
+	n, known := p.runnableGoroutines()
+	return known && n > 0
+}
+
+// runnableGoroutines is the runtime's count of goroutines ready to run but not running, and
+// whether the runtime keeps it.
+func (p *pace) runnableGoroutines() (n uint64, known bool) {
 	p.runnable[0].Name = runnableMetric
 	metrics.Read(p.runnable[:])
 	v := p.runnable[0].Value
-	return v.Kind() != metrics.KindUint64 || v.Uint64() > 0
+	if v.Kind() != metrics.KindUint64 {
+		return 0, false
+	}
+	return v.Uint64(), true
 }
 
 // isNews reports whether a completion came from outside the loop: anything but the completion
@@ -131,7 +148,15 @@ const handOffAfter = 50 * time.Microsecond
 // requests served in between. So a loop that shares the Ps waits a short while holding its P,
 // long enough for most waits under load, and hands it over only for the rest: a wait that comes
 // back empty submitted everything, so the second call only waits.
+//
+// A loop whose work runs on goroutines (NeverPoll) hands its P over at once whenever goroutines
+// are waiting for one: those it has just woken sit on its own P's queue, and on one processor
+// they would wait for the monitor while the CPU idles. With nobody waiting it keeps the P, and
+// a completion finds it still there.
 func (l *loop) wait(d time.Duration) error {
+	if l.set.cfg.NeverPoll && l.pace.goroutinesQueued() {
+		return l.waitHandingOff(d)
+	}
 	if d <= handOffAfter || !sharingPs() {
 		_, err := l.ring.SubmitAndWaitTimeout(1, d)
 		return err
@@ -140,8 +165,14 @@ func (l *loop) wait(d time.Duration) error {
 	if err != poller.ErrTimedOut || l.ring.CQReady() > 0 {
 		return err
 	}
+	return l.waitHandingOff(d - handOffAfter)
+}
+
+// waitHandingOff is wait with the P given to the runtime as the call begins.
+func (l *loop) waitHandingOff(d time.Duration) error {
+	l.handOffs.Add(1)
 	l.ring.HandOffWhileWaiting(true)
-	_, err = l.ring.SubmitAndWaitTimeout(1, d-handOffAfter)
+	_, err := l.ring.SubmitAndWaitTimeout(1, d)
 	l.ring.HandOffWhileWaiting(false)
 	return err
 }

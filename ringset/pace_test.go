@@ -185,3 +185,36 @@ func TestGoroutinesWaiting(t *testing.T) {
 		runtime.Gosched()
 	}
 }
+
+// A loop whose work runs on goroutines (NeverPoll) gives its P to the runtime as a wait begins
+// when goroutines are waiting for one: on one P, a goroutine the loop has just made runnable
+// runs while the loop waits, not at the runtime monitor's next look. A loop that paces itself,
+// with a P of its own, keeps it.
+func TestLoopHandsItsPToTheGoroutinesItWoke(t *testing.T) {
+	if !(&pace{}).goroutinesQueued() {
+		sample := [1]metrics.Sample{{Name: runnableMetric}}
+		if metrics.Read(sample[:]); sample[0].Value.Kind() != metrics.KindUint64 {
+			t.Skipf("this runtime (%s) has no %s: a loop never knows that goroutines wait, and keeps its P", runtime.Version(), runnableMetric)
+		}
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for _, neverPoll := range []bool{true, false} {
+		t.Run(fmt.Sprintf("NeverPoll=%v", neverPoll), func(t *testing.T) {
+			s := startSet(t, Config{Loops: 1, NeverPoll: neverPoll}, &echo{})
+			before := s.HandOffs(0)
+			for range 10 {
+				ran := make(chan struct{})
+				if err := s.Post(0, func() { go func() { close(ran) }() }); err != nil {
+					t.Fatal(err)
+				}
+				<-ran
+			}
+			switch got := s.HandOffs(0) - before; {
+			case neverPoll && got == 0:
+				t.Fatal("the loop woke goroutines on its only P and waited holding it")
+			case !neverPoll && got != 0:
+				t.Fatalf("a paced loop with a P of its own handed it over %d times", got)
+			}
+		})
+	}
+}

@@ -26,9 +26,11 @@ import (
 // Read or Write comes first after the interval (so an idle program does not wake for it). The
 // mean wait of an interval swings widely with the operating system's own scheduling, so the
 // answer changes only after ringStreak intervals in a row agree: the ring once their waits
-// averaged ringOnWait or more, the poller once they averaged under ringOffWait. A program at
-// half its capacity now and then has an interval above ringOnWait, rarely two in a row; the
-// gap between the thresholds keeps the answer from flapping.
+// averaged ringOnWait or more (ringOffWait or more while the process keeps every processor
+// busy), the poller once they averaged under ringOffWait (unless the ring serves and every
+// processor stays busy: classifyLoad). A program at half its capacity now and then has an interval above
+// ringOnWait, rarely two in a row; the gap between the thresholds keeps the answer from
+// flapping.
 //
 // Queueing says the ring may win, not that it will: where each message is one small read and
 // one small write, too few share an io_uring_enter to pay for its wake-ups, and the ring serves
@@ -126,11 +128,12 @@ const (
 // look reads the scheduler's latency histogram and the meter, and decides.
 func (p *pathPolicy) look(now int64) {
 	p.due.Store(now + int64(lookInterval))
-	p.decide(now, p.schedLoad(), p.meter.interval(now))
+	iv := p.meter.interval(now)
+	p.decide(now, p.schedLoad(iv), iv)
 }
 
-// schedLoad is the load the scheduler's waits since the last look show.
-func (p *pathPolicy) schedLoad() schedLoad {
+// schedLoad is the load the scheduler's waits since the last look show, over iv.
+func (p *pathPolicy) schedLoad(iv interval) schedLoad {
 	metrics.Read(p.samples)
 	if p.samples[0].Value.Kind() != metrics.KindFloat64Histogram {
 		return schedQuiet // a runtime without the metric: the poller serves, as net would
@@ -151,13 +154,29 @@ func (p *pathPolicy) schedLoad() schedLoad {
 		waits += d
 		total += float64(d) * bucketMiddle(h.Buckets[i], h.Buckets[i+1])
 	}
-	if waits < ringMinWaits {
-		return schedQuiet
+	var mean time.Duration
+	if waits > 0 {
+		mean = time.Duration(total / float64(waits) * float64(time.Second))
 	}
-	switch mean := time.Duration(total / float64(waits) * float64(time.Second)); {
-	case mean >= ringOnWait:
+	return classifyLoad(waits, mean, iv.saturated(), p.ring.Load())
+}
+
+// classifyLoad is what one interval says, in which waits of the goroutines made runnable were
+// sampled and waited meanWait on average, the process's processors saturated or not, the ring
+// serving or not:
+//   - queueing, the ring may pay: waits of ringOnWait or more, or of ringOffWait or more while
+//     the processors are saturated. A saturated program on one processor queues less than one
+//     on two, and saturation is what the ring's batching relieves.
+//   - quiet, the poller serves: waits under ringOffWait, or too few waits to say; but not while
+//     the ring serves a saturated process: a ring that brought the waits down while the
+//     processors stay busy is doing what it was kept for.
+func classifyLoad(waits uint64, meanWait time.Duration, saturated, onRing bool) schedLoad {
+	switch {
+	case waits < ringMinWaits:
+		return schedQuiet
+	case meanWait >= ringOnWait, meanWait >= ringOffWait && saturated:
 		return schedQueueing
-	case mean < ringOffWait:
+	case meanWait < ringOffWait && !(saturated && onRing):
 		return schedQuiet
 	}
 	return schedBetween

@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -32,6 +33,8 @@ const (
 	ringFaster    = 1.05
 	ringNotSlower = 0.85
 	ringCheaper   = 0.8
+	// saturatedShare of its processors' time is a process at its capacity.
+	saturatedShare = 0.9
 )
 
 // interval is what one look's interval held.
@@ -53,6 +56,12 @@ func (a *interval) add(b interval) {
 func (a interval) since(b interval) interval {
 	return interval{dt: a.dt - b.dt, cpu: a.cpu - b.cpu, bytes: a.bytes - b.bytes,
 		ringCalls: a.ringCalls - b.ringCalls, pollerCalls: a.pollerCalls - b.pollerCalls}
+}
+
+// saturated reports whether the process kept its processors busy through the interval: it
+// used saturatedShare of GOMAXPROCS processors' time or more.
+func (a interval) saturated() bool {
+	return a.dt > 0 && float64(a.cpu) >= saturatedShare*float64(a.dt)*float64(runtime.GOMAXPROCS(0))
 }
 
 // meter reads what moved since its last reading. (The first reading spans the time since the

@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
@@ -292,5 +293,56 @@ func TestTrialAbandonedWhenQueueingStops(t *testing.T) {
 	r.interval(schedQueueing, 0, 0)
 	if !r.p.trial.running() {
 		t.Fatal("queueing again: no trial at once")
+	}
+}
+
+// An interval's load: queueing once goroutines wait ringOnWait, or ringOffWait while every
+// processor is busy; quiet under ringOffWait, or with too few waits sampled to say, except
+// while the ring serves a saturated process; between otherwise.
+func TestClassifyLoad(t *testing.T) {
+	const many = 10 * ringMinWaits
+	for _, c := range []struct {
+		name              string
+		waits             uint64
+		mean              time.Duration
+		saturated, onRing bool
+		want              schedLoad
+	}{
+		{"long waits", many, ringOnWait, false, false, schedQueueing},
+		{"long waits, saturated, on the ring", many, 2 * ringOnWait, true, true, schedQueueing},
+		{"middling waits", many, ringOnWait - 1, false, false, schedBetween},
+		{"middling waits, on the ring", many, ringOnWait - 1, false, true, schedBetween},
+		{"middling waits, saturated", many, ringOffWait, true, false, schedQueueing},
+		{"short waits", many, ringOffWait - 1, false, false, schedQuiet},
+		{"short waits, on the ring", many, ringOffWait - 1, false, true, schedQuiet},
+		{"short waits, saturated (goroutines run at once)", many, ringOffWait / 4, true, false, schedQuiet},
+		{"short waits, saturated, on the ring (the ring doing its work)", many, ringOffWait / 4, true, true, schedBetween},
+		{"too few waits to say", ringMinWaits - 1, 10 * ringOnWait, true, true, schedQuiet},
+	} {
+		if got := classifyLoad(c.waits, c.mean, c.saturated, c.onRing); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+// A process is saturated when it used saturatedShare of its processors' time or more.
+func TestIntervalSaturated(t *testing.T) {
+	procs := int64(runtime.GOMAXPROCS(0))
+	dt := int64(lookInterval)
+	for _, c := range []struct {
+		cpu  int64
+		want bool
+	}{
+		{procs * dt, true},
+		{int64(saturatedShare*float64(procs*dt)) + 1, true},
+		{int64(saturatedShare*float64(procs*dt)) - int64(time.Millisecond), false},
+		{0, false},
+	} {
+		if got := (interval{dt: dt, cpu: c.cpu}).saturated(); got != c.want {
+			t.Errorf("CPU %v over %v on %d processors: saturated %v, want %v", time.Duration(c.cpu), time.Duration(dt), procs, got, c.want)
+		}
+	}
+	if (interval{}).saturated() {
+		t.Error("an empty interval is saturated")
 	}
 }

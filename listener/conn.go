@@ -39,6 +39,10 @@ type Conn struct {
 	link     atomic.Pointer[ringLink]
 	shut     atomic.Uint32 // closedBit, readShutBit, writeShutBit, adoptedBit
 	readPath readPath      // under rmu
+	// reads and writes count the connection's Reads and Writes that moved bytes (under rmu
+	// and wmu); every callSample-th reaches the policy's meter, which so sees how many writes
+	// follow a read without an atomic add per call.
+	reads, writes uint8
 }
 
 // The bits of Conn.shut.
@@ -142,7 +146,7 @@ func (lc *Conn) Read(p []byte) (int, error) {
 				continue
 			}
 			n, err := lc.nc.Read(p)
-			paths.count(n, false)
+			lc.countRead(n, false)
 			return n, err
 		case ringReads:
 			if !onRing {
@@ -152,7 +156,7 @@ func (lc *Conn) Read(p []byte) (int, error) {
 		}
 		n, err, left := lc.ringSide().read(p, lc.readPath == leavingRing)
 		if !left {
-			paths.count(n, true)
+			lc.countRead(n, true)
 			return n, err
 		}
 		lc.readPath, onRing = pollerReads, false
@@ -175,12 +179,33 @@ func (lc *Conn) Write(p []byte) (int, error) {
 	// so): only then may the poller's writes follow.
 	if r != nil && (onRing || !r.idle()) {
 		n, err := r.write(p)
-		paths.count(n, true)
+		lc.countWrite(n, true)
 		return n, err
 	}
 	n, err := lc.nc.Write(p)
-	paths.count(n, false)
+	lc.countWrite(n, false)
 	return n, err
+}
+
+// countRead counts a Read that returned n bytes, served on the ring or not, for the policy: its
+// meter while a trial runs, and every callSample-th Read that returned bytes always.
+func (lc *Conn) countRead(n int, onRing bool) {
+	if n > 0 {
+		if lc.reads++; lc.reads%callSample == 0 {
+			paths.meter.reads.Add(1)
+		}
+	}
+	paths.count(n, onRing)
+}
+
+// countWrite is countRead for a Write.
+func (lc *Conn) countWrite(n int, onRing bool) {
+	if n > 0 {
+		if lc.writes++; lc.writes%callSample == 0 {
+			paths.meter.writes.Add(1)
+		}
+	}
+	paths.count(n, onRing)
 }
 
 // Close closes the connection. Blocked and later operations fail with an error wrapping

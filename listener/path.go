@@ -32,6 +32,10 @@ import (
 // ringOnWait, rarely two in a row; the gap between the thresholds keeps the answer from
 // flapping.
 //
+// Queueing is one sign that the ring may pay; connections that write many times for each read
+// (replies to pipelined requests) are another, whatever the waits: the poller makes a system
+// call for each write, the ring sends what a connection wrote meanwhile in one.
+//
 // Queueing says the ring may win, not that it will: where each message is one small read and
 // one small write, too few share an io_uring_enter to pay for its wake-ups, and the ring serves
 // fewer of them. So the ring is tried first (trial.go): over a few intervals on the path
@@ -116,13 +120,13 @@ func (p *pathPolicy) count(n int, onRing bool) {
 	}
 }
 
-// schedLoad is what an interval of the scheduler's waits says.
+// schedLoad is what an interval says: the scheduler's waits and what the connections did.
 type schedLoad uint8
 
 const (
-	schedQuiet    schedLoad = iota // waits under ringOffWait, or too few to say
-	schedBetween                   // neither
-	schedQueueing                  // waits of ringOnWait or more
+	schedQuiet      schedLoad = iota // waits under ringOffWait, or too few to say
+	schedBetween                     // neither
+	schedRingMayPay                  // queueing or pipelining: the ring may serve better (classifyLoad)
 )
 
 // look reads the scheduler's latency histogram and the meter, and decides.
@@ -158,25 +162,27 @@ func (p *pathPolicy) schedLoad(iv interval) schedLoad {
 	if waits > 0 {
 		mean = time.Duration(total / float64(waits) * float64(time.Second))
 	}
-	return classifyLoad(waits, mean, iv.saturated(), p.ring.Load())
+	return classifyLoad(iv, waits, mean, p.ring.Load())
 }
 
-// classifyLoad is what one interval says, in which waits of the goroutines made runnable were
-// sampled and waited meanWait on average, the process's processors saturated or not, the ring
-// serving or not:
-//   - queueing, the ring may pay: waits of ringOnWait or more, or of ringOffWait or more while
-//     the processors are saturated. A saturated program on one processor queues less than one
-//     on two, and saturation is what the ring's batching relieves.
+// classifyLoad is what one interval (iv) says, in which waits of the goroutines made runnable
+// were sampled and waited meanWait on average, the ring serving or not:
+//   - the ring may pay: the connections were pipelined (many writes for each read, which the
+//     ring sends together); or goroutines waited ringOnWait, or ringOffWait while every
+//     processor was busy (a saturated program on one processor queues less than one on two,
+//     and saturation is what the ring's batching relieves).
 //   - quiet, the poller serves: waits under ringOffWait, or too few waits to say; but not while
-//     the ring serves a saturated process: a ring that brought the waits down while the
-//     processors stay busy is doing what it was kept for.
-func classifyLoad(waits uint64, meanWait time.Duration, saturated, onRing bool) schedLoad {
+//     the ring serves a saturated process or a busy one (iv.busy): the ring's batching brings
+//     the waits down, and the load it serves is still there.
+func classifyLoad(iv interval, waits uint64, meanWait time.Duration, onRing bool) schedLoad {
 	switch {
-	case waits < ringMinWaits:
-		return schedQuiet
-	case meanWait >= ringOnWait, meanWait >= ringOffWait && saturated:
-		return schedQueueing
-	case meanWait < ringOffWait && !(saturated && onRing):
+	case iv.pipelined():
+		return schedRingMayPay
+	case waits >= ringMinWaits && (meanWait >= ringOnWait || meanWait >= ringOffWait && iv.saturated()):
+		return schedRingMayPay
+	case onRing && (iv.saturated() || iv.busy()):
+		return schedBetween
+	case waits < ringMinWaits || meanWait < ringOffWait:
 		return schedQuiet
 	}
 	return schedBetween
@@ -207,7 +213,7 @@ func (p *pathPolicy) decide(now int64, load schedLoad, iv interval) {
 		// from time to time while it lasts.
 		if load != schedQuiet {
 			p.streak = 0
-			if load == schedQueueing && p.trial.mayStart(now) {
+			if load == schedRingMayPay && p.trial.mayStart(now) {
 				p.startTrial()
 			}
 			return
@@ -218,7 +224,7 @@ func (p *pathPolicy) decide(now int64, load schedLoad, iv interval) {
 			p.trial.forget()
 		}
 	default:
-		if load != schedQueueing {
+		if load != schedRingMayPay {
 			p.streak = 0
 			if load == schedQuiet {
 				if p.quiet++; p.quiet >= ringStreak {

@@ -35,6 +35,15 @@ const (
 	ringCheaper   = 0.8
 	// saturatedShare of its processors' time is a process at its capacity.
 	saturatedShare = 0.9
+	// A connection's every callSample-th Read and Write is counted. Connections that wrote
+	// writesPerRead times for each read, and pipelinedWrites times callSample times in an
+	// interval (about 10,000 writes a second), are pipelined.
+	callSample      = 16
+	writesPerRead   = 4
+	pipelinedWrites = 64
+	// busyCalls times callSample reads and writes in an interval (about 10,000 a second) keep
+	// a ring serving whatever the waits.
+	busyCalls = 64
 )
 
 // interval is what one look's interval held.
@@ -42,6 +51,7 @@ type interval struct {
 	dt, cpu                int64  // its length and the process's CPU time in it, in nanoseconds
 	bytes                  uint64 // what Read and Write moved, while a trial runs
 	ringCalls, pollerCalls uint64 // Reads and Writes served on each path, while a trial runs
+	reads, writes          uint64 // Reads and Writes made, in callSample calls of a connection
 }
 
 func (a *interval) add(b interval) {
@@ -50,12 +60,15 @@ func (a *interval) add(b interval) {
 	a.bytes += b.bytes
 	a.ringCalls += b.ringCalls
 	a.pollerCalls += b.pollerCalls
+	a.reads += b.reads
+	a.writes += b.writes
 }
 
 // since is what the counters a held more than at b.
 func (a interval) since(b interval) interval {
 	return interval{dt: a.dt - b.dt, cpu: a.cpu - b.cpu, bytes: a.bytes - b.bytes,
-		ringCalls: a.ringCalls - b.ringCalls, pollerCalls: a.pollerCalls - b.pollerCalls}
+		ringCalls: a.ringCalls - b.ringCalls, pollerCalls: a.pollerCalls - b.pollerCalls,
+		reads: a.reads - b.reads, writes: a.writes - b.writes}
 }
 
 // saturated reports whether the process kept its processors busy through the interval: it
@@ -64,16 +77,30 @@ func (a interval) saturated() bool {
 	return a.dt > 0 && float64(a.cpu) >= saturatedShare*float64(a.dt)*float64(runtime.GOMAXPROCS(0))
 }
 
+// busy reports whether the connections made busyCalls reads and writes that moved bytes, or
+// more, in the interval.
+func (a interval) busy() bool { return a.reads+a.writes >= busyCalls }
+
+// pipelined reports whether the connections wrote writesPerRead times or more for each read,
+// often enough to matter: replies to pipelined requests, or replies written in pieces. The
+// poller makes a system call for each write; the ring sends what a connection wrote meanwhile
+// in one.
+func (a interval) pipelined() bool {
+	return a.writes >= pipelinedWrites && a.writes >= writesPerRead*a.reads
+}
+
 // meter reads what moved since its last reading. (The first reading spans the time since the
 // policy's start; no trial runs then to use it.)
 type meter struct {
 	moved                  atomic.Uint64
 	ringCalls, pollerCalls atomic.Uint64
-	last                   interval // the counters (and time) at the last reading, dt as a time
+	reads, writes          atomic.Uint64 // always counted, in callSample calls of a connection
+	last                   interval      // the counters (and time) at the last reading, dt as a time
 }
 
 func (m *meter) interval(now int64) interval {
-	cur := interval{dt: now, cpu: processCPU(), bytes: m.moved.Load(), ringCalls: m.ringCalls.Load(), pollerCalls: m.pollerCalls.Load()}
+	cur := interval{dt: now, cpu: processCPU(), bytes: m.moved.Load(), ringCalls: m.ringCalls.Load(),
+		pollerCalls: m.pollerCalls.Load(), reads: m.reads.Load(), writes: m.writes.Load()}
 	iv := cur.since(m.last)
 	m.last = cur
 	return iv

@@ -1,6 +1,9 @@
 package listener
 
 import (
+	"errors"
+	"io"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -40,7 +43,7 @@ func (r *policyRun) startTrialOnThePoller(bytes uint64) {
 	r.t.Helper()
 	for range ringStreak + trialSettle + trialMeasure {
 		r.wantRing(false, "queueing, then the trial's side on the poller")
-		r.interval(schedQueueing, bytes, 0)
+		r.interval(schedRingMayPay, bytes, 0)
 	}
 }
 
@@ -71,27 +74,27 @@ func (r *policyRun) wantRing(want bool, when string) {
 // wins goes on serving, so the connections moved once.
 func TestRingTriedAndKeptWhereItWins(t *testing.T) {
 	r := newPolicyRun(t)
-	r.interval(schedQueueing, 100_000, 0) // the load starting
+	r.interval(schedRingMayPay, 100_000, 0) // the load starting
 	r.wantRing(false, "one interval of queueing")
-	r.interval(schedQueueing, 100_000, 0)
+	r.interval(schedRingMayPay, 100_000, 0)
 	if !r.p.trial.running() {
 		t.Fatal("two intervals of queueing: no trial")
 	}
 	r.wantRing(false, "the trial measures the poller first")
-	r.interval(schedQueueing, 1_000_000, 0) // not measured
+	r.interval(schedRingMayPay, 1_000_000, 0) // not measured
 	for range trialMeasure {
 		r.wantRing(false, "the poller measured")
-		r.interval(schedQueueing, 1_000_000, 0)
+		r.interval(schedRingMayPay, 1_000_000, 0)
 	}
 	r.wantRing(true, "the poller measured: the ring's turn")
-	r.interval(schedQueueing, 100_000, 900) // moving over: not measured
-	r.interval(schedQueueing, 200_000, 100) // still moving
+	r.interval(schedRingMayPay, 100_000, 900) // moving over: not measured
+	r.interval(schedRingMayPay, 200_000, 100) // still moving
 	if !r.p.trial.running() || r.p.trial.measured != 0 {
 		t.Fatalf("the trial measured intervals with calls the poller served in them (settled %d, measured %d)", r.p.trial.settled, r.p.trial.measured)
 	}
 	for range trialMeasure {
 		r.wantRing(true, "the ring measured")
-		r.interval(schedQueueing, 1_300_000, 0)
+		r.interval(schedRingMayPay, 1_300_000, 0)
 	}
 	r.wantRing(true, "the ring moved 1.3x the bytes")
 	if r.p.trial.running() {
@@ -111,11 +114,11 @@ func TestRingThatLosesIsTriedLessOften(t *testing.T) {
 		t.Helper()
 		r.wantRing(false, when+": the trial, on the poller")
 		for range trialSettle + trialMeasure {
-			r.interval(schedQueueing, 1_000_000, 0)
+			r.interval(schedRingMayPay, 1_000_000, 0)
 		}
 		r.wantRing(true, when+": the ring's turn")
 		for range trialSettle + trialMeasure {
-			r.interval(schedQueueing, 700_000, 0)
+			r.interval(schedRingMayPay, 700_000, 0)
 		}
 		r.wantRing(false, when+": the ring moved 0.7x the bytes")
 		if r.p.trial.running() {
@@ -125,7 +128,7 @@ func TestRingThatLosesIsTriedLessOften(t *testing.T) {
 	// queueingFor runs queueing intervals on the poller for d and says whether a trial began.
 	queueingFor := func(d time.Duration) bool {
 		for end := r.now + int64(d); r.now < end; {
-			r.interval(schedQueueing, 1_000_000, 0)
+			r.interval(schedRingMayPay, 1_000_000, 0)
 			if r.p.trial.running() {
 				return true
 			}
@@ -186,25 +189,25 @@ func TestRingThatWonIsTriedAgain(t *testing.T) {
 	r := newPolicyRun(t)
 	r.startTrialOnThePoller(1_000_000)
 	for range trialSettle + trialMeasure {
-		r.interval(schedQueueing, 1_300_000, 0)
+		r.interval(schedRingMayPay, 1_300_000, 0)
 	}
 	r.wantRing(true, "the ring won")
 	for end := r.now + int64(recheckAfter) - int64(lookInterval); r.now < end; {
-		r.interval(schedQueueing, 1_300_000, 0)
+		r.interval(schedRingMayPay, 1_300_000, 0)
 		if r.p.trial.running() {
 			t.Fatal("tried again before recheckAfter")
 		}
 	}
-	r.interval(schedQueueing, 1_300_000, 0)
-	r.interval(schedQueueing, 1_300_000, 0)
+	r.interval(schedRingMayPay, 1_300_000, 0)
+	r.interval(schedRingMayPay, 1_300_000, 0)
 	if !r.p.trial.running() || !r.p.metering.Load() {
 		t.Fatalf("not tried again after recheckAfter (trial %v, metering %v)", r.p.trial.running(), r.p.metering.Load())
 	}
 	for r.p.ring.Load() {
-		r.interval(schedQueueing, 1_000_000, 0) // the load has changed: the ring moves less
+		r.interval(schedRingMayPay, 1_000_000, 0) // the load has changed: the ring moves less
 	}
 	for range trialSettle + trialMeasure {
-		r.interval(schedQueueing, 1_300_000, 0)
+		r.interval(schedRingMayPay, 1_300_000, 0)
 	}
 	r.wantRing(false, "the poller moved 1.3x the ring's bytes")
 }
@@ -214,14 +217,14 @@ func TestRingThatWonIsTriedAgain(t *testing.T) {
 // most of a second, until the load began: it measured no bytes, and the ring lost by default.)
 func TestTrialWaitsThroughIntervalsWithoutCalls(t *testing.T) {
 	r := newPolicyRun(t)
-	r.interval(schedQueueing, 0, 0)
-	r.interval(schedQueueing, 0, 0)
+	r.interval(schedRingMayPay, 0, 0)
+	r.interval(schedRingMayPay, 0, 0)
 	if !r.p.trial.running() {
 		t.Fatal("two intervals of queueing: no trial")
 	}
 	idle := func() {
 		r.now += int64(8 * lookInterval)
-		r.p.decide(r.now, schedQueueing, interval{dt: int64(8 * lookInterval)})
+		r.p.decide(r.now, schedRingMayPay, interval{dt: int64(8 * lookInterval)})
 	}
 	for range 5 {
 		idle()
@@ -229,19 +232,19 @@ func TestTrialWaitsThroughIntervalsWithoutCalls(t *testing.T) {
 	if r.p.trial.phase != trialOnPoller || r.p.trial.settled != 0 || r.p.trial.measured != 0 {
 		t.Fatalf("intervals without calls counted: phase %d, settled %d, measured %d", r.p.trial.phase, r.p.trial.settled, r.p.trial.measured)
 	}
-	r.interval(schedQueueing, 100_000, 0) // the load begins: not measured
+	r.interval(schedRingMayPay, 100_000, 0) // the load begins: not measured
 	idle()
 	for range trialMeasure {
 		r.wantRing(false, "the poller measured")
-		r.interval(schedQueueing, 1_000_000, 0)
+		r.interval(schedRingMayPay, 1_000_000, 0)
 	}
 	r.wantRing(true, "the poller measured: the ring's turn")
 	idle()
-	r.interval(schedQueueing, 500_000, 900) // moving over: not measured
+	r.interval(schedRingMayPay, 500_000, 900) // moving over: not measured
 	for range trialMeasure {
 		idle()
 		r.wantRing(true, "the ring measured")
-		r.interval(schedQueueing, 1_300_000, 0)
+		r.interval(schedRingMayPay, 1_300_000, 0)
 	}
 	r.wantRing(true, "the ring moved 1.3x the bytes")
 	if r.p.trial.running() {
@@ -253,8 +256,8 @@ func TestTrialWaitsThroughIntervalsWithoutCalls(t *testing.T) {
 // up to lastRecheck: each trial moves every busy connection to the poller and back.
 func TestRingThatKeepsWinningIsTriedLessOften(t *testing.T) {
 	r := newPolicyRun(t)
-	r.interval(schedQueueing, 1_000_000, 0)
-	r.interval(schedQueueing, 1_000_000, 0)
+	r.interval(schedRingMayPay, 1_000_000, 0)
+	r.interval(schedRingMayPay, 1_000_000, 0)
 	want := recheckAfter
 	for round := range 6 {
 		if !r.p.trial.running() {
@@ -265,12 +268,12 @@ func TestRingThatKeepsWinningIsTriedLessOften(t *testing.T) {
 			if r.p.ring.Load() {
 				bytes = 1_300_000
 			}
-			r.interval(schedQueueing, bytes, 0)
+			r.interval(schedRingMayPay, bytes, 0)
 		}
 		r.wantRing(true, "the ring won")
 		won := r.now
 		for !r.p.trial.running() {
-			r.interval(schedQueueing, 1_300_000, 0)
+			r.interval(schedRingMayPay, 1_300_000, 0)
 		}
 		if gap := time.Duration(r.now - won); gap < want || gap > want+lookInterval {
 			t.Fatalf("round %d: tried again %v after a win, want %v", round, gap, want)
@@ -289,37 +292,50 @@ func TestTrialAbandonedWhenQueueingStops(t *testing.T) {
 	if r.p.trial.running() {
 		t.Fatal("the trial still runs")
 	}
-	r.interval(schedQueueing, 0, 0)
-	r.interval(schedQueueing, 0, 0)
+	r.interval(schedRingMayPay, 0, 0)
+	r.interval(schedRingMayPay, 0, 0)
 	if !r.p.trial.running() {
 		t.Fatal("queueing again: no trial at once")
 	}
 }
 
-// An interval's load: queueing once goroutines wait ringOnWait, or ringOffWait while every
-// processor is busy; quiet under ringOffWait, or with too few waits sampled to say, except
-// while the ring serves a saturated process; between otherwise.
+// An interval's load: the ring may pay once the connections write writesPerRead times per
+// read, often enough, or goroutines wait ringOnWait, or ringOffWait while every processor is
+// busy; quiet under ringOffWait, or with too few waits sampled to say, except while the ring
+// serves a saturated process or a busy one; between otherwise.
 func TestClassifyLoad(t *testing.T) {
 	const many = 10 * ringMinWaits
+	procs := int64(runtime.GOMAXPROCS(0))
+	idle := interval{dt: int64(lookInterval)}
+	saturated := interval{dt: int64(lookInterval), cpu: procs * int64(lookInterval)}
+	busy := interval{dt: int64(lookInterval), reads: busyCalls / 2, writes: busyCalls / 2}
+	pipelined := interval{dt: int64(lookInterval), reads: pipelinedWrites / writesPerRead, writes: pipelinedWrites}
 	for _, c := range []struct {
-		name              string
-		waits             uint64
-		mean              time.Duration
-		saturated, onRing bool
-		want              schedLoad
+		name   string
+		iv     interval
+		waits  uint64
+		mean   time.Duration
+		onRing bool
+		want   schedLoad
 	}{
-		{"long waits", many, ringOnWait, false, false, schedQueueing},
-		{"long waits, saturated, on the ring", many, 2 * ringOnWait, true, true, schedQueueing},
-		{"middling waits", many, ringOnWait - 1, false, false, schedBetween},
-		{"middling waits, on the ring", many, ringOnWait - 1, false, true, schedBetween},
-		{"middling waits, saturated", many, ringOffWait, true, false, schedQueueing},
-		{"short waits", many, ringOffWait - 1, false, false, schedQuiet},
-		{"short waits, on the ring", many, ringOffWait - 1, false, true, schedQuiet},
-		{"short waits, saturated (goroutines run at once)", many, ringOffWait / 4, true, false, schedQuiet},
-		{"short waits, saturated, on the ring (the ring doing its work)", many, ringOffWait / 4, true, true, schedBetween},
-		{"too few waits to say", ringMinWaits - 1, 10 * ringOnWait, true, true, schedQuiet},
+		{"long waits", idle, many, ringOnWait, false, schedRingMayPay},
+		{"long waits, saturated, on the ring", saturated, many, 2 * ringOnWait, true, schedRingMayPay},
+		{"middling waits", busy, many, ringOnWait - 1, false, schedBetween},
+		{"middling waits, on the ring", idle, many, ringOnWait - 1, true, schedBetween},
+		{"middling waits, saturated", saturated, many, ringOffWait, false, schedRingMayPay},
+		{"short waits", busy, many, ringOffWait - 1, false, schedQuiet},
+		{"short waits, saturated (goroutines run at once)", saturated, many, ringOffWait / 4, false, schedQuiet},
+		{"short waits, on the ring, little traffic", idle, many, ringOffWait - 1, true, schedQuiet},
+		{"short waits, on the ring, saturated", saturated, many, ringOffWait / 4, true, schedBetween},
+		{"short waits, on the ring, busy", busy, many, ringOffWait / 4, true, schedBetween},
+		{"too few waits to say", saturated, ringMinWaits - 1, 10 * ringOnWait, false, schedQuiet},
+		{"too few waits, on the ring, busy", busy, ringMinWaits - 1, 0, true, schedBetween},
+		{"pipelined, no waits", pipelined, 0, 0, false, schedRingMayPay},
+		{"pipelined, on the ring", pipelined, 0, 0, true, schedRingMayPay},
+		{"fewer writes per read", interval{dt: int64(lookInterval), reads: pipelinedWrites, writes: pipelinedWrites}, 0, 0, false, schedQuiet},
+		{"too few writes", interval{dt: int64(lookInterval), reads: 1, writes: pipelinedWrites - 1}, 0, 0, false, schedQuiet},
 	} {
-		if got := classifyLoad(c.waits, c.mean, c.saturated, c.onRing); got != c.want {
+		if got := classifyLoad(c.iv, c.waits, c.mean, c.onRing); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)
 		}
 	}
@@ -345,4 +361,45 @@ func TestIntervalSaturated(t *testing.T) {
 	if (interval{}).saturated() {
 		t.Error("an empty interval is saturated")
 	}
+}
+
+// A connection's Reads and Writes reach the policy's meter every callSample-th call that moved
+// bytes, on every path: a reply written in 16 pieces for each request read is counted as 16
+// writes per read, and a timed-out Read (net/http aborts one per request) as none.
+func TestMeterSeesWritesPerRead(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		ours, peer := connPair(t)
+		reads, writes := paths.meter.reads.Load(), paths.meter.writes.Load()
+		const requests, pieces = 4 * callSample, 16
+		request, piece := []byte("request"), []byte("piece")
+		go func() {
+			for range requests {
+				peer.Write(request)
+				if _, err := io.ReadFull(peer, make([]byte, pieces*len(piece))); err != nil {
+					return
+				}
+			}
+		}()
+		buf := make([]byte, len(request))
+		for range requests {
+			if _, err := io.ReadFull(ours, buf); err != nil {
+				t.Fatal(err)
+			}
+			ours.SetReadDeadline(time.Now().Add(-time.Second))
+			if _, err := ours.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("read past the deadline: %v", err)
+			}
+			ours.SetReadDeadline(time.Time{})
+			for range pieces {
+				if _, err := ours.Write(piece); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		gotReads, gotWrites := paths.meter.reads.Load()-reads, paths.meter.writes.Load()-writes
+		if gotWrites != requests*pieces/callSample || gotReads > requests/callSample+1 || gotReads == 0 {
+			t.Fatalf("meter counted %d reads and %d writes (in %d calls); want %d writes and about %d reads",
+				gotReads, gotWrites, callSample, requests*pieces/callSample, requests/callSample)
+		}
+	})
 }

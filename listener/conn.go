@@ -146,7 +146,7 @@ func (lc *Conn) Read(p []byte) (int, error) {
 				continue
 			}
 			n, err := lc.nc.Read(p)
-			lc.countRead(n, false)
+			countCall(n, false, &lc.reads, &paths.meter.reads)
 			return n, err
 		case ringReads:
 			if !onRing {
@@ -156,7 +156,7 @@ func (lc *Conn) Read(p []byte) (int, error) {
 		}
 		n, err, left := lc.ringSide().read(p, lc.readPath == leavingRing)
 		if !left {
-			lc.countRead(n, true)
+			countCall(n, true, &lc.reads, &paths.meter.reads)
 			return n, err
 		}
 		lc.readPath, onRing = pollerReads, false
@@ -179,30 +179,21 @@ func (lc *Conn) Write(p []byte) (int, error) {
 	// so): only then may the poller's writes follow.
 	if r != nil && (onRing || !r.idle()) {
 		n, err := r.write(p)
-		lc.countWrite(n, true)
+		countCall(n, true, &lc.writes, &paths.meter.writes)
 		return n, err
 	}
 	n, err := lc.nc.Write(p)
-	lc.countWrite(n, false)
+	countCall(n, false, &lc.writes, &paths.meter.writes)
 	return n, err
 }
 
-// countRead counts a Read that returned n bytes, served on the ring or not, for the policy: its
-// meter while a trial runs, and every callSample-th Read that returned bytes always.
-func (lc *Conn) countRead(n int, onRing bool) {
+// countCall counts a Read or Write that moved n bytes, served on the ring or not, for the
+// policy: its meter while a trial runs and, of the calls that moved bytes, every callSample-th
+// always (calls is the connection's count of them, sampled the meter's).
+func countCall(n int, onRing bool, calls *uint8, sampled *atomic.Uint64) {
 	if n > 0 {
-		if lc.reads++; lc.reads%callSample == 0 {
-			paths.meter.reads.Add(1)
-		}
-	}
-	paths.count(n, onRing)
-}
-
-// countWrite is countRead for a Write.
-func (lc *Conn) countWrite(n int, onRing bool) {
-	if n > 0 {
-		if lc.writes++; lc.writes%callSample == 0 {
-			paths.meter.writes.Add(1)
+		if *calls++; *calls%callSample == 0 {
+			sampled.Add(1)
 		}
 	}
 	paths.count(n, onRing)

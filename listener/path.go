@@ -27,9 +27,9 @@ import (
 // mean wait of an interval swings widely with the operating system's own scheduling, so the
 // answer changes only after ringStreak intervals in a row agree: the ring once their waits
 // averaged ringOnWait or more (ringOffWait or more while the process keeps every processor
-// busy), the poller once they averaged under ringOffWait (unless the ring serves and every
-// processor stays busy: classifyLoad). A program at half its capacity now and then has an interval above
-// ringOnWait, rarely two in a row; the gap between the thresholds keeps the answer from
+// busy), the poller once they averaged under ringOffWait (unless the ring serves a saturated
+// or busy process: classifyLoad). A program at half its capacity now and then has an interval
+// above ringOnWait, rarely two in a row; the gap between the thresholds keeps the answer from
 // flapping.
 //
 // Queueing is one sign that the ring may pay; connections that write many times for each read
@@ -126,7 +126,7 @@ type schedLoad uint8
 const (
 	schedQuiet      schedLoad = iota // waits under ringOffWait, or too few to say
 	schedBetween                     // neither
-	schedRingMayPay                  // queueing or pipelining: the ring may serve better (classifyLoad)
+	schedRingMayPay                  // queueing or pipelining: the ring may serve better
 )
 
 // look reads the scheduler's latency histogram and the meter, and decides.
@@ -175,10 +175,10 @@ func (p *pathPolicy) schedLoad(iv interval) schedLoad {
 //     the ring serves a saturated process or a busy one (iv.busy): the ring's batching brings
 //     the waits down, and the load it serves is still there.
 func classifyLoad(iv interval, waits uint64, meanWait time.Duration, onRing bool) schedLoad {
+	queueing := waits >= ringMinWaits &&
+		(meanWait >= ringOnWait || meanWait >= ringOffWait && iv.saturated())
 	switch {
-	case iv.pipelined():
-		return schedRingMayPay
-	case waits >= ringMinWaits && (meanWait >= ringOnWait || meanWait >= ringOffWait && iv.saturated()):
+	case iv.pipelined(), queueing:
 		return schedRingMayPay
 	case onRing && (iv.saturated() || iv.busy()):
 		return schedBetween
@@ -209,11 +209,12 @@ func (p *pathPolicy) decide(now int64, load schedLoad, iv interval) {
 			p.ring.Store(ring)
 		}
 	case p.ring.Load():
-		// Serving on the ring: back to the poller once the queueing has stopped; tried again
-		// from time to time while it lasts.
+		// Serving on the ring: back to the poller once the load is quiet; tried again from
+		// time to time while it is not, whether it still says the ring may pay or has eased
+		// to a load between, where the poller may answer sooner.
 		if load != schedQuiet {
 			p.streak = 0
-			if load == schedRingMayPay && p.trial.mayStart(now) {
+			if p.trial.mayStart(now) {
 				p.startTrial()
 			}
 			return

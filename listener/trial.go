@@ -35,16 +35,21 @@ const (
 	ringCheaper   = 0.8
 	// saturatedShare of its processors' time is a process at its capacity.
 	saturatedShare = 0.9
-	// A connection's every callSample-th Read and Write is counted. Connections that wrote
-	// writesPerRead times for each read, and pipelinedWrites times callSample times in an
-	// interval (about 10,000 writes a second), are pipelined.
+	// A connection's every callSample-th Read and Write that moved bytes is counted (so a
+	// connection that makes fewer is not seen: loads of short connections are judged by the
+	// waits alone). Connections that wrote writesPerRead times for each read, pipelinedWrites
+	// times callSample times per lookInterval (about 10,000 writes a second), are pipelined.
 	callSample      = 16
 	writesPerRead   = 4
 	pipelinedWrites = 64
-	// busyCalls times callSample reads and writes in an interval (about 10,000 a second) keep
-	// a ring serving whatever the waits.
+	// busyCalls times callSample reads and writes per lookInterval (about 10,000 a second)
+	// keep a ring serving whatever the waits.
 	busyCalls = 64
 )
+
+// A connection counts its calls in a byte, which wraps at 256: callSample must divide it for
+// every callSample-th call to be counted.
+var _ [0]struct{} = [256 % callSample]struct{}{}
 
 // interval is what one look's interval held.
 type interval struct {
@@ -71,22 +76,29 @@ func (a interval) since(b interval) interval {
 		reads: a.reads - b.reads, writes: a.writes - b.writes}
 }
 
-// saturated reports whether the process kept its processors busy through the interval: it
-// used saturatedShare of GOMAXPROCS processors' time or more.
+// saturated reports whether the process kept its processors busy through the interval: its
+// threads used saturatedShare of GOMAXPROCS processors' time or more (threads in a system call
+// without a P count too, so this can say busy a little early).
 func (a interval) saturated() bool {
 	return a.dt > 0 && float64(a.cpu) >= saturatedShare*float64(a.dt)*float64(runtime.GOMAXPROCS(0))
 }
 
-// busy reports whether the connections made busyCalls reads and writes that moved bytes, or
-// more, in the interval.
-func (a interval) busy() bool { return a.reads+a.writes >= busyCalls }
+// busy reports whether the connections made reads and writes that moved bytes at busyCalls
+// (sampled) per lookInterval or more. A rate, since an interval lasts until the first call
+// after it is due: across an idle spell, a few calls must not look busy.
+func (a interval) busy() bool { return a.atRate(a.reads+a.writes, busyCalls) }
 
 // pipelined reports whether the connections wrote writesPerRead times or more for each read,
-// often enough to matter: replies to pipelined requests, or replies written in pieces. The
-// poller makes a system call for each write; the ring sends what a connection wrote meanwhile
-// in one.
+// at pipelinedWrites (sampled) per lookInterval or more: replies to pipelined requests, or
+// replies written in pieces. The poller makes a system call for each write; the ring sends
+// what a connection wrote meanwhile in one.
 func (a interval) pipelined() bool {
-	return a.writes >= pipelinedWrites && a.writes >= writesPerRead*a.reads
+	return a.atRate(a.writes, pipelinedWrites) && a.writes >= writesPerRead*a.reads
+}
+
+// atRate reports whether n over the interval is at least perLook per lookInterval.
+func (a interval) atRate(n, perLook uint64) bool {
+	return a.dt > 0 && float64(n)*float64(lookInterval) >= float64(perLook)*float64(a.dt)
 }
 
 // meter reads what moved since its last reading. (The first reading spans the time since the

@@ -299,6 +299,32 @@ func TestTrialAbandonedWhenQueueingStops(t *testing.T) {
 	}
 }
 
+// A ring that won and then serves a load that has eased (neither queueing nor quiet: a busy
+// process whose waits the ring keeps down) is tried again after recheckAfter all the same, and
+// the poller serves if it now moves as much: the ring is not kept unmeasured.
+func TestRingServingAnEasedLoadIsTriedAgain(t *testing.T) {
+	r := newPolicyRun(t)
+	r.startTrialOnThePoller(1_000_000)
+	for range trialSettle + trialMeasure {
+		r.interval(schedRingMayPay, 1_300_000, 0)
+	}
+	r.wantRing(true, "the ring won")
+	for end := r.now + int64(recheckAfter); r.now < end; {
+		r.interval(schedBetween, 500_000, 0)
+	}
+	r.interval(schedBetween, 500_000, 0)
+	if !r.p.trial.running() {
+		t.Fatal("a ring serving a load between was not tried again after recheckAfter")
+	}
+	for r.p.ring.Load() {
+		r.interval(schedBetween, 500_000, 0)
+	}
+	for range trialSettle + trialMeasure {
+		r.interval(schedBetween, 500_000, 0)
+	}
+	r.wantRing(false, "the poller moved as much at the same cost")
+}
+
 // An interval's load: the ring may pay once the connections write writesPerRead times per
 // read, often enough, or goroutines wait ringOnWait, or ringOffWait while every processor is
 // busy; quiet under ringOffWait, or with too few waits sampled to say, except while the ring
@@ -334,6 +360,8 @@ func TestClassifyLoad(t *testing.T) {
 		{"pipelined, on the ring", pipelined, 0, 0, true, schedRingMayPay},
 		{"fewer writes per read", interval{dt: int64(lookInterval), reads: pipelinedWrites, writes: pipelinedWrites}, 0, 0, false, schedQuiet},
 		{"too few writes", interval{dt: int64(lookInterval), reads: 1, writes: pipelinedWrites - 1}, 0, 0, false, schedQuiet},
+		{"as many writes across an idle spell", interval{dt: int64(10 * lookInterval), reads: 1, writes: pipelinedWrites}, 0, 0, false, schedQuiet},
+		{"as many calls across an idle spell, on the ring", interval{dt: int64(10 * lookInterval), reads: busyCalls / 2, writes: busyCalls / 2}, many, ringOffWait / 4, true, schedQuiet},
 	} {
 		if got := classifyLoad(c.iv, c.waits, c.mean, c.onRing); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)

@@ -124,7 +124,8 @@ type Config struct {
 	// rather than pace itself by polling after a busy batch (pace.go). Polling keeps the
 	// loop's P, which suits handlers that do their work on the loop; a set whose work runs on
 	// goroutines the loop wakes (the listener's) needs that P for them: such a loop also
-	// gives its P to the runtime as a wait begins whenever goroutines are waiting for one.
+	// gives its P to the runtime as a wait begins whenever goroutines are waiting for one
+	// (where the runtime counts them: Go 1.26 and later).
 	NeverPoll bool
 
 	// Features is what the kernel may be assumed to have; the zero value means probe it.

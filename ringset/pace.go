@@ -149,12 +149,15 @@ const handOffAfter = 50 * time.Microsecond
 // long enough for most waits under load, and hands it over only for the rest: a wait that comes
 // back empty submitted everything, so the second call only waits.
 //
-// A loop whose work runs on goroutines (NeverPoll) hands its P over at once whenever goroutines
-// are waiting for one: those it has just woken sit on its own P's queue, and on one processor
-// they would wait for the monitor while the CPU idles. With nobody waiting it keeps the P, and
+// A loop whose work runs on goroutines (NeverPoll) hands its P over at once when the wait will
+// block and goroutines are waiting for a P: those it has just woken are on its own P's queue,
+// where, on one processor, they would wait for the monitor while the CPU idles. The runtime
+// counts the waiting goroutines of every P, not of this one (Go 1.26 and later: on an older
+// runtime the count is unknown and the loop keeps its P), so with every P busy the hand-off
+// can start a thread that finds nothing to steal; with nobody waiting the loop keeps the P, and
 // a completion finds it still there.
 func (l *loop) wait(d time.Duration) error {
-	if l.set.cfg.NeverPoll && l.pace.goroutinesQueued() {
+	if l.set.cfg.NeverPoll && d > 0 && l.ring.CQReady() == 0 && l.pace.goroutinesQueued() {
 		return l.waitHandingOff(d)
 	}
 	if d <= handOffAfter || !sharingPs() {

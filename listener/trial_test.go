@@ -47,6 +47,17 @@ func (r *policyRun) startTrialOnThePoller(bytes uint64) {
 	}
 }
 
+// ringWinsATrial runs the queueing that starts a trial, the poller's side, and a ring's side
+// that moves 1.3 times the poller's bytes: the ring serves from then on.
+func (r *policyRun) ringWinsATrial() {
+	r.t.Helper()
+	r.startTrialOnThePoller(1_000_000)
+	for range trialSettle + trialMeasure {
+		r.interval(schedRingMayPay, 1_300_000, 0)
+	}
+	r.wantRing(true, "the ring won")
+}
+
 // twoQuietIntervals runs two intervals without queueing, moving bytes each: the ring serves on
 // after the first, and not after the second.
 func (r *policyRun) twoQuietIntervals(bytes uint64) {
@@ -187,11 +198,7 @@ func TestRingServesBetter(t *testing.T) {
 // the poller if the poller now moves more.
 func TestRingThatWonIsTriedAgain(t *testing.T) {
 	r := newPolicyRun(t)
-	r.startTrialOnThePoller(1_000_000)
-	for range trialSettle + trialMeasure {
-		r.interval(schedRingMayPay, 1_300_000, 0)
-	}
-	r.wantRing(true, "the ring won")
+	r.ringWinsATrial()
 	for end := r.now + int64(recheckAfter) - int64(lookInterval); r.now < end; {
 		r.interval(schedRingMayPay, 1_300_000, 0)
 		if r.p.trial.running() {
@@ -304,11 +311,7 @@ func TestTrialAbandonedWhenQueueingStops(t *testing.T) {
 // the poller serves if it now moves as much: the ring is not kept unmeasured.
 func TestRingServingAnEasedLoadIsTriedAgain(t *testing.T) {
 	r := newPolicyRun(t)
-	r.startTrialOnThePoller(1_000_000)
-	for range trialSettle + trialMeasure {
-		r.interval(schedRingMayPay, 1_300_000, 0)
-	}
-	r.wantRing(true, "the ring won")
+	r.ringWinsATrial()
 	for end := r.now + int64(recheckAfter); r.now < end; {
 		r.interval(schedBetween, 500_000, 0)
 	}

@@ -175,12 +175,13 @@ func (p *pathPolicy) schedLoad(iv interval) schedLoad {
 //     the ring serves a saturated process or a busy one (iv.busy): the ring's batching brings
 //     the waits down, and the load it serves is still there.
 func classifyLoad(iv interval, waits uint64, meanWait time.Duration, onRing bool) schedLoad {
+	saturated := iv.saturated()
 	queueing := waits >= ringMinWaits &&
-		(meanWait >= ringOnWait || meanWait >= ringOffWait && iv.saturated())
+		(meanWait >= ringOnWait || meanWait >= ringOffWait && saturated)
 	switch {
 	case iv.pipelined(), queueing:
 		return schedRingMayPay
-	case onRing && (iv.saturated() || iv.busy()):
+	case onRing && (saturated || iv.busy()):
 		return schedBetween
 	case waits < ringMinWaits || meanWait < ringOffWait:
 		return schedQuiet

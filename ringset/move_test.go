@@ -411,6 +411,14 @@ func TestStopWhileMoving(t *testing.T) {
 		}
 		clients[i].Write([]byte("x"))
 	}
+	// Each echo back says its server side has read the byte: a socket closed with a byte
+	// still unread would be reset by the kernel rather than closed.
+	for _, c := range clients {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	waitUntil(t, 10*time.Second, func() bool { return len(o.all()) >= n })
 	var ended, asked atomic.Int64
 	for i, c := range o.all() {

@@ -18,8 +18,11 @@
 // response checked) and hold a fixed offered load instead of a closed loop (Rate): each
 // connection then sends its batches on a schedule, and a message's latency is counted from when
 // its batch was due, not from when it could be sent, so that a server that falls behind is
-// charged for the queue it makes (no coordinated omission). Latency compared at one offered
-// load is the fair comparison; at saturation a faster server queues more.
+// charged for the queue it makes (no coordinated omission). Each connection keeps its schedule
+// with a timer descriptor of its own (schedule.go), to the microsecond: Go's own timers would
+// send the batches a millisecond at a time, in bursts, and charge their lateness to the server.
+// Latency compared at one offered load is the fair comparison; at saturation a faster server
+// queues more.
 //
 // Both clients also measure short-lived connections (Config.Connect): each of Conns clients
 // connects, makes one checked round trip, closes, and connects again; the uring client runs

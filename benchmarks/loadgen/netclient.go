@@ -52,15 +52,23 @@ func (c *netClient) drive(id int, nc net.Conn) {
 	// spread evenly over the first interval.
 	var interval time.Duration
 	var due time.Time
+	var clock *schedule
 	if cfg.Rate > 0 {
+		var err error
+		if clock, err = newSchedule(); err != nil {
+			c.fail(fmt.Errorf("loadgen: connection %d: %w", id, err))
+			return
+		}
+		defer clock.close()
 		interval = time.Duration(float64(time.Second) * float64(cfg.Conns*cfg.Depth) / cfg.Rate)
 		due = time.Now().Add(interval * time.Duration(id) / time.Duration(cfg.Conns))
 	}
 	for seq := uint64(0); c.s.phase.Load() != stopping; seq++ {
 		start := time.Now()
 		if interval > 0 {
-			if wait := time.Until(due); wait > 0 {
-				time.Sleep(wait)
+			if err := clock.waitUntil(due); err != nil {
+				c.fail(fmt.Errorf("loadgen: connection %d: %w", id, err))
+				return
 			}
 			start = due // a late batch is charged from when it was due
 			due = due.Add(interval)

@@ -23,14 +23,15 @@ import (
 //
 // The runtime measures the queueing itself: how long each goroutine made runnable waited before
 // it ran (/sched/latencies:seconds). pathPolicy looks at it every lookInterval, from whichever
-// Read or Write comes first after the interval (so an idle program does not wake for it). The
-// mean wait of an interval swings widely with the operating system's own scheduling, so the
-// answer changes only after ringStreak intervals in a row agree: the ring once their waits
-// averaged ringOnWait or more (ringOffWait or more while the process keeps every processor
-// busy), the poller once they averaged under ringOffWait (unless the ring serves a saturated
-// or busy process: classifyLoad). A program at half its capacity now and then has an interval
-// above ringOnWait, rarely two in a row; the gap between the thresholds keeps the answer from
-// flapping.
+// Read or Write comes first after the interval: a timer marks the look due, so that the calls
+// read no clock, and only a look arms it again: an idle program wakes for it once, not every
+// interval. The mean wait of an interval swings widely with the operating system's own
+// scheduling, so the answer changes only after ringStreak intervals in a row agree: the ring
+// once their waits averaged ringOnWait or more (ringOffWait or more while the process keeps
+// every processor busy), the poller once they averaged under ringOffWait (unless the ring
+// serves a saturated or busy process: classifyLoad). A program at half its capacity now and
+// then has an interval above ringOnWait, rarely two in a row; the gap between the thresholds
+// keeps the answer from flapping.
 //
 // Queueing is one sign that the ring may pay; connections that write many times for each read
 // (replies to pipelined requests) are another, whatever the waits: the poller makes a system
@@ -45,9 +46,10 @@ import (
 // then, less often after each win.
 type pathPolicy struct {
 	ring     atomic.Bool
-	metering atomic.Bool  // Read and Write count their bytes and calls: while a trial runs
-	due      atomic.Int64 // monotonic nanoseconds at which the next look is due
-	looking  sync.Mutex   // the one looking; the others go on with the current answer
+	metering atomic.Bool // Read and Write count their bytes and calls: while a trial runs
+	lookDue  atomic.Bool // the next Read or Write looks: set lookInterval after the last look
+	looking  sync.Mutex  // the one looking; the others go on with the current answer
+	lookDone *time.Timer // sets lookDue; each look arms it again
 	samples  []metrics.Sample
 	previous []uint64 // the latency histogram's counts at the last look
 	streak   int      // intervals in a row that voted against the current answer
@@ -70,7 +72,11 @@ const (
 var paths = newPathPolicy()
 
 func newPathPolicy() *pathPolicy {
-	return &pathPolicy{samples: []metrics.Sample{{Name: "/sched/latencies:seconds"}}}
+	p := &pathPolicy{samples: []metrics.Sample{{Name: "/sched/latencies:seconds"}}}
+	p.lookDue.Store(true)
+	p.lookDone = time.AfterFunc(lookInterval, func() { p.lookDue.Store(true) })
+	p.lookDone.Stop()
+	return p
 }
 
 // start is the origin of the policy's clock.
@@ -97,8 +103,12 @@ func (p *pathPolicy) onRing() bool {
 	case pathsAlternate:
 		return alternate.Add(1)%2 == 0
 	}
-	if now := int64(time.Since(start)); now >= p.due.Load() && p.looking.TryLock() {
-		p.look(now)
+	if p.lookDue.Load() && p.looking.TryLock() {
+		if p.lookDue.Load() { // not looked at since the lock was tried
+			p.lookDue.Store(false)
+			p.look(int64(time.Since(start)))
+			p.lookDone.Reset(lookInterval)
+		}
 		p.looking.Unlock()
 	}
 	return p.ring.Load()
@@ -131,7 +141,6 @@ const (
 
 // look reads the scheduler's latency histogram and the meter, and decides.
 func (p *pathPolicy) look(now int64) {
-	p.due.Store(now + int64(lookInterval))
 	iv := p.meter.interval(now)
 	p.decide(now, p.schedLoad(iv), iv)
 }

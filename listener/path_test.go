@@ -161,3 +161,50 @@ func TestGOMAXPROCSStaysTheProgramsOwn(t *testing.T) {
 		ln.Close()
 	}
 }
+
+// The policy looks at the first Read or Write a lookInterval after its last look, and not
+// before; in between the calls read no clock, and once a look is due the timer that marked it
+// is not armed again until a call looks, so nothing wakes an idle program for the policy.
+func TestPolicyLooksOnceAnInterval(t *testing.T) {
+	prev := forcePaths.Swap(pathsAuto)
+	defer forcePaths.Store(prev)
+	p := newPathPolicy()
+	lastLook := func() time.Duration {
+		p.looking.Lock()
+		defer p.looking.Unlock()
+		return time.Duration(p.meter.last.dt)
+	}
+	p.onRing()
+	first := lastLook()
+	if first == 0 {
+		t.Fatal("the first call did not look")
+	}
+	for range 1000 {
+		p.onRing()
+	}
+	if got := lastLook(); got != first {
+		t.Fatalf("calls within lookInterval of a look looked again, %v after it", got-first)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !p.lookDue.Load(); time.Sleep(lookInterval / 10) {
+		if time.Now().After(deadline) {
+			t.Fatal("no look fell due")
+		}
+	}
+	if p.lookDone.Stop() {
+		t.Fatal("with a look due and no call to make it, the timer was armed again")
+	}
+	p.onRing()
+	if gap := lastLook() - first; gap < lookInterval {
+		t.Fatalf("looked again %v after the last look; want lookInterval (%v) or more", gap, lookInterval)
+	}
+}
+
+// What a Read or Write on the poller path pays to ask the policy which path serves it.
+func BenchmarkPathAnswer(b *testing.B) {
+	prev := forcePaths.Swap(pathsAuto)
+	defer forcePaths.Store(prev)
+	p := newPathPolicy()
+	for b.Loop() {
+		p.onRing()
+	}
+}

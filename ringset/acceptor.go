@@ -37,6 +37,8 @@ type acceptor struct {
 	hold backoff
 	held []int
 	exit chan struct{} // closed when the acceptor's goroutine is done
+	// handOffs counts the waits that gave the acceptor's P to the runtime (waitSharingP).
+	handOffs atomic.Int64
 	// peers are the accepts' address storage, one per accept in flight (the kernel writes it
 	// at completion); handed carries each passed connection's peer address to its loop.
 	peers  []peerAddr
@@ -77,7 +79,9 @@ func (a *acceptor) run(ready chan<- error) {
 		if a.hold.due() && !a.stopped() {
 			a.armHeld()
 		}
-		_, err := a.ring.SubmitAndWaitTimeout(1, a.hold.bound(maxWait))
+		// A thread beside the loops, whose waits are long between connections: it holds no P
+		// for long while it waits, or the loops back from theirs with work could not run.
+		err := waitSharingP(a.ring, a.hold.bound(maxWait), &a.handOffs)
 		n := a.reap()
 		switch {
 		case err == nil, err == poller.ErrTimedOut:

@@ -13,6 +13,9 @@ func (s *Set) Installs(i int) int64 { return s.loops[i].installs.Load() }
 // HandOffs is how many of loop i's waits gave its P to the runtime as they began.
 func (s *Set) HandOffs(i int) int64 { return s.loops[i].handOffs.Load() }
 
+// AcceptorHandOffs is how many of the acceptor's waits gave its P to the runtime.
+func (s *Set) AcceptorHandOffs() int64 { return s.acc.handOffs.Load() }
+
 // ListenerKind says how the set's listeners were made: "direct" (born as direct descriptors by
 // ring operations) or "regular" (by the standard library, then placed in a ring's table).
 func (s *Set) ListenerKind() string {

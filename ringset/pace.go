@@ -133,49 +133,63 @@ func sharingPs() bool {
 	return int(serving.Load()) > runtime.GOMAXPROCS(0)
 }
 
-// handOffAfter is how long a loop that shares the Ps waits holding its own before it hands it
-// over.
+// handOffAfter is how long a thread that shares the Ps waits holding its own before it hands
+// it over.
 const handOffAfter = 50 * time.Microsecond
 
 // wait submits and waits for a completion, for at most d.
 //
 // A thread waiting in a system call keeps its P until Go's monitor takes it, and the monitor
-// looks only at ticks of its own, which grow long after a quiet spell. With a P per loop nobody
-// needs it meanwhile. With fewer Ps than loops, another loop back from its wait with work cannot
-// run until then: one loop's connections were served at once while the other's waited for
-// milliseconds. Handing the P over as every wait begins (what the runtime does for calls it
-// knows will block) wakes a thread to look for work each time, which costs more CPU than the
-// requests served in between. So a loop that shares the Ps waits a short while holding its P,
-// long enough for most waits under load, and hands it over only for the rest: a wait that comes
-// back empty submitted everything, so the second call only waits.
+// looks only at ticks of its own, which grow long after a quiet spell (up to 10 ms). With a P
+// per loop nobody needs it meanwhile. With fewer Ps than loops, another loop back from its wait
+// with work cannot run until then: one loop's connections were served at once while the
+// other's waited for milliseconds. So a loop that shares the Ps waits as waitSharingP does.
 //
-// A loop whose work runs on goroutines (NeverPoll) hands its P over at once when the wait will
-// block and goroutines are waiting for a P: those it has just woken are on its own P's queue,
-// where, on one processor, they would wait for the monitor while the CPU idles. The runtime
-// counts the waiting goroutines of every P, not of this one (Go 1.26 and later: on an older
-// runtime the count is unknown and the loop keeps its P), so with every P busy the hand-off
-// can start a thread that finds nothing to steal; with nobody waiting the loop keeps the P, and
-// a completion finds it still there.
+// A loop whose work runs on goroutines (NeverPoll) shares the Ps with them however many loops
+// there are: an idle loop waits up to maxWait, and on one processor every goroutine of the
+// program waited for the monitor each time it did, for milliseconds every second. It also
+// hands its P over at once when the wait will block and goroutines are waiting for a P: those
+// it has just woken are on its own P's queue, where, on one processor, they would wait for the
+// monitor while the CPU idles. The runtime counts the waiting goroutines of every P, not of
+// this one (Go 1.26 and later: on an older runtime the count is unknown), so with every P busy
+// the hand-off can start a thread that finds nothing to steal.
 func (l *loop) wait(d time.Duration) error {
-	if l.set.cfg.NeverPoll && d > 0 && l.ring.CQReady() == 0 && l.pace.goroutinesQueued() {
-		return l.waitHandingOff(d)
+	neverPoll := l.set.cfg.NeverPoll
+	if neverPoll && d > 0 && l.ring.CQReady() == 0 && l.pace.goroutinesQueued() {
+		return waitHandingOff(l.ring, d, &l.handOffs)
 	}
-	if d <= handOffAfter || !sharingPs() {
+	if !neverPoll && !sharingPs() {
 		_, err := l.ring.SubmitAndWaitTimeout(1, d)
 		return err
 	}
-	_, err := l.ring.SubmitAndWaitTimeout(1, handOffAfter)
-	if err != poller.ErrTimedOut || l.ring.CQReady() > 0 {
-		return err
-	}
-	return l.waitHandingOff(d - handOffAfter)
+	return waitSharingP(l.ring, d, &l.handOffs)
 }
 
-// waitHandingOff is wait with the P given to the runtime as the call begins.
-func (l *loop) waitHandingOff(d time.Duration) error {
-	l.handOffs.Add(1)
-	l.ring.HandOffWhileWaiting(true)
-	_, err := l.ring.SubmitAndWaitTimeout(1, d)
-	l.ring.HandOffWhileWaiting(false)
+// waitSharingP submits and waits for a completion on r, for at most d, as a thread that shares
+// the Ps with others' work (a loop's, the goroutines'). Handing the P over as every wait begins
+// (what the runtime does for calls it knows will block) wakes a thread to look for work each
+// time, which costs more CPU than the requests served in between; keeping it, the others wait
+// for the monitor. So the thread waits a short while holding its P, long enough for most waits
+// under load, and hands it over only for the rest: a wait that comes back empty submitted
+// everything, so the second call only waits. handOffs counts the hand-offs.
+func waitSharingP(r *poller.Ring, d time.Duration, handOffs *atomic.Int64) error {
+	if d <= handOffAfter {
+		_, err := r.SubmitAndWaitTimeout(1, d)
+		return err
+	}
+	_, err := r.SubmitAndWaitTimeout(1, handOffAfter)
+	if err != poller.ErrTimedOut || r.CQReady() > 0 {
+		return err
+	}
+	return waitHandingOff(r, d-handOffAfter, handOffs)
+}
+
+// waitHandingOff submits and waits on r, for at most d, with the thread's P given to the
+// runtime as the call begins.
+func waitHandingOff(r *poller.Ring, d time.Duration, handOffs *atomic.Int64) error {
+	handOffs.Add(1)
+	r.HandOffWhileWaiting(true)
+	_, err := r.SubmitAndWaitTimeout(1, d)
+	r.HandOffWhileWaiting(false)
 	return err
 }

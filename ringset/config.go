@@ -125,7 +125,8 @@ type Config struct {
 	// loop's P, which suits handlers that do their work on the loop; a set whose work runs on
 	// goroutines the loop wakes (the listener's) needs that P for them: such a loop also
 	// gives its P to the runtime as a wait begins whenever goroutines are waiting for one
-	// (where the runtime counts them: Go 1.26 and later).
+	// (where the runtime counts them: Go 1.26 and later), and otherwise holds it through a
+	// wait no longer than a loop that shares the Ps does (pace.go).
 	NeverPoll bool
 
 	// Features is what the kernel may be assumed to have; the zero value means probe it.

@@ -164,7 +164,8 @@ func TestGOMAXPROCSStaysTheProgramsOwn(t *testing.T) {
 
 // The policy looks at the first Read or Write a lookInterval after its last look, and not
 // before; in between the calls read no clock, and once a look is due the timer that marked it
-// is not armed again until a call looks, so nothing wakes an idle program for the policy.
+// is not armed again until a call looks, so an idle program is woken for the policy once, not
+// every interval.
 func TestPolicyLooksOnceAnInterval(t *testing.T) {
 	prev := forcePaths.Swap(pathsAuto)
 	defer forcePaths.Store(prev)
@@ -182,7 +183,7 @@ func TestPolicyLooksOnceAnInterval(t *testing.T) {
 	for range 1000 {
 		p.onRing()
 	}
-	if got := lastLook(); got != first {
+	if got := lastLook(); got != first && got-first < lookInterval {
 		t.Fatalf("calls within lookInterval of a look looked again, %v after it", got-first)
 	}
 	for deadline := time.Now().Add(10 * time.Second); !p.lookDue.Load(); time.Sleep(lookInterval / 10) {

@@ -10,8 +10,12 @@ func (s *Set) PassedDescriptors(i int) int64 { return s.loops[i].passed.Load() }
 // Installs is how many regular descriptors loop i has installed for its connections.
 func (s *Set) Installs(i int) int64 { return s.loops[i].installs.Load() }
 
-// HandOffs is how many of loop i's waits gave its P to the runtime as they began.
+// HandOffs is how many of loop i's waits gave its P to the runtime as they began, for the
+// goroutines it woke.
 func (s *Set) HandOffs(i int) int64 { return s.loops[i].handOffs.Load() }
+
+// SharedHandOffs is how many of loop i's waits gave its P to the runtime after handOffAfter.
+func (s *Set) SharedHandOffs(i int) int64 { return s.loops[i].sharedHandOffs.Load() }
 
 // AcceptorHandOffs is how many of the acceptor's waits gave its P to the runtime.
 func (s *Set) AcceptorHandOffs() int64 { return s.acc.handOffs.Load() }

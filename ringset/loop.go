@@ -45,8 +45,9 @@ type loop struct {
 	// installs counts the regular descriptors installed for connections (InstallFd): each is
 	// a wait in io_uring_enter of its own.
 	installs atomic.Int64
-	// handOffs counts the waits that gave the loop's P to the runtime as they began (pace.go).
-	handOffs atomic.Int64
+	// handOffs counts the waits that gave the loop's P to the runtime as they began, for the
+	// goroutines it woke; sharedHandOffs those that gave it after handOffAfter (pace.go).
+	handOffs, sharedHandOffs atomic.Int64
 	// hold holds the loop's own accept or datagram receive back after it failed.
 	hold backoff
 	// faults, in tests only, makes the kernel's rare failures happen (faults.go).

@@ -162,7 +162,7 @@ func (l *loop) wait(d time.Duration) error {
 		_, err := l.ring.SubmitAndWaitTimeout(1, d)
 		return err
 	}
-	return waitSharingP(l.ring, d, &l.handOffs)
+	return waitSharingP(l.ring, d, &l.sharedHandOffs)
 }
 
 // waitSharingP submits and waits for a completion on r, for at most d, as a thread that shares

@@ -186,9 +186,10 @@ func TestGoroutinesWaiting(t *testing.T) {
 	}
 }
 
-// A loop whose work runs on goroutines (NeverPoll) gives its P to the runtime as it waits: on
-// one P, a goroutine the loop has just made runnable runs while the loop waits, not at the
-// runtime monitor's next look. A loop that paces itself, with a P of its own, keeps it.
+// A loop whose work runs on goroutines (NeverPoll) gives its P to the runtime as a wait begins
+// when goroutines are waiting for one: on one P, a goroutine the loop has just made runnable
+// runs while the loop waits, not after handOffAfter or at the runtime monitor's next look. A
+// loop that paces itself, with a P of its own, keeps it.
 func TestLoopHandsItsPToTheGoroutinesItWoke(t *testing.T) {
 	if _, known := (&pace{}).runnableGoroutines(); !known {
 		t.Skipf("this runtime (%s) has no %s: a loop never knows that goroutines wait, and keeps its P", runtime.Version(), runnableMetric)
@@ -224,9 +225,9 @@ func TestIdleThreadsGiveTheirPBack(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	s := startSet(t, Config{Loops: 1, NeverPoll: true}, &echo{})
 	time.Sleep(10 * time.Millisecond) // the waits the start began
-	loop, acceptor := s.HandOffs(0), s.AcceptorHandOffs()
+	loop, acceptor := s.SharedHandOffs(0), s.AcceptorHandOffs()
 	time.Sleep(maxWait + maxWait/4) // each waits maxWait when idle, then waits again
-	if got := s.HandOffs(0) - loop; got == 0 {
+	if got := s.SharedHandOffs(0) - loop; got == 0 {
 		t.Error("an idle NeverPoll loop on one P waited holding it")
 	}
 	if got := s.AcceptorHandOffs() - acceptor; got == 0 {

@@ -10,8 +10,8 @@ import (
 
 // A fixed offered load falls due every few tens of microseconds on one connection, and every
 // few milliseconds on each of many: a schedule never ends a wait before a batch is due, and at
-// its median ends it well inside the millisecond that Go's timers alone would add to every
-// wait (and so to every latency charged from it), on one processor for all the connections'
+// its median ends it well inside the millisecond that Go's timers alone add to a wait while
+// the program idles (and so to every latency charged from it), on one processor for all the connections'
 // goroutines, so that their waits do not hold one another up either.
 func TestScheduleKeepsTime(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
@@ -60,7 +60,7 @@ func TestScheduleKeepsTime(t *testing.T) {
 			return
 		}
 		slices.Sort(late)
-		if median := late[len(late)/2]; median > 300*time.Microsecond {
+		if median := late[len(late)/2]; median > 500*time.Microsecond {
 			t.Errorf("%d connections waiting %v each: median lateness %v (p90 %v); Go's timers alone are a millisecond late",
 				load.conns, load.interval, median, late[len(late)*9/10])
 		}

@@ -140,9 +140,9 @@ const handOffAfter = 50 * time.Microsecond
 // wait submits and waits for a completion, for at most d.
 //
 // A thread waiting in a system call keeps its P until Go's monitor takes it, and the monitor
-// looks only at ticks of its own, which grow long after a quiet spell (up to 10 ms). With a P
-// per loop nobody needs it meanwhile. With fewer Ps than loops, another loop back from its wait
-// with work cannot run until then: one loop's connections were served at once while the
+// looks only at ticks of its own, which grow long after a quiet spell. With a P per loop nobody
+// needs it meanwhile. With fewer Ps than loops, another loop back from its wait with work
+// cannot run until then: one loop's connections were served at once while the
 // other's waited for milliseconds. So a loop that shares the Ps waits as waitSharingP does.
 //
 // A loop whose work runs on goroutines (NeverPoll) shares the Ps with them however many loops

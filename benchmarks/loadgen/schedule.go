@@ -12,11 +12,11 @@ import (
 // netpoller waits on. A fixed load falls due every few tens of microseconds on one connection,
 // and Go's own timers wake up to a millisecond late while the program has nothing else to run
 // (the runtime then waits for them in whole milliseconds, and a wait under one becomes one):
-// batches would go out a millisecond at a time in bursts, and the latency charged from when each was due would measure the load
-// generator's clock, not the server. The kernel fires the descriptor's timer to the
-// microsecond and wakes the netpoller's wait at once; the goroutine waiting holds no
-// processor, so many connections' waits do not delay one another, as a sleeping system call's
-// would.
+// batches would go out a millisecond at a time in bursts, and the latency charged from when
+// each was due would measure the load generator's clock, not the server. The kernel fires the
+// descriptor's timer to the microsecond and wakes the netpoller's wait at once; the goroutine
+// waiting holds no processor, so many connections' waits do not delay one another, as a
+// sleeping system call's would.
 type schedule struct {
 	fd int
 	f  *os.File // the descriptor, registered with the netpoller

@@ -11,8 +11,8 @@ import (
 // A fixed offered load falls due every few tens of microseconds on one connection, and every
 // few milliseconds on each of many: a schedule never ends a wait before a batch is due, and at
 // its median ends it well inside the millisecond that Go's timers alone add to a wait while
-// the program idles (and so to every latency charged from it), on one processor for all the connections'
-// goroutines, so that their waits do not hold one another up either.
+// the program idles (and so to every latency charged from it), on one processor for all the
+// connections' goroutines, so that their waits do not hold one another up either.
 func TestScheduleKeepsTime(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for _, load := range []struct {

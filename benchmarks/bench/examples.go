@@ -62,7 +62,7 @@ func exampleBinary(name, engine string) (string, error) {
 // port (on the server's CPUs when pinned) and returns once it accepts. The example does not
 // watch its standard input: end it with Kill.
 func startExample(o *options, name, engine string, pinned bool) (srv *harness.Child, addr, port string, err error) {
-	bin, err := exampleBinary(name, engine)
+	bin, err := exampleBinary(name, server.Base(engine))
 	if err != nil {
 		return nil, "", "", err
 	}

@@ -62,7 +62,7 @@ func run(args []string) error {
 	duration := fs.Duration("duration", 0, "measured time per run (0: the plan's)")
 	loops := fs.Int("loops", 2, "event loops of uringnet and gnet (listener runs with listener.Listen's default)")
 	client := fs.String("client", "uring", "echo load generator: uring (one io_uring) or net (a goroutine per connection)")
-	engines := fs.String("engines", strings.Join(server.Engines, ","), "engines to compare")
+	engines := fs.String("engines", strings.Join(server.Engines, ","), "engines to compare; one named again with a suffix (net,net.2) runs twice, the copy's ratio to it the measure's own spread")
 	wrkLua := fs.String("wrk-script", "benchmarks/wrk/pipeline.lua", "wrk's pipelining script")
 	label := fs.String("label", "", "how the run was started (the make target), recorded with the command")
 	if err := fs.Parse(args); err != nil {

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/uringnet/uringnet/benchmarks/server"
 )
 
 // table is one markdown table: the rows of the workloads it holds.
@@ -69,6 +71,7 @@ func (r *Results) Markdown(imageDir string, charts []string) string {
 	}
 	rows := r.Rows()
 	b.WriteString(lossSummary(rows))
+	b.WriteString(copySummary(rows))
 	for _, t := range tables {
 		var in []Row
 		for _, row := range rows {
@@ -126,6 +129,54 @@ func lossSummary(rows []Row) string {
 		if len(costlier) > 0 {
 			fmt.Fprintf(&b, "%s's server uses more CPU per message or request than %s's at %d of %d points: %s.\n",
 				ours, base, len(costlier), costed, strings.Join(costlier, "; "))
+		}
+	}
+	return b.String()
+}
+
+// copySummary gives, for each engine run twice (server.Base), how far apart the measure put
+// the two: the spread of the copy's ratios to the engine, throughput where both ran as fast as
+// they could and p99 where both served a fixed load. A difference between two engines inside it
+// is the machine's, not theirs.
+func copySummary(rows []Row) string {
+	var b strings.Builder
+	type spread struct{ lo, hi float64 }
+	widen := func(s *spread, r float64) {
+		if r == 0 {
+			return
+		}
+		if s.lo == 0 || r < s.lo {
+			s.lo = r
+		}
+		s.hi = max(s.hi, r)
+	}
+	var copies []string
+	value, p99 := map[string]*spread{}, map[string]*spread{}
+	for _, row := range rows {
+		if server.Base(row.Engine) == row.Engine {
+			continue
+		}
+		if value[row.Engine] == nil {
+			copies = append(copies, row.Engine)
+			value[row.Engine], p99[row.Engine] = &spread{}, &spread{}
+		}
+		if row.Rate > 0 {
+			widen(p99[row.Engine], row.VsP99)
+		} else {
+			widen(value[row.Engine], row.VsValue)
+		}
+	}
+	for _, c := range copies {
+		var parts []string
+		if v := value[c]; v.hi > 0 {
+			parts = append(parts, fmt.Sprintf("its median %s–%s× at the points run as fast as they go", ratioText(v.lo), ratioText(v.hi)))
+		}
+		if p := p99[c]; p.hi > 0 {
+			parts = append(parts, fmt.Sprintf("its median p99 %s–%s× at a fixed offered load", ratioText(p.lo), ratioText(p.hi)))
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(&b, "%s is %s run again, alternating with the others: %s. Differences inside these are the machine's.\n",
+				c, server.Base(c), strings.Join(parts, ", "))
 		}
 	}
 	return b.String()

@@ -131,3 +131,38 @@ func TestSaveLoadAndCharts(t *testing.T) {
 		}
 	}
 }
+
+// A copy of an engine (net.2) is compared with the engine itself, and the markdown gives the
+// spread of its ratios: throughput where the engines ran flat out, p99 at a fixed load.
+func TestACopyOfAnEngineShowsTheMeasuresSpread(t *testing.T) {
+	r := &Results{Settings: Settings{Plan: "listener", Repeats: 1}}
+	flat := Point{Workload: "nethttp", Load: "net", Conns: 64, Depth: 1, Unit: "req/s"}
+	fixed := flat
+	fixed.Rate = 1000
+	add := func(p Point, engine string, value, p99 float64) {
+		p.Engine = engine
+		r.Add(p, Sample{Value: value, P99: p99, ServerCPU: 1e9 / value})
+	}
+	add(flat, "listener", 1100, 10)
+	add(flat, "net", 1000, 10)
+	add(flat, "net.2", 950, 10)
+	add(fixed, "listener", 1000, 300)
+	add(fixed, "net", 1000, 200)
+	add(fixed, "net.2", 1000, 260)
+	for _, row := range r.Rows() {
+		if row.Engine == "net.2" && row.Rate == 0 && row.VsValue != 0.95 {
+			t.Errorf("net.2 at saturation: ratio %v, want 0.95 (against net)", row.VsValue)
+		}
+		if row.Engine == "listener" && row.Rate > 0 && row.VsP99 != 1.5 {
+			t.Errorf("listener at a fixed load: p99 ratio %v, want 1.5 (against net, not its copy)", row.VsP99)
+		}
+	}
+	md := r.Markdown("", nil)
+	want := "net.2 is net run again, alternating with the others: its median 0.95–0.95× at the points run as fast as they go, its median p99 1.30–1.30× at a fixed offered load."
+	if !strings.Contains(md, want) {
+		t.Errorf("the markdown lacks %q:\n%s", want, md)
+	}
+	if strings.Contains(md, "net.2 is behind") {
+		t.Errorf("a copy is listed as one of ours:\n%s", md)
+	}
+}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"github.com/uringnet/uringnet/benchmarks/harness"
+	"github.com/uringnet/uringnet/benchmarks/server"
 )
 
 // Ours are the engines this project builds, each compared with its BaselineOf.
@@ -10,8 +11,12 @@ var Ours = []string{"uringnet", "listener"}
 // BaselineOf is the engine a row of engine is compared with: what a program on it would run
 // on without uringnet — gnet for the gnet-API engines, the standard library for the
 // goroutine-per-connection ones.
+// A copy of an engine (server.Base) is compared with the engine itself.
 func BaselineOf(engine string) string {
-	if engine == "listener" || engine == "net" {
+	switch base := server.Base(engine); {
+	case base != engine:
+		return base
+	case server.GoroutinePerConn(engine):
 		return "net"
 	}
 	return "gnet"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -16,9 +17,20 @@ import (
 // Engines are the servers compared, in the order tables list them.
 var Engines = []string{"uringnet", "gnet", "listener", "net"}
 
+// Base is the engine an engine's name runs. A run may name an engine twice, the second time
+// with a suffix ("net.2"): the same server, measured as another engine, so that its ratio to
+// the first shows how far apart the measure puts two identical servers.
+func Base(engine string) string {
+	name, _, _ := strings.Cut(engine, ".")
+	return name
+}
+
 // GoroutinePerConn reports whether engine serves a net.Listener program (listener and net),
 // rather than a gnet.EventHandler (uringnet and gnet).
-func GoroutinePerConn(engine string) bool { return engine == "listener" || engine == "net" }
+func GoroutinePerConn(engine string) bool {
+	base := Base(engine)
+	return base == "listener" || base == "net"
+}
 
 // Start serves program with engine on a free loopback port and returns
 // the address once it accepts connections, and the function that stops the server.

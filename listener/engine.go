@@ -36,6 +36,8 @@ type engine struct {
 	owned bool
 	// blank is the link of every connection that keeps nothing of its own for the ring.
 	blank ringLink
+	// flushes are the loops' lists of connections with bytes for them to send, by loop.
+	flushes []*flushList
 	// stopOnce stops an owned engine when its last reference goes.
 	stopOnce sync.Once
 }
@@ -72,6 +74,10 @@ func startEngine(loops int, owned bool) (*engine, error) {
 	}, loopHandler{})
 	if err != nil {
 		return nil, fmt.Errorf("listener: start loops: %w", err)
+	}
+	e.flushes = make([]*flushList, e.set.NumLoops())
+	for i := range e.flushes {
+		e.flushes[i] = newFlushList(func(task func()) bool { return e.set.Post(i, task) == nil })
 	}
 	return e, nil
 }

@@ -20,9 +20,10 @@ import (
 //     stops (back-pressure); taking the chunk asks the loop for more (rxMore). Leaving the ring,
 //     the reader has the loop stop receiving and reads on until the loop has handed over its
 //     last byte (drained).
-//   - writing: a writer copies into a chunk (wbox) and asks the loop, once per batch, to move it
-//     into the connection's outbound buffer (wPosted), sent in the loop's batch. Write returns
-//     when its bytes are copied, and blocks only while writeLimit bytes are unsent.
+//   - writing: a writer copies into a chunk (wbox) and lists the connection, once per batch, on
+//     its loop's flushList (wPosted); the loop moves the chunks into the connection's outbound
+//     buffer, sent in the loop's batch. Write returns when its bytes are copied, and blocks only
+//     while writeLimit bytes are unsent.
 //
 // A goroutine that has to wait parks on a one-token channel (rxWake, wWake) after announcing
 // itself (rxWaiting, wWaiting); the loop sends the token only to an announced waiter, so a
@@ -42,12 +43,13 @@ type ringConn struct {
 	eof       atomic.Bool // every byte before the peer's EOF was handed over
 	drained   atomic.Bool // receiving stopped (leave) and every byte received was handed over
 
-	wbox     atomic.Pointer[chunk] // the head of a list of chunks for the loop to send
-	wtail    *chunk                // the last chunk of the list in wbox (under the Conn's wmu)
-	wPosted  atomic.Bool           // a move of wbox to the loop is queued
-	wPending atomic.Int64          // bytes accepted from writers and not yet taken by the kernel
-	wWaiting atomic.Bool
-	wWake    chan struct{}
+	wbox      atomic.Pointer[chunk] // the head of a list of chunks for the loop to send
+	wtail     *chunk                // the last chunk of the list in wbox (under the Conn's wmu)
+	wPosted   atomic.Bool           // the connection is on its loop's flushList
+	flushNext *ringConn             // the connection listed before it (flushList)
+	wPending  atomic.Int64          // bytes accepted from writers and not yet taken by the kernel
+	wWaiting  atomic.Bool
+	wWake     chan struct{}
 
 	closed    chan struct{} // closed by close
 	closeOnce sync.Once
@@ -65,7 +67,7 @@ type ringConn struct {
 	shutWhenSent  bool // shut the write side down once everything written is sent
 	linger        *time.Timer
 
-	refillFn, flushFn, startReceivingFn, stopReceivingFn func()
+	refillFn, startReceivingFn, stopReceivingFn func()
 }
 
 func newRingConn(lc *Conn, e *engine, loop int) *ringConn {
@@ -76,7 +78,7 @@ func newRingConn(lc *Conn, e *engine, loop int) *ringConn {
 	}
 	r.rdl.init(r.wakeReader)
 	r.wdl.init(r.wakeWriter)
-	r.refillFn, r.flushFn = r.loopRefill, r.loopFlush
+	r.refillFn = r.loopRefill
 	r.startReceivingFn, r.stopReceivingFn = r.loopStartReceiving, r.loopStopReceiving
 	return r
 }
@@ -229,7 +231,7 @@ func (r *ringConn) queue(b []byte) bool {
 	r.wPending.Add(int64(n))
 	r.wbox.Store(head)
 	if !r.wPosted.Swap(true) {
-		return r.post(r.flushFn)
+		return r.eng.flushes[r.loop].add(r)
 	}
 	return true
 }

@@ -56,7 +56,7 @@ func TestQueueNeverGrowsAChunk(t *testing.T) {
 		t.Fatalf("%d bytes in %d chunks", len(want), chunks)
 	}
 
-	if !c.post(c.flushFn) {
+	if !c.post(c.loopFlush) {
 		t.Fatal("post: the loop has stopped")
 	}
 	receiveExactly(t, peer, want, nil)

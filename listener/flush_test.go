@@ -1,0 +1,112 @@
+package listener
+
+import (
+	"sync"
+	"testing"
+)
+
+// tasksPosted is a loop's task queue for flushList tests: it keeps what is posted, and runs it
+// when asked.
+type tasksPosted struct {
+	mu    sync.Mutex
+	tasks []func()
+}
+
+func (q *tasksPosted) post(task func()) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.tasks = append(q.tasks, task)
+	return true
+}
+
+func (q *tasksPosted) take() []func() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	t := q.tasks
+	q.tasks = nil
+	return t
+}
+
+// listed makes n ring sides whose writers have listed them (wPosted), with nothing to send.
+func listed(n int) []*ringConn {
+	rs := make([]*ringConn, n)
+	for i := range rs {
+		rs[i] = &ringConn{}
+		rs[i].wPosted.Store(true)
+	}
+	return rs
+}
+
+// Connections listed from many goroutines at once are each flushed once, by tasks posted only
+// when the list was empty: one task for everything listed before it runs.
+func TestFlushListPostsOnceAndFlushesEveryConnection(t *testing.T) {
+	var q tasksPosted
+	l := newFlushList(q.post)
+	rs := listed(4000)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < len(rs); i += 8 {
+				if !l.add(rs[i]) {
+					t.Error("add reported a stopped loop")
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if tasks := q.take(); len(tasks) != 1 {
+		t.Fatalf("%d tasks posted for connections listed before any ran, want 1", len(tasks))
+	} else {
+		tasks[0]()
+	}
+	for i, r := range rs {
+		if r.wPosted.Load() || r.flushNext != nil {
+			t.Fatalf("connection %d was not flushed (wPosted %v)", i, r.wPosted.Load())
+		}
+	}
+	if l.head.Load() != nil {
+		t.Fatal("the list is not empty after its task ran")
+	}
+	r := listed(1)[0]
+	l.add(r)
+	if tasks := q.take(); len(tasks) != 1 {
+		t.Fatalf("%d tasks posted for a connection listed after the list emptied, want 1", len(tasks))
+	}
+}
+
+// A flush that panics (a connection the loop no longer holds) leaves the connections listed
+// after it on the list, with a task posted for them; the loop's guard recovers the panic.
+func TestFlushListKeepsTheRestWhenAFlushPanics(t *testing.T) {
+	var q tasksPosted
+	l := newFlushList(q.post)
+	rs := listed(3)
+	rs[1].wbox.Store(getChunk(1)) // bytes to move, and no loop connection to move them into
+	for _, r := range rs {
+		l.add(r)
+	}
+	run := q.take()[0]
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the flush of a connection with no loop side did not panic")
+			}
+		}()
+		run()
+	}()
+	if rs[0].wPosted.Load() {
+		t.Error("the connection listed before the panic was not flushed")
+	}
+	if !rs[2].wPosted.Load() {
+		t.Fatal("the connection listed after the panic was flushed anyway")
+	}
+	tasks := q.take()
+	if len(tasks) != 1 {
+		t.Fatalf("%d tasks posted for the rest of the list, want 1", len(tasks))
+	}
+	tasks[0]()
+	if rs[2].wPosted.Load() {
+		t.Error("the connection listed after the panic was never flushed")
+	}
+}

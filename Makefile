@@ -114,7 +114,7 @@ bench-resp: bench-bin
 bench-accept: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan accept -label "make bench-accept" -out benchmarks/results/accept $(BENCH_FLAGS)
 
-# The listener against net on what a net/http user feels (about 40 minutes): one connection's
+# The listener against net on what a net/http user feels (about 30 minutes): one connection's
 # 64 B round trip; echo at 1,000 connections, 1 and 16 deep; net/http at 1, 64 and 256
 # connections, unpipelined and 16 deep, as fast as answered and at half that (latency at equal
 # offered load); every point unpinned and pinned (server and load generator on CPUs of their

@@ -8,10 +8,17 @@ import "sync/atomic"
 // the loop moves every listed connection's bytes in that one task. A task for each connection
 // would be a closure and a queue node of its own, fetched from memory by the loop each time,
 // which with many busy connections is a cache miss for every message.
+//
+// A writer that lists its connection behind another's relies on the task that one posts; if
+// that writer's goroutine is descheduled between listing and posting, the bytes of the
+// connections listed behind it wait until it runs again. Nothing that must follow the bytes
+// depends on the task: Close and CloseWrite move what the writers queued themselves (loopClose,
+// closeWrite).
 type flushList struct {
-	head atomic.Pointer[ringConn] // the latest listed; each points to the one listed before it
-	post func(task func()) bool   // queues task on the list's loop; false once it has stopped
-	run  func()                   // flushAll, made once
+	head    atomic.Pointer[ringConn] // the latest listed; each points to the one listed before it
+	post    func(task func()) bool   // queues task on the list's loop; false once it has stopped
+	stopped atomic.Bool              // a post failed: the loop has stopped, and nothing is flushed
+	run     func()                   // flushAll, made once
 }
 
 func newFlushList(post func(task func()) bool) *flushList {
@@ -21,15 +28,19 @@ func newFlushList(post func(task func()) bool) *flushList {
 }
 
 // add lists r, and posts the loop's task if the list was empty; it reports false when the
-// loop has stopped (the connection is closed then). A task posted earlier and not yet run
-// moves r's bytes too, and it runs before anything posted after add returns.
+// loop has stopped (the connection is closed then). Otherwise the task posted for the
+// connections listed before r moves r's bytes too.
 func (l *flushList) add(r *ringConn) bool {
 	for {
 		old := l.head.Load()
 		r.flushNext = old
-		if l.head.CompareAndSwap(old, r) {
-			return old != nil || l.post(l.run)
+		if !l.head.CompareAndSwap(old, r) {
+			continue
 		}
+		if old == nil && !l.post(l.run) {
+			l.stopped.Store(true)
+		}
+		return !l.stopped.Load()
 	}
 }
 

@@ -2,6 +2,7 @@ package listener
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -101,6 +102,9 @@ func TestFlushListKeepsTheRestWhenAFlushPanics(t *testing.T) {
 	if !rs[2].wPosted.Load() {
 		t.Fatal("the connection listed after the panic was flushed anyway")
 	}
+	if rs[1].flushNext != nil || l.head.Load() != rs[2] || rs[2].flushNext != nil {
+		t.Fatal("the list after the panic is not the connection listed after it, alone")
+	}
 	tasks := q.take()
 	if len(tasks) != 1 {
 		t.Fatalf("%d tasks posted for the rest of the list, want 1", len(tasks))
@@ -108,5 +112,52 @@ func TestFlushListKeepsTheRestWhenAFlushPanics(t *testing.T) {
 	tasks[0]()
 	if rs[2].wPosted.Load() {
 		t.Error("the connection listed after the panic was never flushed")
+	}
+}
+
+// Writers list their connections, once per batch as queue does, while the loop runs the tasks
+// they post: when the writers are done and the loop has run everything, no connection is left
+// listed and unflushed.
+func TestFlushListWhileTheLoopFlushes(t *testing.T) {
+	var q tasksPosted
+	l := newFlushList(q.post)
+	rs := listed(64)
+	for _, r := range rs {
+		r.wPosted.Store(false)
+	}
+	var writing atomic.Int32
+	writing.Store(8)
+	loopDone := make(chan struct{})
+	go func() { // the loop
+		defer close(loopDone)
+		for {
+			last := writing.Load() == 0
+			for _, task := range q.take() {
+				task()
+			}
+			if last {
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer writing.Add(-1)
+			for i := range 20_000 {
+				if r := rs[(g*7+i)%len(rs)]; !r.wPosted.Swap(true) {
+					l.add(r)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	<-loopDone
+	for i, r := range rs {
+		if r.wPosted.Load() {
+			t.Fatalf("connection %d was listed and never flushed", i)
+		}
 	}
 }

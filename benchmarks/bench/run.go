@@ -128,17 +128,24 @@ func run(args []string) error {
 // an offered load follows each point with the same point at that rate.
 func alternate(o *options, w workload, res *report.Results) {
 	engines := w.engines(o)
+	compared := 0 // the engines that are not copies of another (server.Base)
+	for _, e := range engines {
+		if server.Base(e) == e {
+			compared++
+		}
+	}
 	for _, at := range w.points(o) {
 		medians := alternatePoint(o, w, at, engines, res)
-		if w.offered != nil && len(medians) == len(engines) {
+		if w.offered != nil && len(medians) == compared {
 			at.Rate = math.Round(w.offered(o, medians))
 			alternatePoint(o, w, at, engines, res)
 		}
 	}
 }
 
-// alternatePoint measures one point, every engine o.repeats times, and returns the engines'
-// medians (of those that ran).
+// alternatePoint measures one point, every engine o.repeats times, and returns the medians of
+// the engines compared (of those that ran; not of copies, whose rate must not set another
+// engine's offered load).
 func alternatePoint(o *options, w workload, at report.Point, engines []string, res *report.Results) []float64 {
 	values := map[string][]float64{}
 	for r := 0; r < o.repeats; r++ {
@@ -158,8 +165,10 @@ func alternatePoint(o *options, w workload, at report.Point, engines []string, r
 		}
 	}
 	var medians []float64
-	for _, v := range values {
-		medians = append(medians, harness.Median(v))
+	for e, v := range values {
+		if server.Base(e) == e {
+			medians = append(medians, harness.Median(v))
+		}
 	}
 	return medians
 }

@@ -13,6 +13,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/uringnet/uringnet/benchmarks/server"
 )
 
 // chart is one PNG: a metric of the echo rows against connections, one panel per message
@@ -121,8 +123,12 @@ func drawChart(c chart, rows []Row, panels []panel, path string) error {
 			if err != nil {
 				return fmt.Errorf("report: chart %s: %w", c.name, err)
 			}
-			line.Color, points.Color = engineColors[engine], engineColors[engine]
+			ink := engineColors[server.Base(engine)]
+			line.Color, points.Color = ink, ink
 			line.Width = vg.Points(1.5)
+			if server.Base(engine) != engine { // a copy: its engine's colour, dashed
+				line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+			}
 			pl.Add(line, points)
 			pl.Legend.Add(engine, line, points)
 		}

@@ -153,8 +153,8 @@ func copySummary(rows []Row) string {
 	var copies []string
 	value, p99 := map[string]*spread{}, map[string]*spread{}
 	for _, row := range rows {
-		if server.Base(row.Engine) == row.Engine {
-			continue
+		if server.Base(row.Engine) == row.Engine || row.Lower() {
+			continue // memory is no rate, and varies little
 		}
 		if value[row.Engine] == nil {
 			copies = append(copies, row.Engine)

@@ -43,6 +43,7 @@ func GoroutinePerConn(engine string) bool {
 // The program NetHTTP is net/http's server, which only listener and net run. opts are more
 // gnet options (gnet.WithReusePort), for uringnet and gnet alike; the other engines take none.
 func Start(engine, program string, loops int, opts ...gnet.Option) (addr string, stop func() error, err error) {
+	engine = Base(engine) // a copy serves as its engine does
 	var serveConns func(net.Listener)
 	if program == NetHTTP {
 		if !GoroutinePerConn(engine) {

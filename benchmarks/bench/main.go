@@ -4,7 +4,7 @@
 // in a process of its own and the load generator in another.
 //
 //	bench run -plan quick|full [-out benchmarks/results/bench] [-repeats N] [-duration d] …
-//	bench report -in results.json [-out prefix] [-readme README.md]
+//	bench report -in results.json [-readme README.md]   (redraws prefix.md and the charts beside it)
 //	bench serve -engine E -program P -loops N        (a server, started by run)
 //	bench load -addr A -conns N -size S -depth D …   (the load generator, started by run)
 //

@@ -128,9 +128,9 @@ func run(args []string) error {
 // an offered load follows each point with the same point at that rate.
 func alternate(o *options, w workload, res *report.Results) {
 	engines := w.engines(o)
-	compared := 0 // the engines that are not copies of another (server.Base)
+	compared := 0 // the engines that are not copies of another
 	for _, e := range engines {
-		if server.Base(e) == e {
+		if !server.IsCopy(e) {
 			compared++
 		}
 	}
@@ -166,7 +166,7 @@ func alternatePoint(o *options, w workload, at report.Point, engines []string, r
 	}
 	var medians []float64
 	for e, v := range values {
-		if server.Base(e) == e {
+		if !server.IsCopy(e) {
 			medians = append(medians, harness.Median(v))
 		}
 	}

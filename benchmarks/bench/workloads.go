@@ -122,7 +122,7 @@ func offeredHalf(o *options, medians []float64) float64 { return o.offered * sli
 // server's CPUs when pinned; flags are more of serve's flags (-reuseport).
 func startServer(o *options, engine, program string, pinned bool, flags ...string) (srv *harness.Child, addr string, err error) {
 	err = harness.OnCPUs(o.cpus(pinned, true), func() error {
-		args := append([]string{"serve", "-engine", server.Base(engine), "-program", program, "-loops", strconv.Itoa(o.loops)}, flags...)
+		args := append([]string{"serve", "-engine", engine, "-program", program, "-loops", strconv.Itoa(o.loops)}, flags...)
 		srv, addr, err = harness.StartServer(args...)
 		return err
 	})

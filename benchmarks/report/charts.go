@@ -126,7 +126,7 @@ func drawChart(c chart, rows []Row, panels []panel, path string) error {
 			ink := engineColors[server.Base(engine)]
 			line.Color, points.Color = ink, ink
 			line.Width = vg.Points(1.5)
-			if server.Base(engine) != engine { // a copy: its engine's colour, dashed
+			if server.IsCopy(engine) { // its engine's colour, dashed
 				line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 			}
 			pl.Add(line, points)

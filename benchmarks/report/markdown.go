@@ -134,7 +134,7 @@ func lossSummary(rows []Row) string {
 	return b.String()
 }
 
-// copySummary gives, for each engine run twice (server.Base), how far apart the measure put
+// copySummary gives, for each engine run twice (server.IsCopy), how far apart the measure put
 // the two: the spread of the copy's ratios to the engine, throughput where both ran as fast as
 // they could and p99 where both served a fixed load. A difference between two engines inside it
 // is the machine's, not theirs.
@@ -153,7 +153,7 @@ func copySummary(rows []Row) string {
 	var copies []string
 	value, p99 := map[string]*spread{}, map[string]*spread{}
 	for _, row := range rows {
-		if server.Base(row.Engine) == row.Engine || row.Lower() {
+		if !server.IsCopy(row.Engine) || row.Lower() {
 			continue // memory is no rate, and varies little
 		}
 		if value[row.Engine] == nil {

@@ -11,11 +11,11 @@ var Ours = []string{"uringnet", "listener"}
 // BaselineOf is the engine a row of engine is compared with: what a program on it would run
 // on without uringnet — gnet for the gnet-API engines, the standard library for the
 // goroutine-per-connection ones.
-// A copy of an engine (server.Base) is compared with the engine itself.
+// A copy of an engine (server.IsCopy) is compared with the engine itself.
 func BaselineOf(engine string) string {
-	switch base := server.Base(engine); {
-	case base != engine:
-		return base
+	switch {
+	case server.IsCopy(engine):
+		return server.Base(engine)
 	case server.GoroutinePerConn(engine):
 		return "net"
 	}

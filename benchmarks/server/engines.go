@@ -25,6 +25,9 @@ func Base(engine string) string {
 	return name
 }
 
+// IsCopy reports whether engine is another engine run again (Base).
+func IsCopy(engine string) bool { return Base(engine) != engine }
+
 // GoroutinePerConn reports whether engine serves a net.Listener program (listener and net),
 // rather than a gnet.EventHandler (uringnet and gnet).
 func GoroutinePerConn(engine string) bool {

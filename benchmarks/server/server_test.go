@@ -156,3 +156,24 @@ func TestUnknownEngineAndProgram(t *testing.T) {
 		t.Fatal("an unknown program started")
 	}
 }
+
+// An engine named again with a suffix (a copy, for a run that measures an engine against
+// itself) serves as its engine does: uringnet.2 echoes as uringnet, and net.2 serves net/http.
+func TestACopyServesAsItsEngine(t *testing.T) {
+	c := dial(t, "uringnet.2", "echo")
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	echoed := make([]byte, 4)
+	if _, err := io.ReadFull(c, echoed); err != nil || string(echoed) != "ping" {
+		t.Fatalf("uringnet.2 echoed %q (%v), want ping", echoed, err)
+	}
+	h := dial(t, "net.2", NetHTTP)
+	if _, err := h.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	reply := make([]byte, 12)
+	if _, err := io.ReadFull(h, reply); err != nil || string(reply) != "HTTP/1.1 200" {
+		t.Fatalf("net.2 answered %q (%v), want HTTP/1.1 200", reply, err)
+	}
+}

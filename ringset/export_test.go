@@ -17,6 +17,10 @@ func (s *Set) HandOffs(i int) int64 { return s.loops[i].handOffs.Load() }
 // SharedHandOffs is how many of loop i's waits gave its P to the runtime after handOffAfter.
 func (s *Set) SharedHandOffs(i int) int64 { return s.loops[i].sharedHandOffs.Load() }
 
+// AllHandOffs is how many of loop i's waits gave its P to the runtime, at once or after
+// handOffAfter.
+func (s *Set) AllHandOffs(i int) int64 { return s.HandOffs(i) + s.SharedHandOffs(i) }
+
 // AcceptorHandOffs is how many of the acceptor's waits gave its P to the runtime.
 func (s *Set) AcceptorHandOffs() int64 { return s.acc.handOffs.Load() }
 

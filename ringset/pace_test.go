@@ -199,8 +199,7 @@ func TestLoopHandsItsPToTheGoroutinesItWoke(t *testing.T) {
 		t.Run(fmt.Sprintf("NeverPoll=%v", neverPoll), func(t *testing.T) {
 			s := startSet(t, Config{Loops: 1, NeverPoll: neverPoll}, &echo{})
 			// Either kind of hand-off: a paced loop with a P of its own makes neither.
-			handOffs := func() int64 { return s.HandOffs(0) + s.SharedHandOffs(0) }
-			before, immediate := handOffs(), s.HandOffs(0)
+			before, immediate := s.AllHandOffs(0), s.HandOffs(0)
 			for range 10 {
 				ran := make(chan struct{})
 				if err := s.Post(0, func() { go func() { close(ran) }() }); err != nil {
@@ -208,7 +207,7 @@ func TestLoopHandsItsPToTheGoroutinesItWoke(t *testing.T) {
 				}
 				<-ran
 			}
-			switch got := handOffs() - before; {
+			switch got := s.AllHandOffs(0) - before; {
 			case neverPoll && s.HandOffs(0) == immediate:
 				t.Fatal("the loop woke goroutines on its only P and waited holding it")
 			case !neverPoll && got != 0:
@@ -230,10 +229,9 @@ func TestIdleThreadsGiveTheirPBack(t *testing.T) {
 	// The loop hands its P over at once where a goroutine is runnable as it begins to wait (any
 	// goroutine of the process: other tests' too), else after holding it briefly: either way
 	// it gave the P back.
-	handOffs := func() int64 { return s.HandOffs(0) + s.SharedHandOffs(0) }
-	loop, acceptor := handOffs(), s.AcceptorHandOffs()
+	loop, acceptor := s.AllHandOffs(0), s.AcceptorHandOffs()
 	time.Sleep(maxWait + maxWait/4) // each waits maxWait when idle, then waits again
-	if got := handOffs() - loop; got == 0 {
+	if got := s.AllHandOffs(0) - loop; got == 0 {
 		t.Error("an idle NeverPoll loop on one P waited holding it")
 	}
 	if got := s.AcceptorHandOffs() - acceptor; got == 0 {

@@ -2,21 +2,25 @@ package listener
 
 import (
 	"sync"
-	"sync/atomic"
 	"testing"
 )
 
 // tasksPosted is a loop's task queue for flushList tests: it keeps what is posted, and runs it
-// when asked.
+// when asked; posted, if made, is signalled at each post.
 type tasksPosted struct {
-	mu    sync.Mutex
-	tasks []func()
+	mu     sync.Mutex
+	tasks  []func()
+	posted chan struct{}
 }
 
 func (q *tasksPosted) post(task func()) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.tasks = append(q.tasks, task)
+	select {
+	case q.posted <- struct{}{}:
+	default:
+	}
 	return true
 }
 
@@ -119,23 +123,27 @@ func TestFlushListKeepsTheRestWhenAFlushPanics(t *testing.T) {
 // they post: when the writers are done and the loop has run everything, no connection is left
 // listed and unflushed.
 func TestFlushListWhileTheLoopFlushes(t *testing.T) {
-	var q tasksPosted
+	q := tasksPosted{posted: make(chan struct{}, 1)}
 	l := newFlushList(q.post)
 	rs := listed(64)
 	for _, r := range rs {
 		r.wPosted.Store(false)
 	}
-	var writing atomic.Int32
-	writing.Store(8)
-	loopDone := make(chan struct{})
+	written, loopDone := make(chan struct{}), make(chan struct{})
 	go func() { // the loop
 		defer close(loopDone)
 		for {
-			last := writing.Load() == 0
-			for _, task := range q.take() {
-				task()
-			}
-			if last {
+			select {
+			case <-q.posted:
+				for _, task := range q.take() {
+					task()
+				}
+			case <-written: // no more posts: run what is left
+				for tasks := q.take(); len(tasks) > 0; tasks = q.take() {
+					for _, task := range tasks {
+						task()
+					}
+				}
 				return
 			}
 		}
@@ -145,7 +153,6 @@ func TestFlushListWhileTheLoopFlushes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer writing.Add(-1)
 			for i := range 20_000 {
 				if r := rs[(g*7+i)%len(rs)]; !r.wPosted.Swap(true) {
 					l.add(r)
@@ -154,6 +161,7 @@ func TestFlushListWhileTheLoopFlushes(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	close(written)
 	<-loopDone
 	for i, r := range rs {
 		if r.wPosted.Load() {

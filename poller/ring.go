@@ -79,6 +79,7 @@ type Ring struct {
 	cqHead     *uint32
 	cqTail     *uint32
 	cqOverflow *uint32
+	cqFlags    *uint32
 	cqMask     uint32
 	cqEntries  uint32
 	cqes       []CQE
@@ -148,6 +149,7 @@ func (r *Ring) mapQueues(p *ioParams) error {
 	}
 
 	r.cqHead, r.cqTail, r.cqOverflow = u32(p.cqOff.head), u32(p.cqOff.tail), u32(p.cqOff.overflow)
+	r.cqFlags = u32(p.cqOff.flags)
 	r.cqMask, r.cqEntries = *u32(p.cqOff.ringMask), *u32(p.cqOff.ringEntries)
 	r.cqes = unsafe.Slice((*CQE)(unsafe.Pointer(&ringMem[p.cqOff.cqes])), r.cqEntries)
 	return nil

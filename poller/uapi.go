@@ -134,6 +134,9 @@ const (
 	sqCQOverflow = 1 << 1
 	sqTaskrun    = 1 << 2
 
+	// CQ ring flags.
+	cqEventfdDisabled = 1 << 0
+
 	// mmap offsets.
 	offSQRing = 0
 	offSQEs   = 0x10000000
@@ -144,6 +147,7 @@ const (
 	unregisterFiles        = 3
 	registerProbe          = 8
 	registerEnableRings    = 12
+	registerEventfd        = 4
 	registerRingFds        = 20
 	unregisterRingFds      = 21
 	registerPbufRing       = 22

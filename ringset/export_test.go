@@ -17,9 +17,9 @@ func (s *Set) HandOffs(i int) int64 { return s.loops[i].handOffs.Load() }
 // SharedHandOffs is how many of loop i's waits gave its P to the runtime after handOffAfter.
 func (s *Set) SharedHandOffs(i int) int64 { return s.loops[i].sharedHandOffs.Load() }
 
-// AllHandOffs is how many of loop i's waits gave its P to the runtime, at once or after
-// handOffAfter.
-func (s *Set) AllHandOffs(i int) int64 { return s.HandOffs(i) + s.SharedHandOffs(i) }
+// AllHandOffs is how many of loop i's waits gave its P up: at once, after handOffAfter, or by
+// parking.
+func (s *Set) AllHandOffs(i int) int64 { return s.HandOffs(i) + s.SharedHandOffs(i) + s.Parks(i) }
 
 // AcceptorHandOffs is how many of the acceptor's waits gave its P to the runtime.
 func (s *Set) AcceptorHandOffs() int64 { return s.acc.handOffs.Load() }
@@ -62,3 +62,12 @@ func postAsync(c *conn.Conn, cb conn.Callback, op func() error) error {
 		}
 	})
 }
+
+// Parks is how many of loop i's waits parked its goroutine for the goroutines it woke.
+func (s *Set) Parks(i int) int64 { return s.loops[i].parks.Load() }
+
+// ParkTimeouts is how many of loop i's parks lasted their whole wait, woken by nothing.
+func (s *Set) ParkTimeouts(i int) int64 { return s.loops[i].parkTimeouts.Load() }
+
+// queueUnwoken queues f on loop i without waking it, as a Post whose wake-up went missing.
+func (s *Set) queueUnwoken(i int, f func()) { s.loops[i].tasks.Push(f) }

@@ -46,8 +46,12 @@ type loop struct {
 	// a wait in io_uring_enter of its own.
 	installs atomic.Int64
 	// handOffs counts the waits that gave the loop's P to the runtime as they began, for the
-	// goroutines it woke; sharedHandOffs those that gave it after handOffAfter (pace.go).
-	handOffs, sharedHandOffs atomic.Int64
+	// goroutines it woke; sharedHandOffs those that gave it after handOffAfter (pace.go);
+	// parks those that parked the loop's goroutine instead (park.go).
+	handOffs, sharedHandOffs, parks atomic.Int64
+	parkTimeouts                    atomic.Int64 // parks that lasted their whole wait
+	// parking is how the loop waits while goroutines wait for a P (NeverPoll; nil without).
+	parking *parking
 	// hold holds the loop's own accept or datagram receive back after it failed.
 	hold backoff
 	// faults, in tests only, makes the kernel's rare failures happen (faults.go).
@@ -193,6 +197,10 @@ func (l *loop) setup() error {
 		return fmt.Errorf("ringset: loop %d: duplicate ring fd: %w", l.idx, err)
 	}
 	l.ring, l.bufs, l.fd = r, br, fd
+	if cfg.NeverPoll && !noParking.Load() {
+		// Without it (no descriptor to spare), the loop waits in the kernel instead.
+		l.parking, _ = l.newParking()
+	}
 	l.slots = slots
 	l.conns = make([]*conn.Conn, min(slots, 64))
 	l.gens = make([]uint32, min(slots, 64))
@@ -371,6 +379,9 @@ func (l *loop) teardown() {
 	}
 	if err := l.ring.Close(); err != nil {
 		log.Printf("uringnet: loop %d: %v", l.idx, err)
+	}
+	if l.parking != nil {
+		l.parking.close()
 	}
 	close(l.exit)
 }

@@ -148,14 +148,18 @@ const handOffAfter = 50 * time.Microsecond
 // A loop whose work runs on goroutines (NeverPoll) shares the Ps with them however many loops
 // there are: an idle loop waits up to maxWait, and on one processor every goroutine of the
 // program waited for the monitor each time it did, for milliseconds every second. It also
-// hands its P over at once when the wait will block and goroutines are waiting for a P: those
-// it has just woken are on its own P's queue, where, on one processor, they would wait for the
-// monitor while the CPU idles. The runtime counts the waiting goroutines of every P, not of
+// gives its P up at once when the wait will block and goroutines are waiting for a P: those it
+// has just woken are on its own P's queue, where, on one processor, they would wait for the
+// monitor while the CPU idles. It parks its goroutine for them (park.go), or else hands the P
+// over as it waits in the kernel. The runtime counts the waiting goroutines of every P, not of
 // this one (Go 1.26 and later: on an older runtime the count is unknown), so with every P busy
 // the hand-off can start a thread that finds nothing to steal.
 func (l *loop) wait(d time.Duration) error {
 	neverPoll := l.set.cfg.NeverPoll
 	if neverPoll && d > 0 && l.ring.CQReady() == 0 && l.pace.goroutinesQueued() {
+		if l.parking != nil {
+			return l.park(d)
+		}
 		return waitHandingOff(l.ring, d, &l.handOffs)
 	}
 	if !neverPoll && !sharingPs() {

@@ -186,20 +186,30 @@ func TestGoroutinesWaiting(t *testing.T) {
 	}
 }
 
-// A loop whose work runs on goroutines (NeverPoll) gives its P to the runtime as a wait begins
-// when goroutines are waiting for one: on one P, a goroutine the loop has just made runnable
-// runs while the loop waits, not after handOffAfter or at the runtime monitor's next look. A
+// A loop whose work runs on goroutines (NeverPoll) gives its P up as a wait begins when
+// goroutines are waiting for one, parking its goroutine (or, without an eventfd, handing the P
+// over as it waits in the kernel): on one P, a goroutine the loop has just made runnable runs
+// while the loop waits, not after handOffAfter or at the runtime monitor's next look. A
 // loop that paces itself, with a P of its own, keeps it.
 func TestLoopHandsItsPToTheGoroutinesItWoke(t *testing.T) {
 	if _, known := (&pace{}).runnableGoroutines(); !known {
 		t.Skipf("this runtime (%s) has no %s: a loop never knows that goroutines wait, and keeps its P", runtime.Version(), runnableMetric)
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	for _, neverPoll := range []bool{true, false} {
-		t.Run(fmt.Sprintf("NeverPoll=%v", neverPoll), func(t *testing.T) {
-			s := startSet(t, Config{Loops: 1, NeverPoll: neverPoll}, &echo{})
+	for _, tc := range []struct {
+		name             string
+		neverPoll, parks bool
+	}{
+		{"NeverPoll, parking", true, true},
+		{"NeverPoll, no eventfd", true, false},
+		{"paced", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			noParking.Store(!tc.parks)
+			defer noParking.Store(false)
+			s := startSet(t, Config{Loops: 1, NeverPoll: tc.neverPoll}, &echo{})
 			// Either kind of hand-off: a paced loop with a P of its own makes neither.
-			before, immediate := s.AllHandOffs(0), s.HandOffs(0)
+			before, immediate, parks := s.AllHandOffs(0), s.HandOffs(0), s.Parks(0)
 			for range 10 {
 				ran := make(chan struct{})
 				if err := s.Post(0, func() { go func() { close(ran) }() }); err != nil {
@@ -208,9 +218,15 @@ func TestLoopHandsItsPToTheGoroutinesItWoke(t *testing.T) {
 				<-ran
 			}
 			switch got := s.AllHandOffs(0) - before; {
-			case neverPoll && s.HandOffs(0) == immediate:
+			case tc.parks && s.Parks(0) == parks:
+				t.Fatal("the loop woke goroutines on its only P and did not park for them")
+			case tc.parks && s.HandOffs(0) != immediate:
+				t.Fatal("a loop that can park handed its P over waiting in the kernel")
+			case tc.neverPoll && !tc.parks && s.HandOffs(0) == immediate:
 				t.Fatal("the loop woke goroutines on its only P and waited holding it")
-			case !neverPoll && got != 0:
+			case !tc.parks && s.Parks(0) != parks:
+				t.Fatal("a loop without parking parked")
+			case !tc.neverPoll && got != 0:
 				t.Fatalf("a paced loop with a P of its own handed it over %d times", got)
 			}
 		})

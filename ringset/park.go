@@ -1,0 +1,132 @@
+package ringset
+
+import (
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// parking is how a loop whose work runs on goroutines (NeverPoll) waits while goroutines wait
+// for a P: its goroutine parks, and Go's netpoller readies it.
+//
+// Waiting in io_uring_enter instead, with the P handed over as the wait begins, the kernel wakes
+// the loop's thread at the first completion; the thread finds the P taken by the goroutines the
+// loop woke and sleeps again until the scheduler hands the P back to it, which it does when it
+// next looks at its global queue (every 61 goroutines run). Two thread switches are spent for
+// nothing in each batch, and batches stay small. Parked, the loop is readied when the netpoller
+// is next asked, which the scheduler does once the goroutines run out, or when a writer wakes it
+// (Nudge): one thread switch each way, and batches as large as the goroutines make them.
+//
+// The netpoller learns of the ring's news through an eventfd the kernel signals
+// (poller.RegisterEventfd): completion work deferred for the loop's thread (DEFER_TASKRUN) does
+// not wake a poller waiting on the ring's own descriptor. Signals are on only while the loop is
+// parked, or its own completions would keep signalling. A watcher goroutine waits in the
+// netpoller for the eventfd and hands the loop a token; the loop waits for the token or its
+// wait's end. Without an eventfd (the descriptor could not be made: the process's limit), a
+// loop waits in the kernel having handed its P over (waitHandingOff).
+type parking struct {
+	efd     *os.File // non-blocking, so that the netpoller serves its reads
+	raw     syscall.RawConn
+	consume func(fd uintptr) bool // reads the eventfd's count; false when there is none yet
+	count   [8]byte
+	token   chan struct{} // the wake-up, one at most
+	parked  atomic.Bool   // the loop waits for the token
+	timer   *time.Timer   // the wait's end
+	done    chan struct{} // closed when the watcher has returned
+}
+
+// newParking makes l's parking: an eventfd registered with its ring, and the watcher.
+func (l *loop) newParking() (*parking, error) {
+	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	if err := l.ring.RegisterEventfd(efd); err != nil {
+		unix.Close(efd)
+		return nil, os.NewSyscallError("io_uring_register", err)
+	}
+	p := &parking{
+		efd:   os.NewFile(uintptr(efd), "ring-eventfd"),
+		token: make(chan struct{}, 1),
+		timer: time.NewTimer(time.Hour),
+		done:  make(chan struct{}),
+	}
+	p.timer.Stop()
+	if p.raw, err = p.efd.SyscallConn(); err != nil {
+		p.efd.Close()
+		return nil, err
+	}
+	p.consume = func(fd uintptr) bool {
+		_, err := unix.Read(int(fd), p.count[:])
+		return err != unix.EAGAIN
+	}
+	go p.watch()
+	return p, nil
+}
+
+// watch hands the loop a token each time the eventfd is signalled, until it is closed.
+func (p *parking) watch() {
+	defer close(p.done)
+	for p.raw.Read(p.consume) == nil {
+		p.wake()
+	}
+}
+
+// wake hands the loop its token; one already there does for both.
+func (p *parking) wake() {
+	select {
+	case p.token <- struct{}{}:
+	default:
+	}
+}
+
+// close ends the watcher and closes the eventfd; after the ring's close, which unregisters it.
+func (p *parking) close() {
+	p.efd.Close()
+	<-p.done
+}
+
+// park submits what the iteration prepared and, if nothing is ready, parks the loop's goroutine
+// until the ring has news, a writer nudges it (Nudge), or d has passed. It leaves the completion
+// work it was woken for to the next iteration's io_uring_enter, which submits that iteration's
+// work in the same call. A token left from a wake-up that found the loop running ends the next
+// park at once, costing one iteration.
+func (l *loop) park(d time.Duration) error {
+	if _, err := l.ring.SubmitAndPoll(); err != nil || l.ring.CQReady() > 0 {
+		return err
+	}
+	p := l.parking
+	l.parks.Add(1)
+	l.ring.EventfdSignals(true)
+	p.parked.Store(true)
+	// Signals on first: work deferred from here on is signalled, and work deferred before is
+	// seen here.
+	if l.ring.CQReady() == 0 && !l.ring.TaskrunPending() {
+		p.timer.Reset(d)
+		select {
+		case <-p.token:
+		case <-p.timer.C:
+			l.parkTimeouts.Add(1)
+		}
+		p.timer.Stop()
+	}
+	p.parked.Store(false)
+	l.ring.EventfdSignals(false)
+	return nil
+}
+
+// Nudge wakes loop i now if it is parked waiting for the goroutines it woke (NeverPoll), rather
+// than when they have all run: for a user of the set whose goroutines have queued enough work
+// for the loop that its peers would otherwise wait for the whole batch. Elsewhere it does
+// nothing; a loop waiting in the kernel is woken by Post.
+func (s *Set) Nudge(i int) {
+	if p := s.loops[i].parking; p != nil && p.parked.Load() {
+		p.wake()
+	}
+}
+
+// noParking, set by tests, makes new loops wait in the kernel as they do without an eventfd.
+var noParking atomic.Bool

@@ -77,7 +77,8 @@ func startEngine(loops int, owned bool) (*engine, error) {
 	}
 	e.flushes = make([]*flushList, e.set.NumLoops())
 	for i := range e.flushes {
-		e.flushes[i] = newFlushList(func(task func()) bool { return e.set.Post(i, task) == nil })
+		e.flushes[i] = newFlushList(func(task func()) bool { return e.set.Post(i, task) == nil },
+			func() { e.set.Nudge(i) })
 	}
 	return e, nil
 }

@@ -2,6 +2,7 @@ package listener
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -43,10 +44,12 @@ func listed(n int) []*ringConn {
 }
 
 // Connections listed from many goroutines at once are each flushed once, by tasks posted only
-// when the list was empty: one task for everything listed before it runs.
+// when the list was empty: one task for everything listed before it runs. The loop is nudged
+// once for every nudgeEvery connections listed in a batch.
 func TestFlushListPostsOnceAndFlushesEveryConnection(t *testing.T) {
 	var q tasksPosted
-	l := newFlushList(q.post)
+	var nudges atomic.Int64
+	l := newFlushList(q.post, func() { nudges.Add(1) })
 	rs := listed(4000)
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -61,6 +64,9 @@ func TestFlushListPostsOnceAndFlushesEveryConnection(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if got, want := nudges.Load(), int64(len(rs)/nudgeEvery); got != want {
+		t.Errorf("%d connections listed in one batch nudged the loop %d times, want %d", len(rs), got, want)
+	}
 	if tasks := q.take(); len(tasks) != 1 {
 		t.Fatalf("%d tasks posted for connections listed before any ran, want 1", len(tasks))
 	} else {
@@ -79,13 +85,25 @@ func TestFlushListPostsOnceAndFlushesEveryConnection(t *testing.T) {
 	if tasks := q.take(); len(tasks) != 1 {
 		t.Fatalf("%d tasks posted for a connection listed after the list emptied, want 1", len(tasks))
 	}
+	// The count starts again with the batch: the first listed after a flush does not nudge,
+	// the nudgeEvery-th does.
+	before := nudges.Load()
+	for _, r := range listed(nudgeEvery - 1) {
+		if nudges.Load() != before {
+			t.Fatal("the loop was nudged before nudgeEvery connections were listed in the batch")
+		}
+		l.add(r)
+	}
+	if nudges.Load() != before+1 {
+		t.Fatalf("%d connections listed in a new batch nudged the loop %d times, want 1", nudgeEvery, nudges.Load()-before)
+	}
 }
 
 // A flush that panics (a connection the loop no longer holds) leaves the connections listed
 // after it on the list, with a task posted for them; the loop's guard recovers the panic.
 func TestFlushListKeepsTheRestWhenAFlushPanics(t *testing.T) {
 	var q tasksPosted
-	l := newFlushList(q.post)
+	l := newFlushList(q.post, func() {})
 	rs := listed(3)
 	rs[1].wbox.Store(getChunk(1)) // bytes to move, and no loop connection to move them into
 	for _, r := range rs {
@@ -124,7 +142,7 @@ func TestFlushListKeepsTheRestWhenAFlushPanics(t *testing.T) {
 // listed and unflushed.
 func TestFlushListWhileTheLoopFlushes(t *testing.T) {
 	q := tasksPosted{posted: make(chan struct{}, 1)}
-	l := newFlushList(q.post)
+	l := newFlushList(q.post, func() {})
 	rs := listed(64)
 	for _, r := range rs {
 		r.wPosted.Store(false)

@@ -156,9 +156,10 @@ const handOffAfter = 50 * time.Microsecond
 // the hand-off can start a thread that finds nothing to steal.
 func (l *loop) wait(d time.Duration) error {
 	neverPoll := l.set.cfg.NeverPoll
-	if neverPoll && d > 0 && l.ring.CQReady() == 0 && l.pace.goroutinesQueued() {
+	nudged := l.takeNudge()
+	if neverPoll && d > 0 && (nudged || l.ring.CQReady() == 0) && l.pace.goroutinesQueued() {
 		if l.parking != nil {
-			return l.park(d)
+			return l.park(d, nudged)
 		}
 		return waitHandingOff(l.ring, d, &l.handOffs)
 	}

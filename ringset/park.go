@@ -1,6 +1,7 @@
 package ringset
 
 import (
+	"encoding/binary"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -29,11 +30,15 @@ import (
 // loop waits in the kernel having handed its P over (waitHandingOff).
 type parking struct {
 	efd     *os.File // non-blocking, so that the netpoller serves its reads
+	fd      int      // efd's descriptor, for the loop's own signal
 	raw     syscall.RawConn
 	consume func(fd uintptr) bool // reads the eventfd's count; false when there is none yet
 	count   [8]byte
+	one     [8]byte       // the loop's own signal: 1, as the eventfd's 8-byte count
 	token   chan struct{} // the wake-up, one at most
 	parked  atomic.Bool   // the loop waits for the token
+	nudged  atomic.Bool   // a Nudge handed the token
+	sending bool          // the loop was nudged: its next wait sends and parks again (loop only)
 	timer   *time.Timer   // the wait's end
 	done    chan struct{} // closed when the watcher has returned
 }
@@ -49,11 +54,12 @@ func (l *loop) newParking() (*parking, error) {
 		return nil, os.NewSyscallError("io_uring_register", err)
 	}
 	p := &parking{
-		efd:   os.NewFile(uintptr(efd), "ring-eventfd"),
+		efd: os.NewFile(uintptr(efd), "ring-eventfd"), fd: efd,
 		token: make(chan struct{}, 1),
 		timer: time.NewTimer(time.Hour),
 		done:  make(chan struct{}),
 	}
+	binary.NativeEndian.PutUint64(p.one[:], 1)
 	p.timer.Stop()
 	if p.raw, err = p.efd.SyscallConn(); err != nil {
 		p.efd.Close()
@@ -94,17 +100,29 @@ func (p *parking) close() {
 // work it was woken for to the next iteration's io_uring_enter, which submits that iteration's
 // work in the same call. A token left from a wake-up that found the loop running ends the next
 // park at once, costing one iteration.
-func (l *loop) park(d time.Duration) error {
-	if _, err := l.ring.SubmitAndPoll(); err != nil || l.ring.CQReady() > 0 {
+//
+// After a nudge (nudged), the loop only submits, and parks again until the goroutines have run:
+// the completions waiting would wake more goroutines, which, queued behind those still waiting
+// for the P, or past the P's queue into the scheduler's global one, would wait until the P had
+// nothing else to run. On one P, at 1,000 echo connections, a hundredth of the messages waited
+// 85–128 ms that way. Its own signal of the eventfd readies the watcher when the scheduler next
+// asks the netpoller.
+func (l *loop) park(d time.Duration, nudged bool) error {
+	p := l.parking
+	if nudged {
+		if _, err := l.ring.Submit(); err != nil {
+			return err
+		}
+		unix.Write(p.fd, p.one[:])
+	} else if _, err := l.ring.SubmitAndPoll(); err != nil || l.ring.CQReady() > 0 {
 		return err
 	}
-	p := l.parking
 	l.parks.Add(1)
 	l.ring.EventfdSignals(true)
 	p.parked.Store(true)
 	// Signals on first: work deferred from here on is signalled, and work deferred before is
 	// seen here.
-	if l.ring.CQReady() == 0 && !l.ring.TaskrunPending() {
+	if nudged || l.ring.CQReady() == 0 && !l.ring.TaskrunPending() {
 		p.timer.Reset(d)
 		select {
 		case <-p.token:
@@ -115,7 +133,17 @@ func (l *loop) park(d time.Duration) error {
 	}
 	p.parked.Store(false)
 	l.ring.EventfdSignals(false)
+	p.sending = p.nudged.Swap(false)
 	return nil
+}
+
+// takeNudge reports whether the loop's last park ended with a nudge, and forgets it.
+func (l *loop) takeNudge() bool {
+	if p := l.parking; p != nil && p.sending {
+		p.sending = false
+		return true
+	}
+	return false
 }
 
 // Nudge wakes loop i now if it is parked waiting for the goroutines it woke (NeverPoll), rather
@@ -124,6 +152,7 @@ func (l *loop) park(d time.Duration) error {
 // nothing; a loop waiting in the kernel is woken by Post.
 func (s *Set) Nudge(i int) {
 	if p := s.loops[i].parking; p != nil && p.parked.Load() {
+		p.nudged.Store(true)
 		p.wake()
 	}
 }

@@ -122,20 +122,29 @@ func (l *loop) park(d time.Duration, nudged bool) error {
 	p.parked.Store(true)
 	// Signals on first: work deferred from here on is signalled, and work deferred before is
 	// seen here.
+	lookedAgain := false
 	if nudged || l.ring.CQReady() == 0 && !l.ring.TaskrunPending() {
-		p.timer.Reset(d)
+		p.timer.Reset(min(d, parkLook))
 		select {
 		case <-p.token:
 		case <-p.timer.C:
 			l.parkTimeouts.Add(1)
+			lookedAgain = d > parkLook
 		}
 		p.timer.Stop()
 	}
 	p.parked.Store(false)
 	l.ring.EventfdSignals(false)
-	p.sending = p.nudged.Swap(false)
+	// A look that finds goroutines still waiting for the P sends and parks again, as a nudge.
+	p.sending = p.nudged.Swap(false) || lookedAgain && l.pace.goroutinesQueued()
 	return nil
 }
+
+// parkLook bounds a park: the kernel's signal of the eventfd sometimes comes late (12–70 ms
+// were seen, with completion work waiting and nothing left for the goroutines to run, the same
+// with a thread of its own blocked on the eventfd), so a parked loop looks again this often.
+// A variable for the tests that tell a wake-up from a look.
+var parkLook = 500 * time.Microsecond
 
 // takeNudge reports whether the loop's last park ended with a nudge, and forgets it.
 func (l *loop) takeNudge() bool {

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/uringnet/uringnet/conn"
 	"github.com/uringnet/uringnet/internal/leakcheck"
 )
 
@@ -29,6 +31,14 @@ func whileParked(t *testing.T, s *Set, f func()) int64 {
 	return s.Parks(0) - before
 }
 
+// longParks makes parks end only by a wake-up or at the wait's end, not at parkLook, until the
+// test's sets have stopped (call it before starting them).
+func longParks(t *testing.T) {
+	look := parkLook
+	t.Cleanup(func() { parkLook = look })
+	parkLook = maxWait
+}
+
 // A loop that parked for the goroutines it woke is woken by what it waits for: a completion, a
 // Post, a Nudge, and, with none of them, the end of its wait.
 func TestParkedLoopWakes(t *testing.T) {
@@ -36,6 +46,7 @@ func TestParkedLoopWakes(t *testing.T) {
 		t.Skipf("this runtime (%s) has no %s: a loop never knows that goroutines wait, and never parks", runtime.Version(), runnableMetric)
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	longParks(t)
 	s := startSet(t, Config{Loops: 1, NeverPoll: true}, &echo{})
 	c, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
@@ -124,4 +135,66 @@ func TestParkingLeaksNothing(t *testing.T) {
 		}
 	}
 	leakcheck.Settle(t, goroutines, fds)
+}
+
+// A nudged loop sends what was written and leaves the completions waiting until the goroutines
+// it woke have run: taking them in would wake more goroutines behind those still waiting for
+// the P. Here a message arrives while the loop is parked, the loop is nudged, and a goroutine
+// queued behind it finds the message not yet handled; once every goroutine has run, the loop
+// takes it in and echoes it.
+func TestNudgedLoopOnlySends(t *testing.T) {
+	if _, known := (&pace{}).runnableGoroutines(); !known {
+		t.Skipf("this runtime (%s) has no %s: a loop never knows that goroutines wait, and never parks", runtime.Version(), runnableMetric)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	longParks(t)
+	var handled atomic.Int64
+	h := &hooks{traffic: func(c *conn.Conn) Action {
+		handled.Add(1)
+		b, _ := c.Next(-1)
+		c.Write(b)
+		return None
+	}}
+	s := startSet(t, Config{Loops: 1, NeverPoll: true}, h)
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := echoRoundTrip(c, 64, 1); err != nil {
+		t.Fatal(err)
+	}
+	ring := s.loops[0].ring
+	var before, seen int64
+	nudgeRan := make(chan struct{})
+	whileParked(t, s, func() {
+		before = handled.Load()
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Error(err)
+			return
+		}
+		for deadline := time.Now().Add(5 * time.Second); !ring.TaskrunPending(); {
+			if time.Now().After(deadline) {
+				t.Error("the message's completion work never waited for the loop")
+				return
+			}
+		}
+		queued := make(chan struct{})
+		go func() { // runnable behind the loop once it is nudged
+			defer close(queued)
+			seen = handled.Load()
+		}()
+		s.queueUnwoken(0, func() { close(nudgeRan) })
+		s.Nudge(0)
+		<-queued
+	})
+	<-nudgeRan
+	if seen != before {
+		t.Fatal("the nudged loop took in a message while goroutines it woke still waited for the P")
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b := make([]byte, 1)
+	if _, err := c.Read(b); err != nil || b[0] != 'x' {
+		t.Fatalf("the message was not echoed once the goroutines had run: %q, %v", b, err)
+	}
 }

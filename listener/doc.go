@@ -28,7 +28,8 @@
 //
 // Listen and Dial use DefaultLoops rings, one per two processors, and the rings never poll
 // for completions (ringset.Config.NeverPoll): the work is the goroutines', and a ring's loop
-// hands its processor to the goroutines it woke as it waits (on Go 1.26 and later, whose
-// runtime counts them). GOMAXPROCS stays as the program set it. See docs/listener.md for the
+// gives its processor to the goroutines it woke as it waits (on Go 1.26 and later, whose
+// runtime counts them), parked until they have run or the writer of a batch's 128th
+// connection nudges it. GOMAXPROCS stays as the program set it. See docs/listener.md for the
 // figures.
 package listener

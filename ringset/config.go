@@ -124,9 +124,10 @@ type Config struct {
 	// rather than pace itself by polling after a busy batch (pace.go). Polling keeps the
 	// loop's P, which suits handlers that do their work on the loop; a set whose work runs on
 	// goroutines the loop wakes (the listener's) needs that P for them: such a loop also
-	// gives its P to the runtime as a wait begins whenever goroutines are waiting for one
-	// (where the runtime counts them: Go 1.26 and later), and otherwise holds it through a
-	// wait no longer than a loop that shares the Ps does (pace.go).
+	// gives its P up as a wait begins whenever goroutines are waiting for one (where the
+	// runtime counts them: Go 1.26 and later), parking until Go's netpoller readies it
+	// (park.go), and otherwise holds it through a wait no longer than a loop that shares the
+	// Ps does (pace.go).
 	NeverPoll bool
 
 	// Features is what the kernel may be assumed to have; the zero value means probe it.

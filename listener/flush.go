@@ -16,10 +16,10 @@ import "sync/atomic"
 // closeWrite).
 //
 // A loop that parked for the goroutines it woke runs the task once they have all run (ringset's
-// park.go): with 1,000 busy connections, a batch of replies that the peers wait for as a whole,
-// and then the loop waits for the peers' whole batch, each side idle a third of the time. So the
-// writer that lists the nudgeEvery-th connection of a batch nudges the loop to send what is
-// listed so far.
+// park.go): with many busy connections, a batch of replies that the peers wait for as a whole,
+// and then the loop waits for the peers' whole batch, each side idle meanwhile (docs/engine.md
+// has the figures). So the writer that lists the nudgeEvery-th connection of a batch nudges the
+// loop to send what is listed so far.
 type flushList struct {
 	head    atomic.Pointer[ringConn] // the latest listed; each points to the one listed before it
 	post    func(task func()) bool   // queues task on the list's loop; false once it has stopped

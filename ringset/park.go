@@ -30,7 +30,7 @@ import (
 // loop waits in the kernel having handed its P over (waitHandingOff).
 type parking struct {
 	efd     *os.File // non-blocking, so that the netpoller serves its reads
-	fd      int      // efd's descriptor, for the loop's own signal
+	fd      int      // efd's descriptor, for the loop's own signal (efd.Fd would make it blocking)
 	raw     syscall.RawConn
 	consume func(fd uintptr) bool // reads the eventfd's count; false when there is none yet
 	count   [8]byte
@@ -104,9 +104,8 @@ func (p *parking) close() {
 // After a nudge (nudged), the loop only submits, and parks again until the goroutines have run:
 // the completions waiting would wake more goroutines, which, queued behind those still waiting
 // for the P, or past the P's queue into the scheduler's global one, would wait until the P had
-// nothing else to run. On one P, at 1,000 echo connections, a hundredth of the messages waited
-// 85–128 ms that way. Its own signal of the eventfd readies the watcher when the scheduler next
-// asks the netpoller.
+// nothing else to run (docs/engine.md has what that cost). Its own signal of the eventfd
+// readies the watcher when the scheduler next asks the netpoller.
 func (l *loop) park(d time.Duration, nudged bool) error {
 	p := l.parking
 	if nudged {
@@ -140,10 +139,10 @@ func (l *loop) park(d time.Duration, nudged bool) error {
 	return nil
 }
 
-// parkLook bounds a park: the kernel's signal of the eventfd sometimes comes late (12–70 ms
-// were seen, with completion work waiting and nothing left for the goroutines to run, the same
-// with a thread of its own blocked on the eventfd), so a parked loop looks again this often.
-// A variable for the tests that tell a wake-up from a look.
+// parkLook bounds a park: the kernel's signal of the eventfd sometimes comes late, by far more
+// than this, with completion work waiting and nothing left for the goroutines to run (a thread
+// of its own blocked on the eventfd sees the same; docs/engine.md), so a parked loop looks
+// again this often. A variable for the tests that tell a wake-up from a look.
 var parkLook = 500 * time.Microsecond
 
 // takeNudge reports whether the loop's last park ended with a nudge, and forgets it.

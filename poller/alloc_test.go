@@ -3,8 +3,6 @@ package poller
 import (
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Preparing an SQE, submitting it and reaping its completion allocate nothing: the path every
@@ -43,12 +41,7 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 
 	// A send on one end of a socketpair and a multishot receive through a buffer ring on the
 	// other: the echo server's steady state.
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds[0])
-	defer unix.Close(fds[1])
+	fds := socketPair(t)
 	br, err := r.RegisterBufferRing(1, 16, 4096)
 	if err != nil {
 		t.Fatal(err)

@@ -11,12 +11,7 @@ import (
 // completion work starts waiting for the owner; while signals are off it is not.
 func TestEventfdSignalsDeferredWorkWhileOn(t *testing.T) {
 	r := loopRing(t, 8)
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds[0])
-	defer unix.Close(fds[1])
+	fds := socketPair(t)
 	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		t.Fatal(err)

@@ -65,6 +65,20 @@ func ringWithConn(t testing.TB) (*Ring, uint32, net.Conn) {
 	return r, slot, peer
 }
 
+// socketPair is a connected pair of unix stream sockets, closed when the test ends.
+func socketPair(t testing.TB) [2]int {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+	})
+	return [2]int{fds[0], fds[1]}
+}
+
 // prep gets an SQE, lets fill prepare it, and sets its user data.
 func prep(t testing.TB, r *Ring, ud uint64, fill func(*SQE)) {
 	t.Helper()

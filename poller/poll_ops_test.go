@@ -58,12 +58,7 @@ func TestPollAddCompletesOnce(t *testing.T) {
 
 	// A hang-up is reported whether asked for or not: the peer's shutdown makes a socket
 	// readable with EPOLLRDHUP.
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds[0])
-	defer unix.Close(fds[1])
+	fds := socketPair(t)
 	prep(t, r, 3, func(s *SQE) { s.PrepPollAdd(int32(fds[0]), unix.EPOLLIN) })
 	polled(t, r)
 	unix.Shutdown(fds[1], unix.SHUT_WR)

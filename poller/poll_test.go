@@ -29,12 +29,7 @@ func TestSubmitAndPoll(t *testing.T) {
 	}
 
 	// A receive with nothing to read stays in flight: the poll returns without it.
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds[0])
-	defer unix.Close(fds[1])
+	fds := socketPair(t)
 	buf := make([]byte, 16)
 	prep(t, r, 2, func(s *SQE) { s.PrepRecv(int32(fds[0]), buf, 0) })
 	if n, err := r.SubmitAndPoll(); n != 1 || err != nil {

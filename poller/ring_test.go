@@ -398,12 +398,7 @@ func TestTimeoutCancelAndLinkTimeout(t *testing.T) {
 	}
 
 	// A receive that never gets data, bounded by a linked timeout.
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds[0])
-	defer unix.Close(fds[1])
+	fds := socketPair(t)
 	buf := make([]byte, 16)
 	prep(t, r, 5, func(s *SQE) { s.PrepRecv(int32(fds[0]), buf, 0); s.SetFlags(FlagIOLink) })
 	prep(t, r, 6, func(s *SQE) { s.PrepLinkTimeout(&short, 0) })
@@ -449,12 +444,7 @@ func TestSetupErrors(t *testing.T) {
 // batch boundary and the linked timeout would lose its target); Reserve makes room first.
 func TestLinkedChainIsNeverCut(t *testing.T) {
 	r := loopRing(t, 4)
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds[0])
-	defer unix.Close(fds[1])
+	fds := socketPair(t)
 	buf := make([]byte, 8)
 	ts := unix.NsecToTimespec(int64(5 * time.Millisecond))
 

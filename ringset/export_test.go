@@ -1,6 +1,10 @@
 package ringset
 
-import "github.com/uringnet/uringnet/conn"
+import (
+	"time"
+
+	"github.com/uringnet/uringnet/conn"
+)
 
 // What only the tests look at: counters and choices the engine makes on its own.
 
@@ -68,6 +72,14 @@ func (s *Set) Parks(i int) int64 { return s.loops[i].parks.Load() }
 
 // ParkTimeouts is how many of loop i's parks lasted their whole wait, woken by nothing.
 func (s *Set) ParkTimeouts(i int) int64 { return s.loops[i].parkTimeouts.Load() }
+
+// ParkLook is how long loop i's next park lasts at most.
+func (s *Set) ParkLook(i int) time.Duration { return time.Duration(s.loops[i].parking.look.Load()) }
+
+// LateLooks is how many of loop i's looks found news waiting unsignalled while the P idled,
+// and ShortLooks how many of its parks then looked again sooner than parkLook.
+func (s *Set) LateLooks(i int) int64  { return s.loops[i].parking.lateLooks.Load() }
+func (s *Set) ShortLooks(i int) int64 { return s.loops[i].parking.shortLooks.Load() }
 
 // queueUnwoken queues f on loop i without waking it, as a Post whose wake-up went missing.
 func (s *Set) queueUnwoken(i int, f func()) { s.loops[i].tasks.Push(f) }

@@ -39,8 +39,12 @@ type parking struct {
 	parked  atomic.Bool   // the loop waits for the token
 	nudged  atomic.Bool   // a Nudge handed the token
 	sending bool          // the loop was nudged: its next wait sends and parks again (loop only)
-	timer   *time.Timer   // the wait's end
-	done    chan struct{} // closed when the watcher has returned
+	look    atomic.Int64  // how long the next park lasts at most, a time.Duration (parkLook)
+	// lateLooks counts the looks that found news waiting unsignalled while the P idled, and
+	// shortLooks the parks that then looked again sooner than parkLook.
+	lateLooks, shortLooks atomic.Int64
+	timer                 *time.Timer   // the wait's end
+	done                  chan struct{} // closed when the watcher has returned
 }
 
 // newParking makes l's parking: an eventfd registered with its ring, and the watcher.
@@ -60,6 +64,7 @@ func (l *loop) newParking() (*parking, error) {
 		done:  make(chan struct{}),
 	}
 	binary.NativeEndian.PutUint64(p.one[:], 1)
+	p.look.Store(int64(parkLook))
 	p.timer.Stop()
 	if p.raw, err = p.efd.SyscallConn(); err != nil {
 		p.efd.Close()
@@ -87,6 +92,18 @@ func (p *parking) wake() {
 	case p.token <- struct{}{}:
 	default:
 	}
+}
+
+// signalled reports whether a signal is on its way to the loop: a token, or a count the watcher
+// has not read yet. A look that finds news waiting before its signal has come this far is not
+// early, however short it was: the kernel has not signalled.
+func (p *parking) signalled() bool {
+	if len(p.token) > 0 {
+		return true
+	}
+	fds := [1]unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
+	n, _ := unix.Poll(fds[:], 0)
+	return n > 0
 }
 
 // close ends the watcher and closes the eventfd; after the ring's close, which unregisters it.
@@ -117,20 +134,32 @@ func (l *loop) park(d time.Duration, nudged bool) error {
 		return err
 	}
 	l.parks.Add(1)
-	l.ring.EventfdSignals(true)
+	l.ring.EventfdSignals(!mutedSignals.Load())
 	p.parked.Store(true)
 	// Signals on first: work deferred from here on is signalled, and work deferred before is
 	// seen here.
 	lookedAgain := false
 	if nudged || l.ring.CQReady() == 0 && !l.ring.TaskrunPending() {
-		p.timer.Reset(min(d, parkLook))
+		look := time.Duration(p.look.Load())
+		if look < parkLook {
+			p.shortLooks.Add(1)
+		}
+		p.timer.Reset(min(d, look))
+		late := false
 		select {
 		case <-p.token:
 		case <-p.timer.C:
 			l.parkTimeouts.Add(1)
-			lookedAgain = d > parkLook
+			lookedAgain = d > look
+			late = (l.ring.CQReady() > 0 || l.ring.TaskrunPending()) && !l.pace.goroutinesQueued() && !p.signalled()
 		}
 		p.timer.Stop()
+		if late {
+			p.lateLooks.Add(1)
+			p.look.Store(int64(parkLookLate))
+		} else {
+			p.look.Store(int64(min(2*look, parkLook)))
+		}
 	}
 	p.parked.Store(false)
 	l.ring.EventfdSignals(false)
@@ -139,11 +168,19 @@ func (l *loop) park(d time.Duration, nudged bool) error {
 	return nil
 }
 
-// parkLook bounds a park: the kernel's signal of the eventfd sometimes comes late, by far more
-// than this, with completion work waiting and nothing left for the goroutines to run (a thread
-// of its own blocked on the eventfd sees the same; docs/engine.md), so a parked loop looks
-// again this often. A variable for the tests that tell a wake-up from a look.
-var parkLook = 500 * time.Microsecond
+// parkLook bounds a park: the kernel does not always signal the eventfd at once. When it may
+// not signal from where the completion work was added, it hands the signal to an RCU callback,
+// which runs milliseconds later, and under some loads that is most signals (docs/engine.md);
+// meanwhile the loop would sleep with news waiting. So a parked loop looks again this often.
+// A look that finds news waiting unsignalled while no goroutine wants the P (the processor
+// idled for the signal) has the next park look again after parkLookLate, and each park that
+// ends otherwise doubles it, back to parkLook: where most signals come late, a round trip does
+// not wait a parkLook or two; where they come at once, parks stay long, and batches as large
+// as the goroutines make them. Variables for the tests that tell a wake-up from a look.
+var (
+	parkLook     = 500 * time.Microsecond
+	parkLookLate = 25 * time.Microsecond
+)
 
 // takeNudge reports whether the loop's last park ended with a nudge, and forgets it.
 func (l *loop) takeNudge() bool {
@@ -165,5 +202,6 @@ func (s *Set) Nudge(i int) {
 	}
 }
 
-// noParking, set by tests, makes new loops wait in the kernel as they do without an eventfd.
-var noParking atomic.Bool
+// noParking, set by tests, makes new loops wait in the kernel as they do without an eventfd;
+// mutedSignals keeps the eventfd's signals off through parks, as if the kernel's came late.
+var noParking, mutedSignals atomic.Bool

@@ -2,6 +2,7 @@ package ringset
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"runtime"
 	"sync/atomic"
@@ -197,4 +198,60 @@ func TestNudgedLoopOnlySends(t *testing.T) {
 	if _, err := c.Read(b); err != nil || b[0] != 'x' {
 		t.Fatalf("the message was not echoed once the goroutines had run: %q, %v", b, err)
 	}
+}
+
+// A parked loop whose eventfd signal does not come (the kernel's can come milliseconds late)
+// finds the news at its next look; when nothing else wanted the P meanwhile, its next park
+// looks again soon (parkLookLate), and parks that end with no news waiting lengthen the look
+// again.
+func TestParkLooksSoonAfterALateSignal(t *testing.T) {
+	if _, known := (&pace{}).runnableGoroutines(); !known {
+		t.Skipf("this runtime (%s) has no %s: a loop never knows that goroutines wait, and never parks", runtime.Version(), runnableMetric)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	mutedSignals.Store(true)
+	defer mutedSignals.Store(false)
+	s := startSet(t, Config{Loops: 1, NeverPoll: true}, &echo{})
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := echoRoundTrip(c, 64, 1); err != nil {
+		t.Fatal(err)
+	}
+	roundTripWhileParked := func(msg string) {
+		t.Helper()
+		var err error
+		if whileParked(t, s, func() { _, err = c.Write([]byte(msg)) }) == 0 {
+			t.Fatal("the loop did not park for the goroutine it woke")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, b); err != nil || string(b) != msg {
+			t.Fatalf("echo: %q, %v", b, err)
+		}
+	}
+	late, short := s.LateLooks(0), s.ShortLooks(0)
+	for range 3 {
+		roundTripWhileParked("unsignalled")
+	}
+	if s.LateLooks(0) == late {
+		t.Fatal("messages arrived unsignalled, yet no look found them waiting")
+	}
+	if s.ShortLooks(0) == short {
+		t.Fatalf("after %d looks found news waiting unsignalled, no park looked again sooner than %v", s.LateLooks(0)-late, parkLook)
+	}
+
+	mutedSignals.Store(false)
+	for range 20 { // parks that end with no news waiting lengthen the look back to parkLook
+		if s.ParkLook(0) == parkLook {
+			return
+		}
+		whileParked(t, s, func() {})
+	}
+	t.Fatalf("parks that ended with no news waiting left the look at %v", s.ParkLook(0))
 }

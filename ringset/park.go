@@ -39,7 +39,7 @@ type parking struct {
 	parked  atomic.Bool   // the loop waits for the token
 	nudged  atomic.Bool   // a Nudge handed the token
 	sending bool          // the loop was nudged: its next wait sends and parks again (loop only)
-	look    atomic.Int64  // how long the next park lasts at most, a time.Duration (parkLook)
+	look    atomic.Int64  // the next park's longest wait, a time.Duration (parkLook); atomic for tests
 	// lateLooks counts the looks that found news waiting unsignalled while the P idled, and
 	// shortLooks the parks that then looked again sooner than parkLook.
 	lateLooks, shortLooks atomic.Int64

@@ -32,6 +32,29 @@ func whileParked(t *testing.T, s *Set, f func()) int64 {
 	return s.Parks(0) - before
 }
 
+// parkingLoop starts a set of one NeverPoll loop serving h, with the program on one P until the
+// test ends, and returns it with a connection that has made one round trip (so it is open on
+// the loop). It skips where the runtime cannot count the goroutines waiting for a P: a loop
+// never parks there.
+func parkingLoop(t *testing.T, h Handler) (*Set, net.Conn) {
+	t.Helper()
+	if _, known := (&pace{}).runnableGoroutines(); !known {
+		t.Skipf("this runtime (%s) has no %s: a loop never knows that goroutines wait, and never parks", runtime.Version(), runnableMetric)
+	}
+	procs := runtime.GOMAXPROCS(1)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs) })
+	s := startSet(t, Config{Loops: 1, NeverPoll: true}, h)
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := echoRoundTrip(c, 64, 1); err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
 // longParks makes parks end only by a wake-up or at the wait's end, not at parkLook, until the
 // test's sets have stopped (call it before starting them).
 func longParks(t *testing.T) {
@@ -43,20 +66,8 @@ func longParks(t *testing.T) {
 // A loop that parked for the goroutines it woke is woken by what it waits for: a completion, a
 // Post, a Nudge, and, with none of them, the end of its wait.
 func TestParkedLoopWakes(t *testing.T) {
-	if _, known := (&pace{}).runnableGoroutines(); !known {
-		t.Skipf("this runtime (%s) has no %s: a loop never knows that goroutines wait, and never parks", runtime.Version(), runnableMetric)
-	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	longParks(t)
-	s := startSet(t, Config{Loops: 1, NeverPoll: true}, &echo{})
-	c, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := echoRoundTrip(c, 64, 1); err != nil { // the connection is open on the loop
-		t.Fatal(err)
-	}
+	s, c := parkingLoop(t, &echo{})
 	timeouts := s.ParkTimeouts(0)
 
 	t.Run("completion", func(t *testing.T) {
@@ -144,27 +155,14 @@ func TestParkingLeaksNothing(t *testing.T) {
 // queued behind it finds the message not yet handled; once every goroutine has run, the loop
 // takes it in and echoes it.
 func TestNudgedLoopOnlySends(t *testing.T) {
-	if _, known := (&pace{}).runnableGoroutines(); !known {
-		t.Skipf("this runtime (%s) has no %s: a loop never knows that goroutines wait, and never parks", runtime.Version(), runnableMetric)
-	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	longParks(t)
 	var handled atomic.Int64
-	h := &hooks{traffic: func(c *conn.Conn) Action {
+	s, c := parkingLoop(t, &hooks{traffic: func(c *conn.Conn) Action {
 		handled.Add(1)
 		b, _ := c.Next(-1)
 		c.Write(b)
 		return None
-	}}
-	s := startSet(t, Config{Loops: 1, NeverPoll: true}, h)
-	c, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := echoRoundTrip(c, 64, 1); err != nil {
-		t.Fatal(err)
-	}
+	}})
 	ring := s.loops[0].ring
 	var before, seen int64
 	nudgeRan := make(chan struct{})
@@ -205,21 +203,9 @@ func TestNudgedLoopOnlySends(t *testing.T) {
 // looks again soon (parkLookLate), and parks that end with no news waiting lengthen the look
 // again.
 func TestParkLooksSoonAfterALateSignal(t *testing.T) {
-	if _, known := (&pace{}).runnableGoroutines(); !known {
-		t.Skipf("this runtime (%s) has no %s: a loop never knows that goroutines wait, and never parks", runtime.Version(), runnableMetric)
-	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	mutedSignals.Store(true)
 	defer mutedSignals.Store(false)
-	s := startSet(t, Config{Loops: 1, NeverPoll: true}, &echo{})
-	c, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := echoRoundTrip(c, 64, 1); err != nil {
-		t.Fatal(err)
-	}
+	s, c := parkingLoop(t, &echo{})
 	roundTripWhileParked := func(msg string) {
 		t.Helper()
 		var err error

@@ -138,7 +138,7 @@ func (l *loop) park(d time.Duration, nudged bool) error {
 	p.parked.Store(true)
 	// Signals on first: work deferred from here on is signalled, and work deferred before is
 	// seen here.
-	lookedAgain := false
+	sendOnly := false // a look found goroutines still waiting for the P
 	if nudged || l.ring.CQReady() == 0 && !l.ring.TaskrunPending() {
 		look := time.Duration(p.look.Load())
 		if look < parkLook {
@@ -150,8 +150,9 @@ func (l *loop) park(d time.Duration, nudged bool) error {
 		case <-p.token:
 		case <-p.timer.C:
 			l.parkTimeouts.Add(1)
-			lookedAgain = d > look
-			late = (l.ring.CQReady() > 0 || l.ring.TaskrunPending()) && !l.pace.goroutinesQueued() && !p.signalled()
+			queued := l.pace.goroutinesQueued()
+			sendOnly = d > look && queued
+			late = !queued && (l.ring.CQReady() > 0 || l.ring.TaskrunPending()) && !p.signalled()
 		}
 		p.timer.Stop()
 		if late {
@@ -164,7 +165,7 @@ func (l *loop) park(d time.Duration, nudged bool) error {
 	p.parked.Store(false)
 	l.ring.EventfdSignals(false)
 	// A look that finds goroutines still waiting for the P sends and parks again, as a nudge.
-	p.sending = p.nudged.Swap(false) || lookedAgain && l.pace.goroutinesQueued()
+	p.sending = p.nudged.Swap(false) || sendOnly
 	return nil
 }
 

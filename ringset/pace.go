@@ -34,9 +34,11 @@ type pace struct {
 	polling bool      // the next iteration polls rather than waits
 	yielded bool      // a poll found nothing and the CPU was yielded since the last news
 	since   time.Time // when the loop last gave goroutines a turn, while polling
-	// runnable is where the runtime's count of runnable goroutines is read into (kept here:
-	// a sample on the stack would escape to the heap at every read).
+	// runnable is where the runtime's count of runnable goroutines is read into, and busy its
+	// counts of running goroutines and of Ps (kept here: a sample on the stack would escape to
+	// the heap at every read).
 	runnable [1]metrics.Sample
+	busy     [2]metrics.Sample
 }
 
 // pollBudget is how long a loop polls before it lets the goroutines waiting for its P run.
@@ -116,6 +118,24 @@ func (p *pace) runnableGoroutines() (n uint64, known bool) {
 	}
 	return v.Uint64(), true
 }
+
+// allPsBusy reports whether every P runs a goroutine, the caller's among them: then no P is
+// idle to ask the netpoller before the goroutines it runs have run out. False where the runtime
+// cannot say (before Go 1.26).
+func (p *pace) allPsBusy() bool {
+	p.busy[0].Name, p.busy[1].Name = runningMetric, procsMetric
+	metrics.Read(p.busy[:])
+	running, procs := p.busy[0].Value, p.busy[1].Value
+	if running.Kind() != metrics.KindUint64 || procs.Kind() != metrics.KindUint64 {
+		return false
+	}
+	return running.Uint64() >= procs.Uint64()
+}
+
+const (
+	runningMetric = "/sched/goroutines/running:goroutines"
+	procsMetric   = "/sched/gomaxprocs:threads"
+)
 
 // isNews reports whether a completion came from outside the loop: anything but the completion
 // of one of its own sends.

@@ -22,7 +22,7 @@ import (
 // (Nudge): one thread switch each way, and batches as large as the goroutines make them.
 //
 // The netpoller learns of the ring's news through an eventfd the kernel signals
-// (poller.RegisterEventfd): completion work deferred for the loop's thread (DEFER_TASKRUN) does
+// (poller.RegisterEventfd), or the loop itself where that is sooner (park): completion work deferred for the loop's thread (DEFER_TASKRUN) does
 // not wake a poller waiting on the ring's own descriptor. Signals are on only while the loop is
 // parked, or its own completions would keep signalling. A watcher goroutine waits in the
 // netpoller for the eventfd and hands the loop a token; the loop waits for the token or its
@@ -118,20 +118,28 @@ func (p *parking) close() {
 // work in the same call. A token left from a wake-up that found the loop running ends the next
 // park at once, costing one iteration.
 //
+// While every P runs a goroutine, the loop signals its eventfd itself as it parks: no P is idle
+// to ask the netpoller, so the scheduler asks it next when a P has run out of goroutines, which
+// is when the loop should run; waiting for the kernel's signal instead, the processor idles
+// until it comes, and it can come late (parkLook). With a P idle, that P would ready the loop
+// at once, while the goroutines it woke still wait, so the loop waits for the kernel's signal.
+//
 // After a nudge (nudged), the loop only submits, and parks again until the goroutines have run:
 // the completions waiting would wake more goroutines, which, queued behind those still waiting
 // for the P, or past the P's queue into the scheduler's global one, would wait until the P had
-// nothing else to run (docs/engine.md has what that cost). Its own signal of the eventfd
-// readies the watcher when the scheduler next asks the netpoller.
+// nothing else to run (docs/engine.md has what that cost). It signals its eventfd itself too,
+// whatever the Ps do.
 func (l *loop) park(d time.Duration, nudged bool) error {
 	p := l.parking
 	if nudged {
 		if _, err := l.ring.Submit(); err != nil {
 			return err
 		}
-		unix.Write(p.fd, p.one[:])
 	} else if _, err := l.ring.SubmitAndPoll(); err != nil || l.ring.CQReady() > 0 {
 		return err
+	}
+	if nudged || l.pace.allPsBusy() && !noOwnSignal.Load() {
+		unix.Write(p.fd, p.one[:]) // readied when the scheduler next asks the netpoller
 	}
 	l.parks.Add(1)
 	l.ring.EventfdSignals(!mutedSignals.Load())
@@ -204,5 +212,7 @@ func (s *Set) Nudge(i int) {
 }
 
 // noParking, set by tests, makes new loops wait in the kernel as they do without an eventfd;
-// mutedSignals keeps the eventfd's signals off through parks, as if the kernel's came late.
-var noParking, mutedSignals atomic.Bool
+// mutedSignals keeps the kernel's signals of the eventfd off through parks, as if they came
+// late; noOwnSignal keeps a loop from signalling it itself when every P is busy (nudged loops
+// still do), so that a park ends only by what the test makes happen.
+var noParking, mutedSignals, noOwnSignal atomic.Bool

@@ -63,10 +63,18 @@ func longParks(t *testing.T) {
 	parkLook = maxWait
 }
 
+// withoutOwnSignal keeps loops from signalling their eventfds themselves as they park with
+// every P busy, until the test ends: their parks then end only by what the test makes happen.
+func withoutOwnSignal(t *testing.T) {
+	noOwnSignal.Store(true)
+	t.Cleanup(func() { noOwnSignal.Store(false) })
+}
+
 // A loop that parked for the goroutines it woke is woken by what it waits for: a completion, a
 // Post, a Nudge, and, with none of them, the end of its wait.
 func TestParkedLoopWakes(t *testing.T) {
 	longParks(t)
+	withoutOwnSignal(t)
 	s, c := parkingLoop(t, &echo{})
 	timeouts := s.ParkTimeouts(0)
 
@@ -198,11 +206,58 @@ func TestNudgedLoopOnlySends(t *testing.T) {
 	}
 }
 
+// On the only P, a parked loop signals its eventfd itself, and runs as soon as the goroutines it
+// woke have run, whether or not the kernel's signal comes: here it never does, parks look only
+// at their wait's end, and the message written while the loop was parked is echoed at once.
+func TestParkedLoopRunsWhenTheGoroutinesHaveRun(t *testing.T) {
+	longParks(t)
+	mutedSignals.Store(true)
+	defer mutedSignals.Store(false)
+	s, c := parkingLoop(t, &echo{})
+	timeouts := s.ParkTimeouts(0)
+	for i := range 3 {
+		var err error
+		if whileParked(t, s, func() { _, err = c.Write([]byte("ping")) }) == 0 {
+			t.Fatal("the loop did not park for the goroutine it woke")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b := make([]byte, 4)
+		if _, err := io.ReadFull(c, b); err != nil || string(b) != "ping" {
+			t.Fatalf("round %d: echo: %q, %v", i, b, err)
+		}
+	}
+	if got := s.ParkTimeouts(0) - timeouts; got != 0 {
+		t.Fatalf("%d parks lasted their whole wait: the loop waited for the kernel's signal with the P idle", got)
+	}
+}
+
+// The loop signals itself only while every P is busy: on one P, the caller's goroutine is what
+// keeps it busy; with far more Ps than goroutines can run here, some are idle.
+func TestAllPsBusy(t *testing.T) {
+	if _, known := (&pace{}).runnableGoroutines(); !known {
+		t.Skipf("this runtime (%s) has no %s", runtime.Version(), runningMetric)
+	}
+	procs := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(procs)
+	var p pace
+	if !p.allPsBusy() {
+		t.Error("on one P, running this test, allPsBusy says a P is idle")
+	}
+	runtime.GOMAXPROCS(64)
+	if p.allPsBusy() {
+		t.Error("with 64 Ps and this test's few goroutines, allPsBusy says every P is busy")
+	}
+}
+
 // A parked loop whose eventfd signal does not come (the kernel's can come milliseconds late)
 // finds the news at its next look; when nothing else wanted the P meanwhile, its next park
 // looks again soon (parkLookLate), and parks that end with no news waiting lengthen the look
 // again.
 func TestParkLooksSoonAfterALateSignal(t *testing.T) {
+	withoutOwnSignal(t)
 	mutedSignals.Store(true)
 	defer mutedSignals.Store(false)
 	s, c := parkingLoop(t, &echo{})

@@ -18,7 +18,7 @@ import (
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	engine := fs.String("engine", "uringnet", fmt.Sprintf("one of %v", server.Engines))
-	program := fs.String("program", "echo", "echo or http")
+	program := fs.String("program", "echo", "echo, http (the harness's own HTTP handler) or "+server.NetHTTP+" (net/http's hello world; the listener and net engines only)")
 	loops := fs.Int("loops", 2, "event loops")
 	reusePort := fs.Bool("reuseport", false, "gnet.WithReusePort(true): a listener per loop (uringnet and gnet)")
 	if err := fs.Parse(args); err != nil {

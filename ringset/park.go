@@ -22,9 +22,10 @@ import (
 // (Nudge): one thread switch each way, and batches as large as the goroutines make them.
 //
 // The netpoller learns of the ring's news through an eventfd the kernel signals
-// (poller.RegisterEventfd), or the loop itself where that is sooner (park): completion work deferred for the loop's thread (DEFER_TASKRUN) does
-// not wake a poller waiting on the ring's own descriptor. Signals are on only while the loop is
-// parked, or its own completions would keep signalling. A watcher goroutine waits in the
+// (poller.RegisterEventfd), or the loop itself where that is sooner (park): completion work
+// deferred for the loop's thread (DEFER_TASKRUN) does not wake a poller waiting on the ring's
+// own descriptor. The kernel's signals are on only while the loop is parked, or its own
+// completions would keep signalling. A watcher goroutine waits in the
 // netpoller for the eventfd and hands the loop a token; the loop waits for the token or its
 // wait's end. Without an eventfd (the descriptor could not be made: the process's limit), a
 // loop waits in the kernel having handed its P over (waitHandingOff).

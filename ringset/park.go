@@ -157,6 +157,9 @@ func (l *loop) park(d time.Duration, nudged bool) error {
 		late := false
 		select {
 		case <-p.token:
+			// The token can be stale, left by a wake-up that found the loop running: a
+			// nudged loop whose goroutines still wait for the P only sends again.
+			sendOnly = nudged && l.pace.goroutinesQueued()
 		case <-p.timer.C:
 			l.parkTimeouts.Add(1)
 			queued := l.pace.goroutinesQueued()

@@ -139,9 +139,6 @@ func (l *loop) park(d time.Duration, nudged bool) error {
 	} else if _, err := l.ring.SubmitAndPoll(); err != nil || l.ring.CQReady() > 0 {
 		return err
 	}
-	if nudged || l.pace.allPsBusy() && !noOwnSignal.Load() {
-		unix.Write(p.fd, p.one[:]) // readied when the scheduler next asks the netpoller
-	}
 	l.parks.Add(1)
 	l.ring.EventfdSignals(!mutedSignals.Load())
 	p.parked.Store(true)
@@ -149,6 +146,10 @@ func (l *loop) park(d time.Duration, nudged bool) error {
 	// seen here.
 	sendOnly := false // a look found goroutines still waiting for the P
 	if nudged || l.ring.CQReady() == 0 && !l.ring.TaskrunPending() {
+		// Only a park that waits signals itself: a count left behind would end the next park.
+		if nudged || l.pace.allPsBusy() && !noOwnSignal.Load() {
+			unix.Write(p.fd, p.one[:]) // readied when the scheduler next asks the netpoller
+		}
 		look := time.Duration(p.look.Load())
 		if look < parkLook {
 			p.shortLooks.Add(1)

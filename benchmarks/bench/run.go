@@ -96,7 +96,8 @@ func run(args []string) error {
 		Command: command,
 		Machine: harness.ThisMachine(map[string]string{"wrk": "-v", "redis-benchmark": "--version"}),
 		Settings: report.Settings{Plan: *planName, Repeats: o.repeats, Warmup: o.warmup.String(),
-			Duration: o.duration.String(), Loops: o.loops, ListenerRings: listener.DefaultLoops(), Client: o.client},
+			Duration: o.duration.String(), Loops: o.loops, ListenerRings: listener.DefaultLoops(), Client: o.client,
+			PinnedServerCPUs: len(o.serverCPUs)},
 	}
 	defer removeExampleBinaries()
 	started := time.Now()

@@ -62,6 +62,19 @@ func TestRowsComparesWithTheBaseline(t *testing.T) {
 	}
 }
 
+// The header gives a pinned server's GOMAXPROCS only for a run that pinned one.
+func TestMarkdownSaysPinnedServersGOMAXPROCS(t *testing.T) {
+	r := sampleResults()
+	r.Machine.Cores = 2
+	if md := r.Markdown("", nil); !strings.Contains(md, "`net` on GOMAXPROCS=2; ") {
+		t.Errorf("unpinned run: header does not say GOMAXPROCS=2 alone:\n%s", md)
+	}
+	r.Settings.PinnedServerCPUs = 1
+	if md := r.Markdown("", nil); !strings.Contains(md, "`net` on GOMAXPROCS=2 (1 when pinned: ") {
+		t.Errorf("pinned run: header does not give the pinned server's GOMAXPROCS:\n%s", md)
+	}
+}
+
 func TestMarkdownShowsEveryRowAndTheLosses(t *testing.T) {
 	md := sampleResults().Markdown("img/", []string{"x-throughput.png"})
 	for _, want := range []string{

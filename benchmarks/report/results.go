@@ -31,6 +31,9 @@ type Settings struct {
 	// listener runs as programs call it; 0 in results from before, when it had Loops.
 	ListenerRings int    `json:"listener_rings,omitempty"`
 	Client        string `json:"client"` // the echo load generator: uring or net
+	// PinnedServerCPUs is how many CPUs a pinned point's server may run on, and so its
+	// GOMAXPROCS (Go's default); 0 where no point is pinned, and in results from before.
+	PinnedServerCPUs int `json:"pinned_server_cpus,omitempty"`
 }
 
 // Point is one engine at one workload point, with its repeated samples.

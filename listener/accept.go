@@ -108,8 +108,8 @@ func (a *tcpAcceptor) accept() (*socket, error) {
 		return nil, a.opError(err)
 	}
 	s := newSocket(fd, laddr, raddr, a.network)
-	if s.f.SetDeadline(time.Time{}) == os.ErrNoDeadline {
-		s.f.Close()
+	if f := s.f.Load(); f.SetDeadline(time.Time{}) == os.ErrNoDeadline {
+		f.Close()
 		return nil, a.opError(errNotPolled)
 	}
 	return s, nil

@@ -65,6 +65,9 @@ type ringLink struct {
 	rdlAt, wdlAt keptDeadline             // the read and write deadlines set
 }
 
+// deadlines are the read and write deadlines kept.
+func (l *ringLink) deadlines() (read, write time.Time) { return l.rdlAt.load(), l.wdlAt.load() }
+
 // blank reports whether l is its engine's shared link, which is never written.
 func (l *ringLink) blank() bool { return l == &l.eng.blank }
 
@@ -143,6 +146,7 @@ func (lc *Conn) Read(p []byte) (int, error) {
 		case pollerReads:
 			if onRing && lc.startRingReads() {
 				lc.readPath = ringReads
+				lc.retireFile()
 				continue
 			}
 			n, err := lc.nc.Read(p)
@@ -228,22 +232,18 @@ func (lc *Conn) SetDeadline(t time.Time) error {
 	return lc.SetWriteDeadline(t)
 }
 
-// SetReadDeadline sets the deadline of Read calls, blocked and future.
+// SetReadDeadline sets the deadline of Read calls, blocked and future. The connection keeps it
+// before the socket is given it: a socket whose File was retired takes what is kept when it
+// makes a new one (socket_file.go).
 func (lc *Conn) SetReadDeadline(t time.Time) error {
-	if err := lc.nc.SetReadDeadline(t); err != nil {
-		return err
-	}
 	lc.setRingDeadline(t, true)
-	return nil
+	return lc.nc.SetReadDeadline(t)
 }
 
-// SetWriteDeadline sets the deadline of Write calls, blocked and future.
+// SetWriteDeadline sets the deadline of Write calls, blocked and future, as SetReadDeadline.
 func (lc *Conn) SetWriteDeadline(t time.Time) error {
-	if err := lc.nc.SetWriteDeadline(t); err != nil {
-		return err
-	}
 	lc.setRingDeadline(t, false)
-	return nil
+	return lc.nc.SetWriteDeadline(t)
 }
 
 // setRingDeadline keeps the deadline t of reads or writes for the ring side, and gives it to

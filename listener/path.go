@@ -301,7 +301,7 @@ func (lc *Conn) adopt() *ringConn {
 	r.rdl.setKept(&l.rdlAt)
 	r.wdl.setKept(&l.wdlAt)
 	done := make(chan error, 1)
-	fd, err := fdbridge.Dup(lc.nc)
+	fd, err := lc.dupFd()
 	if err == nil {
 		err = l.eng.set.Adopt(r.loop, fd, false, ringset.Opening{
 			Prepare:      r.attach,
@@ -323,6 +323,22 @@ func (lc *Conn) adopt() *ringConn {
 		r.close()
 	}
 	return r
+}
+
+// dupFd returns a duplicate of the connection's descriptor, for the ring to hold.
+func (lc *Conn) dupFd() (int, error) {
+	if s, ok := lc.nc.(*socket); ok {
+		return s.dupFd("dup")
+	}
+	return fdbridge.Dup(lc.nc)
+}
+
+// retireFile takes an accepted socket's File out of Go's netpoller (socket_file.go), now that
+// the ring serves the reads; under rmu. A poller Read or Write brings it back.
+func (lc *Conn) retireFile() {
+	if s, ok := lc.nc.(*socket); ok {
+		s.retire(lc.link.Load().deadlines)
+	}
 }
 
 // startRingReads moves the reads onto the ring: the loop starts receiving. false when the ring

@@ -26,9 +26,11 @@ import (
 // Its errors are net's: a *net.OpError around an *os.SyscallError named after the system call,
 // os.ErrDeadlineExceeded or net.ErrClosed, never the File's *os.PathError.
 type socket struct {
-	f            *os.File
+	f            atomic.Pointer[os.File] // nil while retired (socket_file.go)
+	users        atomic.Int32            // uses holding f, and socketClosed once Close began
 	laddr, raddr *net.TCPAddr
 	network      *string // as the listener was given it ("tcp", "tcp4", "tcp6"), for errors
+	fside        atomic.Pointer[fileSide]
 }
 
 // newSocket takes fd, an accepted non-blocking TCP socket, with the options net gives an
@@ -37,7 +39,9 @@ type socket struct {
 func newSocket(fd int, laddr, raddr *net.TCPAddr, network *string) *socket {
 	fdbridge.SetNoDelay(fd, true)
 	fdbridge.SetKeepAliveProbes(fd, true, keepAliveSecs, keepAliveSecs, keepAliveProbes)
-	return &socket{f: os.NewFile(uintptr(fd), ""), laddr: laddr, raddr: raddr, network: network}
+	s := &socket{laddr: laddr, raddr: raddr, network: network}
+	s.f.Store(os.NewFile(uintptr(fd), ""))
+	return s
 }
 
 // net's defaults for an accepted connection's keep-alive probes.
@@ -47,7 +51,12 @@ const (
 )
 
 func (s *socket) Read(p []byte) (int, error) {
-	n, err := s.f.Read(p)
+	f, err := s.file()
+	defer s.done()
+	n := 0
+	if err == nil {
+		n, err = f.Read(p)
+	}
 	if err != nil && err != io.EOF {
 		err = s.opError("read", "read", err)
 	}
@@ -55,7 +64,12 @@ func (s *socket) Read(p []byte) (int, error) {
 }
 
 func (s *socket) Write(p []byte) (int, error) {
-	n, err := s.f.Write(p)
+	f, err := s.file()
+	defer s.done()
+	n := 0
+	if err == nil {
+		n, err = f.Write(p)
+	}
 	if err != nil {
 		err = s.opError("write", "write", err)
 	}
@@ -63,7 +77,7 @@ func (s *socket) Write(p []byte) (int, error) {
 }
 
 func (s *socket) Close() error {
-	if err := s.f.Close(); err != nil {
+	if err := s.closeFile(); err != nil {
 		return s.opError("close", "", err) // net's is the errno bare
 	}
 	return nil
@@ -72,13 +86,34 @@ func (s *socket) Close() error {
 func (s *socket) LocalAddr() net.Addr  { return s.laddr }
 func (s *socket) RemoteAddr() net.Addr { return s.raddr }
 
-func (s *socket) SetDeadline(t time.Time) error { return s.setError(s.f.SetDeadline(t)) }
+// The deadlines of a retired File are the connection's, which it keeps before it sets them
+// here (Conn.SetReadDeadline): a revived File takes them.
+func (s *socket) SetDeadline(t time.Time) error {
+	return s.setDeadline(func(f *os.File) error { return f.SetDeadline(t) })
+}
 
-func (s *socket) SetReadDeadline(t time.Time) error { return s.setError(s.f.SetReadDeadline(t)) }
+func (s *socket) SetReadDeadline(t time.Time) error {
+	return s.setDeadline(func(f *os.File) error { return f.SetReadDeadline(t) })
+}
 
-func (s *socket) SetWriteDeadline(t time.Time) error { return s.setError(s.f.SetWriteDeadline(t)) }
+func (s *socket) SetWriteDeadline(t time.Time) error {
+	return s.setDeadline(func(f *os.File) error { return f.SetWriteDeadline(t) })
+}
 
-func (s *socket) SyscallConn() (syscall.RawConn, error) { return s.f.SyscallConn() }
+func (s *socket) setDeadline(set func(*os.File) error) error {
+	return s.setError(s.withFile(set, func(int) error { return nil }))
+}
+
+// SyscallConn returns the File's raw connection; the File is never retired from then on.
+func (s *socket) SyscallConn() (syscall.RawConn, error) {
+	s.pin()
+	f, err := s.file()
+	defer s.done()
+	if err != nil {
+		f = s.goneFile() // closed while retired: a closed File's, as net's after Close
+	}
+	return f.SyscallConn()
+}
 
 // rawError is an error of the File's raw connection as net's raw connection reports it for op
 // ("raw-control", "raw-read", "raw-write").
@@ -183,11 +218,19 @@ const mptcpInfo = 1
 
 // File returns a duplicate of the descriptor, named as net names its own.
 func (s *socket) File() (*os.File, error) {
-	nfd := -1
-	if err := s.control("file", func(fd int) (err error) { nfd, err = fdbridge.DupFd(fd); return err }); err != nil {
+	nfd, err := s.dupFd("file")
+	if err != nil {
 		return nil, err
 	}
 	return os.NewFile(uintptr(nfd), *s.network+":"+s.laddr.String()+"->"+s.raddr.String()), nil
+}
+
+// dupFd returns a close-on-exec duplicate of the descriptor; an error is op's *net.OpError.
+// It does not pin the File, as a raw connection handed out would.
+func (s *socket) dupFd(op string) (int, error) {
+	nfd := -1
+	err := s.control(op, func(fd int) (err error) { nfd, err = fdbridge.DupFd(fd); return err })
+	return nfd, err
 }
 
 func (s *socket) SetLinger(sec int) error {
@@ -196,10 +239,13 @@ func (s *socket) SetLinger(sec int) error {
 
 // control runs fn on the descriptor; an error is op's *net.OpError.
 func (s *socket) control(op string, fn func(fd int) error) error {
-	raw, err := s.f.SyscallConn()
-	if err == nil {
-		err = fdbridge.Control(raw, fn)
-	}
+	err := s.withFile(func(f *os.File) error {
+		raw, err := f.SyscallConn()
+		if err == nil {
+			err = fdbridge.Control(raw, fn)
+		}
+		return err
+	}, fn)
 	if err != nil {
 		return s.opError(op, "", err)
 	}

@@ -17,6 +17,8 @@ import (
 // sendfile(2), (or a limited stretch of either), as net's TCPConn does: they never enter the
 // process. Any other reader is copied through a pooled buffer.
 func (s *socket) ReadFrom(r io.Reader) (int64, error) {
+	s.file() // held throughout (startKernelCopy); a closed socket's error comes from Write
+	defer s.done()
 	n, err, handled := s.spliceFrom(r)
 	if !handled {
 		n, err, handled = s.sendFile(r)
@@ -56,7 +58,11 @@ func (s *socket) startKernelCopy(r io.Reader, source func(io.Reader) (syscall.Co
 	if kc.src, err = src.SyscallConn(); err != nil {
 		return kc, false
 	}
-	if kc.dst, err = s.f.SyscallConn(); err != nil {
+	f := s.f.Load() // ReadFrom holds it: nil only when the socket was closed while retired
+	if f == nil {
+		return kc, false
+	}
+	if kc.dst, err = f.SyscallConn(); err != nil {
 		return kc, false
 	}
 	return kc, true

@@ -1,0 +1,171 @@
+package listener
+
+import (
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uringnet/uringnet/fdbridge"
+)
+
+// A socket's File and Go's netpoller.
+//
+// A File registers its descriptor in the netpoller (epoll) and stays registered while it is
+// open. While the ring serves the connection, every segment that arrives still makes an event
+// there, which the netpoller harvests and drops: for each message, work for the kernel and for
+// the thread that polls, which competes with the goroutines the ring wakes. So once the reads
+// have moved to the ring, the socket retires its File: the descriptor is kept as a plain
+// duplicate and the File closed, which takes it out of the netpoller. The first use that needs
+// the File again (a Read or Write on the poller path, ReadFrom) makes a new one of the plain
+// descriptor, registered anew, with the deadlines the connection keeps (revive).
+//
+// Every use of the File counts itself in users while it holds it. retire closes the File only
+// with no user, and checks again after taking it away: a use that started meanwhile either
+// holds the File (and retire gives it back) or finds none and revives it, under the lock that
+// retire holds until the File is closed. A program that takes the socket's raw connection
+// (SyscallConn) holds the File beyond any call of ours: the socket never retires it from then
+// on (pinned).
+//
+// The state for this (fileSide) is made by the first retire or SyscallConn: a connection the
+// poller alone serves pays for the count alone.
+type fileSide struct {
+	mu        sync.Mutex
+	plain     int                            // the descriptor while the File is retired; -1 otherwise
+	pinned    bool                           // a raw connection was handed out: never retired
+	gone      *os.File                       // the File last retired, closed
+	deadlines func() (read, write time.Time) // the connection's, for a revived File
+}
+
+// socketClosed, in socket.users, marks a socket whose Close has begun: no retire after it.
+const socketClosed = 1 << 30
+
+// side returns the socket's fileSide, making it the first time.
+func (s *socket) side() *fileSide {
+	if sd := s.fside.Load(); sd != nil {
+		return sd
+	}
+	s.fside.CompareAndSwap(nil, &fileSide{plain: -1})
+	return s.fside.Load()
+}
+
+// file returns the socket's File for a use that holds it until done, reviving a retired one;
+// os.ErrClosed when the socket was closed while retired. done must follow either way.
+func (s *socket) file() (*os.File, error) {
+	s.users.Add(1)
+	if f := s.f.Load(); f != nil {
+		return f, nil
+	}
+	return s.revive()
+}
+
+// done ends a use that file or withFile began.
+func (s *socket) done() { s.users.Add(-1) }
+
+// revive makes a File of the retired socket's plain descriptor, registered in the netpoller,
+// with the connection's deadlines.
+func (s *socket) revive() (*os.File, error) {
+	sd := s.side()
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	if f := s.f.Load(); f != nil {
+		return f, nil // revived, or given back by a retire that found a user
+	}
+	if sd.plain < 0 {
+		return nil, os.ErrClosed
+	}
+	f := os.NewFile(uintptr(sd.plain), "")
+	sd.plain = -1
+	if rd, wd := sd.deadlines(); !rd.IsZero() || !wd.IsZero() {
+		f.SetReadDeadline(rd)
+		f.SetWriteDeadline(wd)
+	}
+	s.f.Store(f)
+	return f, nil
+}
+
+// withFile runs onFile with the socket's File, or onPlain with the plain descriptor while the
+// File is retired; os.ErrClosed when the socket was closed while retired. It revives nothing:
+// for what needs no netpoller (options, deadlines).
+func (s *socket) withFile(onFile func(*os.File) error, onPlain func(fd int) error) error {
+	s.users.Add(1)
+	defer s.done()
+	if f := s.f.Load(); f != nil {
+		return onFile(f)
+	}
+	sd := s.side()
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	if f := s.f.Load(); f != nil {
+		return onFile(f)
+	}
+	if sd.plain < 0 {
+		return os.ErrClosed
+	}
+	return onPlain(sd.plain)
+}
+
+// retire takes the File out of the netpoller, if nothing uses it: the caller knows the ring
+// serves the reads. deadlines are the connection's, which a revived File takes.
+func (s *socket) retire(deadlines func() (read, write time.Time)) {
+	sd := s.side()
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	f := s.f.Load()
+	if f == nil || sd.pinned || s.users.Load() != 0 {
+		return
+	}
+	raw, err := f.SyscallConn()
+	plain := -1
+	if err == nil {
+		err = fdbridge.Control(raw, func(fd int) (err error) { plain, err = fdbridge.DupFd(fd); return err })
+	}
+	if err != nil {
+		return // no descriptor free: the File stays
+	}
+	s.f.Store(nil)
+	if s.users.Load() != 0 { // a use began before the File was taken away, and may hold it
+		s.f.Store(f)
+		unix.Close(plain)
+		return
+	}
+	sd.plain, sd.deadlines, sd.gone = plain, deadlines, f
+	f.Close()
+}
+
+// goneFile is the File last retired, closed.
+func (s *socket) goneFile() *os.File {
+	sd := s.side()
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	return sd.gone
+}
+
+// pin keeps the File for good: a raw connection of it is about to be handed out.
+func (s *socket) pin() {
+	sd := s.side()
+	sd.mu.Lock()
+	sd.pinned = true
+	sd.mu.Unlock()
+}
+
+// closeFile closes the File, or the plain descriptor of a retired one.
+func (s *socket) closeFile() error {
+	s.users.Or(socketClosed)
+	if f := s.f.Load(); f != nil {
+		return f.Close()
+	}
+	sd := s.side()
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	if f := s.f.Load(); f != nil {
+		return f.Close()
+	}
+	if sd.plain < 0 {
+		return os.ErrClosed
+	}
+	err := unix.Close(sd.plain)
+	sd.plain = -1
+	return err
+}

@@ -1,0 +1,269 @@
+package listener
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/uringnet/uringnet/internal/leakcheck"
+)
+
+// inNetpoller reports whether an epoll instance of the process (Go's netpoller's) watches the
+// socket of c, found by its inode in the instances' /proc fdinfo.
+func inNetpoller(t *testing.T, c *Conn) bool {
+	t.Helper()
+	f, err := c.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	err = syscall.Fstat(int(f.Fd()), &st)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("ino:%x ", st.Ino)
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	polls := 0
+	for _, e := range ents {
+		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); l != "anon_inode:[eventpoll]" {
+			continue
+		}
+		polls++
+		info, err := os.Open("/proc/self/fdinfo/" + e.Name())
+		if err != nil {
+			continue // closed since the listing
+		}
+		sc := bufio.NewScanner(info)
+		for sc.Scan() {
+			if strings.Contains(sc.Text()+" ", want) {
+				info.Close()
+				return true
+			}
+		}
+		info.Close()
+	}
+	if polls == 0 {
+		t.Fatal("no epoll instance in the process: the netpoller is not where it was looked for")
+	}
+	return false
+}
+
+// roundTrip sends msg from peer, has c read it and write it back, and checks what peer gets.
+func roundTrip(t *testing.T, c *Conn, peer net.Conn, msg string) {
+	t.Helper()
+	if _, err := peer.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	receiveExactly(t, peer, []byte(msg), nil)
+}
+
+// An accepted socket the ring serves is out of Go's netpoller: its segments make no events
+// there for the netpoller to harvest and drop. Back on the poller path it is in again, with
+// the deadline set while it was out, and no byte is lost either way.
+func TestRingServedSocketLeavesTheNetpoller(t *testing.T) {
+	prev := forcePaths.Swap(pathsPoller)
+	defer forcePaths.Store(prev)
+	c, peer := connPair(t)
+	roundTrip(t, c, peer, "poller")
+	if !inNetpoller(t, c) {
+		t.Fatal("the poller serves the socket, yet the netpoller does not watch it")
+	}
+
+	forcePaths.Store(pathsRing)
+	roundTrip(t, c, peer, "ring")
+	if inNetpoller(t, c) {
+		t.Fatal("the ring serves the socket's reads, yet the netpoller still watches it")
+	}
+
+	// Deadlines set while the socket is out of the netpoller hold once it is back in: the
+	// reader leaves the ring, the File made anew waits for the read deadline, and a write past
+	// its deadline fails at once.
+	if err := c.SetReadDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetWriteDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	forcePaths.Store(pathsPoller)
+	watchdog := time.AfterFunc(10*time.Second, func() { peer.Write([]byte("!")) })
+	defer watchdog.Stop()
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past the deadline set while on the ring: %v, want a timeout", err)
+	}
+	if !inNetpoller(t, c) {
+		t.Fatal("back on the poller, the socket is not in the netpoller")
+	}
+	if _, err := c.Write([]byte("late")); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write past the deadline set while on the ring: %v, want a timeout", err)
+	}
+	if err := c.SetDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, c, peer, "poller again")
+}
+
+// A socket whose raw connection a program holds stays in the netpoller: the raw connection's
+// Read and Write wait there.
+func TestRawConnKeepsTheSocketInTheNetpoller(t *testing.T) {
+	prev := forcePaths.Swap(pathsPoller)
+	defer forcePaths.Store(prev)
+	c, peer := connPair(t)
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forcePaths.Store(pathsRing)
+	roundTrip(t, c, peer, "ring")
+	if !inNetpoller(t, c) {
+		t.Fatal("the socket left the netpoller while a raw connection of it was handed out")
+	}
+	if err := raw.Control(func(fd uintptr) {
+		if _, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TYPE); err != nil {
+			t.Errorf("the raw connection's descriptor: %v", err)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Connections closed while out of the netpoller, and closed after coming back, close every
+// descriptor: the kept duplicate, the File and the ring's. Options and deadlines work in
+// between, and a closed connection's raw connection says it is closed, as net's does.
+func TestSocketsOutOfTheNetpollerCloseEverything(t *testing.T) {
+	prev := forcePaths.Swap(pathsRing)
+	defer forcePaths.Store(prev)
+	ln, err := Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	goroutines, fds := runtime.NumGoroutine(), leakcheck.OpenFds(t)
+	for i := range 64 {
+		forcePaths.Store(pathsRing)
+		peer, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := nc.(*Conn)
+		roundTrip(t, c, peer, "ring")
+		if err := c.SetNoDelay(false); err != nil {
+			t.Fatalf("an option while out of the netpoller: %v", err)
+		}
+		if err := c.SetDeadline(time.Now().Add(time.Minute)); err != nil {
+			t.Fatalf("a deadline while out of the netpoller: %v", err)
+		}
+		if i%2 == 1 { // back in before the close
+			forcePaths.Store(pathsPoller)
+			roundTrip(t, c, peer, "poller")
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if raw, err := c.SyscallConn(); err != nil {
+			t.Fatalf("raw connection of a closed connection: %v", err)
+		} else if err := raw.Control(func(uintptr) {}); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("raw connection of a closed connection: %v, want net.ErrClosed", err)
+		}
+		peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := peer.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("the peer of a closed connection read %v, want io.EOF", err)
+		}
+		peer.Close()
+	}
+	leakcheck.Settle(t, goroutines, fds)
+}
+
+// Options and deadlines set from another goroutine while the echo's reads and writes switch
+// paths at every round (the File retired and made anew again and again) never fail on an open
+// connection, and the echoed stream arrives whole.
+func TestSocketOptionsWhileTheFileComesAndGoes(t *testing.T) {
+	prev := forcePaths.Load()
+	defer forcePaths.Store(prev)
+	c, peer := connPair(t)
+	echoed := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 1000)
+		for i := 0; ; i++ {
+			forcePaths.Store([]int32{pathsRing, pathsPoller}[i%2])
+			n, err := c.Read(buf)
+			if n > 0 {
+				if _, werr := c.Write(buf[:n]); werr != nil {
+					echoed <- werr
+					return
+				}
+			}
+			if err != nil {
+				if err == io.EOF {
+					err = nil
+				}
+				echoed <- err
+				return
+			}
+		}
+	}()
+	stop := make(chan struct{})
+	setters := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				setters <- nil
+				return
+			default:
+			}
+			runtime.Gosched() // leave the File unused now and then, or it is never retired
+			far := time.Now().Add(time.Minute)
+			for _, err := range []error{c.SetReadDeadline(far), c.SetWriteDeadline(far), c.SetNoDelay(i%2 == 0)} {
+				if err != nil {
+					setters <- err
+					return
+				}
+			}
+		}
+	}()
+	want := make([]byte, 4<<20)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	writer := make(chan error, 1)
+	go func() {
+		for off := 0; off < len(want); off += 333 {
+			if _, err := peer.Write(want[off:min(off+333, len(want))]); err != nil {
+				writer <- err
+				return
+			}
+		}
+		writer <- peer.(*net.TCPConn).CloseWrite()
+	}()
+	receiveExactly(t, peer, want, writer)
+	close(stop)
+	if err := <-setters; err != nil {
+		t.Fatalf("setting an option or deadline on an open connection: %v", err)
+	}
+	if err := <-echoed; err != nil {
+		t.Fatal(err)
+	}
+}

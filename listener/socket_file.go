@@ -75,7 +75,21 @@ func (s *socket) revive() (*os.File, error) {
 	if sd.plain < 0 {
 		return nil, os.ErrClosed
 	}
-	f := os.NewFile(uintptr(sd.plain), "")
+	// The File takes a duplicate, so that the plain descriptor outlives a File the netpoller
+	// refuses (at the system's limit on watched descriptors): os makes that File blocking,
+	// which no deadline reaches, so the socket stays retired, and its poller reads and writes
+	// fail as net's Accept fails for such a connection. The ring can still serve it.
+	nfd, err := fdbridge.DupFd(sd.plain)
+	if err != nil {
+		return nil, err
+	}
+	f := newPolledFile(nfd)
+	if f.SetDeadline(time.Time{}) == os.ErrNoDeadline {
+		f.Close()
+		unix.SetNonblock(sd.plain, true) // os cleared it, on the description the ring's shares
+		return nil, errNotPolled
+	}
+	unix.Close(sd.plain)
 	sd.plain = -1
 	if rd, wd := sd.deadlines(); !rd.IsZero() || !wd.IsZero() {
 		f.SetReadDeadline(rd)
@@ -84,6 +98,9 @@ func (s *socket) revive() (*os.File, error) {
 	s.f.Store(f)
 	return f, nil
 }
+
+// newPolledFile makes the File of a revived socket; a test makes one the netpoller refused.
+var newPolledFile = func(fd int) *os.File { return os.NewFile(uintptr(fd), "") }
 
 // withFile runs onFile with the socket's File, or onPlain with the plain descriptor while the
 // File is retired; os.ErrClosed when the socket was closed while retired. It revives nothing:

@@ -267,3 +267,34 @@ func TestSocketOptionsWhileTheFileComesAndGoes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A socket whose new File the netpoller refuses (the system's limit on watched descriptors)
+// fails its poller Read with the error net's Accept gives such a connection, keeps its
+// descriptor non-blocking and open, and the ring still serves it every byte.
+func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
+	prev := forcePaths.Swap(pathsRing)
+	defer forcePaths.Store(prev)
+	defer func(f func(int) *os.File) { newPolledFile = f }(newPolledFile)
+	newPolledFile = func(fd int) *os.File {
+		syscall.SetNonblock(fd, false) // os then makes a blocking File, outside the netpoller
+		return os.NewFile(uintptr(fd), "")
+	}
+	c, peer := connPair(t)
+	roundTrip(t, c, peer, "ring")
+	forcePaths.Store(pathsPoller)
+	if _, err := c.Read(make([]byte, 4)); !errors.Is(err, errNotPolled) || !isOpError(err) {
+		t.Fatalf("poller read of a socket the netpoller refused: %v, want a *net.OpError around errNotPolled", err)
+	}
+	if _, err := peer.Write([]byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	forcePaths.Store(pathsRing)
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "kept" {
+		t.Fatalf("the ring read %q, %v after the refused File; want \"kept\"", buf, err)
+	}
+	if _, err := c.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	receiveExactly(t, peer, buf, nil)
+}

@@ -5,6 +5,8 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"runtime"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -159,13 +161,13 @@ func (s *socket) spliceFrom(r io.Reader) (written int64, err error, handled bool
 	if !ok {
 		return 0, nil, false
 	}
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+	pipe := getSplicePipe()
+	if pipe == nil {
 		return 0, nil, false
 	}
-	defer unix.Close(p[0])
-	defer unix.Close(p[1])
-	unix.FcntlInt(uintptr(p[1]), unix.F_SETPIPE_SZ, spliceChunk) // a smaller pipe only takes longer
+	p := pipe.fds
+	left := 0 // bytes in the pipe
+	defer func() { putSplicePipe(pipe, left == 0) }()
 	for kc.remain != 0 {
 		var inPipe int
 		var serr error
@@ -189,7 +191,7 @@ func (s *socket) spliceFrom(r io.Reader) (written int64, err error, handled bool
 		if inPipe == 0 {
 			break // the end of the stream
 		}
-		left := inPipe
+		left = inPipe
 		werr := kc.dst.Write(func(dfd uintptr) bool {
 			for left > 0 {
 				n, err := spliceOnce(int(dfd), p[0], left)
@@ -226,6 +228,47 @@ func isTCPConnWithoutWriteTo(c any) bool {
 
 // spliceChunk is the most one splice moves, and the pipe's size.
 const spliceChunk = 1 << 20
+
+// splicePipe is a pipe that spliceFrom moves bytes through. Pipes are pooled, as net's are: a
+// ReadFrom of a small response would otherwise make four system calls for its pipe alone. A
+// pipe goes back to the pool only empty; the pool's pipes are closed when the collector takes
+// them.
+type splicePipe struct {
+	fds     [2]int
+	cleanup runtime.Cleanup
+}
+
+var splicePipes sync.Pool
+
+// getSplicePipe returns an empty pipe of spliceChunk bytes, or nil when none can be made (no
+// descriptor free).
+func getSplicePipe() *splicePipe {
+	if p, ok := splicePipes.Get().(*splicePipe); ok {
+		return p
+	}
+	p := &splicePipe{}
+	if unix.Pipe2(p.fds[:], unix.O_CLOEXEC|unix.O_NONBLOCK) != nil {
+		return nil
+	}
+	unix.FcntlInt(uintptr(p.fds[1]), unix.F_SETPIPE_SZ, spliceChunk) // a smaller pipe only takes longer
+	p.cleanup = runtime.AddCleanup(p, closePipe, p.fds)
+	return p
+}
+
+// putSplicePipe pools p if it is empty, and otherwise closes it at once.
+func putSplicePipe(p *splicePipe, empty bool) {
+	if empty {
+		splicePipes.Put(p)
+		return
+	}
+	p.cleanup.Stop()
+	closePipe(p.fds)
+}
+
+func closePipe(fds [2]int) {
+	unix.Close(fds[0])
+	unix.Close(fds[1])
+}
 
 // spliceOnce moves up to n bytes from in to out, one of which is a pipe, without waiting.
 func spliceOnce(out, in, n int) (int, error) {

@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -239,6 +240,56 @@ func TestReadFromConnectionSplices(t *testing.T) {
 		}()
 		receiveExactly(t, peer, want, done)
 	})
+}
+
+// A splice that fails with bytes still in its pipe (the peer reset the connection it was
+// sending to) does not hand that pipe to the next ReadFrom: pipes are pooled only empty, so
+// the next connection's peer gets its own bytes and no one else's.
+func TestSpliceLeavesNoBytesToTheNextConnection(t *testing.T) {
+	srcLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srcLn.Close()
+	for round := range 3 {
+		c, peer := connPair(t)
+		feed, src := loopback.DialAccept(t, srcLn)
+		junk := bytes.Repeat([]byte{'x'}, 8<<20)
+		go func() {
+			feed.Write(junk)
+			feed.Close()
+		}()
+		peer.(*net.TCPConn).SetLinger(0)
+		peer.Close() // reset: the splice to c fails with bytes in the pipe
+		if _, err := c.nc.(*socket).ReadFrom(src); err == nil {
+			t.Fatalf("round %d: ReadFrom to a reset peer succeeded", round)
+		}
+		src.Close()
+
+		c2, peer2 := connPair(t)
+		feed2, src2 := loopback.DialAccept(t, srcLn)
+		want := []byte(fmt.Sprintf("round %d: only these bytes", round))
+		go func() {
+			feed2.Write(want)
+			feed2.Close()
+		}()
+		done := make(chan error, 1)
+		go func() {
+			_, err := c2.nc.(*socket).ReadFrom(src2)
+			c2.CloseWrite()
+			done <- err
+		}()
+		got, err := io.ReadAll(peer2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("round %d: the next connection's peer got %d bytes %.40q, want %q", round, len(got), got, want)
+		}
+	}
 }
 
 // A program whose Accept loop closes the listener when Accept fails (http.Serve does) races

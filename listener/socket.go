@@ -109,8 +109,11 @@ func (s *socket) SyscallConn() (syscall.RawConn, error) {
 	s.pin()
 	f, err := s.file()
 	defer s.done()
-	if err != nil {
-		f = s.goneFile() // closed while retired: a closed File's, as net's after Close
+	switch {
+	case err == os.ErrClosed:
+		return closedRawConn(), nil // closed while retired: a closed File's, as net's after Close
+	case err != nil:
+		return nil, s.opError("raw-control", "", err)
 	}
 	return f.SyscallConn()
 }
@@ -300,6 +303,12 @@ func fileClosing() error {
 
 var closedFileError atomic.Pointer[error]
 
+// closedRaw is the raw connection of the File closed for findFileClosing: what a socket
+// closed while its File was retired hands out, whose calls fail as a closed File's do.
+var closedRaw atomic.Pointer[syscall.RawConn]
+
+func closedRawConn() syscall.RawConn { return *closedRaw.Load() }
+
 // findFileClosing finds fileClosing's error from a File closed for the purpose, once; an
 // error when it cannot (no descriptor free), and the acceptor that needs it fails.
 func findFileClosing() error {
@@ -317,6 +326,7 @@ func findFileClosing() error {
 		return err
 	}
 	closing := raw.Control(func(uintptr) {})
+	closedRaw.Store(&raw)
 	closedFileError.Store(&closing)
 	return nil
 }

@@ -2,7 +2,9 @@ package listener
 
 import (
 	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,10 +34,23 @@ import (
 // poller alone serves pays for the count alone.
 type fileSide struct {
 	mu        sync.Mutex
-	plain     int                            // the descriptor while the File is retired; -1 otherwise
+	plain     *bareFd                        // the descriptor while the File is retired
 	pinned    bool                           // a raw connection was handed out: never retired
-	gone      *os.File                       // the File last retired, closed
 	deadlines func() (read, write time.Time) // the connection's, for a revived File
+}
+
+// bareFd is a descriptor no File holds, -1 for none. It is a record of its own so that a
+// cleanup can close it when a program drops a connection without closing it, as the File's
+// finalizer would have (the cleanup must not hold the fileSide it belongs to).
+type bareFd struct{ n atomic.Int64 }
+
+func (b *bareFd) get() int  { return int(b.n.Load()) }
+func (b *bareFd) set(n int) { b.n.Store(int64(n)) }
+
+func closeBareFd(b *bareFd) {
+	if n := b.get(); n >= 0 {
+		unix.Close(n)
+	}
 }
 
 // socketClosed, in socket.users, marks a socket whose Close has begun: no retire after it.
@@ -46,8 +61,13 @@ func (s *socket) side() *fileSide {
 	if sd := s.fside.Load(); sd != nil {
 		return sd
 	}
-	s.fside.CompareAndSwap(nil, &fileSide{plain: -1})
-	return s.fside.Load()
+	sd := &fileSide{plain: &bareFd{}}
+	sd.plain.set(-1)
+	if !s.fside.CompareAndSwap(nil, sd) {
+		return s.fside.Load()
+	}
+	runtime.AddCleanup(sd, closeBareFd, sd.plain)
+	return sd
 }
 
 // file returns the socket's File for a use that holds it until done, reviving a retired one;
@@ -72,25 +92,32 @@ func (s *socket) revive() (*os.File, error) {
 	if f := s.f.Load(); f != nil {
 		return f, nil // revived, or given back by a retire that found a user
 	}
-	if sd.plain < 0 {
+	plain := sd.plain.get()
+	if plain < 0 {
 		return nil, os.ErrClosed
 	}
-	// The File takes a duplicate, so that the plain descriptor outlives a File the netpoller
-	// refuses (at the system's limit on watched descriptors): os makes that File blocking,
-	// which no deadline reaches, so the socket stays retired, and its poller reads and writes
-	// fail as net's Accept fails for such a connection. The ring can still serve it.
-	nfd, err := fdbridge.DupFd(sd.plain)
-	if err != nil {
-		return nil, err
+	// The File takes a duplicate, so that the descriptor outlives a File the netpoller refuses
+	// (at the system's limit on watched descriptors): os treats such a File as blocking, out of
+	// every deadline's reach. The socket then stays retired, its poller reads and writes fail as
+	// net's Accept fails for such a connection, and the ring can still serve it. At the limit on
+	// open descriptors, where no duplicate can be had, the File takes the descriptor itself, and
+	// is kept even if refused: the connection's only hold on its descriptor (its poller reads
+	// and writes then fail with EAGAIN until the ring serves it again).
+	fd, spare := plain, true
+	if nfd, err := fdbridge.DupFd(plain); err == nil {
+		fd = nfd
+	} else {
+		spare = false
 	}
-	f := newPolledFile(nfd)
-	if f.SetDeadline(time.Time{}) == os.ErrNoDeadline {
+	f := newPolledFile(fd)
+	if f.SetDeadline(time.Time{}) == os.ErrNoDeadline && spare {
 		f.Close()
-		unix.SetNonblock(sd.plain, true) // os cleared it, on the description the ring's shares
 		return nil, errNotPolled
 	}
-	unix.Close(sd.plain)
-	sd.plain = -1
+	if spare {
+		unix.Close(plain)
+	}
+	sd.plain.set(-1)
 	if rd, wd := sd.deadlines(); !rd.IsZero() || !wd.IsZero() {
 		f.SetReadDeadline(rd)
 		f.SetWriteDeadline(wd)
@@ -117,10 +144,11 @@ func (s *socket) withFile(onFile func(*os.File) error, onPlain func(fd int) erro
 	if f := s.f.Load(); f != nil {
 		return onFile(f)
 	}
-	if sd.plain < 0 {
+	plain := sd.plain.get()
+	if plain < 0 {
 		return os.ErrClosed
 	}
-	return onPlain(sd.plain)
+	return onPlain(plain)
 }
 
 // retire takes the File out of the netpoller, if nothing uses it: the caller knows the ring
@@ -147,16 +175,9 @@ func (s *socket) retire(deadlines func() (read, write time.Time)) {
 		unix.Close(plain)
 		return
 	}
-	sd.plain, sd.deadlines, sd.gone = plain, deadlines, f
+	sd.plain.set(plain)
+	sd.deadlines = deadlines
 	f.Close()
-}
-
-// goneFile is the File last retired, closed.
-func (s *socket) goneFile() *os.File {
-	sd := s.side()
-	sd.mu.Lock()
-	defer sd.mu.Unlock()
-	return sd.gone
 }
 
 // pin keeps the File for good: a raw connection of it is about to be handed out.
@@ -179,10 +200,10 @@ func (s *socket) closeFile() error {
 	if f := s.f.Load(); f != nil {
 		return f.Close()
 	}
-	if sd.plain < 0 {
+	plain := sd.plain.get()
+	if plain < 0 {
 		return os.ErrClosed
 	}
-	err := unix.Close(sd.plain)
-	sd.plain = -1
-	return err
+	sd.plain.set(-1)
+	return unix.Close(plain)
 }

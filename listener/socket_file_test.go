@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -269,21 +270,29 @@ func TestSocketOptionsWhileTheFileComesAndGoes(t *testing.T) {
 }
 
 // A socket whose new File the netpoller refuses (the system's limit on watched descriptors)
-// fails its poller Read with the error net's Accept gives such a connection, keeps its
-// descriptor non-blocking and open, and the ring still serves it every byte.
+// fails its poller Read, and its SyscallConn, with the error net's Accept gives such a
+// connection, keeps its descriptor open, and the ring still serves it every byte.
 func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
 	prev := forcePaths.Swap(pathsRing)
 	defer forcePaths.Store(prev)
 	defer func(f func(int) *os.File) { newPolledFile = f }(newPolledFile)
-	newPolledFile = func(fd int) *os.File {
-		syscall.SetNonblock(fd, false) // os then makes a blocking File, outside the netpoller
-		return os.NewFile(uintptr(fd), "")
+	refused := filepath.Join(t.TempDir(), "refused")
+	newPolledFile = func(fd int) *os.File { // a File outside the netpoller, as a refused one is
+		syscall.Close(fd)
+		f, err := os.Create(refused)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
 	}
 	c, peer := connPair(t)
 	roundTrip(t, c, peer, "ring")
 	forcePaths.Store(pathsPoller)
 	if _, err := c.Read(make([]byte, 4)); !errors.Is(err, errNotPolled) || !isOpError(err) {
 		t.Fatalf("poller read of a socket the netpoller refused: %v, want a *net.OpError around errNotPolled", err)
+	}
+	if _, err := c.SyscallConn(); !errors.Is(err, errNotPolled) {
+		t.Fatalf("raw connection of a socket the netpoller refused: %v, want errNotPolled", err)
 	}
 	if _, err := peer.Write([]byte("kept")); err != nil {
 		t.Fatal(err)
@@ -297,4 +306,90 @@ func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	receiveExactly(t, peer, buf, nil)
+}
+
+// At the limit on open descriptors, where no duplicate can be had, a retired socket's File is
+// made of its descriptor itself: the poller serves the connection as before.
+func TestRetiredSocketComesBackAtTheDescriptorLimit(t *testing.T) {
+	prev := forcePaths.Swap(pathsRing)
+	defer forcePaths.Store(prev)
+	c, peer := connPair(t)
+	roundTrip(t, c, peer, "ring")
+	if inNetpoller(t, c) {
+		t.Fatal("the ring serves the socket's reads, yet the netpoller still watches it")
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	tight := lim
+	tight.Cur = uint64(leakcheck.OpenFds(t) + 16)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &tight); err != nil {
+		t.Fatal(err)
+	}
+	var fillers []int
+	for {
+		fd, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			break // EMFILE: no descriptor is free
+		}
+		fillers = append(fillers, fd)
+	}
+	forcePaths.Store(pathsPoller)
+	if _, err := peer.Write([]byte("at the limit")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len("at the limit"))
+	_, rerr := io.ReadFull(c, buf)
+	_, werr := c.Write(buf)
+	for _, fd := range fillers {
+		syscall.Close(fd)
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if rerr != nil || werr != nil {
+		t.Fatalf("poller read and write at the descriptor limit: %v, %v", rerr, werr)
+	}
+	receiveExactly(t, peer, buf, nil)
+	if !inNetpoller(t, c) {
+		t.Fatal("back on the poller, the socket is not in the netpoller")
+	}
+}
+
+// A retired socket's descriptor is closed when a program drops its connection unclosed, as
+// net's File would close its own: here after the peer's reset ended the ring's side.
+func TestDroppedRetiredSocketClosesItsDescriptor(t *testing.T) {
+	prev := forcePaths.Swap(pathsRing)
+	defer forcePaths.Store(prev)
+	ln, err := Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	fds := leakcheck.OpenFds(t)
+	func() {
+		peer, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		roundTrip(t, nc.(*Conn), peer, "ring")
+		peer.(*net.TCPConn).SetLinger(0)
+		peer.Close()
+		if _, err := nc.Read(make([]byte, 1)); err == nil {
+			t.Fatal("read after the peer's reset succeeded")
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for leakcheck.OpenFds(t) > fds {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d descriptors open, %d before the dropped connection", leakcheck.OpenFds(t), fds)
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/uringnet/uringnet/internal/leakcheck"
+	"github.com/uringnet/uringnet/internal/loopback"
 )
 
 // inNetpoller reports whether an epoll instance of the process (Go's netpoller's) watches the
@@ -293,6 +294,22 @@ func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
 	}
 	if _, err := c.SyscallConn(); !errors.Is(err, errNotPolled) {
 		t.Fatalf("raw connection of a socket the netpoller refused: %v, want errNotPolled", err)
+	}
+	// The socket's ReadFrom fails before it takes anything from its reader.
+	srcLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srcLn.Close()
+	feed, src := loopback.DialAccept(t, srcLn)
+	feed.Write([]byte("untouched"))
+	if _, err := c.nc.(*socket).ReadFrom(src); !errors.Is(err, errNotPolled) || !isOpError(err) {
+		t.Fatalf("ReadFrom to a socket the netpoller refused: %v, want a *net.OpError around errNotPolled", err)
+	}
+	got := make([]byte, len("untouched"))
+	src.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(src, got); err != nil || string(got) != "untouched" {
+		t.Fatalf("the reader kept %q, %v; want \"untouched\"", got, err)
 	}
 	if _, err := peer.Write([]byte("kept")); err != nil {
 		t.Fatal(err)

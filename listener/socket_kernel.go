@@ -19,8 +19,11 @@ import (
 // sendfile(2), (or a limited stretch of either), as net's TCPConn does: they never enter the
 // process. Any other reader is copied through a pooled buffer.
 func (s *socket) ReadFrom(r io.Reader) (int64, error) {
-	s.file() // held throughout (startKernelCopy); a closed socket's error comes from Write
+	_, err := s.file() // held throughout (startKernelCopy)
 	defer s.done()
+	if err != nil { // before anything is read from r, which the socket could not take
+		return 0, s.opError("readfrom", "", err)
+	}
 	n, err, handled := s.spliceFrom(r)
 	if !handled {
 		n, err, handled = s.sendFile(r)

@@ -62,6 +62,18 @@ func inNetpoller(t *testing.T, c *Conn) bool {
 	return false
 }
 
+// ringListener is a listener whose connections the ring serves, both until the test ends.
+func ringListener(t *testing.T) net.Listener {
+	prev := forcePaths.Swap(pathsRing)
+	t.Cleanup(func() { forcePaths.Store(prev) })
+	ln, err := Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
 // roundTrip sends msg from peer, has c read it and write it back, and checks what peer gets.
 func roundTrip(t *testing.T, c *Conn, peer net.Conn, msg string) {
 	t.Helper()
@@ -151,24 +163,11 @@ func TestRawConnKeepsTheSocketInTheNetpoller(t *testing.T) {
 // descriptor: the kept duplicate, the File and the ring's. Options and deadlines work in
 // between, and a closed connection's raw connection says it is closed, as net's does.
 func TestSocketsOutOfTheNetpollerCloseEverything(t *testing.T) {
-	prev := forcePaths.Swap(pathsRing)
-	defer forcePaths.Store(prev)
-	ln, err := Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := ringListener(t)
 	goroutines, fds := runtime.NumGoroutine(), leakcheck.OpenFds(t)
 	for i := range 64 {
 		forcePaths.Store(pathsRing)
-		peer, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		nc, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
+		peer, nc := loopback.DialAccept(t, ln)
 		c := nc.(*Conn)
 		roundTrip(t, c, peer, "ring")
 		if err := c.SetNoDelay(false); err != nil {
@@ -377,15 +376,9 @@ func TestRetiredSocketComesBackAtTheDescriptorLimit(t *testing.T) {
 // A retired socket's descriptor is closed when a program drops its connection unclosed, as
 // net's File would close its own: here after the peer's reset ended the ring's side.
 func TestDroppedRetiredSocketClosesItsDescriptor(t *testing.T) {
-	prev := forcePaths.Swap(pathsRing)
-	defer forcePaths.Store(prev)
-	ln, err := Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := ringListener(t)
 	fds := leakcheck.OpenFds(t)
-	func() {
+	func() { // not loopback.DialAccept, whose cleanup would keep the connection
 		peer, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)

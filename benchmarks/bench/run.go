@@ -60,6 +60,7 @@ func run(args []string) error {
 	repeats := fs.Int("repeats", 0, "repeats per point (0: the plan's)")
 	warmup := fs.Duration("warmup", 0, "unmeasured time before each measurement (0: the plan's)")
 	duration := fs.Duration("duration", 0, "measured time per run (0: the plan's)")
+	offeredDuration := fs.Duration("offered-duration", 0, "measured time per run at a fixed offered load (0: the plan's, or -duration where the plan sets none)")
 	loops := fs.Int("loops", 2, "event loops of uringnet and gnet (listener runs with listener.Listen's default)")
 	client := fs.String("client", "uring", "echo load generator: uring (one io_uring) or net (a goroutine per connection)")
 	engines := fs.String("engines", strings.Join(server.Engines, ","), "engines to compare; one named again with a suffix (net,net.2) runs twice, the copy's ratio to it the measure's own spread")
@@ -88,6 +89,13 @@ func run(args []string) error {
 	if *duration > 0 {
 		o.duration = *duration
 	}
+	if *offeredDuration > 0 {
+		o.offeredDuration = *offeredDuration
+	}
+	offered := ""
+	if o.offeredDuration > 0 && o.offeredDuration != o.duration {
+		offered = o.offeredDuration.String()
+	}
 	command := "bench run " + strings.Join(args, " ")
 	if *label != "" {
 		command = *label + " (" + command + ")"
@@ -96,7 +104,7 @@ func run(args []string) error {
 		Command: command,
 		Machine: harness.ThisMachine(map[string]string{"wrk": "-v", "redis-benchmark": "--version"}),
 		Settings: report.Settings{Plan: *planName, Repeats: o.repeats, Warmup: o.warmup.String(),
-			Duration: o.duration.String(), Loops: o.loops, ListenerRings: listener.DefaultLoops(), Client: o.client,
+			Duration: o.duration.String(), OfferedDuration: offered, Loops: o.loops, ListenerRings: listener.DefaultLoops(), Client: o.client,
 			PinnedServerCPUs: len(o.serverCPUs)},
 	}
 	defer removeExampleBinaries()

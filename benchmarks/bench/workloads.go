@@ -163,7 +163,7 @@ func measureLoad(o *options, at report.Point) (report.Sample, error) {
 func loadServer(o *options, at report.Point, protocol, addr string, pid int) (report.Sample, error) {
 	ld, err := startLoad(o, at.Pinned, "-client", at.Load, "-protocol", protocol, "-addr", addr, "-conns", strconv.Itoa(at.Conns),
 		"-size", strconv.Itoa(max(at.Size, 1)), "-depth", strconv.Itoa(at.Depth), "-rate", strconv.FormatFloat(at.Rate, 'f', -1, 64),
-		"-connect="+strconv.FormatBool(at.Workload == "connect"), "-warmup", o.warmup.String(), "-duration", o.duration.String())
+		"-connect="+strconv.FormatBool(at.Workload == "connect"), "-warmup", o.warmup.String(), "-duration", o.measuredTime(at).String())
 	if err != nil {
 		return report.Sample{}, err
 	}

@@ -44,11 +44,11 @@ func (r *Results) Markdown(imageDir string, charts []string) string {
 	}
 	fmt.Fprintf(&b, "Plan %q: uringnet and gnet with %d event loops, the goroutine-per-connection servers `listener` with %d ring%s and `net` on GOMAXPROCS=%d%s; "+
 		"each server in its own process and the load generator in another; engines alternate at every point "+
-		"(A B C D, then B C D A, …), %d repeats per point after %s of warm-up, %s measured. "+
+		"(A B C D, then B C D A, …), %d repeats per point after %s of warm-up, %s. "+
 		"Each row gives the median of its repeats (the \"runs\" column) with their range; "+
 		"`×base` is the row's median over its baseline's at the same point (gnet's for uringnet and gnet, net's for listener and net: what the program would run on without uringnet); server CPU is user+system time from /proc per message or request. "+
 		"These machines are shared and noisy (±15 %% from one pair of runs to the next): compare medians, and read the ranges.\n\n",
-		s.Plan, s.Loops, rings, plural(rings), m.Cores, pinnedProcs(s.PinnedServerCPUs), s.Repeats, s.Warmup, s.Duration)
+		s.Plan, s.Loops, rings, plural(rings), m.Cores, pinnedProcs(s.PinnedServerCPUs), s.Repeats, s.Warmup, measured(s))
 	if len(m.Tools) > 0 {
 		var tools []string
 		for name, v := range m.Tools {
@@ -307,6 +307,15 @@ func plural(n int) string {
 }
 
 // pinnedProcs is what the header says of a pinned server's GOMAXPROCS, when the run pinned one.
+// measured is how long each run measured: Duration, and OfferedDuration at a fixed offered
+// load where the run set one.
+func measured(s Settings) string {
+	if s.OfferedDuration == "" {
+		return s.Duration + " measured"
+	}
+	return s.Duration + " measured (" + s.OfferedDuration + " at a fixed offered load)"
+}
+
 func pinnedProcs(cpus int) string {
 	if cpus == 0 {
 		return ""

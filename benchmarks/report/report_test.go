@@ -75,6 +75,20 @@ func TestMarkdownSaysPinnedServersGOMAXPROCS(t *testing.T) {
 	}
 }
 
+// A run that measured longer at a fixed offered load says so, and one that did not says
+// nothing of it.
+func TestMarkdownSaysTheOfferedLoadsWindow(t *testing.T) {
+	r := sampleResults()
+	r.Settings.Duration = "2s"
+	if md := r.Markdown("", nil); !strings.Contains(md, ", 2s measured. ") {
+		t.Errorf("a run with one window: header does not say it alone:\n%s", md)
+	}
+	r.Settings.OfferedDuration = "6s"
+	if md := r.Markdown("", nil); !strings.Contains(md, ", 2s measured (6s at a fixed offered load). ") {
+		t.Errorf("a run with a longer window at a fixed load: header does not give it:\n%s", md)
+	}
+}
+
 func TestMarkdownShowsEveryRowAndTheLosses(t *testing.T) {
 	md := sampleResults().Markdown("img/", []string{"x-throughput.png"})
 	for _, want := range []string{

@@ -26,7 +26,10 @@ type Settings struct {
 	Repeats  int    `json:"repeats"`
 	Warmup   string `json:"warmup"`
 	Duration string `json:"duration"`
-	Loops    int    `json:"loops"` // event loops of uringnet and gnet
+	// OfferedDuration is the measured time at a fixed offered load where it differs from
+	// Duration; empty otherwise, and in results from before.
+	OfferedDuration string `json:"offered_duration,omitempty"`
+	Loops           int    `json:"loops"` // event loops of uringnet and gnet
 	// ListenerRings are the listener engine's rings: listener.Listen's default since the
 	// listener runs as programs call it; 0 in results from before, when it had Loops.
 	ListenerRings int    `json:"listener_rings,omitempty"`

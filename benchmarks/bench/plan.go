@@ -43,9 +43,9 @@ type plan struct {
 	idleConns        int
 	repeats          int
 	warmup, duration time.Duration
-	// offeredDuration is the measured time at a fixed offered load (0: duration). A p99 over
-	// a short window is the window's longest stall, which the machine's scheduling decides: at
-	// 65,000 requests a second one stall of 10 ms holds 1 % of a 2 s window's requests.
+	// offeredDuration is the measured time at a fixed offered load (0: duration): a p99 over
+	// a short window is the window's longest stall, which the machine's scheduling decides
+	// (docs/listener.md, "Figures", has the arithmetic).
 	offeredDuration time.Duration
 }
 

@@ -306,7 +306,6 @@ func plural(n int) string {
 	return "s"
 }
 
-// pinnedProcs is what the header says of a pinned server's GOMAXPROCS, when the run pinned one.
 // measured is how long each run measured: Duration, and OfferedDuration at a fixed offered
 // load where the run set one.
 func measured(s Settings) string {
@@ -316,6 +315,7 @@ func measured(s Settings) string {
 	return s.Duration + " measured (" + s.OfferedDuration + " at a fixed offered load)"
 }
 
+// pinnedProcs is what the header says of a pinned server's GOMAXPROCS, when the run pinned one.
 func pinnedProcs(cpus int) string {
 	if cpus == 0 {
 		return ""

@@ -19,14 +19,14 @@ import (
 // sendfile(2), (or a limited stretch of either), as net's TCPConn does: they never enter the
 // process. Any other reader is copied through a pooled buffer.
 func (s *socket) ReadFrom(r io.Reader) (int64, error) {
-	_, err := s.file() // held throughout (startKernelCopy)
+	f, err := s.file() // held throughout the kernel's copy
 	defer s.done()
 	if err != nil { // before anything is read from r, which the socket could not take
 		return 0, s.opError("readfrom", "", err)
 	}
-	n, err, handled := s.spliceFrom(r)
+	n, err, handled := s.spliceFrom(f, r)
 	if !handled {
-		n, err, handled = s.sendFile(r)
+		n, err, handled = s.sendFile(f, r)
 	}
 	if !handled {
 		n, err = copyThrough(writerOnly{s}, r)
@@ -48,9 +48,9 @@ type kernelCopy struct {
 }
 
 // startKernelCopy finds the descriptor of r, or of what r limits if it is an *io.LimitedReader,
-// when source says the kernel copies from such a reader; ok is false when not, and the caller
-// copies another way.
-func (s *socket) startKernelCopy(r io.Reader, source func(io.Reader) (syscall.Conn, bool)) (kc kernelCopy, ok bool) {
+// when source says the kernel copies from such a reader, to f, the socket's File, which the
+// caller holds (socket.file); ok is false when not, and the caller copies another way.
+func (s *socket) startKernelCopy(f *os.File, r io.Reader, source func(io.Reader) (syscall.Conn, bool)) (kc kernelCopy, ok bool) {
 	kc.remain = -1
 	if lr, limited := r.(*io.LimitedReader); limited {
 		kc.lr, kc.remain, r = lr, max(lr.N, 0), lr.R
@@ -61,10 +61,6 @@ func (s *socket) startKernelCopy(r io.Reader, source func(io.Reader) (syscall.Co
 	}
 	var err error
 	if kc.src, err = src.SyscallConn(); err != nil {
-		return kc, false
-	}
-	f := s.f.Load() // ReadFrom holds it: nil only when the socket was closed while retired
-	if f == nil {
 		return kc, false
 	}
 	if kc.dst, err = f.SyscallConn(); err != nil {
@@ -95,8 +91,8 @@ func (kc *kernelCopy) moved(n int) {
 // sendFile is net's sendfile for r when r is a descriptor's holder (or limits one): handled is
 // false when the kernel cannot send from it (a socket, a pipe) before a byte went, and the
 // caller copies instead.
-func (s *socket) sendFile(r io.Reader) (written int64, err error, handled bool) {
-	kc, ok := s.startKernelCopy(r, func(r io.Reader) (syscall.Conn, bool) {
+func (s *socket) sendFile(f *os.File, r io.Reader) (written int64, err error, handled bool) {
+	kc, ok := s.startKernelCopy(f, r, func(r io.Reader) (syscall.Conn, bool) {
 		sc, ok := r.(syscall.Conn)
 		return sc, ok
 	})
@@ -149,8 +145,8 @@ func (s *socket) sendFile(r io.Reader) (written int64, err error, handled bool) 
 // spliceFrom is net's splice for r when r is one of net's stream connections (or limits one):
 // its bytes go through a pipe of the kernel's to the socket. handled is false when the kernel
 // cannot splice from it before a byte went, and the caller copies instead.
-func (s *socket) spliceFrom(r io.Reader) (written int64, err error, handled bool) {
-	kc, ok := s.startKernelCopy(r, func(r io.Reader) (syscall.Conn, bool) {
+func (s *socket) spliceFrom(f *os.File, r io.Reader) (written int64, err error, handled bool) {
+	kc, ok := s.startKernelCopy(f, r, func(r io.Reader) (syscall.Conn, bool) {
 		switch c := r.(type) {
 		case *net.TCPConn:
 			return c, true

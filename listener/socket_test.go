@@ -219,14 +219,20 @@ func TestReadFromConnectionSplices(t *testing.T) {
 		}()
 		quarter := int64(len(want) / 4)
 		lr := &io.LimitedReader{R: src, N: quarter}
-		n, err, handled := c.nc.(*socket).spliceFrom(lr)
+		s := c.nc.(*socket)
+		f, err := s.file()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.done()
+		n, err, handled := s.spliceFrom(f, lr)
 		if !handled || err != nil || n != quarter || lr.N != 0 {
 			t.Fatalf("splice of a limited stretch: %d bytes, %v, handled %v; %d left of the limit", n, err, handled, lr.N)
 		}
 		var wrapped io.Reader // what TCPConn.WriteTo hands to a ReadFrom
 		src.(*net.TCPConn).WriteTo(readerFromFunc(func(r io.Reader) { wrapped = r }))
 		lr = &io.LimitedReader{R: wrapped, N: quarter}
-		n, err, handled = c.nc.(*socket).spliceFrom(lr)
+		n, err, handled = s.spliceFrom(f, lr)
 		if !handled || err != nil || n != quarter {
 			t.Fatalf("splice from %T: %d bytes, %v, handled %v", wrapped, n, err, handled)
 		}

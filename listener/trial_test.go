@@ -175,6 +175,13 @@ func TestRingServesBetter(t *testing.T) {
 	iv := func(bytes uint64, costPerByte float64) interval {
 		return interval{dt: int64(3 * lookInterval), cpu: int64(float64(bytes) * costPerByte), bytes: bytes}
 	}
+	// pipelined: replies to pipelined requests, 16 writes for each read, 10,000 writes a second
+	// (sampled: 3 intervals of pipelinedWrites).
+	pipelined := func(i interval) interval {
+		i.writes = 3 * pipelinedWrites
+		i.reads = i.writes / 16
+		return i
+	}
 	for _, c := range []struct {
 		name         string
 		ring, poller interval
@@ -185,6 +192,11 @@ func TestRingServesBetter(t *testing.T) {
 		{"as fast, as costly", iv(1_040_000, 9.5), iv(1_000_000, 10), false},
 		{"a little slower, far cheaper", iv(900_000, 6), iv(1_000_000, 10), true},
 		{"a little slower, a little cheaper", iv(900_000, 9), iv(1_000_000, 10), false},
+		{"pipelined, as fast, a little cheaper", pipelined(iv(1_000_000, 9)), pipelined(iv(1_000_000, 10)), true},
+		{"pipelined, a little slower, as costly", pipelined(iv(900_000, 10)), pipelined(iv(1_000_000, 10)), true},
+		{"pipelined, as fast, costlier", pipelined(iv(1_000_000, 10.5)), pipelined(iv(1_000_000, 10)), false},
+		{"pipelined, slower, cheaper", pipelined(iv(800_000, 8)), pipelined(iv(1_000_000, 10)), false},
+		{"pipelined on the ring only, as fast, a little cheaper", pipelined(iv(1_000_000, 9)), iv(1_000_000, 10), false},
 		{"nothing on the poller", iv(10, 1), iv(0, 0), true},
 		{"nothing on the ring", iv(0, 0), iv(1_000_000, 10), false},
 	} {

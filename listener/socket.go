@@ -104,19 +104,9 @@ func (s *socket) setDeadline(set func(*os.File) error) error {
 	return s.setError(s.withFile(set, func(int) error { return nil }))
 }
 
-// SyscallConn returns the File's raw connection; the File is never retired from then on.
-func (s *socket) SyscallConn() (syscall.RawConn, error) {
-	s.pin()
-	f, err := s.file()
-	defer s.done()
-	switch {
-	case err == os.ErrClosed:
-		return closedRawConn(), nil // closed while retired: a closed File's, as net's after Close
-	case err != nil:
-		return nil, s.opError("raw-control", "", err)
-	}
-	return f.SyscallConn()
-}
+// SyscallConn returns the socket's raw connection (rawSocket), which keeps nothing in the
+// netpoller between its calls.
+func (s *socket) SyscallConn() (syscall.RawConn, error) { return rawSocket{s}, nil }
 
 // rawError is an error of the File's raw connection as net's raw connection reports it for op
 // ("raw-control", "raw-read", "raw-write").
@@ -229,7 +219,6 @@ func (s *socket) File() (*os.File, error) {
 }
 
 // dupFd returns a close-on-exec duplicate of the descriptor; an error is op's *net.OpError.
-// It does not pin the File, as a raw connection handed out would.
 func (s *socket) dupFd(op string) (int, error) {
 	nfd := -1
 	err := s.control(op, func(fd int) (err error) { nfd, err = fdbridge.DupFd(fd); return err })
@@ -242,17 +231,18 @@ func (s *socket) SetLinger(sec int) error {
 
 // control runs fn on the descriptor; an error is op's *net.OpError.
 func (s *socket) control(op string, fn func(fd int) error) error {
-	err := s.withFile(func(f *os.File) error {
-		raw, err := f.SyscallConn()
-		if err == nil {
-			err = fdbridge.Control(raw, fn)
-		}
-		return err
-	}, fn)
-	if err != nil {
+	if err := s.onDescriptor(fn); err != nil {
 		return s.opError(op, "", err)
 	}
 	return nil
+}
+
+// onDescriptor runs fn on the socket's descriptor: the File's, or a retired socket's plain
+// one (under the lock that keeps it, so fn must not call back into the connection).
+func (s *socket) onDescriptor(fn func(fd int) error) error {
+	return s.withFile(func(f *os.File) error {
+		return rawFileCall(f, func(raw syscall.RawConn) error { return fdbridge.Control(raw, fn) })
+	}, fn)
 }
 
 // setError is a deadline's error as net's: it names the local address alone.
@@ -303,12 +293,6 @@ func fileClosing() error {
 
 var closedFileError atomic.Pointer[error]
 
-// closedRaw is the raw connection of the File closed for findFileClosing: what a socket
-// closed while its File was retired hands out, whose calls fail as a closed File's do.
-var closedRaw atomic.Pointer[syscall.RawConn]
-
-func closedRawConn() syscall.RawConn { return *closedRaw.Load() }
-
 // findFileClosing finds fileClosing's error from a File closed for the purpose, once; an
 // error when it cannot (no descriptor free), and the acceptor that needs it fails.
 func findFileClosing() error {
@@ -326,7 +310,6 @@ func findFileClosing() error {
 		return err
 	}
 	closing := raw.Control(func(uintptr) {})
-	closedRaw.Store(&raw)
 	closedFileError.Store(&closing)
 	return nil
 }

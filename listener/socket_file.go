@@ -26,16 +26,14 @@ import (
 // Every use of the File counts itself in users while it holds it. retire closes the File only
 // with no user, and checks again after taking it away: a use that started meanwhile either
 // holds the File (and retire gives it back) or finds none and revives it, under the lock that
-// retire holds until the File is closed. A program that takes the socket's raw connection
-// (SyscallConn) holds the File beyond any call of ours: the socket never retires it from then
-// on (pinned).
+// retire holds until the File is closed. The socket's raw connection (rawSocket) holds the File
+// for each of its calls, not for as long as a program keeps it.
 //
-// The state for this (fileSide) is made by the first retire or SyscallConn: a connection the
-// poller alone serves pays for the count alone.
+// The state for this (fileSide) is made by the first retire: a connection the poller alone
+// serves pays for the count alone.
 type fileSide struct {
 	mu        sync.Mutex
 	plain     *bareFd                        // the descriptor while the File is retired
-	pinned    bool                           // a raw connection was handed out: never retired
 	deadlines func() (read, write time.Time) // the connection's, for a revived File
 }
 
@@ -158,7 +156,7 @@ func (s *socket) retire(deadlines func() (read, write time.Time)) {
 	sd.mu.Lock()
 	defer sd.mu.Unlock()
 	f := s.f.Load()
-	if f == nil || sd.pinned || s.users.Load() != 0 {
+	if f == nil || s.users.Load() != 0 {
 		return
 	}
 	raw, err := f.SyscallConn()
@@ -178,14 +176,6 @@ func (s *socket) retire(deadlines func() (read, write time.Time)) {
 	sd.plain.set(plain)
 	sd.deadlines = deadlines
 	f.Close()
-}
-
-// pin keeps the File for good: a raw connection of it is about to be handed out.
-func (s *socket) pin() {
-	sd := s.side()
-	sd.mu.Lock()
-	sd.pinned = true
-	sd.mu.Unlock()
 }
 
 // closeFile closes the File, or the plain descriptor of a retired one.

@@ -135,9 +135,11 @@ func TestRingServedSocketLeavesTheNetpoller(t *testing.T) {
 	roundTrip(t, c, peer, "poller again")
 }
 
-// A socket whose raw connection a program holds stays in the netpoller: the raw connection's
-// Read and Write wait there.
-func TestRawConnKeepsTheSocketInTheNetpoller(t *testing.T) {
+// A raw connection a program keeps holds the socket's File for each of its calls alone: the
+// socket the ring serves leaves the netpoller all the same. Control works there, on a
+// duplicate of the descriptor, and its fn may call back into the connection; a raw Write
+// brings the File back for the call, as a poller Write would, and loses nothing.
+func TestRawConnKeepsNothingInTheNetpoller(t *testing.T) {
 	prev := forcePaths.Swap(pathsPoller)
 	defer forcePaths.Store(prev)
 	c, peer := connPair(t)
@@ -147,16 +149,47 @@ func TestRawConnKeepsTheSocketInTheNetpoller(t *testing.T) {
 	}
 	forcePaths.Store(pathsRing)
 	roundTrip(t, c, peer, "ring")
-	if !inNetpoller(t, c) {
-		t.Fatal("the socket left the netpoller while a raw connection of it was handed out")
+	if inNetpoller(t, c) {
+		t.Fatal("the ring serves the socket's reads, yet a raw connection handed out keeps it in the netpoller")
 	}
 	if err := raw.Control(func(fd uintptr) {
-		if _, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TYPE); err != nil {
-			t.Errorf("the raw connection's descriptor: %v", err)
+		if typ, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TYPE); err != nil || typ != syscall.SOCK_STREAM {
+			t.Errorf("the raw connection's descriptor: type %d, %v", typ, err)
+		}
+		// fn may call into the connection, as from here (on another goroutine, so that a call
+		// that waited for fn fails the test rather than hanging it).
+		set := make(chan error, 1)
+		go func() { set <- c.SetNoDelay(false) }()
+		select {
+		case err := <-set:
+			if err != nil {
+				t.Errorf("an option set while Control's fn runs: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("an option set while Control's fn runs waited for fn to return")
 		}
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if err := raw.Control(func(fd uintptr) {
+		if on, err := syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY); err != nil || on != 0 {
+			t.Errorf("TCP_NODELAY after SetNoDelay(false) inside Control: %d, %v", on, err)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if inNetpoller(t, c) {
+		t.Fatal("Control brought the socket back into the netpoller")
+	}
+	var werr error
+	if err := raw.Write(func(fd uintptr) bool {
+		_, werr = syscall.Write(int(fd), []byte("raw"))
+		return werr != syscall.EAGAIN
+	}); err != nil || werr != nil {
+		t.Fatalf("raw write: %v, %v", err, werr)
+	}
+	receiveExactly(t, peer, []byte("raw"), nil)
+	roundTrip(t, c, peer, "ring after the raw write")
 }
 
 // Connections closed while out of the netpoller, and closed after coming back, close every
@@ -270,8 +303,9 @@ func TestSocketOptionsWhileTheFileComesAndGoes(t *testing.T) {
 }
 
 // A socket whose new File the netpoller refuses (the system's limit on watched descriptors)
-// fails its poller Read, and its SyscallConn, with the error net's Accept gives such a
-// connection, keeps its descriptor open, and the ring still serves it every byte.
+// fails its poller Read, and its raw connection's Read, with the error net's Accept gives such
+// a connection (the raw Control, which needs no netpoller, works), keeps its descriptor open,
+// and the ring still serves it every byte.
 func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
 	prev := forcePaths.Swap(pathsRing)
 	defer forcePaths.Store(prev)
@@ -291,8 +325,15 @@ func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
 	if _, err := c.Read(make([]byte, 4)); !errors.Is(err, errNotPolled) || !isOpError(err) {
 		t.Fatalf("poller read of a socket the netpoller refused: %v, want a *net.OpError around errNotPolled", err)
 	}
-	if _, err := c.SyscallConn(); !errors.Is(err, errNotPolled) {
-		t.Fatalf("raw connection of a socket the netpoller refused: %v, want errNotPolled", err)
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Read(func(uintptr) bool { return true }); !errors.Is(err, errNotPolled) {
+		t.Fatalf("raw read of a socket the netpoller refused: %v, want errNotPolled", err)
+	}
+	if err := raw.Control(func(uintptr) {}); err != nil {
+		t.Fatalf("raw control of a socket the netpoller refused: %v", err)
 	}
 	// The socket's ReadFrom fails before it takes anything from its reader.
 	srcLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -325,11 +366,16 @@ func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
 }
 
 // At the limit on open descriptors, where no duplicate can be had, a retired socket's File is
-// made of its descriptor itself: the poller serves the connection as before.
+// made of its descriptor itself: the poller serves the connection as before, and a raw
+// Control, which finds no duplicate to run on, runs on that File.
 func TestRetiredSocketComesBackAtTheDescriptorLimit(t *testing.T) {
 	prev := forcePaths.Swap(pathsRing)
 	defer forcePaths.Store(prev)
 	c, peer := connPair(t)
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
 	roundTrip(t, c, peer, "ring")
 	if inNetpoller(t, c) {
 		t.Fatal("the ring serves the socket's reads, yet the netpoller still watches it")
@@ -356,6 +402,11 @@ func TestRetiredSocketComesBackAtTheDescriptorLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, len("at the limit"))
+	cerr := raw.Control(func(fd uintptr) {
+		if _, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TYPE); err != nil {
+			t.Errorf("raw control at the descriptor limit: %v", err)
+		}
+	})
 	_, rerr := io.ReadFull(c, buf)
 	_, werr := c.Write(buf)
 	for _, fd := range fillers {
@@ -364,8 +415,8 @@ func TestRetiredSocketComesBackAtTheDescriptorLimit(t *testing.T) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
-	if rerr != nil || werr != nil {
-		t.Fatalf("poller read and write at the descriptor limit: %v, %v", rerr, werr)
+	if cerr != nil || rerr != nil || werr != nil {
+		t.Fatalf("raw control, poller read and write at the descriptor limit: %v, %v, %v", cerr, rerr, werr)
 	}
 	receiveExactly(t, peer, buf, nil)
 	if !inNetpoller(t, c) {

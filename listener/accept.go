@@ -6,7 +6,6 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -83,9 +82,8 @@ func (a *tcpAcceptor) tryAccept(fd uintptr) bool {
 	}
 }
 
-// errNotPolled is a connection the poller could not take (its registration failed: the
-// system's limit on watched descriptors, say), which net's Accept fails too (with the errno,
-// which os.NewFile does not tell).
+// errNotPolled is a connection the poller could not take, when what refused it cannot be
+// learnt (refusal).
 var errNotPolled = errors.New("the poller cannot watch the connection")
 
 // accept waits for the next connection. Its errors are net's Accept's: a *net.OpError around
@@ -108,9 +106,9 @@ func (a *tcpAcceptor) accept() (*socket, error) {
 		return nil, a.opError(err)
 	}
 	s := newSocket(fd, laddr, raddr, a.network)
-	if f := s.f.Load(); f.SetDeadline(time.Time{}) == os.ErrNoDeadline {
-		f.Close()
-		return nil, a.opError(errNotPolled)
+	if err := refusal(s.f.Load()); err != nil { // as net's Accept fails such a connection
+		s.f.Load().Close()
+		return nil, a.opError(err)
 	}
 	return s, nil
 }

@@ -40,7 +40,7 @@ func newSocket(fd int, laddr, raddr *net.TCPAddr, network *string) *socket {
 	fdbridge.SetNoDelay(fd, true)
 	fdbridge.SetKeepAliveProbes(fd, true, keepAliveSecs, keepAliveSecs, keepAliveProbes)
 	s := &socket{laddr: laddr, raddr: raddr, network: network}
-	s.f.Store(os.NewFile(uintptr(fd), ""))
+	s.f.Store(newPolledFile(fd))
 	return s
 }
 

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -108,9 +109,9 @@ func (s *socket) revive() (*os.File, error) {
 		spare = false
 	}
 	f := newPolledFile(fd)
-	if f.SetDeadline(time.Time{}) == os.ErrNoDeadline && spare {
+	if err := refusal(f); err != nil && spare {
 		f.Close()
-		return nil, errNotPolled
+		return nil, err
 	}
 	if spare {
 		unix.Close(plain)
@@ -124,8 +125,32 @@ func (s *socket) revive() (*os.File, error) {
 	return f, nil
 }
 
-// newPolledFile makes the File of a revived socket; a test makes one the netpoller refused.
+// newPolledFile makes the File of an accepted or revived socket; a test makes one the
+// netpoller refused.
 var newPolledFile = func(fd int) *os.File { return os.NewFile(uintptr(fd), "") }
+
+// refusal is nil when the netpoller took f, and otherwise why not: the errno epoll_ctl gives
+// f's descriptor (ENOSPC at the system's limit on watched descriptors), which net reports for
+// such a connection. os does not tell it, so a probe epoll instance is asked; errNotPolled
+// stands in when the probe cannot say (it has no descriptor, or the limit has eased).
+func refusal(f *os.File) error {
+	if f.SetDeadline(time.Time{}) != os.ErrNoDeadline {
+		return nil
+	}
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return errNotPolled
+	}
+	defer unix.Close(ep)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET}
+	err = rawFileCall(f, func(raw syscall.RawConn) error {
+		return fdbridge.Control(raw, func(fd int) error { return unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &ev) })
+	})
+	if errno, ok := err.(syscall.Errno); ok {
+		return errno
+	}
+	return errNotPolled
+}
 
 // withFile runs onFile with the socket's File, or onPlain with the plain descriptor while the
 // File is retired; os.ErrClosed when the socket was closed while retired. It revives nothing:

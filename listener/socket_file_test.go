@@ -302,35 +302,45 @@ func TestSocketOptionsWhileTheFileComesAndGoes(t *testing.T) {
 	}
 }
 
-// A socket whose new File the netpoller refuses (the system's limit on watched descriptors)
-// fails its poller Read, and its raw connection's Read, with the error net's Accept gives such
-// a connection (the raw Control, which needs no netpoller, works), keeps its descriptor open,
-// and the ring still serves it every byte.
-func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
-	prev := forcePaths.Swap(pathsRing)
-	defer forcePaths.Store(prev)
-	defer func(f func(int) *os.File) { newPolledFile = f }(newPolledFile)
+// refuseNewFiles has the netpoller refuse every socket File made from now on, until restore
+// or the test's end: a regular file stands in, which epoll refuses with EPERM (a socket is
+// refused so at the system's limit on watched descriptors, with ENOSPC).
+func refuseNewFiles(t *testing.T) (restore func()) {
+	was := newPolledFile
 	refused := filepath.Join(t.TempDir(), "refused")
-	newPolledFile = func(fd int) *os.File { // a File outside the netpoller, as a refused one is
+	newPolledFile = func(fd int) *os.File {
 		syscall.Close(fd)
 		f, err := os.Create(refused)
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err)
 		}
 		return f
 	}
+	restore = func() { newPolledFile = was }
+	t.Cleanup(restore)
+	return restore
+}
+
+// A socket whose new File the netpoller refuses fails its poller Read, and its raw
+// connection's Read, with the reason epoll gives, as net's Accept fails such a connection (the
+// raw Control, which needs no netpoller, works), keeps its descriptor open, and the ring still
+// serves it every byte.
+func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
+	prev := forcePaths.Swap(pathsRing)
+	defer forcePaths.Store(prev)
 	c, peer := connPair(t)
+	refuseNewFiles(t)
 	roundTrip(t, c, peer, "ring")
 	forcePaths.Store(pathsPoller)
-	if _, err := c.Read(make([]byte, 4)); !errors.Is(err, errNotPolled) || !isOpError(err) {
-		t.Fatalf("poller read of a socket the netpoller refused: %v, want a *net.OpError around errNotPolled", err)
+	if _, err := c.Read(make([]byte, 4)); !errors.Is(err, syscall.EPERM) || !isOpError(err) {
+		t.Fatalf("poller read of a socket the netpoller refused: %v, want a *net.OpError around epoll's EPERM", err)
 	}
 	raw, err := c.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := raw.Read(func(uintptr) bool { return true }); !errors.Is(err, errNotPolled) {
-		t.Fatalf("raw read of a socket the netpoller refused: %v, want errNotPolled", err)
+	if err := raw.Read(func(uintptr) bool { return true }); !errors.Is(err, syscall.EPERM) || !isOpError(err) {
+		t.Fatalf("raw read of a socket the netpoller refused: %v, want a *net.OpError around epoll's EPERM", err)
 	}
 	if err := raw.Control(func(uintptr) {}); err != nil {
 		t.Fatalf("raw control of a socket the netpoller refused: %v", err)
@@ -343,8 +353,8 @@ func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
 	defer srcLn.Close()
 	feed, src := loopback.DialAccept(t, srcLn)
 	feed.Write([]byte("untouched"))
-	if _, err := c.nc.(*socket).ReadFrom(src); !errors.Is(err, errNotPolled) || !isOpError(err) {
-		t.Fatalf("ReadFrom to a socket the netpoller refused: %v, want a *net.OpError around errNotPolled", err)
+	if _, err := c.nc.(*socket).ReadFrom(src); !errors.Is(err, syscall.EPERM) || !isOpError(err) {
+		t.Fatalf("ReadFrom to a socket the netpoller refused: %v, want a *net.OpError around epoll's EPERM", err)
 	}
 	got := make([]byte, len("untouched"))
 	src.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -363,6 +373,32 @@ func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	receiveExactly(t, peer, buf, nil)
+}
+
+// A connection the netpoller refuses at Accept fails the Accept with the reason epoll gives, as
+// net's Accept does, and is closed; the listener accepts the next connection.
+func TestAcceptOfAConnectionTheNetpollerRefuses(t *testing.T) {
+	ln, err := Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	restore := refuseNewFiles(t)
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	if c, err := ln.Accept(); !errors.Is(err, syscall.EPERM) || !isOpError(err) {
+		t.Fatalf("Accept of a connection the netpoller refused: %v, %v; want a *net.OpError around epoll's EPERM", c, err)
+	}
+	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := peer.Read(make([]byte, 1)); err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the refused connection's peer read %d, %v; want it closed", n, err)
+	}
+	restore()
+	peer2, nc := loopback.DialAccept(t, ln)
+	roundTrip(t, nc.(*Conn), peer2, "the next connection")
 }
 
 // At the limit on open descriptors, where no duplicate can be had, a retired socket's File is

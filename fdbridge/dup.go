@@ -24,8 +24,11 @@ func Dup(sc syscall.Conn) (int, error) {
 }
 
 // DupFd returns a close-on-exec duplicate of the regular descriptor fd, which the caller closes.
+// The duplicate is never 0, 1 or 2, even in a process that closed its standard streams: os
+// treats a File of those as the standard streams (a write that fails with EPIPE on 1 or 2 raises
+// SIGPIPE).
 func DupFd(fd int) (int, error) {
-	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
 	if err != nil {
 		return -1, os.NewSyscallError("fcntl", err)
 	}

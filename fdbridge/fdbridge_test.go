@@ -131,3 +131,29 @@ func TestDup(t *testing.T) {
 		t.Fatal("Dup of a closed connection succeeded")
 	}
 }
+
+// A duplicate is never one of the standard streams' numbers, even with stdin closed: os would
+// treat a File of 0, 1 or 2 as a standard stream.
+func TestDupFdStaysAboveTheStandardStreams(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	saved, err := unix.FcntlInt(0, unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(saved)
+	unix.Close(0)
+	defer unix.Dup3(saved, 0, 0)
+	nfd, err := DupFd(int(r.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(nfd)
+	if nfd < 3 {
+		t.Fatalf("DupFd with descriptor 0 free gave %d", nfd)
+	}
+}

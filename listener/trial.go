@@ -29,19 +29,22 @@ const (
 	// The ring wins when it moves ringFaster times the bytes a second the poller does, or, at
 	// ringNotSlower times them or more, spends ringCheaper times its CPU per byte or less: a
 	// saving that large is the ring's batching, where a rate measured over a few intervals on
-	// two CPUs shared with the load moves by a fifth. Where the connections are pipelined the
-	// ring need only be no dearer (ringNoDearer): it sends the replies a connection wrote
-	// meanwhile together, where the poller makes a system call and sends a segment for each,
-	// so at the same rate it answers sooner, not later.
+	// two CPUs shared with the load moves by a fifth. Where the connections are pipelined and
+	// the ring moved the same bytes a second (ringSameRate of them or more: an offered load both
+	// keep up with), the ring need only be no dearer (ringNoDearer): it sends the replies a
+	// connection wrote meanwhile together, where the poller makes a system call and sends a
+	// segment for each, so at the same rate it answers sooner. At a lower rate it would not.
 	ringFaster    = 1.05
 	ringNotSlower = 0.85
 	ringCheaper   = 0.8
+	ringSameRate  = 0.97
 	ringNoDearer  = 1.0
 	// saturatedShare of its processors' time is a process at its capacity.
 	saturatedShare = 0.9
-	// A connection's every callSample-th Read and Write that moved bytes is counted (so a
-	// connection that makes fewer is not seen: loads of short connections are judged by the
-	// waits alone). Connections that wrote writesPerRead times for each read, pipelinedWrites
+	// A connection's every callSample-th Read and Write that moved bytes is counted, from a
+	// random start (a connection that makes k < callSample of them is seen with a chance of k
+	// in callSample).
+	// Connections that wrote writesPerRead times for each read, pipelinedWrites
 	// times callSample times per lookInterval (about 10,000 writes a second), are pipelined.
 	callSample      = 16
 	writesPerRead   = 4
@@ -227,7 +230,8 @@ func (t *trial) step(now int64, iv interval) (ring, ended bool) {
 // ringServesBetter compares what the ring did (ring) with what the poller did (poller). At the
 // same rate and about the same cost (an offered load both keep up with) the poller serves: its
 // one wake-up a message answers sooner. Unless the connections were pipelined on the poller:
-// then the ring's one send for many replies answers sooner, and it serves unless it costs more.
+// then at the same rate the ring's one send for many replies answers sooner, and it serves
+// unless it costs more.
 func ringServesBetter(ring, poller interval) bool {
 	if poller.bytes == 0 || poller.dt <= 0 {
 		return true // the poller moved nothing to compare with: the scheduler's word stands
@@ -238,7 +242,7 @@ func ringServesBetter(ring, poller interval) bool {
 	rate := (float64(ring.bytes) / float64(ring.dt)) / (float64(poller.bytes) / float64(poller.dt))
 	cost := (float64(ring.cpu) / float64(ring.bytes)) / (float64(poller.cpu) / float64(poller.bytes))
 	cheapEnough := ringCheaper
-	if poller.pipelined() {
+	if poller.pipelined() && rate >= ringSameRate {
 		cheapEnough = ringNoDearer
 	}
 	return rate >= ringFaster || rate >= ringNotSlower && cost <= cheapEnough

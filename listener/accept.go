@@ -87,7 +87,8 @@ func (a *tcpAcceptor) tryAccept(fd uintptr) bool {
 var errNotPolled = errors.New("the poller cannot watch the connection")
 
 // accept waits for the next connection. Its errors are net's Accept's: a *net.OpError around
-// an *os.SyscallError (EMFILE and ENFILE temporary), os.ErrDeadlineExceeded or net.ErrClosed.
+// an *os.SyscallError (EMFILE and ENFILE temporary), os.ErrDeadlineExceeded, net.ErrClosed, or
+// the errno itself for a connection the netpoller refused.
 func (a *tcpAcceptor) accept() (*socket, error) {
 	a.mu.Lock()
 	a.fd, a.err = -1, nil

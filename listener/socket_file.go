@@ -27,14 +27,16 @@ import (
 // Every use of the File counts itself in users while it holds it. retire closes the File only
 // with no user, and checks again after taking it away: a use that started meanwhile either
 // holds the File (and retire gives it back) or finds none and revives it, under the lock that
-// retire holds until the File is closed. The socket's raw connection (rawSocket) holds the File
-// for each of its calls, not for as long as a program keeps it.
+// retire holds until the File is closed. A program that uses the socket's raw connection
+// (rawSocket) may keep its descriptor: the socket never retires its File from then on
+// (pinned).
 //
-// The state for this (fileSide) is made by the first retire: a connection the poller alone
-// serves pays for the count alone.
+// The state for this (fileSide) is made by the first retire or raw call: a connection the
+// poller alone serves pays for the count alone.
 type fileSide struct {
 	mu        sync.Mutex
 	plain     *bareFd                        // the descriptor while the File is retired
+	pinned    atomic.Bool                    // a raw call was made: never retired again
 	deadlines func() (read, write time.Time) // the connection's, for a revived File
 }
 
@@ -111,6 +113,10 @@ func (s *socket) revive() (*os.File, error) {
 	f := newPolledFile(fd)
 	if err := refusal(f); err != nil && spare {
 		f.Close()
+		if errno, ok := err.(syscall.Errno); ok {
+			// Named, so that the Read or Write that failed does not report it as its own.
+			err = os.NewSyscallError("epoll_ctl", errno)
+		}
 		return nil, err
 	}
 	if spare {
@@ -181,7 +187,7 @@ func (s *socket) retire(deadlines func() (read, write time.Time)) {
 	sd.mu.Lock()
 	defer sd.mu.Unlock()
 	f := s.f.Load()
-	if f == nil || s.users.Load() != 0 {
+	if f == nil || sd.pinned.Load() || s.users.Load() != 0 {
 		return
 	}
 	raw, err := f.SyscallConn()

@@ -135,11 +135,11 @@ func TestRingServedSocketLeavesTheNetpoller(t *testing.T) {
 	roundTrip(t, c, peer, "poller again")
 }
 
-// A raw connection a program keeps holds the socket's File for each of its calls alone: the
-// socket the ring serves leaves the netpoller all the same. Control works there, on a
-// duplicate of the descriptor, and its fn may call back into the connection; a raw Write
-// brings the File back for the call, as a poller Write would, and loses nothing.
-func TestRawConnKeepsNothingInTheNetpoller(t *testing.T) {
+// A raw connection handed out and not used keeps nothing in the netpoller. Its first call
+// brings a retired socket's File back, and the descriptor it gives stays the connection's, with
+// its number, until Close (net's does, and programs keep it): the socket is not retired again.
+// fn may call back into the connection.
+func TestRawConnKeepsItsDescriptor(t *testing.T) {
 	prev := forcePaths.Swap(pathsPoller)
 	defer forcePaths.Store(prev)
 	c, peer := connPair(t)
@@ -150,12 +150,11 @@ func TestRawConnKeepsNothingInTheNetpoller(t *testing.T) {
 	forcePaths.Store(pathsRing)
 	roundTrip(t, c, peer, "ring")
 	if inNetpoller(t, c) {
-		t.Fatal("the ring serves the socket's reads, yet a raw connection handed out keeps it in the netpoller")
+		t.Fatal("the ring serves the socket's reads, yet a raw connection handed out, unused, keeps it in the netpoller")
 	}
+	kept := -1
 	if err := raw.Control(func(fd uintptr) {
-		if typ, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TYPE); err != nil || typ != syscall.SOCK_STREAM {
-			t.Errorf("the raw connection's descriptor: type %d, %v", typ, err)
-		}
+		kept = int(fd)
 		// fn may call into the connection, as from here (on another goroutine, so that a call
 		// that waited for fn fails the test rather than hanging it).
 		set := make(chan error, 1)
@@ -171,25 +170,25 @@ func TestRawConnKeepsNothingInTheNetpoller(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := raw.Control(func(fd uintptr) {
-		if on, err := syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY); err != nil || on != 0 {
-			t.Errorf("TCP_NODELAY after SetNoDelay(false) inside Control: %d, %v", on, err)
+	for i := range 3 { // the reads move to the poller and back: no retiring takes the descriptor away
+		forcePaths.Store(pathsPoller)
+		roundTrip(t, c, peer, "poller")
+		forcePaths.Store(pathsRing)
+		roundTrip(t, c, peer, "ring")
+		sa, err := syscall.Getsockname(kept)
+		if err != nil {
+			t.Fatalf("round %d: the descriptor Control gave: %v", i, err)
 		}
-	}); err != nil {
-		t.Fatal(err)
+		if port := sa.(*syscall.SockaddrInet4).Port; port != c.LocalAddr().(*net.TCPAddr).Port {
+			t.Fatalf("round %d: the descriptor Control gave is bound to port %d, the connection to %v", i, port, c.LocalAddr())
+		}
+		if on, err := syscall.GetsockoptInt(kept, syscall.IPPROTO_TCP, syscall.TCP_NODELAY); err != nil || on != 0 {
+			t.Fatalf("round %d: TCP_NODELAY after SetNoDelay(false) inside Control: %d, %v", i, on, err)
+		}
 	}
-	if inNetpoller(t, c) {
-		t.Fatal("Control brought the socket back into the netpoller")
+	if !inNetpoller(t, c) {
+		t.Fatal("a socket whose raw connection was used was retired")
 	}
-	var werr error
-	if err := raw.Write(func(fd uintptr) bool {
-		_, werr = syscall.Write(int(fd), []byte("raw"))
-		return werr != syscall.EAGAIN
-	}); err != nil || werr != nil {
-		t.Fatalf("raw write: %v, %v", err, werr)
-	}
-	receiveExactly(t, peer, []byte("raw"), nil)
-	roundTrip(t, c, peer, "ring after the raw write")
 }
 
 // Connections closed while out of the netpoller, and closed after coming back, close every
@@ -322,9 +321,8 @@ func refuseNewFiles(t *testing.T) (restore func()) {
 }
 
 // A socket whose new File the netpoller refuses fails its poller Read, and its raw
-// connection's Read, with the reason epoll gives, as net's Accept fails such a connection (the
-// raw Control, which needs no netpoller, works), keeps its descriptor open, and the ring still
-// serves it every byte.
+// connection's Read, with the reason epoll gives, as net's Accept fails such a connection,
+// keeps its descriptor open, and the ring still serves it every byte.
 func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
 	prev := forcePaths.Swap(pathsRing)
 	defer forcePaths.Store(prev)
@@ -332,8 +330,9 @@ func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
 	refuseNewFiles(t)
 	roundTrip(t, c, peer, "ring")
 	forcePaths.Store(pathsPoller)
-	if _, err := c.Read(make([]byte, 4)); !errors.Is(err, syscall.EPERM) || !isOpError(err) {
-		t.Fatalf("poller read of a socket the netpoller refused: %v, want a *net.OpError around epoll's EPERM", err)
+	var se *os.SyscallError
+	if _, err := c.Read(make([]byte, 4)); !errors.Is(err, syscall.EPERM) || !isOpError(err) || !errors.As(err, &se) || se.Syscall != "epoll_ctl" {
+		t.Fatalf("poller read of a socket the netpoller refused: %v, want a *net.OpError around epoll_ctl's EPERM", err)
 	}
 	raw, err := c.SyscallConn()
 	if err != nil {
@@ -341,9 +340,6 @@ func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
 	}
 	if err := raw.Read(func(uintptr) bool { return true }); !errors.Is(err, syscall.EPERM) || !isOpError(err) {
 		t.Fatalf("raw read of a socket the netpoller refused: %v, want a *net.OpError around epoll's EPERM", err)
-	}
-	if err := raw.Control(func(uintptr) {}); err != nil {
-		t.Fatalf("raw control of a socket the netpoller refused: %v", err)
 	}
 	// The socket's ReadFrom fails before it takes anything from its reader.
 	srcLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -383,12 +379,12 @@ func TestAcceptOfAConnectionTheNetpollerRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	goroutines, fds := runtime.NumGoroutine(), leakcheck.OpenFds(t)
 	restore := refuseNewFiles(t)
 	peer, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer peer.Close()
 	if c, err := ln.Accept(); !errors.Is(err, syscall.EPERM) || !isOpError(err) {
 		t.Fatalf("Accept of a connection the netpoller refused: %v, %v; want a *net.OpError around epoll's EPERM", c, err)
 	}
@@ -396,6 +392,8 @@ func TestAcceptOfAConnectionTheNetpollerRefuses(t *testing.T) {
 	if n, err := peer.Read(make([]byte, 1)); err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("the refused connection's peer read %d, %v; want it closed", n, err)
 	}
+	peer.Close()
+	leakcheck.Settle(t, goroutines, fds) // the refused File, and the probe's epoll instance
 	restore()
 	peer2, nc := loopback.DialAccept(t, ln)
 	roundTrip(t, nc.(*Conn), peer2, "the next connection")
@@ -403,7 +401,7 @@ func TestAcceptOfAConnectionTheNetpollerRefuses(t *testing.T) {
 
 // At the limit on open descriptors, where no duplicate can be had, a retired socket's File is
 // made of its descriptor itself: the poller serves the connection as before, and a raw
-// Control, which finds no duplicate to run on, runs on that File.
+// Control runs on that File.
 func TestRetiredSocketComesBackAtTheDescriptorLimit(t *testing.T) {
 	prev := forcePaths.Swap(pathsRing)
 	defer forcePaths.Store(prev)

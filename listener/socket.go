@@ -104,8 +104,8 @@ func (s *socket) setDeadline(set func(*os.File) error) error {
 	return s.setError(s.withFile(set, func(int) error { return nil }))
 }
 
-// SyscallConn returns the socket's raw connection (rawSocket), which keeps nothing in the
-// netpoller between its calls.
+// SyscallConn returns the socket's raw connection (rawSocket), which pins the socket's File at
+// its first call.
 func (s *socket) SyscallConn() (syscall.RawConn, error) { return rawSocket{s}, nil }
 
 // rawError is an error of the File's raw connection as net's raw connection reports it for op
@@ -229,20 +229,17 @@ func (s *socket) SetLinger(sec int) error {
 	return s.control("set", func(fd int) error { return fdbridge.SetLinger(fd, sec) })
 }
 
-// control runs fn on the descriptor; an error is op's *net.OpError.
+// control runs fn on the descriptor: the File's, or a retired socket's plain one (under the
+// lock that keeps it, so fn must not call back into the connection); an error is op's
+// *net.OpError.
 func (s *socket) control(op string, fn func(fd int) error) error {
-	if err := s.onDescriptor(fn); err != nil {
+	err := s.withFile(func(f *os.File) error {
+		return rawFileCall(f, func(raw syscall.RawConn) error { return fdbridge.Control(raw, fn) })
+	}, fn)
+	if err != nil {
 		return s.opError(op, "", err)
 	}
 	return nil
-}
-
-// onDescriptor runs fn on the socket's descriptor: the File's, or a retired socket's plain
-// one (under the lock that keeps it, so fn must not call back into the connection).
-func (s *socket) onDescriptor(fn func(fd int) error) error {
-	return s.withFile(func(f *os.File) error {
-		return rawFileCall(f, func(raw syscall.RawConn) error { return fdbridge.Control(raw, fn) })
-	}, fn)
 }
 
 // setError is a deadline's error as net's: it names the local address alone.

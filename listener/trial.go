@@ -43,9 +43,9 @@ const (
 	saturatedShare = 0.9
 	// A connection's every callSample-th Read and Write that moved bytes is counted, from a
 	// random start (a connection that makes k < callSample of them is seen with a chance of k
-	// in callSample).
-	// Connections that wrote writesPerRead times for each read, pipelinedWrites
-	// times callSample times per lookInterval (about 10,000 writes a second), are pipelined.
+	// in callSample). Connections that wrote writesPerRead times for each read,
+	// pipelinedWrites times callSample times per lookInterval (about 10,000 writes a second),
+	// are pipelined.
 	callSample      = 16
 	writesPerRead   = 4
 	pipelinedWrites = 64

@@ -103,11 +103,14 @@ type Ops struct {
 	SendQueued                   bool // on the loop's list of connections to send for at the end of the batch
 	SendFailed                   bool // a send failed: pending bytes cannot be delivered
 	CancelSent                   bool // the close protocol's cancel is in flight
-	Flushing                     bool // the close protocol's final flush began: its sends are not cancelled
-	CloseSent                    bool // the close of the descriptor is in flight
-	Unreported                   bool // closed before OnOpen: no OnClose either
-	ReadEOF                      bool // the peer ended its side and the handler keeps the connection (HalfCloser)
-	Moving                       bool // moving to another loop: no new send or receive is started here
+	// OpsCancelled: that cancel found every operation in flight; their own completions end
+	// them, and no cancel is made again.
+	OpsCancelled bool
+	Flushing     bool // the close protocol's final flush began: its sends are not cancelled
+	CloseSent    bool // the close of the descriptor is in flight
+	Unreported   bool // closed before OnOpen: no OnClose either
+	ReadEOF      bool // the peer ended its side and the handler keeps the connection (HalfCloser)
+	Moving       bool // moving to another loop: no new send or receive is started here
 	// Reporting: the close is being reported while the connection is closing; the handler's
 	// writes are still taken (gnet lets OnClose write a last reply, flushed before the close).
 	Reporting bool

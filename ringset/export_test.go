@@ -37,6 +37,13 @@ func (s *Set) ListenerKind() string {
 	return "regular"
 }
 
+// RecvCancels is how many cancels loop i made of receives whose receiving was turned off.
+func (s *Set) RecvCancels(i int) int64 { return s.loops[i].recvCancels.Load() }
+
+// OpsCancels is how many cancels of every operation of a closing or moving connection loop i
+// made.
+func (s *Set) OpsCancels(i int) int64 { return s.loops[i].opsCancels.Load() }
+
 // Waker names how other goroutines wake the loops: "sync-msg-ring" or "messenger-ring".
 func (s *Set) Waker() string { return s.waker.kind() }
 

@@ -45,6 +45,9 @@ type loop struct {
 	// installs counts the regular descriptors installed for connections (InstallFd): each is
 	// a wait in io_uring_enter of its own.
 	installs atomic.Int64
+	// recvCancels counts the cancels of receives whose receiving was turned off; opsCancels
+	// those of every operation of a connection closing or moving.
+	recvCancels, opsCancels atomic.Int64
 	// handOffs counts the waits that gave the loop's P to the runtime as they began, for the
 	// goroutines it woke; sharedHandOffs those that gave it after handOffAfter (pace.go);
 	// parks those that parked the loop's goroutine instead (park.go).
@@ -459,8 +462,7 @@ func (l *loop) dispatch(c *poller.CQE) {
 		}
 	case opRecvCancel:
 		if cn := l.lookup(slot, gen); cn != nil {
-			cn.Ops.RecvCancelSent = false
-			l.advance(cn)
+			l.onRecvCancel(cn, c.Res)
 		}
 	case opClose:
 		if cn := l.lookup(slot, gen); cn != nil {

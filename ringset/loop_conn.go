@@ -323,6 +323,7 @@ func (l *loop) advanceClose(c *conn.Conn) {
 		l.cancelOps(c)
 		return
 	}
+	c.Ops.OpsCancelled = false
 	if c.SendBusy() {
 		return // a send of the final flush: its completion carries on
 	}
@@ -338,14 +339,27 @@ func (l *loop) advanceClose(c *conn.Conn) {
 	s.SetUserData(connUserData(opClose, c))
 }
 
-// onCancel ends c's cancel of its operations (res: how many it found). A cancel finds nothing
-// also while a multishot receive is busy delivering (docs/engine.md, back-pressure), and is
-// simply made again; but once the kernel has dropped completions of the loop's, one that finds
-// nothing may be finding what is lost, and the close must not wait for it: the operations the
-// loop still counts are taken as ended, and the connection fails. (A late completion of one that
-// was only busy is told stale by its generation.)
+// onCancel ends c's cancel of its operations (res: how many it found). Once it found every one
+// the loop counts in flight, their own completions, which follow, end them: they are not
+// cancelled again, for the kernel finds them by walking every operation armed on the ring, and
+// a loop closing thousands of connections at once would pay that walk twice for each. A cancel
+// finds nothing also while a multishot receive is busy delivering (docs/engine.md,
+// back-pressure), and is simply made again; but once the kernel has dropped completions of the
+// loop's, one that finds nothing may be finding what is lost, and the close must not wait for
+// it: the operations the loop still counts are taken as ended, and the connection fails. (A
+// late completion of one that was only busy is told stale by its generation.)
 func (l *loop) onCancel(c *conn.Conn, res int32) {
 	c.Ops.CancelSent = false
+	inFlight := 0
+	if c.Ops.RecvArmed {
+		inFlight++
+	}
+	if c.SendBusy() {
+		inFlight++
+	}
+	if inFlight > 0 && int(res) >= inFlight {
+		c.Ops.OpsCancelled = true
+	}
 	// The cancel is of every operation on the descriptor (CancelAll): its result is how many it
 	// found, 0 for none (a cancel of one operation says -ENOENT instead).
 	foundNone := res == 0 || res == -int32(unix.ENOENT)
@@ -360,13 +374,14 @@ func (l *loop) onCancel(c *conn.Conn, res int32) {
 	l.advance(c)
 }
 
-// cancelOps cancels every operation c has in flight (once; its completion lets the close
-// protocol or a move go on).
+// cancelOps cancels every operation c has in flight (once; its completion, or the completions
+// of what it found, let the close protocol or a move go on).
 func (l *loop) cancelOps(c *conn.Conn) {
-	if c.Ops.CancelSent {
+	if c.Ops.CancelSent || c.Ops.OpsCancelled {
 		return
 	}
 	c.Ops.CancelSent = true
+	l.opsCancels.Add(1)
 	s := l.sqe()
 	s.PrepCancelFixedFd(c.Slot, poller.CancelAll)
 	s.SetUserData(connUserData(opCancel, c))

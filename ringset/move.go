@@ -142,6 +142,7 @@ func (l *loop) advanceMove(c *conn.Conn) {
 		l.cancelOps(c)
 		return
 	}
+	c.Ops.OpsCancelled = false
 	if c.Ops.CancelSent {
 		return // its completion, still to come, names this slot and generation: wait for it
 	}

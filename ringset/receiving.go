@@ -2,6 +2,7 @@ package ringset
 
 import (
 	"github.com/uringnet/uringnet/conn"
+	"golang.org/x/sys/unix"
 )
 
 // ReceiveObserver is what a Handler also implements to hear, on the loop, that a connection's
@@ -30,22 +31,21 @@ func (s *Set) SetReceiving(c *conn.Conn, on bool) {
 		return
 	}
 	c.Ops.RecvOff, c.Ops.RecvStopping = true, true
+	if c.Ops.RecvArmed {
+		l.cancelRecv(c)
+		return
+	}
 	l.stopReceiving(c)
 }
 
-// stopReceiving carries a stop of c's receiving on: the armed receive is cancelled (again, if
-// the last cancel found it busy delivering), and once none is armed the handler hears of it.
+// stopReceiving carries a stop of c's receiving on: while the receive is armed it waits for the
+// receive's last completion (its cancel is in flight, or found it), then the handler hears of
+// it.
 func (l *loop) stopReceiving(c *conn.Conn) {
 	switch {
 	case c.State() != conn.Open:
 		c.Ops.RecvStopping = false // closing: the close protocol ends the receive, OnClose follows
 	case c.Ops.RecvArmed:
-		if !c.Ops.RecvCancelSent {
-			c.Ops.RecvCancelSent = true
-			s := l.sqe()
-			s.PrepCancel(connUserData(opRecv, c), 0)
-			s.SetUserData(connUserData(opRecvCancel, c))
-		}
 	default:
 		c.Ops.RecvStopping = false
 		if o, ok := l.set.handler.(ReceiveObserver); ok {
@@ -54,4 +54,35 @@ func (l *loop) stopReceiving(c *conn.Conn) {
 			}
 		}
 	}
+}
+
+// cancelRecv cancels c's armed receive, once at a time.
+func (l *loop) cancelRecv(c *conn.Conn) {
+	if c.Ops.RecvCancelSent {
+		return
+	}
+	c.Ops.RecvCancelSent = true
+	l.recvCancels.Add(1)
+	s := l.sqe()
+	s.PrepCancel(connUserData(opRecv, c), 0)
+	s.SetUserData(connUserData(opRecvCancel, c))
+}
+
+// onRecvCancel ends the cancel of c's receive. Found (res 0), the receive ends with a
+// completion of its own, which follows the cancel's: it is not cancelled again, for the kernel
+// looks a cancelled receive up by walking every receive armed on the ring, and a listener
+// moving thousands of connections off a ring at once would pay that walk twice for each.
+// Not found while it is still armed, the receive is busy delivering (it is not findable between
+// its retry rounds), and is cancelled again; after the kernel dropped completions, its end may
+// be what was lost, and it is taken as ended.
+func (l *loop) onRecvCancel(c *conn.Conn, res int32) {
+	c.Ops.RecvCancelSent = false
+	if res != 0 && c.Ops.RecvArmed && c.Ops.RecvStopping && c.State() == conn.Open {
+		if l.dropped && res == -int32(unix.ENOENT) {
+			c.Ops.RecvArmed = false
+		} else {
+			l.cancelRecv(c)
+		}
+	}
+	l.advance(c)
 }

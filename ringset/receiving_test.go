@@ -2,6 +2,10 @@ package ringset
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,5 +101,173 @@ func expectNothing(t *testing.T, got chan []byte, when string) {
 	case b := <-got:
 		t.Fatalf("%s: the loop received %q", when, b)
 	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// streamRecorder keeps, by connection (its context is its index), what the loop delivered, and
+// says when a connection first received, when its receiving stopped and when it closed.
+type streamRecorder struct {
+	echo
+	mu                     sync.Mutex
+	got                    [][]byte
+	first, stopped, closed chan int
+}
+
+func (h *streamRecorder) OnTraffic(c *conn.Conn) Action {
+	i := c.Context().(int)
+	b := make([]byte, c.InboundBuffered())
+	c.Read(b)
+	h.mu.Lock()
+	first := len(h.got[i]) == 0
+	h.got[i] = append(h.got[i], b...)
+	h.mu.Unlock()
+	if first {
+		h.first <- i
+	}
+	return None
+}
+
+func (h *streamRecorder) OnReceiveStopped(c *conn.Conn) { h.stopped <- c.Context().(int) }
+
+func (h *streamRecorder) OnClose(c *conn.Conn, _ error) Action {
+	h.closed <- c.Context().(int)
+	return None
+}
+
+// streamByte is byte k of connection i's stream: the streams differ, and a byte out of place
+// shows.
+func streamByte(i, k int) byte { return byte(k*7 + k/251 + i) }
+
+// Most of a loop's connections stop receiving at once, while their peers flood them or while
+// they are idle: each hears that its receiving stopped; the two left receiving lose nothing; and
+// every stopped connection's stream is whole and in order, part delivered before the stop and
+// the rest waiting in its socket. Idle, each receive is found by the first cancel and cancelled
+// once: the kernel finds it by walking every receive armed on the ring, and a second cancel
+// walked them all again.
+func TestManyReceivesStopAtOnce(t *testing.T) {
+	for _, flood := range []bool{true, false} {
+		t.Run(map[bool]string{true: "flooded", false: "idle"}[flood], func(t *testing.T) {
+			const conns, stopping = 50, 48
+			cancels := stopManyReceives(t, conns, stopping, flood)
+			t.Logf("%d cancels for %d stops", cancels, stopping)
+			if !flood && cancels != stopping {
+				t.Fatalf("%d cancels for %d idle receives stopped, want one each", cancels, stopping)
+			}
+		})
+	}
+}
+
+// stopManyReceives runs TestManyReceivesStopAtOnce's connections and reports how many cancels
+// the stops took.
+func stopManyReceives(t *testing.T, conns, stopping int, flood bool) int64 {
+	h := &streamRecorder{got: make([][]byte, conns),
+		first: make(chan int, conns), stopped: make(chan int, conns), closed: make(chan int, conns)}
+	s := startClientSet(t, Config{Loops: 1}, h)
+	cs := make([]*conn.Conn, conns)
+	ours := make([]*net.TCPConn, conns)
+	peers := make([]*net.TCPConn, conns)
+	for i := range conns {
+		peers[i], ours[i] = loopback.TCPPair(t)
+		o, opened, errs := openWaiter()
+		o.Prepare = func(c *conn.Conn) { c.SetContext(i) }
+		if err := s.AdoptConn(0, ours[i], o); err != nil {
+			t.Fatal(err)
+		}
+		cs[i] = waitOpened(t, opened, errs)
+	}
+	sent := make([]int, conns)
+	stopped, halt := make(chan struct{}), make(chan struct{})
+	var writers sync.WaitGroup
+	for i, peer := range peers {
+		writers.Add(1)
+		go func() { // flooding: sends until halted; idle: one chunk before the stop, one after
+			defer writers.Done()
+			defer peer.CloseWrite()
+			b := make([]byte, 1<<10)
+			for k := 0; ; k += len(b) {
+				if !flood && k == len(b) {
+					<-stopped
+				}
+				select {
+				case <-halt:
+					sent[i] = k
+					return
+				default:
+				}
+				for j := range b {
+					b[j] = streamByte(i, k+j)
+				}
+				if _, err := peer.Write(b); err != nil {
+					t.Errorf("peer %d: %v", i, err)
+					return
+				}
+				if !flood && k == len(b) {
+					sent[i] = k + len(b)
+					return
+				}
+			}
+		}()
+	}
+	for range conns {
+		waitFor(t, h.first, "every connection's first bytes")
+	}
+	onConnLoop(t, cs[0], func() {
+		for _, c := range cs[:stopping] {
+			s.SetReceiving(c, false)
+		}
+	})
+	for n := range stopping {
+		waitFor(t, h.stopped, fmt.Sprintf("OnReceiveStopped of every stopped connection (%d of %d came)", n, stopping))
+	}
+	cancels := s.RecvCancels(0)
+	close(stopped)
+	var readers sync.WaitGroup
+	rest := make([][]byte, stopping)
+	for i := range stopping {
+		readers.Add(1)
+		go func() { // what the peer sends from now on waits in the socket
+			defer readers.Done()
+			ours[i].SetReadDeadline(time.Now().Add(10 * time.Second))
+			var err error
+			if rest[i], err = io.ReadAll(ours[i]); err != nil {
+				t.Errorf("connection %d: reading its socket after the stop: %v", i, err)
+			}
+		}()
+	}
+	close(halt)
+	writers.Wait()
+	readers.Wait()
+	for range conns - stopping {
+		if i := waitFor(t, h.closed, "the receiving connections' EOF"); i < stopping {
+			t.Fatalf("connection %d, stopped, closed on the loop", i)
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, got := range h.got {
+		if i < stopping {
+			got = append(got, rest[i]...)
+		}
+		if len(got) != sent[i] {
+			t.Fatalf("connection %d: %d bytes of the %d sent", i, len(got), sent[i])
+		}
+		for k, b := range got {
+			if b != streamByte(i, k) {
+				t.Fatalf("connection %d: byte %d is %d, want %d", i, k, b, streamByte(i, k))
+			}
+		}
+	}
+	return cancels
+}
+
+// waitFor receives from ch, failing the test after ten seconds.
+func waitFor(t *testing.T, ch chan int, what string) int {
+	t.Helper()
+	select {
+	case i := <-ch:
+		return i
+	case <-time.After(10 * time.Second):
+		t.Fatalf("waited ten seconds for %s", what)
+		return 0
 	}
 }

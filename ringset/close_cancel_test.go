@@ -1,0 +1,85 @@
+package ringset
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/uringnet/uringnet/conn"
+	"github.com/uringnet/uringnet/internal/loopback"
+)
+
+// closeRecorder says which connections closed.
+type closeRecorder struct {
+	echo
+	closed chan error
+}
+
+func (h *closeRecorder) OnClose(_ *conn.Conn, err error) Action {
+	h.closed <- err
+	return None
+}
+
+// A loop closing many connections at once cancels each one's operations once: idle ones have
+// their receive armed, the others also a send the peer does not read. The kernel finds what
+// it cancels by walking every operation armed on the ring, and a second cancel, made while the
+// first one's finds were still completing, walked them all again. Each closes, and each peer
+// gets what the loop had sent and then its end of stream.
+func TestClosingManyConnectionsCancelsEachOnce(t *testing.T) {
+	const conns = 48
+	h := &closeRecorder{closed: make(chan error, conns)}
+	s := startClientSet(t, Config{Loops: 1}, h)
+	cs := make([]*conn.Conn, conns)
+	peers := make([]*net.TCPConn, conns)
+	big := bytes.Repeat([]byte("s"), 8<<20) // more than the socket takes: the send stays in flight
+	for i := range conns {
+		var ours *net.TCPConn
+		peers[i], ours = loopback.TCPPair(t)
+		o, opened, errs := openWaiter()
+		if err := s.AdoptConn(0, ours, o); err != nil {
+			t.Fatal(err)
+		}
+		cs[i] = waitOpened(t, opened, errs)
+		ours.Close() // the loop holds its own descriptor
+	}
+	onConnLoop(t, cs[0], func() {
+		for _, c := range cs[conns/2:] {
+			c.Write(big)
+		}
+	})
+	onConnLoop(t, cs[0], func() {
+		for i, c := range cs {
+			if busy := i >= conns/2; c.SendBusy() != busy || !c.Ops.RecvArmed {
+				t.Errorf("connection %d before the close: send in flight %v, receive armed %v", i, c.SendBusy(), c.Ops.RecvArmed)
+			}
+		}
+	})
+	before := s.OpsCancels(0)
+	onConnLoop(t, cs[0], func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	})
+	for range conns {
+		select {
+		case err := <-h.closed:
+			if err != nil {
+				t.Errorf("OnClose of a connection the loop closed: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("waited ten seconds for the connections to close")
+		}
+	}
+	if n := s.OpsCancels(0) - before; n != conns {
+		t.Fatalf("%d cancels to close %d connections, want one each", n, conns)
+	}
+	for i, p := range peers {
+		p.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, err := io.ReadAll(p)
+		if err != nil || len(got) > len(big) || !bytes.Equal(got, big[:len(got)]) {
+			t.Fatalf("peer %d: %d bytes, %v", i, len(got), err)
+		}
+	}
+}

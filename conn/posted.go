@@ -134,10 +134,11 @@ func (c *Conn) runGuarded(f func()) {
 func (c *Conn) Depart() { c.posted.moving.Store(true) }
 
 // Arrive makes loop the connection's owner and host, in slot with generation gen, with no
-// operation in flight. The new owner calls it when the descriptor has arrived, then RunPosted.
+// operation in flight; what it was told to stop doing (receiving, or reading past the EOF) it
+// does not do there either. The new owner calls it when the descriptor has arrived, then RunPosted.
 func (c *Conn) Arrive(loop Loop, slot, gen uint32) {
 	c.Slot, c.Gen = slot, gen
-	c.Ops = Ops{ReadEOF: c.Ops.ReadEOF, SendFailed: c.Ops.SendFailed}
+	c.Ops = Ops{ReadEOF: c.Ops.ReadEOF, SendFailed: c.Ops.SendFailed, RecvOff: c.Ops.RecvOff, RecvStopping: c.Ops.RecvStopping}
 	c.Traffic = Traffic{}
 	c.placeOn(loop, new(placement))
 	c.posted.moving.Store(false)

@@ -35,14 +35,18 @@ func (l *loop) audit() {
 		log.Printf("uringnet: loop %d: the kernel dropped completions (no memory for its overflow backlog); the loop's connections are closed", l.idx)
 	}
 	for _, c := range l.conns {
+		if c == nil {
+			continue
+		}
+		// A cancel's completion, or the completions of what it found, may be the lost ones:
+		// the next cancel is made afresh, and one that finds nothing ends what the loop counts.
+		c.Ops.CancelSent, c.Ops.OpsCancelled = false, false
 		switch {
-		case c == nil:
 		case c.State() == conn.Open:
 			l.CloseConn(c, c.OpError("read", errCompletionsLost))
 		case c.Ops.CloseSent:
 			l.auditClose(c)
-		case c.Ops.CancelSent:
-			c.Ops.CancelSent = false // its completion may be the lost one: cancel again
+		default:
 			l.advance(c)
 		}
 	}

@@ -549,6 +549,41 @@ func TestDroppedFinalCompletionDoesNotHoldTheClose(t *testing.T) {
 	}
 }
 
+// A close whose cancel found the receive, and the receive's last completion lost with the
+// kernel's dropped completions: the close does not wait for it. (The cancel that found it is
+// not made again, so the audit makes one afresh; finding nothing, it ends the receive.)
+func TestDroppedCancelledReceiveDoesNotHoldTheClose(t *testing.T) {
+	o := &opened{ch: make(chan *conn.Conn, 1)}
+	closes := make(chan error, 2)
+	h := &hooks{open: o.add, close: func(_ *conn.Conn, err error) { closes <- err }}
+	s := startSet(t, Config{}, h)
+	dial(t, s)
+	ca := <-o.ch
+	onLoop(t, s, 0, func(l *loop) {
+		l.faults = &faults{}
+		l.faults.lose = func(c *poller.CQE) bool {
+			kind, _, slot := splitUserData(c.UserData)
+			if kind != opRecv || slot != ca.Slot || c.More() || c.Res != -int32(unix.ECANCELED) {
+				return false
+			}
+			l.faults.lose = nil
+			l.faults.errs = append(l.faults.errs, poller.ErrCompletionsDropped)
+			return true
+		}
+	})
+	if err := ca.Call(func() { ca.Close() }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-closes:
+		if err != nil {
+			t.Fatalf("OnClose of a connection the loop closed: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the close never finished")
+	}
+}
+
 // A move asked while the connection moves runs where it arrives, and may send it on at once:
 // the loop it passes through then leaves it alone, its send queue included. (The arrival used
 // to go on, after the work it ran, to queue the connection's send on a loop that no longer had

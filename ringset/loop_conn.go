@@ -354,18 +354,21 @@ func (l *loop) onCancel(c *conn.Conn, res int32) {
 	if c.Ops.RecvArmed {
 		inFlight++
 	}
-	if c.SendBusy() {
+	// A send of the final flush began after the cancel, which did not look for it.
+	cancelledSend := c.SendBusy() && !c.Ops.Flushing
+	if cancelledSend {
 		inFlight++
 	}
-	if inFlight > 0 && int(res) >= inFlight {
+	// A connected datagram socket's sends are not counted (SendTo): the count would be fooled.
+	if inFlight > 0 && int(res) >= inFlight && !c.IsDatagram() {
 		c.Ops.OpsCancelled = true
 	}
 	// The cancel is of every operation on the descriptor (CancelAll): its result is how many it
 	// found, 0 for none (a cancel of one operation says -ENOENT instead).
 	foundNone := res == 0 || res == -int32(unix.ENOENT)
-	if foundNone && l.dropped && (c.Ops.RecvArmed || c.SendBusy()) {
+	if foundNone && l.dropped && (c.Ops.RecvArmed || cancelledSend) {
 		c.Ops.RecvArmed = false
-		if c.SendBusy() {
+		if cancelledSend {
 			c.SendDone(0)
 			c.Ops.SendFailed = true // how much of it went is unknown: nothing may follow it
 		}

@@ -249,6 +249,9 @@ func (l *loop) resumeAfterMove(c *conn.Conn) {
 		l.ScheduleSend(c)
 	}
 	l.resumeOrPause(c)
+	if c.Ops.RecvStopping {
+		l.stopReceiving(c) // turned off before or during the move: no receive is armed now
+	}
 }
 
 // abortMove ends the move of c, which is closing.

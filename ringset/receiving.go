@@ -2,7 +2,6 @@ package ringset
 
 import (
 	"github.com/uringnet/uringnet/conn"
-	"golang.org/x/sys/unix"
 )
 
 // ReceiveObserver is what a Handler also implements to hear, on the loop, that a connection's
@@ -73,16 +72,12 @@ func (l *loop) cancelRecv(c *conn.Conn) {
 // looks a cancelled receive up by walking every receive armed on the ring, and a listener
 // moving thousands of connections off a ring at once would pay that walk twice for each.
 // Not found while it is still armed, the receive is busy delivering (it is not findable between
-// its retry rounds), and is cancelled again; after the kernel dropped completions, its end may
-// be what was lost, and it is taken as ended.
+// its retry rounds), and is cancelled again. (A receive whose last completion the kernel
+// dropped belongs to a connection the audit closed: the close protocol ends it.)
 func (l *loop) onRecvCancel(c *conn.Conn, res int32) {
 	c.Ops.RecvCancelSent = false
 	if res != 0 && c.Ops.RecvArmed && c.Ops.RecvStopping && c.State() == conn.Open {
-		if l.dropped && res == -int32(unix.ENOENT) {
-			c.Ops.RecvArmed = false
-		} else {
-			l.cancelRecv(c)
-		}
+		l.cancelRecv(c)
 	}
 	l.advance(c)
 }

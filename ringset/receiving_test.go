@@ -108,8 +108,11 @@ func expectNothing(t *testing.T, got chan []byte, when string) {
 // says when a connection first received, when its receiving stopped and when it closed.
 type streamRecorder struct {
 	echo
-	mu                     sync.Mutex
-	got                    [][]byte
+	mu  sync.Mutex
+	got [][]byte
+	// wasStopped: the connection's OnReceiveStopped came; late counts what was delivered after.
+	wasStopped             []bool
+	late                   int
 	first, stopped, closed chan int
 }
 
@@ -120,6 +123,9 @@ func (h *streamRecorder) OnTraffic(c *conn.Conn) Action {
 	h.mu.Lock()
 	first := len(h.got[i]) == 0
 	h.got[i] = append(h.got[i], b...)
+	if h.wasStopped[i] {
+		h.late += len(b)
+	}
 	h.mu.Unlock()
 	if first {
 		h.first <- i
@@ -127,7 +133,17 @@ func (h *streamRecorder) OnTraffic(c *conn.Conn) Action {
 	return None
 }
 
-func (h *streamRecorder) OnReceiveStopped(c *conn.Conn) { h.stopped <- c.Context().(int) }
+func (h *streamRecorder) OnReceiveStopped(c *conn.Conn) {
+	i := c.Context().(int)
+	h.mu.Lock()
+	again := h.wasStopped[i]
+	h.wasStopped[i] = true
+	h.mu.Unlock()
+	if again {
+		i = -1 // a second report: the test fails on it
+	}
+	h.stopped <- i
+}
 
 func (h *streamRecorder) OnClose(c *conn.Conn, _ error) Action {
 	h.closed <- c.Context().(int)
@@ -160,7 +176,7 @@ func TestManyReceivesStopAtOnce(t *testing.T) {
 // stopManyReceives runs TestManyReceivesStopAtOnce's connections and reports how many cancels
 // the stops took.
 func stopManyReceives(t *testing.T, conns, stopping int, flood bool) int64 {
-	h := &streamRecorder{got: make([][]byte, conns),
+	h := &streamRecorder{got: make([][]byte, conns), wasStopped: make([]bool, conns),
 		first: make(chan int, conns), stopped: make(chan int, conns), closed: make(chan int, conns)}
 	s := startClientSet(t, Config{Loops: 1}, h)
 	cs := make([]*conn.Conn, conns)
@@ -185,24 +201,24 @@ func stopManyReceives(t *testing.T, conns, stopping int, flood bool) int64 {
 			defer peer.CloseWrite()
 			b := make([]byte, 1<<10)
 			for k := 0; ; k += len(b) {
-				if !flood && k == len(b) {
+				if flood {
+					select {
+					case <-halt:
+						sent[i] = k
+						return
+					default:
+					}
+				} else if k == len(b) {
 					<-stopped
-				}
-				select {
-				case <-halt:
+				} else if k == 2*len(b) {
 					sent[i] = k
 					return
-				default:
 				}
 				for j := range b {
 					b[j] = streamByte(i, k+j)
 				}
 				if _, err := peer.Write(b); err != nil {
 					t.Errorf("peer %d: %v", i, err)
-					return
-				}
-				if !flood && k == len(b) {
-					sent[i] = k + len(b)
 					return
 				}
 			}
@@ -217,7 +233,9 @@ func stopManyReceives(t *testing.T, conns, stopping int, flood bool) int64 {
 		}
 	})
 	for n := range stopping {
-		waitFor(t, h.stopped, fmt.Sprintf("OnReceiveStopped of every stopped connection (%d of %d came)", n, stopping))
+		if i := waitFor(t, h.stopped, fmt.Sprintf("OnReceiveStopped of every stopped connection (%d of %d came)", n, stopping)); i < 0 || i >= stopping {
+			t.Fatalf("OnReceiveStopped of connection %d (-1: a second one)", i)
+		}
 	}
 	cancels := s.RecvCancels(0)
 	close(stopped)
@@ -244,6 +262,9 @@ func stopManyReceives(t *testing.T, conns, stopping int, flood bool) int64 {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.late > 0 {
+		t.Fatalf("%d bytes delivered after OnReceiveStopped", h.late)
+	}
 	for i, got := range h.got {
 		if i < stopping {
 			got = append(got, rest[i]...)
@@ -269,5 +290,58 @@ func waitFor(t *testing.T, ch chan int, what string) int {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("waited ten seconds for %s", what)
 		return 0
+	}
+}
+
+// Receiving turned off holds across a move: a stop still waiting for its receive when the move
+// begins is reported once the connection has arrived, the loop it arrives on arms no receive,
+// and what the peer sends from then on waits in the socket.
+func TestReceivingOffHoldsAcrossAMove(t *testing.T) {
+	h := &receiveRecorder{got: make(chan []byte, 64), stopped: make(chan struct{}, 4)}
+	s := startClientSet(t, Config{Loops: 2, Movable: true}, h)
+	peer, ours := loopback.TCPPair(t)
+	o, conns, errs := openWaiter()
+	if err := s.AdoptConn(0, ours, o); err != nil {
+		t.Fatal(err)
+	}
+	c := waitOpened(t, conns, errs)
+	peer.Write([]byte("early"))
+	select {
+	case got := <-h.got:
+		if string(got) != "early" {
+			t.Fatalf("before the stop: %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing received before the stop")
+	}
+	moved := make(chan error, 1)
+	onConnLoop(t, c, func() {
+		s.SetReceiving(c, false)
+		if err := s.Move(c, 1, func(err error) { moved <- err }); err != nil {
+			t.Error(err)
+		}
+	})
+	select {
+	case err := <-moved:
+		if err != nil {
+			t.Fatalf("the move: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the move never ended")
+	}
+	select {
+	case <-h.stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnReceiveStopped never came")
+	}
+	if i := c.Loop().Index(); i != 1 {
+		t.Fatalf("the connection is on loop %d after its move to loop 1", i)
+	}
+	peer.Write([]byte("late"))
+	expectNothing(t, h.got, "receiving off after the move")
+	buf := make([]byte, 16)
+	ours.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := ours.Read(buf); err != nil || string(buf[:n]) != "late" {
+		t.Fatalf("direct read after the move: %q, %v", buf[:n], err)
 	}
 }

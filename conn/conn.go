@@ -106,6 +106,9 @@ type Ops struct {
 	// OpsCancelled: that cancel found every operation in flight; their own completions end
 	// them, and no cancel is made again.
 	OpsCancelled bool
+	// Audited: the loop's audit after dropped completions found the connection; a cancel of its
+	// that finds nothing may be finding what was lost.
+	Audited bool
 	Flushing     bool // the close protocol's final flush began: its sends are not cancelled
 	CloseSent    bool // the close of the descriptor is in flight
 	Unreported   bool // closed before OnOpen: no OnClose either

@@ -344,10 +344,11 @@ func (l *loop) advanceClose(c *conn.Conn) {
 // cancelled again, for the kernel finds them by walking every operation armed on the ring, and
 // a loop closing thousands of connections at once would pay that walk twice for each. A cancel
 // finds nothing also while a multishot receive is busy delivering (docs/engine.md,
-// back-pressure), and is simply made again; but once the kernel has dropped completions of the
-// loop's, one that finds nothing may be finding what is lost, and the close must not wait for
-// it: the operations the loop still counts are taken as ended, and the connection fails. (A
-// late completion of one that was only busy is told stale by its generation.)
+// back-pressure), and is simply made again; but for a connection the loop had when the kernel
+// dropped completions (Audited), one that finds nothing may be finding what is lost, and the
+// close must not wait for it: the operations the loop still counts are taken as ended, and the
+// connection fails. (A late completion of one that was only busy is told stale by its
+// generation.)
 func (l *loop) onCancel(c *conn.Conn, res int32) {
 	c.Ops.CancelSent = false
 	inFlight := 0
@@ -366,7 +367,7 @@ func (l *loop) onCancel(c *conn.Conn, res int32) {
 	// The cancel is of every operation on the descriptor (CancelAll): its result is how many it
 	// found, 0 for none (a cancel of one operation says -ENOENT instead).
 	foundNone := res == 0 || res == -int32(unix.ENOENT)
-	if foundNone && l.dropped && (c.Ops.RecvArmed || cancelledSend) {
+	if foundNone && c.Ops.Audited && (c.Ops.RecvArmed || cancelledSend) {
 		c.Ops.RecvArmed = false
 		if cancelledSend {
 			c.SendDone(0)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/uringnet/uringnet/conn"
 	"github.com/uringnet/uringnet/fdbridge"
+	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,6 +48,8 @@ func (l *loop) audit() {
 			l.CloseConn(c, c.OpError("read", errCompletionsLost))
 		case c.Ops.CloseSent:
 			l.auditClose(c)
+		case c.Ops.Flushing && c.SendBusy():
+			l.auditFlush(c)
 		default:
 			l.advance(c)
 		}
@@ -80,6 +83,25 @@ func (l *loop) onAuditOwn(kind opKind, res int32) {
 		l.udp.armed = false
 	}
 	l.rearm()
+}
+
+// auditFlush learns whether the completion of c's final-flush send was lost: that send does not
+// wait for room (MSG_DONTWAIT), so it completes when the kernel issues it, before a cancel of
+// the descriptor made after it. If the cancel finds nothing and the send still counts as in
+// flight, its completion was lost: how much of it went is unknown, and nothing may follow it.
+func (l *loop) auditFlush(c *conn.Conn) {
+	s := l.sqe()
+	s.PrepCancelFixedFd(c.Slot, poller.CancelAll)
+	s.SetUserData(connUserData(opAuditFlush, c))
+}
+
+// onAuditFlush ends auditFlush's cancel (res: how many it found).
+func (l *loop) onAuditFlush(c *conn.Conn, res int32) {
+	if res <= 0 && c.Ops.Flushing && c.SendBusy() {
+		c.SendDone(0)
+		c.Ops.SendFailed = true
+	}
+	l.advance(c)
 }
 
 // auditClose finishes the close of c if its slot is empty: the close ran (a close of a direct

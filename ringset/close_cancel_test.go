@@ -33,10 +33,12 @@ func TestClosingManyConnectionsCancelsEachOnce(t *testing.T) {
 	s := startClientSet(t, Config{Loops: 1}, h)
 	cs := make([]*conn.Conn, conns)
 	peers := make([]*net.TCPConn, conns)
-	big := bytes.Repeat([]byte("s"), 8<<20) // more than the socket takes: the send stays in flight
+	big := bytes.Repeat([]byte("s"), 4<<20) // far more than the small buffers take: the send stays in flight
 	for i := range conns {
 		var ours *net.TCPConn
 		peers[i], ours = loopback.TCPPair(t)
+		peers[i].SetReadBuffer(64 << 10)
+		ours.SetWriteBuffer(64 << 10)
 		o, opened, errs := openWaiter()
 		if err := s.AdoptConn(0, ours, o); err != nil {
 			t.Fatal(err)

@@ -584,6 +584,51 @@ func TestDroppedCancelledReceiveDoesNotHoldTheClose(t *testing.T) {
 	}
 }
 
+// A close whose final-flush send lost its completion with the kernel's dropped completions: the
+// audit learns it was lost, and the close does not wait for it.
+func TestDroppedFlushCompletionDoesNotHoldTheClose(t *testing.T) {
+	o := &opened{ch: make(chan *conn.Conn, 1)}
+	closes := make(chan error, 2)
+	h := &hooks{open: o.add, close: func(_ *conn.Conn, err error) { closes <- err }}
+	s := startSet(t, Config{}, h)
+	peer := dial(t, s)
+	ca := <-o.ch
+	lost := make(chan struct{})
+	onLoop(t, s, 0, func(l *loop) {
+		l.faults = &faults{}
+		l.faults.lose = func(c *poller.CQE) bool {
+			kind, _, slot := splitUserData(c.UserData)
+			if kind != opSend || slot != ca.Slot || !ca.Ops.Flushing {
+				return false
+			}
+			l.faults.lose = nil
+			l.faults.errs = append(l.faults.errs, poller.ErrCompletionsDropped)
+			close(lost)
+			return true
+		}
+	})
+	if err := ca.Call(func() { ca.Write([]byte("last words")); ca.Close() }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-closes:
+		if err != nil {
+			t.Fatalf("OnClose of a connection the loop closed: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the close never finished")
+	}
+	select {
+	case <-lost:
+	default:
+		t.Fatal("no final-flush send completion was lost: the test did not test")
+	}
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := io.ReadAll(peer); err != nil || string(got) != "last words" {
+		t.Fatalf("the peer got %q, %v", got, err)
+	}
+}
+
 // A move asked while the connection moves runs where it arrives, and may send it on at once:
 // the loop it passes through then leaves it alone, its send queue included. (The arrival used
 // to go on, after the work it ran, to queue the connection's send on a loop that no longer had

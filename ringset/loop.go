@@ -464,6 +464,10 @@ func (l *loop) dispatch(c *poller.CQE) {
 		if cn := l.lookup(slot, gen); cn != nil {
 			l.onRecvCancel(cn, c.Res)
 		}
+	case opAuditFlush:
+		if cn := l.lookup(slot, gen); cn != nil {
+			l.onAuditFlush(cn, c.Res)
+		}
 	case opClose:
 		if cn := l.lookup(slot, gen); cn != nil {
 			l.finishClose(cn, c.Res)

@@ -33,6 +33,7 @@ const (
 	opDialAux                        // a dial's linked timeout, or the cancel of its connect (both ignored)
 	opAuditOwn                       // the audit's cancel of the loop's own accept or receive; slot bits: its kind
 	opRecvCancel                     // the cancel of a connection's receive when its receiving is turned off
+	opAuditFlush                     // the audit's cancel after a final-flush send, to learn whether its completion was lost
 )
 
 const genMask = 1<<24 - 1

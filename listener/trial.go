@@ -11,10 +11,12 @@ import (
 // compared by the bytes the connections moved per second and by the process's CPU per byte.
 const (
 	// The first trialSettle intervals of each side go unmeasured while connections move over,
-	// more (up to trialMaxSettle) while the last one still had calls served by the other path;
-	// then trialMeasure are measured.
+	// more (up to trialMaxSettle) while the last one still had calls served by the other path:
+	// a reader moves over at its next call, which under thousands of deeply pipelined
+	// connections comes up to a round trip of a second or more later; then trialMeasure are
+	// measured.
 	trialSettle    = 1
-	trialMaxSettle = 5
+	trialMaxSettle = 20
 	trialMeasure   = 3
 	// A ring that lost is tried again after firstBackoff, then twice as long after each loss,
 	// up to lastBackoff, until the queueing stops.

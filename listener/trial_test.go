@@ -79,6 +79,38 @@ func (r *policyRun) wantRing(want bool, when string) {
 	}
 }
 
+// Under thousands of deeply pipelined connections a reader moves to the ring only at its next
+// call, a round trip that can take a second: the trial waits until no call lands on the
+// poller before it measures the ring, and so the ring that serves faster wins. (Waiting only
+// half a second, the trial measured the ring while a tenth of the calls still went to the
+// poller, at half the poller's rate, and sent the connections back: 10,000 connections 16
+// deep echoing 4 KiB then made 0.6x the messages of the ring alone.)
+func TestTrialWaitsForSlowMovesToTheRing(t *testing.T) {
+	r := newPolicyRun(t)
+	r.interval(schedRingMayPay, 100_000, 0)
+	r.interval(schedRingMayPay, 100_000, 0)
+	r.interval(schedRingMayPay, 1_000_000, 0) // not measured
+	for range trialMeasure {
+		r.interval(schedRingMayPay, 1_000_000, 0)
+	}
+	r.wantRing(true, "the poller measured: the ring's turn")
+	const moving = 15 // intervals of a second and a half in which calls still land on the poller
+	for i := range moving {
+		r.interval(schedRingMayPay, 400_000, 1_000)
+		if r.p.trial.measured != 0 {
+			t.Fatalf("the ring measured after %d intervals with calls on the poller", i+1)
+		}
+	}
+	for range trialMeasure {
+		r.wantRing(true, "the ring measured")
+		r.interval(schedRingMayPay, 1_200_000, 0)
+	}
+	r.wantRing(true, "the ring, once every connection had moved, moved 1.2x the bytes")
+	if r.p.trial.running() {
+		t.Fatal("the trial did not end")
+	}
+}
+
 // Where goroutines queue and the ring, tried, moves more bytes a second than the poller, the
 // ring serves until the queueing stops; Read and Write count only during the trial. The trial
 // measures the poller that serves when it starts, after one unmeasured interval, then the

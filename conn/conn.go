@@ -108,12 +108,12 @@ type Ops struct {
 	OpsCancelled bool
 	// Audited: the loop's audit after dropped completions found the connection; a cancel of its
 	// that finds nothing may be finding what was lost.
-	Audited bool
-	Flushing     bool // the close protocol's final flush began: its sends are not cancelled
-	CloseSent    bool // the close of the descriptor is in flight
-	Unreported   bool // closed before OnOpen: no OnClose either
-	ReadEOF      bool // the peer ended its side and the handler keeps the connection (HalfCloser)
-	Moving       bool // moving to another loop: no new send or receive is started here
+	Audited    bool
+	Flushing   bool // the close protocol's final flush began: its sends are not cancelled
+	CloseSent  bool // the close of the descriptor is in flight
+	Unreported bool // closed before OnOpen: no OnClose either
+	ReadEOF    bool // the peer ended its side and the handler keeps the connection (HalfCloser)
+	Moving     bool // moving to another loop: no new send or receive is started here
 	// Reporting: the close is being reported while the connection is closing; the handler's
 	// writes are still taken (gnet lets OnClose write a last reply, flushed before the close).
 	Reporting bool

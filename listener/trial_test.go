@@ -48,6 +48,20 @@ func (r *policyRun) startTrialOnThePoller(bytes uint64) {
 	}
 }
 
+// ringMeasuredWins runs the ring's measured intervals, moving bytes each, and checks that the
+// trial ended with the ring serving (why: what made it win).
+func (r *policyRun) ringMeasuredWins(bytes uint64, why string) {
+	r.t.Helper()
+	for range trialMeasure {
+		r.wantRing(true, "the ring measured")
+		r.interval(schedRingMayPay, bytes, 0)
+	}
+	r.wantRing(true, why)
+	if r.p.trial.running() {
+		r.t.Fatal("the trial did not end")
+	}
+}
+
 // ringWinsATrial runs the queueing that starts a trial, the poller's side, and a ring's side
 // that moves 1.3 times the poller's bytes: the ring serves from then on.
 func (r *policyRun) ringWinsATrial() {
@@ -87,12 +101,7 @@ func (r *policyRun) wantRing(want bool, when string) {
 // deep echoing 4 KiB then made 0.6x the messages of the ring alone.)
 func TestTrialWaitsForSlowMovesToTheRing(t *testing.T) {
 	r := newPolicyRun(t)
-	r.interval(schedRingMayPay, 100_000, 0)
-	r.interval(schedRingMayPay, 100_000, 0)
-	r.interval(schedRingMayPay, 1_000_000, 0) // not measured
-	for range trialMeasure {
-		r.interval(schedRingMayPay, 1_000_000, 0)
-	}
+	r.startTrialOnThePoller(1_000_000)
 	r.wantRing(true, "the poller measured: the ring's turn")
 	const moving = 15 // intervals of a second and a half in which calls still land on the poller
 	for i := range moving {
@@ -101,14 +110,7 @@ func TestTrialWaitsForSlowMovesToTheRing(t *testing.T) {
 			t.Fatalf("the ring measured after %d intervals with calls on the poller", i+1)
 		}
 	}
-	for range trialMeasure {
-		r.wantRing(true, "the ring measured")
-		r.interval(schedRingMayPay, 1_200_000, 0)
-	}
-	r.wantRing(true, "the ring, once every connection had moved, moved 1.2x the bytes")
-	if r.p.trial.running() {
-		t.Fatal("the trial did not end")
-	}
+	r.ringMeasuredWins(1_200_000, "the ring, once every connection had moved, moved 1.2x the bytes")
 }
 
 // Where goroutines queue and the ring, tried, moves more bytes a second than the poller, the
@@ -136,14 +138,7 @@ func TestRingTriedAndKeptWhereItWins(t *testing.T) {
 	if !r.p.trial.running() || r.p.trial.measured != 0 {
 		t.Fatalf("the trial measured intervals with calls the poller served in them (settled %d, measured %d)", r.p.trial.settled, r.p.trial.measured)
 	}
-	for range trialMeasure {
-		r.wantRing(true, "the ring measured")
-		r.interval(schedRingMayPay, 1_300_000, 0)
-	}
-	r.wantRing(true, "the ring moved 1.3x the bytes")
-	if r.p.trial.running() {
-		t.Fatal("the trial did not end")
-	}
+	r.ringMeasuredWins(1_300_000, "the ring moved 1.3x the bytes")
 	r.interval(schedBetween, 1_300_000, 0)
 	r.twoQuietIntervals(1_300_000)
 }

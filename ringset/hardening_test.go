@@ -509,42 +509,71 @@ func TestDroppedCompletionsCloseTheLoopsConnections(t *testing.T) {
 	}
 }
 
+// closeWatch is a set of one loop with one connection, whose closes it reports.
+type closeWatch struct {
+	s      *Set
+	peer   net.Conn
+	c      *conn.Conn
+	closes chan error
+}
+
+func watchCloses(t *testing.T) closeWatch {
+	o := &opened{ch: make(chan *conn.Conn, 1)}
+	closes := make(chan error, 2)
+	h := &hooks{open: o.add, close: func(_ *conn.Conn, err error) { closes <- err }}
+	s := startSet(t, Config{}, h)
+	peer := dial(t, s)
+	return closeWatch{s: s, peer: peer, c: <-o.ch, closes: closes}
+}
+
+// loseOnce has loop 0 lose the first completion lost picks, as the kernel drops one, and
+// report the drop; the channel closes once it has.
+func (w closeWatch) loseOnce(t *testing.T, lost func(c *poller.CQE) bool) chan struct{} {
+	done := make(chan struct{})
+	onLoop(t, w.s, 0, func(l *loop) {
+		l.faults = &faults{}
+		l.faults.lose = func(c *poller.CQE) bool {
+			if !lost(c) {
+				return false
+			}
+			l.faults.lose = nil
+			l.faults.errs = append(l.faults.errs, poller.ErrCompletionsDropped)
+			close(done)
+			return true
+		}
+	})
+	return done
+}
+
+// closed waits for the connection's OnClose and returns its error.
+func (w closeWatch) closed(t *testing.T) error {
+	select {
+	case err := <-w.closes:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("the close never finished")
+		return nil
+	}
+}
+
 // A completion that ends an operation can be the one the kernel drops: here the receive's
 // last (the peer's EOF, which a multishot receive ends with). The loop still counts the receive
 // armed, and the close's cancel, which is of every operation on the descriptor, finds none: it
 // says so with 0, not -ENOENT. The close must take the receive as ended and finish, not cancel
 // again and again (it did, spinning the loop for good).
 func TestDroppedFinalCompletionDoesNotHoldTheClose(t *testing.T) {
-	o := &opened{ch: make(chan *conn.Conn, 1)}
-	closes := make(chan error, 2)
-	h := &hooks{open: o.add, close: func(_ *conn.Conn, err error) { closes <- err }}
-	s := startSet(t, Config{}, h)
-	a := dial(t, s)
-	ca := <-o.ch
-	onLoop(t, s, 0, func(l *loop) {
-		l.faults = &faults{}
-		l.faults.lose = func(c *poller.CQE) bool {
-			kind, _, slot := splitUserData(c.UserData)
-			if kind != opRecv || slot != ca.Slot || c.More() || c.Res != 0 {
-				return false
-			}
-			l.faults.lose = nil
-			l.faults.errs = append(l.faults.errs, poller.ErrCompletionsDropped)
-			return true
-		}
+	w := watchCloses(t)
+	w.loseOnce(t, func(c *poller.CQE) bool {
+		kind, _, slot := splitUserData(c.UserData)
+		return kind == opRecv && slot == w.c.Slot && !c.More() && c.Res == 0
 	})
-	a.(*net.TCPConn).CloseWrite() // the receive ends with the EOF, and that completion is lost
-	select {
-	case err := <-closes:
-		if !errors.Is(err, errCompletionsLost) {
-			t.Fatalf("OnClose: %v, want the dropped completions", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the close never finished")
+	w.peer.(*net.TCPConn).CloseWrite() // the receive ends with the EOF, and that completion is lost
+	if err := w.closed(t); !errors.Is(err, errCompletionsLost) {
+		t.Fatalf("OnClose: %v, want the dropped completions", err)
 	}
-	cpu0 := loopsCPU(t, s)
+	cpu0 := loopsCPU(t, w.s)
 	time.Sleep(300 * time.Millisecond)
-	if used := loopsCPU(t, s) - cpu0; used > 150*time.Millisecond {
+	if used := loopsCPU(t, w.s) - cpu0; used > 150*time.Millisecond {
 		t.Fatalf("the loop used %v of CPU in 300ms after the close", used)
 	}
 }
@@ -553,78 +582,40 @@ func TestDroppedFinalCompletionDoesNotHoldTheClose(t *testing.T) {
 // kernel's dropped completions: the close does not wait for it. (The cancel that found it is
 // not made again, so the audit makes one afresh; finding nothing, it ends the receive.)
 func TestDroppedCancelledReceiveDoesNotHoldTheClose(t *testing.T) {
-	o := &opened{ch: make(chan *conn.Conn, 1)}
-	closes := make(chan error, 2)
-	h := &hooks{open: o.add, close: func(_ *conn.Conn, err error) { closes <- err }}
-	s := startSet(t, Config{}, h)
-	dial(t, s)
-	ca := <-o.ch
-	onLoop(t, s, 0, func(l *loop) {
-		l.faults = &faults{}
-		l.faults.lose = func(c *poller.CQE) bool {
-			kind, _, slot := splitUserData(c.UserData)
-			if kind != opRecv || slot != ca.Slot || c.More() || c.Res != -int32(unix.ECANCELED) {
-				return false
-			}
-			l.faults.lose = nil
-			l.faults.errs = append(l.faults.errs, poller.ErrCompletionsDropped)
-			return true
-		}
+	w := watchCloses(t)
+	w.loseOnce(t, func(c *poller.CQE) bool {
+		kind, _, slot := splitUserData(c.UserData)
+		return kind == opRecv && slot == w.c.Slot && !c.More() && c.Res == -int32(unix.ECANCELED)
 	})
-	if err := ca.Call(func() { ca.Close() }); err != nil {
+	if err := w.c.Call(func() { w.c.Close() }); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-closes:
-		if err != nil {
-			t.Fatalf("OnClose of a connection the loop closed: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the close never finished")
+	if err := w.closed(t); err != nil {
+		t.Fatalf("OnClose of a connection the loop closed: %v", err)
 	}
 }
 
 // A close whose final-flush send lost its completion with the kernel's dropped completions: the
 // audit learns it was lost, and the close does not wait for it.
 func TestDroppedFlushCompletionDoesNotHoldTheClose(t *testing.T) {
-	o := &opened{ch: make(chan *conn.Conn, 1)}
-	closes := make(chan error, 2)
-	h := &hooks{open: o.add, close: func(_ *conn.Conn, err error) { closes <- err }}
-	s := startSet(t, Config{}, h)
-	peer := dial(t, s)
-	ca := <-o.ch
-	lost := make(chan struct{})
-	onLoop(t, s, 0, func(l *loop) {
-		l.faults = &faults{}
-		l.faults.lose = func(c *poller.CQE) bool {
-			kind, _, slot := splitUserData(c.UserData)
-			if kind != opSend || slot != ca.Slot || !ca.Ops.Flushing {
-				return false
-			}
-			l.faults.lose = nil
-			l.faults.errs = append(l.faults.errs, poller.ErrCompletionsDropped)
-			close(lost)
-			return true
-		}
+	w := watchCloses(t)
+	lost := w.loseOnce(t, func(c *poller.CQE) bool {
+		kind, _, slot := splitUserData(c.UserData)
+		return kind == opSend && slot == w.c.Slot && w.c.Ops.Flushing
 	})
-	if err := ca.Call(func() { ca.Write([]byte("last words")); ca.Close() }); err != nil {
+	if err := w.c.Call(func() { w.c.Write([]byte("last words")); w.c.Close() }); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-closes:
-		if err != nil {
-			t.Fatalf("OnClose of a connection the loop closed: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the close never finished")
+	if err := w.closed(t); err != nil {
+		t.Fatalf("OnClose of a connection the loop closed: %v", err)
 	}
 	select {
 	case <-lost:
 	default:
 		t.Fatal("no final-flush send completion was lost: the test did not test")
 	}
-	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if got, err := io.ReadAll(peer); err != nil || string(got) != "last words" {
+	w.peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := io.ReadAll(w.peer); err != nil || string(got) != "last words" {
 		t.Fatalf("the peer got %q, %v", got, err)
 	}
 }

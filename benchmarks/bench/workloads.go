@@ -155,7 +155,13 @@ func measureLoad(o *options, at report.Point) (report.Sample, error) {
 		return report.Sample{}, err
 	}
 	defer srv.Stop()
-	return loadServer(o, at, protocol, addr, srv.Pid())
+	s, err := loadServer(o, at, protocol, addr, srv.Pid())
+	if err != nil {
+		// A load that failed may have met a server that logged why (a refused connection, a
+		// failed ring): the error carries the log.
+		err = fmt.Errorf("%w\nthe server's log:\n%s", err, srv.Errors())
+	}
+	return s, err
 }
 
 // loadServer runs the load generator in a child process against the server at addr, process

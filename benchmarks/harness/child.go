@@ -69,6 +69,10 @@ func (c *Child) Expect(prefix string) (string, error) {
 	return "", fmt.Errorf("harness: %s: exited before reporting %q; its errors:\n%s", c.name, prefix, c.stderr.String())
 }
 
+// Errors is what the child has written to its standard error (the last 16 KiB of it): a
+// server's log, for when the load against it fails.
+func (c *Child) Errors() string { return c.stderr.String() }
+
 // Pid is the child's process id.
 func (c *Child) Pid() int { return c.cmd.Process.Pid }
 

@@ -16,6 +16,7 @@ func TestMain(m *testing.M) {
 	switch os.Getenv(childEnv) {
 	case "serve":
 		os.Stdout.WriteString("a library's banner\n")
+		os.Stderr.WriteString("a library's log line\n")
 		ServeUntilParentGoes("127.0.0.1:9")
 		os.Exit(0)
 	case "fail":
@@ -36,6 +37,9 @@ func TestServerChild(t *testing.T) {
 	}
 	if ProcessCPU(c.Pid()) < 0 {
 		t.Fatal("negative CPU time")
+	}
+	if logged := c.Errors(); !strings.Contains(logged, "a library's log line") {
+		t.Fatalf("the serving child's errors: %q", logged)
 	}
 	if rss, err := RSS(c.Pid()); err != nil || rss <= 0 {
 		t.Fatalf("RSS %d, %v", rss, err)

@@ -442,6 +442,13 @@ func (c *Conn) SendInFlight() int { return c.out.inFlight() }
 // SendDone records that the send in flight wrote n bytes and reports whether bytes remain.
 func (c *Conn) SendDone(n int) bool { return c.out.sendDone(n, c.owner().OutboundBuffers()) }
 
+// FailSend ends the send in flight as failed: how much of it went is unknown, so nothing
+// pending may follow it.
+func (c *Conn) FailSend() {
+	c.SendDone(0)
+	c.Ops.SendFailed = true
+}
+
 // SendBusy reports whether a send is in flight.
 func (c *Conn) SendBusy() bool { return c.out.busy }
 

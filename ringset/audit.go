@@ -88,7 +88,7 @@ func (l *loop) onAuditOwn(kind opKind, res int32) {
 // auditFlush learns whether the completion of c's final-flush send was lost: that send does not
 // wait for room (MSG_DONTWAIT), so it completes when the kernel issues it, before a cancel of
 // the descriptor made after it. If the cancel finds nothing and the send still counts as in
-// flight, its completion was lost: how much of it went is unknown, and nothing may follow it.
+// flight, its completion was lost, and the send failed.
 func (l *loop) auditFlush(c *conn.Conn) {
 	s := l.sqe()
 	s.PrepCancelFixedFd(c.Slot, poller.CancelAll)
@@ -98,8 +98,7 @@ func (l *loop) auditFlush(c *conn.Conn) {
 // onAuditFlush ends auditFlush's cancel (res: how many it found).
 func (l *loop) onAuditFlush(c *conn.Conn, res int32) {
 	if res <= 0 && c.Ops.Flushing && c.SendBusy() {
-		c.SendDone(0)
-		c.Ops.SendFailed = true
+		c.FailSend()
 	}
 	l.advance(c)
 }

@@ -73,13 +73,8 @@ func TestClosingManyConnectionsCancelsEachOnce(t *testing.T) {
 		}
 	})
 	for range conns {
-		select {
-		case err := <-h.closed:
-			if err != nil {
-				t.Errorf("OnClose of a connection the loop closed: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("waited ten seconds for the connections to close")
+		if err := waitFor(t, h.closed, "the connections' closes"); err != nil {
+			t.Errorf("OnClose of a connection the loop closed: %v", err)
 		}
 	}
 	if n := s.OpsCancels(0) - before; n != conns {

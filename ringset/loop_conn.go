@@ -276,8 +276,7 @@ func (l *loop) onSend(c *conn.Conn, cqe *poller.CQE) {
 	case res == -int32(unix.ECANCELED):
 		c.SendDone(0) // cancelled by the close protocol, which flushes what is pending, or a move
 	default:
-		c.SendDone(0)
-		c.Ops.SendFailed = true
+		c.FailSend()
 		if res != -int32(unix.EAGAIN) {
 			l.CloseConn(c, c.OpError("write", os.NewSyscallError("send", unix.Errno(-res))))
 		}
@@ -370,8 +369,7 @@ func (l *loop) onCancel(c *conn.Conn, res int32) {
 	if foundNone && c.Ops.Audited && (c.Ops.RecvArmed || cancelledSend) {
 		c.Ops.RecvArmed = false
 		if cancelledSend {
-			c.SendDone(0)
-			c.Ops.SendFailed = true // how much of it went is unknown: nothing may follow it
+			c.FailSend()
 		}
 		l.CloseConn(c, c.OpError("read", errCompletionsLost))
 	}

@@ -282,14 +282,15 @@ func stopManyReceives(t *testing.T, conns, stopping int, flood bool) int64 {
 }
 
 // waitFor receives from ch, failing the test after ten seconds.
-func waitFor(t *testing.T, ch chan int, what string) int {
+func waitFor[T any](t *testing.T, ch chan T, what string) T {
 	t.Helper()
 	select {
-	case i := <-ch:
-		return i
+	case v := <-ch:
+		return v
 	case <-time.After(10 * time.Second):
 		t.Fatalf("waited ten seconds for %s", what)
-		return 0
+		var zero T
+		return zero
 	}
 }
 
@@ -306,13 +307,8 @@ func TestReceivingOffHoldsAcrossAMove(t *testing.T) {
 	}
 	c := waitOpened(t, conns, errs)
 	peer.Write([]byte("early"))
-	select {
-	case got := <-h.got:
-		if string(got) != "early" {
-			t.Fatalf("before the stop: %q", got)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("nothing received before the stop")
+	if got := waitFor(t, h.got, "the bytes sent before the stop"); string(got) != "early" {
+		t.Fatalf("before the stop: %q", got)
 	}
 	moved := make(chan error, 1)
 	onConnLoop(t, c, func() {
@@ -321,19 +317,10 @@ func TestReceivingOffHoldsAcrossAMove(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	select {
-	case err := <-moved:
-		if err != nil {
-			t.Fatalf("the move: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the move never ended")
+	if err := waitFor(t, moved, "the move's end"); err != nil {
+		t.Fatalf("the move: %v", err)
 	}
-	select {
-	case <-h.stopped:
-	case <-time.After(10 * time.Second):
-		t.Fatal("OnReceiveStopped never came")
-	}
+	waitFor(t, h.stopped, "OnReceiveStopped")
 	if i := c.Loop().Index(); i != 1 {
 		t.Fatalf("the connection is on loop %d after its move to loop 1", i)
 	}

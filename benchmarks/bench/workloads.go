@@ -156,10 +156,10 @@ func measureLoad(o *options, at report.Point) (report.Sample, error) {
 	}
 	defer srv.Stop()
 	s, err := loadServer(o, at, protocol, addr, srv.Pid())
-	if err != nil {
+	if logged := srv.Errors(); err != nil && logged != "" {
 		// A load that failed may have met a server that logged why (a refused connection, a
 		// failed ring): the error carries the log.
-		err = fmt.Errorf("%w\nthe server's log:\n%s", err, srv.Errors())
+		err = fmt.Errorf("%w\nthe server's log:\n%s", err, logged)
 	}
 	return s, err
 }

@@ -17,7 +17,12 @@ import (
 // The acceptor takes connections with accepts into direct descriptors of its own ring and
 // passes each to the loop the balancer picks with MSG_RING (IORING_MSG_SEND_FD into a slot the
 // target allocates), linked to the close of its own copy, so a connection costs the acceptor
-// three SQEs (the accept armed again, the pass, the close) and one completion. The accepts are
+// three SQEs (the accept armed again, the pass, the close) and two completions (the accept's,
+// the close's). An accept that finds the table full has already taken its connection from the
+// listener's backlog, and the kernel closes it: so the acceptor arms no more accepts than its
+// table has slots free, counting those whose connection's close has not completed (a pass
+// waits for the target loop's thread to take it, which a busy machine can delay while
+// connections keep arriving), and leaves the rest of a burst in the backlog. The accepts are
 // single-shot, each with its own address storage, because a multishot accept into direct
 // descriptors does not report the peer's address, and a loop would otherwise have to look it
 // up (install a regular descriptor, ask, close it: a second io_uring_enter for every
@@ -32,10 +37,12 @@ type acceptor struct {
 	cqes     []poller.CQE
 	slots    uint32
 	armed    int    // accepts in flight
+	occupied int    // slots holding a connection whose close has not completed
 	epoch    uint32 // the accepts' generation, which an audit renews
-	// hold holds accepts back after they failed for want of resources; held lists them.
+	// idle lists the accepts not armed: held back after failing for want of resources (hold),
+	// or waiting for a free slot.
 	hold backoff
-	held []int
+	idle []int
 	exit chan struct{} // closed when the acceptor's goroutine is done
 	// handOffs counts the waits that gave the acceptor's P to the runtime (waitSharingP).
 	handOffs atomic.Int64
@@ -72,12 +79,13 @@ func (a *acceptor) run(ready chan<- error) {
 			a.ring.Close()
 		}
 	}()
-	if !a.stop.Load() {
-		a.armAccept()
-	}
+	a.peers = make([]peerAddr, acceptsInFlight) // kept for the acceptor's life: the kernel writes into it
+	a.idle = make([]int, 0, acceptsInFlight)
+	a.armAccept()
 	for !a.stop.Load() {
-		if a.hold.due() && !a.stopped() {
-			a.armHeld()
+		a.hold.due()
+		if !a.hold.holding() && !a.stopped() {
+			a.armIdle()
 		}
 		// A thread beside the loops, whose waits are long between connections: it holds no P
 		// for long while it waits, or the loops back from theirs with work could not run.
@@ -104,7 +112,10 @@ func (a *acceptor) run(ready chan<- error) {
 // audit re-arms the acceptor's accepts after the kernel dropped completions: an accept whose
 // completion was lost would never be armed again. Every accept in flight is cancelled and a
 // fresh set armed, of a new epoch: the old ones' completions (a connection accepted just
-// before, or the cancel) are handled, but not armed again.
+// before, or the cancel) are handled, but not armed again. A lost close would hold its slot
+// in the count for good, so the count starts again from nothing: until the closes in flight
+// complete, the acceptor may arm an accept the table has no slot for (its connection refused,
+// as when every loop is full), where holding a slot that is free would stop it accepting.
 func (a *acceptor) audit() {
 	if a.epoch == 0 {
 		log.Printf("uringnet: acceptor: the kernel dropped completions (no memory for its overflow backlog); its accepts are armed afresh")
@@ -114,10 +125,8 @@ func (a *acceptor) audit() {
 	s.PrepCancelFixedFd(listenerSlot, poller.CancelAll)
 	s.SetFlags(poller.FlagCQESkipSuccess)
 	s.SetUserData(recordUserData(opCancel, listenerSlot))
-	a.held = a.held[:0]
-	if !a.stopped() {
-		a.armAccept()
-	}
+	a.armed, a.occupied = 0, 0
+	a.armAccept()
 }
 
 // reap dispatches the completions that are ready and returns how many there were.
@@ -171,6 +180,9 @@ func (a *acceptor) setup() error {
 		return fmt.Errorf("ringset: acceptor: %w", err)
 	}
 	a.slots = acceptorSlots
+	if a.set.cfg.acceptorTable != 0 {
+		a.slots = a.set.cfg.acceptorTable
+	}
 	err = r.RegisterSparseFiles(a.slots)
 	if err == nil {
 		err = r.SetFileAllocRange(listenerSlot+1, a.slots-1)
@@ -197,13 +209,18 @@ func (a *acceptor) setup() error {
 	return nil
 }
 
-// armHeld arms again the accepts held back after failing.
-func (a *acceptor) armHeld() {
-	for _, i := range a.held {
+// armIdle arms the accepts not in flight, as many as the table has slots free for.
+func (a *acceptor) armIdle() {
+	for len(a.idle) > 0 && a.freeSlots() > 0 {
+		i := a.idle[len(a.idle)-1]
+		a.idle = a.idle[:len(a.idle)-1]
 		a.armAcceptWithAddr(i)
 	}
-	a.held = a.held[:0]
 }
+
+// freeSlots is how many of the table's connection slots no connection holds and no armed
+// accept may take.
+func (a *acceptor) freeSlots() int { return int(a.slots) - 1 - a.occupied - a.armed }
 
 // stopped reports whether the acceptor is to accept no more: it is stopping, or its set is.
 func (a *acceptor) stopped() bool { return a.stop.Load() || a.set.stopping.Load() }
@@ -211,13 +228,14 @@ func (a *acceptor) stopped() bool { return a.stop.Load() || a.set.stopping.Load(
 // wake ends the acceptor's current wait so that it sees stop.
 func (a *acceptor) wake() error { return a.set.waker.wake(a.fd) }
 
-// armAccept arms every accept.
+// armAccept arms every accept the table has room for; the rest wait in idle.
 func (a *acceptor) armAccept() {
-	if a.peers == nil { // kept for the acceptor's life: the kernel writes into it
-		a.peers = make([]peerAddr, acceptsInFlight)
-	}
+	a.idle = a.idle[:0]
 	for i := range a.peers {
-		a.armAcceptWithAddr(i)
+		a.idle = append(a.idle, i)
+	}
+	if !a.stopped() {
+		a.armIdle()
 	}
 }
 
@@ -250,8 +268,11 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 	switch kind {
 	case opAccept:
 		epoch, _ := splitAccept(gen)
-		a.armed--
+		if epoch == a.epoch {
+			a.armed--
+		}
 		if c.Res >= 0 {
+			a.occupied++
 			peer := a.peers[slot].tcpAddr()
 			a.handed.publish(uint32(c.Res), peer)
 			if a.set.cfg.Balancer == SourceAddrHash {
@@ -262,12 +283,11 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 		} else {
 			logAcceptError(unix.Errno(-c.Res), a.stopped())
 		}
-		switch {
-		case a.stopped(), epoch != a.epoch:
-		case c.Res < 0 && a.hold.hold(unix.Errno(-c.Res)):
-			a.held = append(a.held, int(slot))
-		default:
-			a.armAcceptWithAddr(int(slot))
+		if c.Res < 0 {
+			a.hold.hold(unix.Errno(-c.Res))
+		}
+		if epoch == a.epoch {
+			a.idle = append(a.idle, int(slot)) // armed again at the top of the loop
 		}
 	case opHandOff:
 		// The target refused the descriptor (its table is full, or it is gone); the linked close
@@ -278,8 +298,13 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 		failed.inbound.Add(-1)
 		a.handOff(slot, a.set.loops[(failed.idx+1)%len(a.set.loops)], tried+1)
 	case opHandOffClose:
-		if c.Res != -int32(unix.ECANCELED) {
-			log.Printf("uringnet: acceptor: closing passed slot %d: %v", slot, unix.Errno(-c.Res))
+		switch {
+		case c.Res == -int32(unix.ECANCELED): // the pass failed: the connection is still ours
+		case c.Res < 0:
+			log.Printf("uringnet: acceptor: closing a passed connection: %v", unix.Errno(-c.Res))
+			fallthrough
+		default:
+			a.occupied = max(a.occupied-1, 0) // an audit may have counted from nothing since
 		}
 	}
 }
@@ -322,18 +347,17 @@ func (a *acceptor) handOff(slot uint32, target *loop, tried int) {
 	}
 	target.inbound.Add(1)
 	// The pass's tag says the loop and the number of loops tried, to undo inbound and try the
-	// next loop if the pass fails; the close of our copy is silent unless it fails or is
-	// cancelled (see closeSlot).
+	// next loop if the pass fails; the close of our copy completes (see closeSlot), or is
+	// cancelled with a pass that failed.
 	if err := prepPass(a.ring, target.fd, slot, userData(opNewConn, a.handed.seqOf(slot), slot), handOffUserData(target.idx, tried, slot),
-		recordUserData(opHandOffClose, slot), poller.FlagCQESkipSuccess); err != nil {
+		recordUserData(opHandOffClose, slot), 0); err != nil {
 		panic(fmt.Errorf("ringset: acceptor: %w", err))
 	}
 }
 
-// closeSlot prepares the close of the acceptor's copy of a connection: silent on success, a
-// completion (opHandOffClose) only if it fails or a failed pass linked before it cancels it.
+// closeSlot prepares the close of the acceptor's copy of a connection; its completion
+// (opHandOffClose) frees the slot in the count.
 func (a *acceptor) closeSlot(s *poller.SQE, slot uint32) {
 	s.PrepCloseDirect(slot)
-	s.SetFlags(poller.FlagCQESkipSuccess)
 	s.SetUserData(recordUserData(opHandOffClose, slot))
 }

@@ -133,6 +133,10 @@ type Config struct {
 	// Features is what the kernel may be assumed to have; the zero value means probe it.
 	// Tests remove capabilities to force the slower paths.
 	Features *poller.Features
+
+	// acceptorTable sizes the acceptor's fixed-file table (0: acceptorSlots); tests make it
+	// smaller than a burst of connections.
+	acceptorTable uint32
 }
 
 // SocketOption is one integer socket option (setsockopt(level, name, value)).

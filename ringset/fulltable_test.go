@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,4 +140,35 @@ func TestAdoptIntoFullTable(t *testing.T) {
 		t.Fatalf("adopting into a full table: %v, want an *os.SyscallError io_uring_enter: ENFILE", err)
 	}
 	leakcheck.Settle(t, runtime.NumGoroutine(), fds)
+}
+
+// A burst of connections larger than the acceptor's table is served whole: the acceptor arms
+// no more accepts than it has free slots, since an accept that finds the table full has
+// already taken its connection from the backlog, and the kernel closes it (the peer read EOF
+// under 10,000-connection bursts, when the loops were slow to take the passes).
+func TestBurstLargerThanTheAcceptorsTableIsServed(t *testing.T) {
+	const table, conns = 8, 400
+	s := startSet(t, Config{Loops: 2, acceptorTable: table}, &echo{})
+	release := make(chan struct{})
+	var served sync.WaitGroup
+	served.Add(conns)
+	done := make(chan struct{})
+	var failed int64
+	var first error
+	go func() {
+		failed, first = eachClient(s, conns, conns, func(i int, c net.Conn) error {
+			defer c.Close()
+			err := echoRoundTrip(c, 64, uint64(i))
+			served.Done()
+			<-release // held open, so that the whole burst is in the loops' tables at once
+			return err
+		})
+		close(done)
+	}()
+	served.Wait()
+	close(release)
+	<-done
+	if failed > 0 {
+		t.Fatalf("%d of %d connections failed through an acceptor table of %d slots; the first: %v", failed, conns, table, first)
+	}
 }

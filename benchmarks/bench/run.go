@@ -167,6 +167,7 @@ func alternatePoint(o *options, w workload, at report.Point, engines []string, r
 				fmt.Fprintf(os.Stderr, "bench: %s\n", note)
 				continue
 			}
+			s.Repeat = r + 1
 			res.Add(at, s)
 			values[at.Engine] = append(values[at.Engine], s.Value)
 			fmt.Fprintf(os.Stderr, "  %-10s %-34s %-8s #%d  %12.0f %-6s p50 %8.1f µs  p99 %8.1f µs  server %6.0f ns/op  client %6.0f ns/op\n",

@@ -46,7 +46,7 @@ func (r *Results) Markdown(imageDir string, charts []string) string {
 		"each server in its own process and the load generator in another; engines alternate at every point "+
 		"(A B C D, then B C D A, …), %d repeats per point after %s of warm-up, %s. "+
 		"Each row gives the median of its repeats (the \"runs\" column) with their range; "+
-		"`×base` is the row's median over its baseline's at the same point (gnet's for uringnet and gnet, net's for listener and net: what the program would run on without uringnet); server CPU is user+system time from /proc per message or request. "+
+		"`×base` is the row's median over its baseline's at the same point (gnet's for uringnet and gnet, net's for listener and net: what the program would run on without uringnet), and for the p99 at a fixed offered load the median of the two engines' ratios round by round; server CPU is user+system time from /proc per message or request. "+
 		"These machines are shared and noisy (±15 %% from one pair of runs to the next): compare medians, and read the ranges.\n\n",
 		s.Plan, s.Loops, rings, plural(rings), m.Cores, pinnedProcs(s.PinnedServerCPUs), s.Repeats, s.Warmup, measured(s))
 	if len(m.Tools) > 0 {

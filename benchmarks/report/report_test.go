@@ -196,3 +196,61 @@ func TestACopyOfAnEngineShowsTheMeasuresSpread(t *testing.T) {
 		t.Errorf("a copy is listed as one of ours:\n%s", md)
 	}
 }
+
+// At a fixed offered load the p99 is compared round by round: the median of the rounds' ratios,
+// over the rounds both engines completed, not the ratio of the two medians.
+func TestFixedLoadP99IsComparedRoundByRound(t *testing.T) {
+	r := &Results{}
+	at := Point{Workload: "nethttp", Load: "net", Conns: 1, Depth: 1, Rate: 7000, Unit: "req/s"}
+	add := func(engine string, round int, p99 float64) {
+		p := at
+		p.Engine = engine
+		r.Add(p, Sample{Value: 7000, P99: p99, Repeat: round})
+	}
+	// net's rounds stall in turn; the listener is 1.1x net in rounds 1 and 3 and its round 2
+	// failed (no sample): the medians would say 0.12x.
+	add("net", 1, 1)
+	add("listener", 1, 1.1)
+	add("net", 2, 10)
+	add("net", 3, 30)
+	add("listener", 3, 33)
+	add("listener", 4, 1.2)
+	for _, row := range r.Rows() {
+		if row.Engine != "listener" {
+			continue
+		}
+		if row.VsP99 < 1.0999 || row.VsP99 > 1.1001 || !row.Loses() {
+			t.Fatalf("listener p99 ratio %v (loses %v), want 1.1: rounds 1 and 3 paired, 2 and 4 alone", row.VsP99, row.Loses())
+		}
+		return
+	}
+	t.Fatal("no listener row")
+}
+
+// Results recorded before samples carried their round pair in order, when both engines have
+// every sample; otherwise the medians are compared.
+func TestFixedLoadP99WithoutRoundsPairsInOrder(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		listener, net []float64
+		want          float64
+	}{
+		{"all samples, paired in order", []float64{2, 20, 1}, []float64{1, 10, 30}, 2}, // ratios 2, 2, 1/30
+		{"one missing: the medians", []float64{2, 20}, []float64{1, 10, 30}, 1.1},      // 11 over 10
+	} {
+		r := &Results{}
+		at := Point{Workload: "nethttp", Load: "net", Conns: 1, Depth: 1, Rate: 7000, Unit: "req/s"}
+		for engine, p99s := range map[string][]float64{"listener": c.listener, "net": c.net} {
+			p := at
+			p.Engine = engine
+			for _, v := range p99s {
+				r.Add(p, Sample{Value: 7000, P99: v})
+			}
+		}
+		for _, row := range r.Rows() {
+			if row.Engine == "listener" && (row.VsP99 < c.want*0.9999 || row.VsP99 > c.want*1.0001) {
+				t.Errorf("%s: listener p99 ratio %v, want %v", c.name, row.VsP99, c.want)
+			}
+		}
+	}
+}

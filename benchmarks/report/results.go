@@ -65,6 +65,9 @@ type Sample struct {
 	P99       float64 `json:"p99_us,omitempty"`
 	ServerCPU float64 `json:"server_cpu_ns_per_op,omitempty"`
 	ClientCPU float64 `json:"client_cpu_ns_per_op,omitempty"`
+	// Repeat is the round it was measured in, from 1 (0: not recorded): the engines alternate
+	// within a round, so samples of one round were measured side by side.
+	Repeat int `json:"repeat,omitempty"`
 }
 
 // Key names the point without its engine.

@@ -55,6 +55,11 @@ func (r *Results) Rows() []Row {
 		rows[i].VsValue = ratio(rows[i].Value.Median, b.Value.Median)
 		rows[i].VsP50 = ratio(rows[i].P50, b.P50)
 		rows[i].VsP99 = ratio(rows[i].P99, b.P99)
+		if rows[i].Rate > 0 {
+			if paired := pairedP99Ratio(rows[i].Point, b.Point); paired > 0 {
+				rows[i].VsP99 = paired
+			}
+		}
 		rows[i].VsCPU = ratio(rows[i].CPU, b.CPU)
 	}
 	return rows
@@ -73,6 +78,43 @@ func (row Row) Loses() bool {
 		return row.VsValue > 1
 	}
 	return row.VsValue < 1
+}
+
+// pairedP99Ratio is the median, over the rounds both p and base were measured in, of p's p99
+// over base's in that round (0 when no round has both). At a fixed offered load a run's p99 is
+// its few longest stalls, which this machine's scheduling decides and which come and go with
+// its load from one minute to the next: two runs of one round share that load, and the median
+// of their ratios moves less than the ratio of the two medians (docs/listener.md has a copy of
+// net measured against net both ways). Samples without their round are paired in order when
+// both points have them all.
+func pairedP99Ratio(p, base Point) float64 {
+	byRound := func(q Point) map[int]float64 {
+		m := map[int]float64{}
+		for i, s := range q.Samples {
+			round := s.Repeat
+			if round == 0 {
+				if len(p.Samples) != len(base.Samples) {
+					return nil
+				}
+				round = i + 1
+			}
+			if s.P99 > 0 {
+				m[round] = s.P99
+			}
+		}
+		return m
+	}
+	ours, theirs := byRound(p), byRound(base)
+	var ratios []float64
+	for round, v := range ours {
+		if b, ok := theirs[round]; ok {
+			ratios = append(ratios, v/b)
+		}
+	}
+	if len(ratios) == 0 {
+		return 0
+	}
+	return harness.Median(ratios)
 }
 
 func collect(p Point, f func(Sample) float64) []float64 {

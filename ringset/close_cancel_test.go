@@ -23,10 +23,11 @@ func (h *closeRecorder) OnClose(_ *conn.Conn, err error) Action {
 }
 
 // A loop closing many connections at once cancels each one's operations once: idle ones have
-// their receive armed, the others also a send the peer does not read. The kernel finds what
-// it cancels by walking every operation armed on the ring, and a second cancel, made while the
-// first one's finds were still completing, walked them all again. Each closes, and each peer
-// gets what the loop had sent and then its end of stream.
+// their receive armed, the others also a send the peer does not read. A cancel by descriptor
+// finds what it cancels by walking every operation armed on the ring, and a second cancel,
+// made while the first one's finds were still completing, walked them all again; an idle
+// connection's receive is cancelled by its user data instead, which needs no walk. Each
+// closes, and each peer gets what the loop had sent and then its end of stream.
 func TestClosingManyConnectionsCancelsEachOnce(t *testing.T) {
 	const conns = 48
 	h := &closeRecorder{closed: make(chan error, conns)}
@@ -66,7 +67,7 @@ func TestClosingManyConnectionsCancelsEachOnce(t *testing.T) {
 			}
 		}
 	})
-	before := s.OpsCancels(0)
+	before, beforeFd := s.OpsCancels(0), s.FdCancels(0)
 	onConnLoop(t, cs[0], func() {
 		for _, c := range cs {
 			c.Close()
@@ -79,6 +80,11 @@ func TestClosingManyConnectionsCancelsEachOnce(t *testing.T) {
 	}
 	if n := s.OpsCancels(0) - before; n != conns {
 		t.Fatalf("%d cancels to close %d connections, want one each", n, conns)
+	}
+	// Only those with a send in flight are cancelled by descriptor (a walk of the ring each);
+	// the idle ones' receives by their user data.
+	if n := s.FdCancels(0) - beforeFd; n != conns/2 {
+		t.Fatalf("%d of the cancels by descriptor, want %d (the connections with a send in flight)", n, conns/2)
 	}
 	for i, p := range peers {
 		p.SetReadDeadline(time.Now().Add(10 * time.Second))

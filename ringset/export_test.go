@@ -44,6 +44,10 @@ func (s *Set) RecvCancels(i int) int64 { return s.loops[i].recvCancels.Load() }
 // made.
 func (s *Set) OpsCancels(i int) int64 { return s.loops[i].opsCancels.Load() }
 
+// FdCancels is how many of OpsCancels(i) cancelled by descriptor, rather than the receive by
+// its user data.
+func (s *Set) FdCancels(i int) int64 { return s.loops[i].fdCancels.Load() }
+
 // Waker names how other goroutines wake the loops: "sync-msg-ring" or "messenger-ring".
 func (s *Set) Waker() string { return s.waker.kind() }
 

@@ -46,8 +46,9 @@ type loop struct {
 	// a wait in io_uring_enter of its own.
 	installs atomic.Int64
 	// recvCancels counts the cancels of receives whose receiving was turned off; opsCancels
-	// those of every operation of a connection closing or moving.
-	recvCancels, opsCancels atomic.Int64
+	// those of every operation of a connection closing or moving, and fdCancels those of them
+	// made by descriptor.
+	recvCancels, opsCancels, fdCancels atomic.Int64
 	// handOffs counts the waits that gave the loop's P to the runtime as they began, for the
 	// goroutines it woke; sharedHandOffs those that gave it after handOffAfter (pace.go);
 	// parks those that parked the loop's goroutine instead (park.go).
@@ -459,6 +460,10 @@ func (l *loop) dispatch(c *poller.CQE) {
 	case opCancel:
 		if cn := l.lookup(slot, gen); cn != nil {
 			l.onCancel(cn, c.Res)
+		}
+	case opCancelRecv:
+		if cn := l.lookup(slot, gen); cn != nil {
+			l.onCancel(cn, foundOne(c.Res))
 		}
 	case opRecvCancel:
 		if cn := l.lookup(slot, gen); cn != nil {

@@ -340,8 +340,9 @@ func (l *loop) advanceClose(c *conn.Conn) {
 
 // onCancel ends c's cancel of its operations (res: how many it found). Once it found every one
 // the loop counts in flight, their own completions, which follow, end them: they are not
-// cancelled again, for the kernel finds them by walking every operation armed on the ring, and
-// a loop closing thousands of connections at once would pay that walk twice for each. A cancel
+// cancelled again, for a cancel by descriptor walks every operation armed on the ring (and one
+// that finds nothing searches on), which a loop closing thousands of connections at once would
+// pay twice for each. A cancel
 // finds nothing also while a multishot receive is busy delivering (docs/engine.md,
 // back-pressure), and is simply made again; but for a connection the loop had when the kernel
 // dropped completions (Audited), one that finds nothing may be finding what is lost, and the

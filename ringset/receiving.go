@@ -68,9 +68,9 @@ func (l *loop) cancelRecv(c *conn.Conn) {
 }
 
 // onRecvCancel ends the cancel of c's receive. Found (res 0), the receive ends with a
-// completion of its own, which follows the cancel's: it is not cancelled again, for the kernel
-// looks a cancelled receive up by walking every receive armed on the ring, and a listener
-// moving thousands of connections off a ring at once would pay that walk twice for each.
+// completion of its own, which follows the cancel's: it is not cancelled again, for a cancel
+// that finds nothing searches on through the io-wq's queues, and a listener moving thousands
+// of connections off a ring at once paid that search for each.
 // Not found while it is still armed, the receive is busy delivering (it is not findable between
 // its retry rounds), and is cancelled again. (A receive whose last completion the kernel
 // dropped belongs to a connection the audit closed: the close protocol ends it.)

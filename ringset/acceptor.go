@@ -113,9 +113,11 @@ func (a *acceptor) run(ready chan<- error) {
 // completion was lost would never be armed again. Every accept in flight is cancelled and a
 // fresh set armed, of a new epoch: the old ones' completions (a connection accepted just
 // before, or the cancel) are handled, but not armed again. A lost close would hold its slot
-// in the count for good, so the count starts again from nothing: until the closes in flight
-// complete, the acceptor may arm an accept the table has no slot for (its connection refused,
-// as when every loop is full), where holding a slot that is free would stop it accepting.
+// in the count for good, so the count starts again from nothing, and the closes of
+// connections counted before (their tag is of the old epoch) are not taken off it: until
+// those complete, the acceptor may arm an accept the table has no slot for (its connection
+// refused, as when every loop is full), where holding a slot that is free would stop it
+// accepting.
 func (a *acceptor) audit() {
 	if a.epoch == 0 {
 		log.Printf("uringnet: acceptor: the kernel dropped completions (no memory for its overflow backlog); its accepts are armed afresh")
@@ -166,8 +168,9 @@ func (a *acceptor) release() {
 }
 
 // The acceptor's ring: its submissions are accepts and hand-offs, few per iteration; its
-// completion queue takes a burst of accepts from its multishot accept. Its table holds the
-// listener and the connections accepted but not yet handed to a loop.
+// completion queue takes bursts of them, accepts and the closes of passed connections. Its
+// table holds the listener and each connection accepted until the close that follows its pass
+// completes.
 const (
 	acceptorSQEntries = 256
 	acceptorCQEntries = 16 * acceptorSQEntries
@@ -276,9 +279,9 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 			peer := a.peers[slot].tcpAddr()
 			a.handed.publish(uint32(c.Res), peer)
 			if a.set.cfg.Balancer == SourceAddrHash {
-				a.handOff(uint32(c.Res), a.pickByAddr(peer), 0)
+				a.handOff(uint32(c.Res), a.pickByAddr(peer), 0, epochTag(a.epoch))
 			} else {
-				a.handOff(uint32(c.Res), a.set.pick(&a.next), 0)
+				a.handOff(uint32(c.Res), a.set.pick(&a.next), 0, epochTag(a.epoch))
 			}
 		} else {
 			logAcceptError(unix.Errno(-c.Res), a.stopped())
@@ -293,10 +296,10 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 		// The target refused the descriptor (its table is full, or it is gone); the linked close
 		// of our copy was cancelled with it, so the connection is still ours: the next loop
 		// gets it.
-		target, tried := splitHandOff(gen)
+		target, tried, tag := splitHandOff(gen)
 		failed := a.set.loops[target]
 		failed.inbound.Add(-1)
-		a.handOff(slot, a.set.loops[(failed.idx+1)%len(a.set.loops)], tried+1)
+		a.handOff(slot, a.set.loops[(failed.idx+1)%len(a.set.loops)], tried+1, tag)
 	case opHandOffClose:
 		switch {
 		case c.Res == -int32(unix.ECANCELED): // the pass failed: the connection is still ours
@@ -304,13 +307,15 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 			log.Printf("uringnet: acceptor: closing a passed connection: %v", unix.Errno(-c.Res))
 			fallthrough
 		default:
-			a.occupied = max(a.occupied-1, 0) // an audit may have counted from nothing since
+			if gen == epochTag(a.epoch) { // one counted before an audit is not counted now
+				a.occupied--
+			}
 		}
 	}
 }
 
-// logAcceptError reports an accept error. A multishot accept stays armed unless the kernel
-// ended it, and is re-armed then: running out of descriptors or memory is temporary.
+// logAcceptError reports an accept error. The accept is armed again, after a hold when the
+// error is running out of descriptors, slots or memory, which is temporary.
 func logAcceptError(errno unix.Errno, stopping bool) {
 	switch errno {
 	case unix.ECANCELED:
@@ -335,29 +340,29 @@ func (a *acceptor) pickByAddr(peer *net.TCPAddr) *loop {
 // has stopped, to the next loop with room; tried is how many loops were tried before. When every
 // loop is full the connection is refused (closed): the process serves as many connections as its
 // tables hold.
-func (a *acceptor) handOff(slot uint32, target *loop, tried int) {
+func (a *acceptor) handOff(slot uint32, target *loop, tried int, tag uint32) {
 	loops := a.set.loops
 	for ; tried < len(loops) && (target.stopped.Load() || !target.hasRoom()); tried++ {
 		target = loops[(target.idx+1)%len(loops)]
 	}
 	if tried >= len(loops) {
 		failureLog.printf("uringnet: every loop's table is full (%d connections each): connection refused", a.set.cfg.MaxConnsPerLoop)
-		a.closeSlot(a.sqe(), slot)
+		a.closeSlot(a.sqe(), slot, tag)
 		return
 	}
 	target.inbound.Add(1)
 	// The pass's tag says the loop and the number of loops tried, to undo inbound and try the
 	// next loop if the pass fails; the close of our copy completes (see closeSlot), or is
 	// cancelled with a pass that failed.
-	if err := prepPass(a.ring, target.fd, slot, userData(opNewConn, a.handed.seqOf(slot), slot), handOffUserData(target.idx, tried, slot),
-		recordUserData(opHandOffClose, slot), 0); err != nil {
+	if err := prepPass(a.ring, target.fd, slot, userData(opNewConn, a.handed.seqOf(slot), slot), handOffUserData(target.idx, tried, tag, slot),
+		userData(opHandOffClose, tag, slot), 0); err != nil {
 		panic(fmt.Errorf("ringset: acceptor: %w", err))
 	}
 }
 
 // closeSlot prepares the close of the acceptor's copy of a connection; its completion
 // (opHandOffClose) frees the slot in the count.
-func (a *acceptor) closeSlot(s *poller.SQE, slot uint32) {
+func (a *acceptor) closeSlot(s *poller.SQE, slot, tag uint32) {
 	s.PrepCloseDirect(slot)
-	s.SetUserData(recordUserData(opHandOffClose, slot))
+	s.SetUserData(userData(opHandOffClose, tag, slot))
 }

@@ -9,9 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// backoff holds a multishot operation of a loop's own (an accept, a datagram receive) back after
-// it failed in a way that would fail again at once (no slot, no descriptor, no memory, a socket
+// backoff holds accepts (the acceptor's, a loop's own) or a loop's datagram receive back after
+// one failed in a way that would fail again at once (no slot, no descriptor, no memory, a socket
 // gone): armed again at once, it would fail as fast as the ring turns, until something frees.
+// The acceptor holds all its accepts then, not only the one that failed: what one ran out of,
+// the others would.
 type backoff struct {
 	at time.Time // when the held operation may be armed again; zero when none is held
 }

@@ -5,10 +5,10 @@ package ringset
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -145,13 +145,13 @@ func TestAdoptIntoFullTable(t *testing.T) {
 // A burst of connections larger than the acceptor's table is served whole: the acceptor arms
 // no more accepts than it has free slots, since an accept that finds the table full has
 // already taken its connection from the backlog, and the kernel closes it (the peer read EOF
-// under 10,000-connection bursts, when the loops were slow to take the passes).
+// under 10,000-connection bursts, when the loops were slow to take the passes). Here the
+// pressure is 400 dials at once against 7 slots.
 func TestBurstLargerThanTheAcceptorsTableIsServed(t *testing.T) {
 	const table, conns = 8, 400
 	s := startSet(t, Config{Loops: 2, acceptorTable: table}, &echo{})
 	release := make(chan struct{})
-	var served sync.WaitGroup
-	served.Add(conns)
+	reached := make(chan struct{}, conns) // a round trip made, or failed
 	done := make(chan struct{})
 	var failed int64
 	var first error
@@ -159,16 +159,63 @@ func TestBurstLargerThanTheAcceptorsTableIsServed(t *testing.T) {
 		failed, first = eachClient(s, conns, conns, func(i int, c net.Conn) error {
 			defer c.Close()
 			err := echoRoundTrip(c, 64, uint64(i))
-			served.Done()
-			<-release // held open, so that the whole burst is in the loops' tables at once
+			reached <- struct{}{}
+			<-release // held open meanwhile: the connections keep their loops' slots
 			return err
 		})
 		close(done)
 	}()
-	served.Wait()
+	deadline := time.After(time.Minute)
+	for n := 0; n < conns; n++ {
+		select {
+		case <-reached:
+		case <-done: // every client ended, some without a round trip (a dial failed)
+			n = conns
+		case <-deadline:
+			t.Fatalf("%d of %d round trips made in a minute", n, conns)
+		}
+	}
 	close(release)
 	<-done
 	if failed > 0 {
 		t.Fatalf("%d of %d connections failed through an acceptor table of %d slots; the first: %v", failed, conns, table, first)
+	}
+}
+
+// Connections refused because every loop is full free the acceptor's slots as their closes
+// complete: more refusals than its table has slots leave it accepting, and a connection that
+// comes once a loop has room is served.
+func TestRefusalsFreeTheAcceptorsSlots(t *testing.T) {
+	const table = 4 // three slots for connections
+	s := startSet(t, Config{Loops: 1, MaxConnsPerLoop: 2, acceptorTable: table}, &echo{})
+	kept := []net.Conn{dial(t, s), dial(t, s)}
+	for i, c := range kept {
+		if err := echoRoundTrip(c, 100, uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 * table {
+		refused := dial(t, s)
+		refused.Write([]byte("x"))
+		refused.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := refused.Read(make([]byte, 1))
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("connection %d beyond a full loop was neither served nor refused in 5 s: the acceptor stopped accepting", i)
+		}
+		if err == nil {
+			t.Fatalf("connection %d was served beyond a full loop", i)
+		}
+	}
+	kept[0].Close()
+	waitUntil(t, 5*time.Second, func() bool { return s.CountConnections() <= 1 })
+	c := dial(t, s)
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "ping" {
+		t.Fatalf("a connection once the loop had room: %q, %v", got, err)
 	}
 }

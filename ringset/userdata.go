@@ -65,13 +65,20 @@ func acceptUserData(epoch uint32, single bool, i uint32) uint64 {
 func splitAccept(gen uint32) (epoch uint32, single bool) { return gen >> 1, gen&1 == 1 }
 
 // handOffUserData tags the acceptor's pass of slot to loop target, with how many loops were
-// tried before, so that a failed pass can undo the target's count and try the next.
-func handOffUserData(target, tried int, slot uint32) uint64 {
-	return userData(opHandOff, uint32(target)|uint32(tried)<<8, slot)
+// tried before, so that a failed pass can undo the target's count and try the next, and the
+// tag of the accepts' epoch the connection is counted in (epochTag), which its close keeps.
+func handOffUserData(target, tried int, tag, slot uint32) uint64 {
+	return userData(opHandOff, uint32(target)|uint32(tried)<<8|tag<<17, slot)
 }
 
 // splitHandOff undoes handOffUserData's generation bits.
-func splitHandOff(gen uint32) (target, tried int) { return int(gen & 0xff), int(gen >> 8) }
+func splitHandOff(gen uint32) (target, tried int, tag uint32) {
+	return int(gen & 0xff), int(gen >> 8 & 0x1ff), gen >> 17
+}
+
+// epochTag is the part of the acceptor's epoch that a pass and the close of the acceptor's
+// copy carry (the bits left beside the target and the loops tried; MaxLoops fits in 9).
+func epochTag(epoch uint32) uint32 { return epoch & 0x7f }
 
 func userData(kind opKind, gen, slot uint32) uint64 {
 	return uint64(kind)<<56 | uint64(gen&genMask)<<32 | uint64(slot)

@@ -558,8 +558,8 @@ func (w closeWatch) closed(t *testing.T) error {
 
 // A completion that ends an operation can be the one the kernel drops: here the receive's
 // last (the peer's EOF, which a multishot receive ends with). The loop still counts the receive
-// armed, and the close's cancel, which is of every operation on the descriptor, finds none: it
-// says so with 0, not -ENOENT. The close must take the receive as ended and finish, not cancel
+// armed, and the close's cancel (of the receive by its user data, or of every operation on the
+// descriptor) finds none. The close must take the receive as ended and finish, not cancel
 // again and again (it did, spinning the loop for good).
 func TestDroppedFinalCompletionDoesNotHoldTheClose(t *testing.T) {
 	w := watchCloses(t)

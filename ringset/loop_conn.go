@@ -363,9 +363,9 @@ func (l *loop) onCancel(c *conn.Conn, res int32) {
 	if inFlight > 0 && int(res) >= inFlight && !c.IsDatagram() {
 		c.Ops.OpsCancelled = true
 	}
-	// The cancel is of every operation on the descriptor (CancelAll): its result is how many it
-	// found, 0 for none (a cancel of one operation says -ENOENT instead).
-	foundNone := res == 0 || res == -int32(unix.ENOENT)
+	// res is how many the cancel found, 0 for none (a cancel of the receive alone reports -ENOENT
+	// for none, which dispatch turns into 0: foundOne).
+	foundNone := res == 0
 	if foundNone && c.Ops.Audited && (c.Ops.RecvArmed || cancelledSend) {
 		c.Ops.RecvArmed = false
 		if cancelledSend {

@@ -41,7 +41,7 @@ func (l *loop) audit() {
 		}
 		// A cancel's completion, or the completions of what it found, may be the lost ones:
 		// the next cancel is made afresh, and one that finds nothing ends what the loop counts.
-		c.Ops.CancelSent, c.Ops.OpsCancelled = false, false
+		c.Ops.CancelSent, c.Ops.OpsCancelled, c.Ops.RecvCancelSent = false, false, false
 		c.Ops.Audited = true
 		switch {
 		case c.State() == conn.Open:

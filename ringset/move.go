@@ -143,8 +143,11 @@ func (l *loop) advanceMove(c *conn.Conn) {
 		return
 	}
 	c.Ops.OpsCancelled = false
-	if c.Ops.CancelSent {
-		return // its completion, still to come, names this slot and generation: wait for it
+	if c.Ops.CancelSent || c.Ops.RecvCancelSent {
+		// Its completion (or that of a receive stop's cancel), still to come, names this slot
+		// and generation: wait for it. Dropped as stale after the pass, it would leave a
+		// connection whose pass failed waiting for a cancel that never ends.
+		return
 	}
 	h := l.moves[c]
 	delete(l.moves, c)

@@ -83,7 +83,6 @@ func (a *acceptor) run(ready chan<- error) {
 	a.idle = make([]int, 0, acceptsInFlight)
 	a.armAccept()
 	for !a.stop.Load() {
-		a.hold.due()
 		if !a.hold.holding() && !a.stopped() {
 			a.armIdle()
 		}
@@ -278,11 +277,13 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 			a.occupied++
 			peer := a.peers[slot].tcpAddr()
 			a.handed.publish(uint32(c.Res), peer)
+			var target *loop
 			if a.set.cfg.Balancer == SourceAddrHash {
-				a.handOff(uint32(c.Res), a.pickByAddr(peer), 0, epochTag(a.epoch))
+				target = a.pickByAddr(peer)
 			} else {
-				a.handOff(uint32(c.Res), a.set.pick(&a.next), 0, epochTag(a.epoch))
+				target = a.set.pick(&a.next)
 			}
+			a.handOff(uint32(c.Res), target, 0, epochTag(a.epoch))
 		} else {
 			logAcceptError(unix.Errno(-c.Res), a.stopped())
 		}

@@ -35,8 +35,9 @@ func (b *backoff) hold(errno unix.Errno) bool {
 // holdNow holds the operation back, whatever its failure.
 func (b *backoff) holdNow() { b.at = time.Now().Add(retryDelay) }
 
-// holding reports whether an operation is held back.
-func (b *backoff) holding() bool { return !b.at.IsZero() }
+// holding reports whether an operation is still held back; a hold whose time has come is
+// forgotten.
+func (b *backoff) holding() bool { return !b.due() && !b.at.IsZero() }
 
 // due reports whether the held operation may be armed again now, and forgets it if so.
 func (b *backoff) due() bool {

@@ -461,7 +461,7 @@ func (l *loop) dispatch(c *poller.CQE) {
 		if cn := l.lookup(slot, gen); cn != nil {
 			l.onCancel(cn, c.Res)
 		}
-	case opCancelRecv:
+	case opCancelIdle:
 		if cn := l.lookup(slot, gen); cn != nil {
 			l.onCancel(cn, foundOne(c.Res))
 		}

@@ -392,7 +392,7 @@ func (l *loop) cancelOps(c *conn.Conn) {
 	s := l.sqe()
 	if c.Ops.RecvArmed && !c.SendBusy() && !c.IsDatagram() {
 		s.PrepCancel(connUserData(opRecv, c), 0)
-		s.SetUserData(connUserData(opCancelRecv, c))
+		s.SetUserData(connUserData(opCancelIdle, c))
 		return
 	}
 	l.fdCancels.Add(1)

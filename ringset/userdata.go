@@ -34,7 +34,7 @@ const (
 	opAuditOwn                       // the audit's cancel of the loop's own accept or receive; slot bits: its kind
 	opRecvCancel                     // the cancel of a connection's receive when its receiving is turned off
 	opAuditFlush                     // the audit's cancel after a final-flush send, to learn whether its completion was lost
-	opCancelRecv                     // the close protocol's cancel when only the receive is in flight, by its user data
+	opCancelIdle                     // the close protocol's cancel of an idle connection: its receive, by its user data
 )
 
 const genMask = 1<<24 - 1

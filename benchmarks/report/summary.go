@@ -88,12 +88,13 @@ func (row Row) Loses() bool {
 // net measured against net both ways). Samples without their round are paired in order when
 // both points have them all.
 func pairedP99Ratio(p, base Point) float64 {
+	inOrder := len(p.Samples) == len(base.Samples)
 	byRound := func(q Point) map[int]float64 {
 		m := map[int]float64{}
 		for i, s := range q.Samples {
 			round := s.Repeat
 			if round == 0 {
-				if len(p.Samples) != len(base.Samples) {
+				if !inOrder {
 					return nil
 				}
 				round = i + 1

@@ -39,26 +39,19 @@ type acceptor struct {
 	armed    int    // accepts in flight
 	occupied int    // slots holding a connection whose close has not completed
 	epoch    uint32 // the accepts' generation, which an audit renews
-	// idle lists the accepts not armed: held back after failing for want of resources (hold),
-	// or waiting for a free slot.
+	// hold holds the accepts back after one failed for want of resources.
 	hold backoff
-	idle []int
 	exit chan struct{} // closed when the acceptor's goroutine is done
 	// handOffs counts the waits that gave the acceptor's P to the runtime (waitSharingP).
 	handOffs atomic.Int64
-	// peers are the accepts' address storage, one per accept in flight (the kernel writes it
-	// at completion); handed carries each passed connection's peer address to its loop.
-	peers  []peerAddr
+	// addrs is the accepts' address storage; handed carries each passed connection's peer
+	// address to its loop.
+	addrs  acceptAddrs
 	handed handedPeers
 }
 
 // acceptsInFlight is how many single-shot accepts the acceptor keeps armed.
 const acceptsInFlight = 32
-
-type peerAddr struct {
-	sa  unix.RawSockaddrAny
-	len uint32
-}
 
 const listenerSlot = 0
 
@@ -79,16 +72,17 @@ func (a *acceptor) run(ready chan<- error) {
 			a.ring.Close()
 		}
 	}()
-	a.peers = make([]peerAddr, acceptsInFlight) // kept for the acceptor's life: the kernel writes into it
-	a.idle = make([]int, 0, acceptsInFlight)
-	a.armAccept()
+	a.armAccepts()
 	for !a.stop.Load() {
-		if !a.hold.holding() && !a.stopped() {
-			a.armIdle()
+		if !a.hold.holding() {
+			a.armAccepts()
 		}
 		// A thread beside the loops, whose waits are long between connections: it holds no P
 		// for long while it waits, or the loops back from theirs with work could not run.
 		err := waitSharingP(a.ring, a.hold.bound(maxWait), &a.handOffs)
+		if f := a.set.cfg.acceptorFaults; f != nil {
+			err = f.enterError(err)
+		}
 		n := a.reap()
 		switch {
 		case err == nil, err == poller.ErrTimedOut:
@@ -127,12 +121,15 @@ func (a *acceptor) audit() {
 	s.SetFlags(poller.FlagCQESkipSuccess)
 	s.SetUserData(recordUserData(opCancel, listenerSlot))
 	a.armed, a.occupied = 0, 0
-	a.armAccept()
+	a.armAccepts()
 }
 
 // reap dispatches the completions that are ready and returns how many there were.
 func (a *acceptor) reap() int {
 	n := a.ring.ReapCompletions(a.cqes)
+	if f := a.set.cfg.acceptorFaults; f != nil {
+		n = f.deliver(a.cqes, n)
+	}
 	for i := range a.cqes[:n] {
 		a.dispatch(&a.cqes[i])
 	}
@@ -211,12 +208,12 @@ func (a *acceptor) setup() error {
 	return nil
 }
 
-// armIdle arms the accepts not in flight, as many as the table has slots free for.
-func (a *acceptor) armIdle() {
-	for len(a.idle) > 0 && a.freeSlots() > 0 {
-		i := a.idle[len(a.idle)-1]
-		a.idle = a.idle[:len(a.idle)-1]
-		a.armAcceptWithAddr(i)
+// armAccepts arms accepts up to acceptsInFlight, as many as the table has slots free for.
+func (a *acceptor) armAccepts() {
+	for !a.stopped() && a.armed < acceptsInFlight && a.freeSlots() > 0 {
+		i := a.addrs.take()
+		prepAcceptWithAddr(a.sqe(), a.addrs.entry(i), acceptUserData(a.epoch, true, i))
+		a.armed++
 	}
 }
 
@@ -229,23 +226,6 @@ func (a *acceptor) stopped() bool { return a.stop.Load() || a.set.stopping.Load(
 
 // wake ends the acceptor's current wait so that it sees stop.
 func (a *acceptor) wake() error { return a.set.waker.wake(a.fd) }
-
-// armAccept arms every accept the table has room for; the rest wait in idle.
-func (a *acceptor) armAccept() {
-	a.idle = a.idle[:0]
-	for i := range a.peers {
-		a.idle = append(a.idle, i)
-	}
-	if !a.stopped() {
-		a.armIdle()
-	}
-}
-
-// armAcceptWithAddr arms accept i; its user data carries i in the slot bits.
-func (a *acceptor) armAcceptWithAddr(i int) {
-	prepAcceptWithAddr(a.sqe(), &a.peers[i], acceptUserData(a.epoch, true, uint32(i)))
-	a.armed++
-}
 
 // prepAcceptWithAddr arms a single-shot accept into a direct descriptor on the listener slot,
 // the peer's address to be written into p, for the acceptor and for a loop accepting on its
@@ -271,11 +251,11 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 	case opAccept:
 		epoch, _ := splitAccept(gen)
 		if epoch == a.epoch {
-			a.armed--
+			a.armed-- // armed again at the top of the loop
 		}
 		if c.Res >= 0 {
 			a.occupied++
-			peer := a.peers[slot].tcpAddr()
+			peer := a.addrs.entry(slot).tcpAddr()
 			a.handed.publish(uint32(c.Res), peer)
 			var target *loop
 			if a.set.cfg.Balancer == SourceAddrHash {
@@ -286,13 +266,9 @@ func (a *acceptor) dispatch(c *poller.CQE) {
 			a.handOff(uint32(c.Res), target, 0, epochTag(a.epoch))
 		} else {
 			logAcceptError(unix.Errno(-c.Res), a.stopped())
-		}
-		if c.Res < 0 {
 			a.hold.hold(unix.Errno(-c.Res))
 		}
-		if epoch == a.epoch {
-			a.idle = append(a.idle, int(slot)) // armed again at the top of the loop
-		}
+		a.addrs.give(slot)
 	case opHandOff:
 		// The target refused the descriptor (its table is full, or it is gone); the linked close
 		// of our copy was cancelled with it, so the connection is still ours: the next loop

@@ -137,6 +137,9 @@ type Config struct {
 	// acceptorTable sizes the acceptor's fixed-file table (0: acceptorSlots); tests make it
 	// smaller than a burst of connections.
 	acceptorTable uint32
+	// acceptorFaults makes the kernel's rare failures happen to the acceptor (faults.go), for
+	// tests.
+	acceptorFaults *faults
 }
 
 // SocketOption is one integer socket option (setsockopt(level, name, value)).

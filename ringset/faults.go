@@ -27,7 +27,7 @@ func (l *loop) enter(wait time.Duration) error {
 func (l *loop) reap() int {
 	n := l.ring.ReapCompletions(l.cqes)
 	if l.faults != nil {
-		n = l.faults.drop(l.cqes[:n])
+		n = l.faults.deliver(l.cqes, n)
 	}
 	return n
 }
@@ -38,15 +38,19 @@ func transient(err error) bool {
 	return errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EBUSY)
 }
 
-// faults makes the kernel's rare failures happen to a loop, for the tests that show what the
-// loop does then: io_uring_enter failing, and completions dropped (the kernel's own drop, with
-// no memory for its overflow backlog, cannot be caused at will). Nil outside those tests.
+// faults makes the kernel's rare failures happen to a loop or the acceptor, for the tests that
+// show what the set does then.
 type faults struct {
 	// errs are errors the next calls of enter report, one each, in order.
 	errs []error
 	// lose, when set, picks completions to lose: dropped from the batch they came in, as the
 	// kernel drops them. It may unset itself, in the middle of a batch.
 	lose func(c *poller.CQE) bool
+	// hold, when set, picks completions to hold back, as the kernel keeps those it has no room
+	// for on its overflow list: they come after the batch in which hold is unset (it may unset
+	// itself).
+	hold func(c *poller.CQE) bool
+	held []poller.CQE
 }
 
 func (f *faults) enterError(err error) error {
@@ -57,16 +61,23 @@ func (f *faults) enterError(err error) error {
 	return err
 }
 
-func (f *faults) drop(cqes []poller.CQE) int {
-	if f.lose == nil {
-		return len(cqes)
-	}
+// deliver applies lose and hold to the n completions reaped into cqes, and returns how many of
+// cqes are to be dispatched.
+func (f *faults) deliver(cqes []poller.CQE, n int) int {
 	kept := 0
-	for i := range cqes {
-		if f.lose == nil || !f.lose(&cqes[i]) {
-			cqes[kept] = cqes[i]
+	for i := range cqes[:n] {
+		switch c := &cqes[i]; {
+		case f.lose != nil && f.lose(c):
+		case f.hold != nil && f.hold(c):
+			f.held = append(f.held, *c)
+		default:
+			cqes[kept] = *c
 			kept++
 		}
+	}
+	if f.hold == nil {
+		kept += copy(cqes[kept:], f.held)
+		f.held = nil
 	}
 	return kept
 }

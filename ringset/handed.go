@@ -3,10 +3,6 @@ package ringset
 import (
 	"net"
 	"sync/atomic"
-	"unsafe"
-
-	"github.com/uringnet/uringnet/fdbridge"
-	"golang.org/x/sys/unix"
 )
 
 // handedPeers carries the peer's address of each connection the acceptor passes, from the
@@ -57,13 +53,4 @@ func (h *handedPeers) take(slot, seq uint32) *net.TCPAddr {
 		return nil
 	}
 	return addr
-}
-
-// tcpAddr is the address the kernel wrote at the accept's completion, nil if it is not an
-// IPv4 or IPv6 one (a unix socket's peer).
-func (p *peerAddr) tcpAddr() *net.TCPAddr {
-	if p.len < uint32(unsafe.Sizeof(unix.RawSockaddrInet4{})) {
-		return nil
-	}
-	return fdbridge.TCPAddrFromRaw(&p.sa)
 }

@@ -46,9 +46,9 @@ type faults struct {
 	// lose, when set, picks completions to lose: dropped from the batch they came in, as the
 	// kernel drops them. It may unset itself, in the middle of a batch.
 	lose func(c *poller.CQE) bool
-	// hold, when set, picks completions to hold back, as the kernel keeps those it has no room
-	// for on its overflow list: they come after the batch in which hold is unset (it may unset
-	// itself).
+	// hold, when set, picks completions to hold back. When it unsets itself, those it held
+	// come just before the completion it was looking at: later than the kernel posted them, as
+	// from its overflow list, or in another order.
 	hold func(c *poller.CQE) bool
 	held []poller.CQE
 }
@@ -64,20 +64,23 @@ func (f *faults) enterError(err error) error {
 // deliver applies lose and hold to the n completions reaped into cqes, and returns how many of
 // cqes are to be dispatched.
 func (f *faults) deliver(cqes []poller.CQE, n int) int {
-	kept := 0
-	for i := range cqes[:n] {
-		switch c := &cqes[i]; {
-		case f.lose != nil && f.lose(c):
-		case f.hold != nil && f.hold(c):
+	in := append([]poller.CQE(nil), cqes[:n]...)
+	out := cqes[:0]
+	for i := range in {
+		c := &in[i]
+		if f.lose != nil && f.lose(c) {
+			continue
+		}
+		held := f.hold != nil && f.hold(c)
+		if f.hold == nil {
+			out = append(out, f.held...)
+			f.held = nil
+		}
+		if held {
 			f.held = append(f.held, *c)
-		default:
-			cqes[kept] = *c
-			kept++
+		} else {
+			out = append(out, *c)
 		}
 	}
-	if f.hold == nil {
-		kept += copy(cqes[kept:], f.held)
-		f.held = nil
-	}
-	return kept
+	return len(out)
 }

@@ -71,8 +71,10 @@ func (l *loop) cancelRecv(c *conn.Conn) {
 // completion of its own, which follows the cancel's: it is not cancelled again, for a cancel
 // that finds nothing searches on through the io-wq's queues, and a listener moving thousands
 // of connections off a ring at once paid that search for each.
-// Not found while it is still armed, the receive is busy delivering (it is not findable between
-// its retry rounds), and is cancelled again. (A receive whose last completion the kernel
+// Not found, or found running on a worker (-EALREADY), while it is still armed: the receive's
+// last completion may be on its way (it ended on its own; TestReceivingStopSurvivesAFailedMove
+// has that order), or the cancel may not have reached it; it is cancelled again, which costs
+// nothing but the cancel in the first case. (A receive whose last completion the kernel
 // dropped belongs to a connection the audit closed: the close protocol ends it.)
 func (l *loop) onRecvCancel(c *conn.Conn, res int32) {
 	c.Ops.RecvCancelSent = false

@@ -11,6 +11,7 @@ import (
 
 	"github.com/uringnet/uringnet/conn"
 	"github.com/uringnet/uringnet/internal/loopback"
+	"github.com/uringnet/uringnet/poller"
 )
 
 // receiveRecorder keeps what its connections receive and says when their receiving stopped.
@@ -330,5 +331,92 @@ func TestReceivingOffHoldsAcrossAMove(t *testing.T) {
 	ours.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, err := ours.Read(buf); err != nil || string(buf[:n]) != "late" {
 		t.Fatalf("direct read after the move: %q, %v", buf[:n], err)
+	}
+}
+
+// A stop of the receiving whose cancel's completion comes after the receive's last one (the
+// kernel posts them in that order when the receive ended on its own) while the connection is
+// moving, the move failing (the target's table is full): the connection stays on its loop with
+// its receiving stopped, and its receiving can be turned on and off again there. (The move once
+// passed the descriptor without waiting for that completion, which, coming after the pass, was
+// dropped as stale: the stop stayed marked in flight, and the next stop cancelled nothing and
+// never ended.)
+func TestReceivingStopSurvivesAFailedMove(t *testing.T) {
+	h := &receiveRecorder{got: make(chan []byte, 64), stopped: make(chan struct{}, 4)}
+	s := startClientSet(t, Config{Loops: 2, Movable: true, MaxConnsPerLoop: 1}, h)
+	peer, ours := loopback.TCPPair(t)
+	o, conns, errs := openWaiter()
+	if err := s.AdoptConn(0, ours, o); err != nil {
+		t.Fatal(err)
+	}
+	c := waitOpened(t, conns, errs)
+	_, filler := loopback.TCPPair(t) // fills loop 1's one slot
+	o, conns, errs = openWaiter()
+	if err := s.AdoptConn(1, filler, o); err != nil {
+		t.Fatal(err)
+	}
+	waitOpened(t, conns, errs)
+
+	peer.Write([]byte("early"))
+	if got := waitFor(t, h.got, "the bytes sent before the stop"); string(got) != "early" {
+		t.Fatalf("before the stop: %q", got)
+	}
+	// The stop's cancel's completion is held back until the receive's last completion has been
+	// dispatched and another completion comes: the failed pass's, or a wake-up.
+	onLoop(t, s, 0, func(l *loop) {
+		f := &faults{}
+		recvEnded := false
+		f.hold = func(cq *poller.CQE) bool {
+			kind, _, _ := splitUserData(cq.UserData)
+			switch {
+			case kind == opRecvCancel && !recvEnded:
+				return true
+			case kind == opRecv && !cq.More():
+				recvEnded = true
+			case recvEnded:
+				f.hold = nil
+			}
+			return false
+		}
+		l.faults = f
+	})
+	moved := make(chan error, 1)
+	onConnLoop(t, c, func() {
+		s.SetReceiving(c, false)
+		if err := s.Move(c, 1, func(err error) { moved <- err }); err != nil {
+			t.Error(err)
+		}
+	})
+	var err error
+	for waiting := true; waiting; {
+		select {
+		case err = <-moved:
+			waiting = false
+		case <-time.After(20 * time.Millisecond):
+			onLoop(t, s, 0, func(*loop) {}) // a wake-up, for the hold to end on
+		}
+	}
+	if err == nil {
+		t.Fatal("a move into a full table succeeded")
+	}
+	waitFor(t, h.stopped, "OnReceiveStopped")
+	if i := c.Loop().Index(); i != 0 {
+		t.Fatalf("the connection is on loop %d after its failed move, want 0", i)
+	}
+	peer.Write([]byte("late"))
+	expectNothing(t, h.got, "receiving off after the failed move")
+
+	onConnLoop(t, c, func() { s.SetReceiving(c, true) })
+	if got := waitFor(t, h.got, "the bytes sent while receiving was off"); string(got) != "late" {
+		t.Fatalf("receiving on again: %q", got)
+	}
+	onConnLoop(t, c, func() { s.SetReceiving(c, false) })
+	waitFor(t, h.stopped, "OnReceiveStopped of the second stop")
+	peer.Write([]byte("last"))
+	expectNothing(t, h.got, "receiving off the second time")
+	buf := make([]byte, 16)
+	ours.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := ours.Read(buf); err != nil || string(buf[:n]) != "last" {
+		t.Fatalf("direct read after the second stop: %q, %v", buf[:n], err)
 	}
 }

@@ -58,15 +58,7 @@ func TestSetReceiving(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the armed receive never ended")
 	}
-	peer.Write([]byte("late"))
-	expectNothing(t, h.got, "receiving off again")
-	// The bytes wait in the socket: a direct read of the adopted descriptor finds them.
-	buf := make([]byte, 16)
-	ours.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := ours.Read(buf)
-	if err != nil || string(buf[:n]) != "late" {
-		t.Fatalf("direct read after receiving stopped: %q, %v", buf[:n], err)
-	}
+	expectLeftInSocket(t, peer, ours, h.got, "late", "receiving off again")
 
 	// Turned off while none is armed, the handler hears at once; on again, receiving goes on.
 	onConnLoop(t, c, func() { s.SetReceiving(c, true); s.SetReceiving(c, false) })
@@ -102,6 +94,19 @@ func expectNothing(t *testing.T, got chan []byte, when string) {
 	case b := <-got:
 		t.Fatalf("%s: the loop received %q", when, b)
 	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// expectLeftInSocket has the peer send msg while the loop's receiving is off: the loop takes
+// none of it, and a direct read of the adopted descriptor (ours) finds it in the socket.
+func expectLeftInSocket(t *testing.T, peer, ours net.Conn, got chan []byte, msg, when string) {
+	t.Helper()
+	peer.Write([]byte(msg))
+	expectNothing(t, got, when)
+	buf := make([]byte, len(msg)+16)
+	ours.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := ours.Read(buf); err != nil || string(buf[:n]) != msg {
+		t.Fatalf("%s: a direct read found %q, %v; want %q", when, buf[:n], err, msg)
 	}
 }
 
@@ -325,13 +330,7 @@ func TestReceivingOffHoldsAcrossAMove(t *testing.T) {
 	if i := c.Loop().Index(); i != 1 {
 		t.Fatalf("the connection is on loop %d after its move to loop 1", i)
 	}
-	peer.Write([]byte("late"))
-	expectNothing(t, h.got, "receiving off after the move")
-	buf := make([]byte, 16)
-	ours.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if n, err := ours.Read(buf); err != nil || string(buf[:n]) != "late" {
-		t.Fatalf("direct read after the move: %q, %v", buf[:n], err)
-	}
+	expectLeftInSocket(t, peer, ours, h.got, "late", "receiving off after the move")
 }
 
 // A stop of the receiving whose cancel's completion comes after the receive's last one (the
@@ -412,11 +411,5 @@ func TestReceivingStopSurvivesAFailedMove(t *testing.T) {
 	}
 	onConnLoop(t, c, func() { s.SetReceiving(c, false) })
 	waitFor(t, h.stopped, "OnReceiveStopped of the second stop")
-	peer.Write([]byte("last"))
-	expectNothing(t, h.got, "receiving off the second time")
-	buf := make([]byte, 16)
-	ours.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if n, err := ours.Read(buf); err != nil || string(buf[:n]) != "last" {
-		t.Fatalf("direct read after the second stop: %q, %v", buf[:n], err)
-	}
+	expectLeftInSocket(t, peer, ours, h.got, "last", "receiving off the second time")
 }

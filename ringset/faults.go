@@ -39,7 +39,9 @@ func transient(err error) bool {
 }
 
 // faults makes the kernel's rare failures happen to a loop or the acceptor, for the tests that
-// show what the set does then.
+// show what the set does then: io_uring_enter failing, completions dropped or held back (the
+// kernel's own drop, with no memory for its overflow backlog, cannot be caused at will). Nil
+// outside those tests.
 type faults struct {
 	// errs are errors the next calls of enter report, one each, in order.
 	errs []error
@@ -62,7 +64,8 @@ func (f *faults) enterError(err error) error {
 }
 
 // deliver applies lose and hold to the n completions reaped into cqes, and returns how many of
-// cqes are to be dispatched.
+// cqes are to be dispatched. The tests hold back a few completions: cqes has room for them
+// beside a batch.
 func (f *faults) deliver(cqes []poller.CQE, n int) int {
 	in := append([]poller.CQE(nil), cqes[:n]...)
 	out := cqes[:0]

@@ -22,7 +22,10 @@
 // Mod* changes an armed poll in place (POLL_UPDATE, which checks readiness again as epoll's
 // EPOLL_CTL_MOD does) or, when it switches between the two modes, removes it and arms the
 // other kind; Delete removes it (POLL_REMOVE). Every change and re-arm of one iteration goes
-// to the kernel in that iteration's one io_uring_enter, with the wait. Events that arrive for a
+// to the kernel in that iteration's one io_uring_enter, with the wait; after an iteration that
+// reported descriptors that call does not wait: as gnet's epoll loop, Polling looks again at
+// once and, if nothing has come, lets other goroutines run, then waits (a second call, which
+// submits nothing). Under a steady load the loop's thread then seldom sleeps. Events that arrive for a
 // descriptor within one iteration are reported to its callback once, as epoll's ready list
 // holds a descriptor once. Completions carry a generation, so a completion of a poll that was
 // since changed or removed is recognised and dropped.

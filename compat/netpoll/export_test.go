@@ -19,3 +19,7 @@ func (p *Poller) Serving() string {
 func (p *Poller) Entered() (iterations, submits, interrupts uint64) {
 	return p.iter, p.submits, p.interrupts
 }
+
+// Waited reports, once Polling has returned, its iterations and the io_uring_enter calls that
+// asked to wait for a completion, over all its calls.
+func (p *Poller) Waited() (iterations, waits uint64) { return p.iter, p.waits }

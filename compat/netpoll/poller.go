@@ -42,6 +42,7 @@ type Poller struct {
 	iter       uint64 // iterations of Polling, over all its calls
 	submits    uint64 // io_uring_enter calls that submitted, over the rings of Polling's past calls
 	interrupts uint64 // and those a signal interrupted (each retried)
+	waits      uint64 // io_uring_enter calls that asked to wait for a completion, over all its calls
 	ready      []readyEvent
 	choresNext bool // run the task queues in the next iteration, without waiting
 }

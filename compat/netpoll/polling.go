@@ -35,6 +35,7 @@ func (p *Poller) poll(dispatch func(*readyEvent) error) error {
 	defer p.stopPolling(r)
 	cqes := make([]poller.CQE, 256)
 	deferred := false // the task queues were held back an iteration for a change
+	busy := false     // the last iteration reported descriptors: the next looks without waiting
 	for {
 		if p.closing.Load() {
 			return unix.EBADF // Close ended it: said by whoever closed it, so not logged
@@ -44,11 +45,7 @@ func (p *Poller) poll(dispatch func(*readyEvent) error) error {
 		p.nudged = false
 		p.mu.Unlock()
 		if err == nil {
-			if p.choresNext {
-				_, err = r.SubmitAndPoll()
-			} else if _, err = r.SubmitAndWaitTimeout(1, maxWait); err == poller.ErrTimedOut {
-				err = nil
-			}
+			err = p.enter(r, busy)
 		}
 		if err != nil {
 			logging.Errorf("error occurs in io_uring: %v", err)
@@ -79,6 +76,7 @@ func (p *Poller) poll(dispatch func(*readyEvent) error) error {
 			deferred = false
 		}
 
+		busy = len(p.ready) > 0
 		for i := range p.ready {
 			err := dispatch(&p.ready[i])
 			if errors.Is(err, gerrors.ErrAcceptSocket) || errors.Is(err, gerrors.ErrEngineShutdown) {
@@ -91,6 +89,29 @@ func (p *Poller) poll(dispatch func(*readyEvent) error) error {
 			}
 		}
 	}
+}
+
+// enter submits the iteration's entries and waits for a completion, unless the task queues
+// are to run now. After an iteration that reported descriptors (busy) it looks first without
+// waiting, and if nothing has come, lets the other goroutines run before it waits, as gnet's
+// epoll loop does (epoll_wait with no timeout after a batch, then runtime.Gosched): under a
+// steady load the next batch is often there by then, and the loop's thread does not sleep and
+// wake for it.
+func (p *Poller) enter(r *poller.Ring, busy bool) error {
+	if p.choresNext || busy {
+		if _, err := r.SubmitAndPoll(); err != nil || p.choresNext || r.CQReady() > 0 {
+			return err
+		}
+		runtime.Gosched()
+		if r.CQReady() > 0 {
+			return nil
+		}
+	}
+	p.waits++
+	if _, err := r.SubmitAndWaitTimeout(1, maxWait); err != poller.ErrTimedOut {
+		return err
+	}
+	return nil
 }
 
 // closedError is the answer of a Polling called on a closed Poller: gnet's epoll_wait fails

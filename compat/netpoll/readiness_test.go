@@ -298,3 +298,55 @@ func TestOneSubmissionPerIteration(t *testing.T) {
 		t.Logf("%d iterations, %d submitting io_uring_enter calls, %d interrupted", iters, submits, interrupts)
 	})
 }
+
+// Ours only: after an iteration that reported descriptors, Polling looks again without waiting
+// before it waits, as gnet's epoll loop does. Two connections whose callbacks each make the
+// other's descriptor readable keep an event coming for every iteration: a chain of them is
+// served with hardly a call that asks to wait (each iteration asked, before).
+func TestPollingLooksAgainBeforeWaiting(t *testing.T) {
+	forEach(t, func(t *testing.T, p api) {
+		ours, ok := p.(closeTracker).api.(*netpoll.Poller)
+		if !ok || ours.Serving() == "epoll" {
+			t.Skip("not a ring")
+		}
+		a, peerA := socketpair(t)
+		c, peerC := socketpair(t)
+		const rounds = 1000
+		events := 0
+		done := make(chan struct{})
+		r := startPolling(t, p, func(fd int, ev netpoll.IOEvent, _ netpoll.IOFlags) error {
+			if !netpoll.IsReadEvent(ev) || drain(fd) == "" {
+				return nil
+			}
+			if events++; events == rounds {
+				close(done)
+				return nil
+			}
+			if fd == a {
+				unix.Write(peerC, []byte("x"))
+			} else {
+				unix.Write(peerA, []byte("x"))
+			}
+			return nil
+		})
+		for _, fd := range []int{a, c} {
+			if err := p.AddRead(&netpoll.PollAttachment{FD: fd}, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		barrier(t, p)
+		write(t, peerA, "x")
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the chain of events stopped")
+		}
+		r.stop(t)
+		iters, waits := ours.Waited()
+		if waits > rounds/10 {
+			t.Fatalf("%d calls asked to wait in %d iterations for a chain of %d events: want at most %d",
+				waits, iters, rounds, rounds/10)
+		}
+		t.Logf("%d iterations, %d calls that asked to wait, for %d events", iters, waits, rounds)
+	})
+}

@@ -257,10 +257,7 @@ func TestAddWhileWaiting(t *testing.T) {
 // submitting calls than iterations, but for those a signal interrupted and that were retried.
 func TestOneSubmissionPerIteration(t *testing.T) {
 	forEach(t, func(t *testing.T, p api) {
-		ours, ok := p.(closeTracker).api.(*netpoll.Poller)
-		if !ok || ours.Serving() == "epoll" {
-			t.Skip("not a ring")
-		}
+		ours := onRing(t, p)
 		a, b := socketpair(t)
 		both := false
 		pa := &netpoll.PollAttachment{FD: a}
@@ -305,10 +302,7 @@ func TestOneSubmissionPerIteration(t *testing.T) {
 // served with hardly a call that asks to wait (each iteration asked, before).
 func TestPollingLooksAgainBeforeWaiting(t *testing.T) {
 	forEach(t, func(t *testing.T, p api) {
-		ours, ok := p.(closeTracker).api.(*netpoll.Poller)
-		if !ok || ours.Serving() == "epoll" {
-			t.Skip("not a ring")
-		}
+		ours := onRing(t, p)
 		a, peerA := socketpair(t)
 		c, peerC := socketpair(t)
 		const rounds = 1000
@@ -349,4 +343,15 @@ func TestPollingLooksAgainBeforeWaiting(t *testing.T) {
 		}
 		t.Logf("%d iterations, %d calls that asked to wait, for %d events", iters, waits, rounds)
 	})
+}
+
+// onRing returns p as our Poller on io_uring, and skips the test for the backends that are
+// not one (gnet's poller, ours forced to the fallback).
+func onRing(t *testing.T, p api) *netpoll.Poller {
+	t.Helper()
+	ours, ok := p.(closeTracker).api.(*netpoll.Poller)
+	if !ok || ours.Serving() == "epoll" {
+		t.Skip("not a ring")
+	}
+	return ours
 }

@@ -296,8 +296,6 @@ func (lc *Conn) adopt() *ringConn {
 			break
 		}
 	}
-	paths.meter.adopting.Add(1)
-	defer func() { paths.meter.adopting.Add(-1); paths.meter.adopted.Add(1) }()
 	l := lc.ownLink()
 	r := newRingConn(lc, l.eng, l.eng.pick())
 	r.rdl.setKept(&l.rdlAt)

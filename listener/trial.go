@@ -11,10 +11,10 @@ import (
 // compared by the bytes the connections moved per second and by the process's CPU per byte.
 const (
 	// The first trialSettle intervals of each side go unmeasured while connections move over,
-	// more (up to trialMaxSettle) while the last one still had calls served by the other path
-	// (a reader moves over at its next call, which under thousands of deeply pipelined
-	// connections comes up to a round trip of a second or more later) or, on the ring, while
-	// connections were still being given to it (adopt); then trialMeasure are measured.
+	// more (up to trialMaxSettle) while the last one still had calls served by the other path:
+	// a reader moves over at its next call, which under thousands of deeply pipelined
+	// connections comes up to a round trip of a second or more later; then trialMeasure are
+	// measured.
 	trialSettle    = 1
 	trialMaxSettle = 20
 	trialMeasure   = 3
@@ -66,7 +66,6 @@ type interval struct {
 	bytes                  uint64 // what Read and Write moved, while a trial runs
 	ringCalls, pollerCalls uint64 // Reads and Writes served on each path, while a trial runs
 	reads, writes          uint64 // Reads and Writes made, in callSample calls of a connection
-	adoptions              uint64 // connections given to the ring in it, or still being given
 }
 
 func (a *interval) add(b interval) {
@@ -77,14 +76,13 @@ func (a *interval) add(b interval) {
 	a.pollerCalls += b.pollerCalls
 	a.reads += b.reads
 	a.writes += b.writes
-	a.adoptions += b.adoptions
 }
 
 // since is what the counters a held more than at b.
 func (a interval) since(b interval) interval {
 	return interval{dt: a.dt - b.dt, cpu: a.cpu - b.cpu, bytes: a.bytes - b.bytes,
 		ringCalls: a.ringCalls - b.ringCalls, pollerCalls: a.pollerCalls - b.pollerCalls,
-		reads: a.reads - b.reads, writes: a.writes - b.writes, adoptions: a.adoptions - b.adoptions}
+		reads: a.reads - b.reads, writes: a.writes - b.writes}
 }
 
 // saturated reports whether the process kept its processors busy through the interval: its
@@ -118,18 +116,14 @@ type meter struct {
 	moved                  atomic.Uint64
 	ringCalls, pollerCalls atomic.Uint64
 	reads, writes          atomic.Uint64 // always counted, in callSample calls of a connection
-	adopting               atomic.Int64  // connections being given to the ring now (adopt)
-	adopted                atomic.Uint64 // connections given to the ring, ever
 	last                   interval      // the counters (and time) at the last reading, dt as a time
 }
 
 func (m *meter) interval(now int64) interval {
 	cur := interval{dt: now, cpu: processCPU(), bytes: m.moved.Load(), ringCalls: m.ringCalls.Load(),
-		pollerCalls: m.pollerCalls.Load(), reads: m.reads.Load(), writes: m.writes.Load(),
-		adoptions: m.adopted.Load()}
+		pollerCalls: m.pollerCalls.Load(), reads: m.reads.Load(), writes: m.writes.Load()}
 	iv := cur.since(m.last)
 	m.last = cur
-	iv.adoptions += uint64(max(m.adopting.Load(), 0))
 	return iv
 }
 
@@ -206,8 +200,7 @@ func (t *trial) step(now int64, iv interval) (ring, ended bool) {
 	if onRing {
 		elsewhere = iv.pollerCalls
 	}
-	moving := elsewhere > 0 || onRing && iv.adoptions > 0
-	if t.measured == 0 && (t.settled < trialSettle || moving && t.settled < trialMaxSettle) {
+	if t.measured == 0 && (t.settled < trialSettle || elsewhere > 0 && t.settled < trialMaxSettle) {
 		t.settled++ // connections moving over
 		return onRing, false
 	}

@@ -28,14 +28,8 @@ const cpuPerByte = 10
 // interval is one look: the scheduler's load, the bytes moved, and the calls served by the
 // path that is not serving now (connections still moving over).
 func (r *policyRun) interval(load schedLoad, bytes uint64, elsewhere uint64) {
-	r.intervalAdopting(load, bytes, elsewhere, 0)
-}
-
-// intervalAdopting is interval in which adoptions connections were being given to the ring.
-func (r *policyRun) intervalAdopting(load schedLoad, bytes, elsewhere, adoptions uint64) {
 	r.now += int64(lookInterval)
-	iv := interval{dt: int64(lookInterval), cpu: int64(bytes) * cpuPerByte, bytes: bytes, ringCalls: 1000, pollerCalls: 1000,
-		adoptions: adoptions}
+	iv := interval{dt: int64(lookInterval), cpu: int64(bytes) * cpuPerByte, bytes: bytes, ringCalls: 1000, pollerCalls: 1000}
 	if r.p.ring.Load() {
 		iv.pollerCalls = elsewhere
 	} else {
@@ -117,25 +111,6 @@ func TestTrialWaitsForSlowMovesToTheRing(t *testing.T) {
 		}
 	}
 	r.ringMeasuredWins(1_200_000, "the ring, once every connection had moved, moved 1.2x the bytes")
-}
-
-// A connection the ring serves for the first time is given to it (adopt: its descriptor
-// duplicated and placed in a loop's table, a task of the loop's each), and its calls wait for
-// that; under thousands of connections the loop's tasks take the better part of a second, while
-// every call already goes to the ring. The trial measures the ring only once no connection is
-// being given to it. (A trace of 10,000 connections 16 deep echoing 4 KiB: 2,048 adoptions an
-// interval for nine intervals, at a fifth to a half of the poller's rate.)
-func TestTrialWaitsForAdoptions(t *testing.T) {
-	r := newPolicyRun(t)
-	r.startTrialOnThePoller(1_000_000)
-	r.wantRing(true, "the poller measured: the ring's turn")
-	for i := range 9 {
-		r.intervalAdopting(schedRingMayPay, 400_000, 0, 2048)
-		if r.p.trial.measured != 0 {
-			t.Fatalf("the ring measured after %d intervals of adoptions", i+1)
-		}
-	}
-	r.ringMeasuredWins(1_200_000, "the ring, once every connection was given to it, moved 1.2x the bytes")
 }
 
 // Where goroutines queue and the ring, tried, moves more bytes a second than the poller, the

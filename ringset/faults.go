@@ -64,11 +64,10 @@ func (f *faults) enterError(err error) error {
 }
 
 // deliver applies lose and hold to the n completions reaped into cqes, and returns how many of
-// cqes are to be dispatched. The tests hold back a few completions: cqes has room for them
-// beside a batch.
+// cqes are to be dispatched; what does not fit in cqes is held for the next batch.
 func (f *faults) deliver(cqes []poller.CQE, n int) int {
 	in := append([]poller.CQE(nil), cqes[:n]...)
-	out := cqes[:0]
+	var out []poller.CQE
 	for i := range in {
 		c := &in[i]
 		if f.lose != nil && f.lose(c) {
@@ -85,5 +84,7 @@ func (f *faults) deliver(cqes []poller.CQE, n int) int {
 			out = append(out, *c)
 		}
 	}
-	return len(out)
+	kept := copy(cqes, out)
+	f.held = append(out[kept:], f.held...)
+	return kept
 }

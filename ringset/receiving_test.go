@@ -368,8 +368,8 @@ func TestReceivingStopSurvivesAFailedMove(t *testing.T) {
 		f.hold = func(cq *poller.CQE) bool {
 			kind, _, _ := splitUserData(cq.UserData)
 			switch {
-			case kind == opRecvCancel && !recvEnded:
-				return true
+			case kind == opRecvCancel && cq.Res == 0 && !recvEnded:
+				return true // found: the receive ends by itself, with no cancel made again
 			case kind == opRecv && !cq.More():
 				recvEnded = true
 			case recvEnded:
@@ -387,13 +387,17 @@ func TestReceivingStopSurvivesAFailedMove(t *testing.T) {
 		}
 	})
 	var err error
-	for waiting := true; waiting; {
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if time.Now().After(deadline) {
+			t.Fatal("waited ten seconds for the move's end")
+		}
 		select {
 		case err = <-moved:
-			waiting = false
 		case <-time.After(20 * time.Millisecond):
 			onLoop(t, s, 0, func(*loop) {}) // a wake-up, for the hold to end on
+			continue
 		}
+		break
 	}
 	if err == nil {
 		t.Fatal("a move into a full table succeeded")

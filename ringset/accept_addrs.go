@@ -23,16 +23,16 @@ func (p *peerAddr) tcpAddr() *net.TCPAddr {
 	return fdbridge.TCPAddrFromRaw(&p.sa)
 }
 
-// acceptAddrs is the acceptor's address storage: each accept armed takes an entry, which the
-// kernel may write until the accept's completion, and gives it back when that completion is
-// dispatched. An entry is never shared: after dropped completions the acceptor arms fresh
-// accepts while old ones' completions may still come (from the kernel's overflow list), and a
-// fresh accept writing its peer where an old completion is yet to read its own would give that
-// connection another's address. The entry of a completion that was lost is never given back;
-// that costs an entry (under 200 bytes) per lost accept, and the kernel loses completions only
-// when it has no memory left for them.
+// acceptAddrs is the address storage of the acceptor's accepts, or of a loop's own (ReusePort):
+// each accept armed takes an entry, which the kernel may write until the accept's completion,
+// and gives it back when that completion is dispatched. An entry is never shared: after
+// dropped completions fresh accepts are armed while old ones' completions may still come (from
+// the kernel's overflow list), and a fresh accept writing its peer where an old completion is
+// yet to read its own would give that connection another's address. The entry of a completion
+// that was lost is never given back; that costs an entry (under 200 bytes) per lost accept,
+// and the kernel loses completions only when it has no memory left for them.
 type acceptAddrs struct {
-	entries []*peerAddr // each on the heap, where it stays for the acceptor's life
+	entries []*peerAddr // each on the heap, where it stays for its owner's life
 	free    []uint32
 }
 

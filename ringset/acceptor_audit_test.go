@@ -16,10 +16,27 @@ import (
 // (the kernel kept it on its overflow list), is still given its own peer's address: the fresh
 // accepts do not write theirs where it waits to be read.
 func TestAcceptorsAuditKeepsEachPeersAddress(t *testing.T) {
+	f := &faults{}
+	auditKeepsEachPeersAddress(t, Config{Loops: 1, acceptorFaults: f}, f, func(*Set) {})
+}
+
+// The same for a loop's own accept (ReusePort), which its audit arms afresh when its cancel finds
+// nothing: the late completion is served with its own address, and does not arm a second accept.
+func TestLoopsOwnAcceptAuditKeepsEachPeersAddress(t *testing.T) {
+	f := &faults{}
+	auditKeepsEachPeersAddress(t, Config{Loops: 1, ReusePort: true}, f, func(s *Set) {
+		onLoop(t, s, 0, func(l *loop) { l.faults = f })
+	})
+}
+
+// auditKeepsEachPeersAddress starts a set with cfg, whose accepts' completions f (installed by
+// install, on the accepting goroutine's side) holds back the first of, reporting dropped
+// completions: more connections than accepts in flight are then opened one at a time, and the
+// held one last; every connection must open with its own address as its peer's, once.
+func auditKeepsEachPeersAddress(t *testing.T, cfg Config, f *faults, install func(*Set)) {
 	var release atomic.Bool
 	heldOne := make(chan struct{})
-	f := &faults{}
-	f.hold = func(c *poller.CQE) bool { // on the acceptor's goroutine, as is f
+	f.hold = func(c *poller.CQE) bool { // on the accepting goroutine, as is f
 		kind, _, _ := splitUserData(c.UserData)
 		if kind != opAccept || c.Res < 0 {
 			return false
@@ -44,7 +61,8 @@ func TestAcceptorsAuditKeepsEachPeersAddress(t *testing.T) {
 		opens <- struct{}{}
 		return nil, None
 	}}
-	s := startSet(t, Config{Loops: 1, acceptorFaults: f}, h)
+	s := startSet(t, cfg, h)
+	install(s)
 	waitOpen := func(what string) {
 		t.Helper()
 		select {

@@ -56,7 +56,7 @@ func (l *loop) audit() {
 	}
 	switch {
 	case l.accepting:
-		l.cancelOwn(ownAcceptUserData, opAccept)
+		l.cancelOwn(l.ownAcceptUserData(), opAccept)
 	case l.udp != nil && l.udp.armed:
 		l.cancelOwn(recordUserData(opRecvFrom, 0), opRecvFrom)
 	}

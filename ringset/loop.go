@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
@@ -40,8 +41,11 @@ type loop struct {
 	// lives in slot listenerSlot of the loop's table, and connections in the slots after it.
 	listenFd  int
 	accepting bool // the loop's own accept is armed (ReusePort)
-	// acceptAddr is where the kernel writes the peer's address at the accept's completion.
-	acceptAddr peerAddr
+	// acceptAddrs is the address storage of the loop's own accepts, and acceptEntry the entry
+	// of the one armed: after dropped completions an accept is armed afresh while the old one's
+	// completion may still come (see acceptAddrs).
+	acceptAddrs acceptAddrs
+	acceptEntry uint32
 	// installs counts the regular descriptors installed for connections (InstallFd): each is
 	// a wait in io_uring_enter of its own.
 	installs atomic.Int64
@@ -448,7 +452,7 @@ func (l *loop) dispatch(c *poller.CQE) {
 	case opCloseOrphan:
 		log.Printf("uringnet: loop %d: close slot %d: %v", l.idx, slot, unix.Errno(-c.Res))
 	case opAccept:
-		l.onAccept(c)
+		l.onAccept(c, slot)
 	case opRecvFrom:
 		l.onRecvFrom(c)
 	case opSendTo:
@@ -537,7 +541,7 @@ func (l *loop) beginShutdown() {
 	}
 	if l.accepting {
 		s := l.sqe()
-		s.PrepCancel(ownAcceptUserData, 0)
+		s.PrepCancel(l.ownAcceptUserData(), 0)
 		s.SetFlags(poller.FlagCQESkipSuccess)
 		s.SetUserData(recordUserData(opCancel, listenerSlot))
 	}
@@ -552,24 +556,37 @@ func (l *loop) beginShutdown() {
 // the peer's address (see acceptor), and armed again as it completes: one connection an
 // iteration.
 func (l *loop) armAccept() {
-	prepAcceptWithAddr(l.sqe(), &l.acceptAddr, ownAcceptUserData)
+	l.acceptEntry = l.acceptAddrs.take()
+	prepAcceptWithAddr(l.sqe(), l.acceptAddrs.entry(l.acceptEntry), l.ownAcceptUserData())
 	l.accepting = true
 }
 
-// ownAcceptUserData tags a loop's own accept.
-var ownAcceptUserData = acceptUserData(0, true, 0)
+// ownAcceptUserData tags the loop's own accept armed now; its slot bits carry its address
+// entry.
+func (l *loop) ownAcceptUserData() uint64 { return acceptUserData(0, true, l.acceptEntry) }
 
-// onAccept serves a connection the loop accepted itself (ReusePort mode).
-func (l *loop) onAccept(c *poller.CQE) {
-	l.accepting = false
+// onAccept serves a connection the loop accepted itself (ReusePort mode), its address in
+// entry. Only the completion of the accept armed now arms the next; one of an accept armed
+// before an audit (its completion late, from the kernel's overflow list) is served, and ends
+// there.
+func (l *loop) onAccept(c *poller.CQE, entry uint32) {
+	var peer *net.TCPAddr
+	if c.Res >= 0 {
+		peer = l.acceptAddrs.entry(entry).tcpAddr()
+	}
+	l.acceptAddrs.give(entry)
+	current := l.accepting && entry == l.acceptEntry
+	if current {
+		l.accepting = false
+	}
 	held := false
 	if c.Res >= 0 {
-		l.serveConn(uint32(c.Res), nil, false, l.acceptAddr.tcpAddr())
+		l.serveConn(uint32(c.Res), nil, false, peer)
 	} else {
 		logAcceptError(unix.Errno(-c.Res), l.closing || l.set.stopping.Load())
-		held = l.hold.hold(unix.Errno(-c.Res))
+		held = current && l.hold.hold(unix.Errno(-c.Res))
 	}
-	if !l.accepting && !held {
+	if current && !l.accepting && !held {
 		l.rearm()
 	}
 }

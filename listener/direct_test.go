@@ -18,8 +18,7 @@ import (
 // and in order: a reader leaves the ring only once it has every byte the loop received, a writer
 // only once the loop has sent every byte it was given.
 func TestSwitchingPathsKeepsEveryByte(t *testing.T) {
-	prev := forcePaths.Swap(pathsAlternate)
-	defer forcePaths.Store(prev)
+	forcePath(t, pathsAlternate)
 	c, peer := connPair(t)
 	go func() { // echo, in reads and writes of whatever size comes
 		buf := make([]byte, 7000)

@@ -55,6 +55,13 @@ func firstDifference(a, b []byte) int {
 	return -1
 }
 
+// forcePath has connections served as mode says (pathsPoller, pathsRing, pathsAlternate, or
+// pathsAuto: the policy) until tb ends, then as before.
+func forcePath(tb testing.TB, mode int32) {
+	prev := forcePaths.Swap(mode)
+	tb.Cleanup(func() { forcePaths.Store(prev) })
+}
+
 // forEachPath runs f with every connection served by the poller, by the ring, and by the two
 // in turn (each Read and Write asking anew, so that every switch between them is made).
 func forEachPath(t *testing.T, f func(t *testing.T)) {
@@ -63,8 +70,7 @@ func forEachPath(t *testing.T, f func(t *testing.T)) {
 		mode int32
 	}{{"poller", pathsPoller}, {"ring", pathsRing}, {"alternating", pathsAlternate}} {
 		t.Run(m.name, func(t *testing.T) {
-			prev := forcePaths.Swap(m.mode)
-			defer forcePaths.Store(prev)
+			forcePath(t, m.mode)
 			f(t)
 		})
 	}

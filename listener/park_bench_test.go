@@ -144,8 +144,7 @@ func BenchmarkRoundTripConn(b *testing.B) {
 		mode int32
 	}{{"poller", pathsPoller}, {"ring", pathsRing}} {
 		b.Run(m.name, func(b *testing.B) {
-			prev := forcePaths.Swap(m.mode)
-			defer forcePaths.Store(prev)
+			forcePath(b, m.mode)
 			c, peer := connPair(b)
 			go echoPeer(peer)
 			roundTrips(b, c, func(p []byte) error { _, err := c.Write(p); return err })

@@ -22,8 +22,7 @@ import (
 // nothing and waits, on the poller, until the queueing stops.)
 func TestPathFollowsTheScheduler(t *testing.T) {
 	p := newPathPolicy()
-	prev := forcePaths.Swap(pathsAuto)
-	defer forcePaths.Store(prev)
+	forcePath(t, pathsAuto)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 
 	trying := func() bool { p.onRing(); return p.metering.Load() }
@@ -79,8 +78,7 @@ func TestPathFollowsTheScheduler(t *testing.T) {
 // A connection the ring cannot take (here: its loops stopped with their listener) stays with
 // the poller, and serves as net's would.
 func TestUnadoptableConnectionStaysWithThePoller(t *testing.T) {
-	prev := forcePaths.Swap(pathsRing)
-	defer forcePaths.Store(prev)
+	forcePath(t, pathsRing)
 	lc := ListenConfig{Loops: 1}
 	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -142,8 +140,7 @@ func TestPeerResetOnEveryPath(t *testing.T) {
 func TestGOMAXPROCSStaysTheProgramsOwn(t *testing.T) {
 	set := runtime.NumCPU() + 1
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(set))
-	prev := forcePaths.Swap(pathsRing)
-	defer forcePaths.Store(prev)
+	forcePath(t, pathsRing)
 	for _, lc := range []ListenConfig{{}, {Loops: 2}} {
 		ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 		if err != nil {
@@ -167,8 +164,7 @@ func TestGOMAXPROCSStaysTheProgramsOwn(t *testing.T) {
 // is not armed again until a call looks, so an idle program is woken for the policy once, not
 // every interval.
 func TestPolicyLooksOnceAnInterval(t *testing.T) {
-	prev := forcePaths.Swap(pathsAuto)
-	defer forcePaths.Store(prev)
+	forcePath(t, pathsAuto)
 	p := newPathPolicy()
 	lastLook := func() time.Duration {
 		p.looking.Lock()
@@ -202,8 +198,7 @@ func TestPolicyLooksOnceAnInterval(t *testing.T) {
 
 // What a Read or Write on the poller path pays to ask the policy which path serves it.
 func BenchmarkPathAnswer(b *testing.B) {
-	prev := forcePaths.Swap(pathsAuto)
-	defer forcePaths.Store(prev)
+	forcePath(b, pathsAuto)
 	p := newPathPolicy()
 	for b.Loop() {
 		p.onRing()

@@ -15,8 +15,7 @@ import (
 // in the past, the Read it ends, the deadline cleared). What the listener adds to them is its
 // wrapper's cost on that path (docs/listener.md, "Figures").
 func BenchmarkRequestCallsListener(b *testing.B) {
-	prev := forcePaths.Swap(pathsPoller)
-	defer forcePaths.Store(prev)
+	forcePath(b, pathsPoller)
 	c, _ := connPair(b)
 	benchmarkRequestCalls(b, c)
 }

@@ -64,8 +64,7 @@ func inNetpoller(t *testing.T, c *Conn) bool {
 
 // ringListener is a listener whose connections the ring serves, both until the test ends.
 func ringListener(t *testing.T) net.Listener {
-	prev := forcePaths.Swap(pathsRing)
-	t.Cleanup(func() { forcePaths.Store(prev) })
+	forcePath(t, pathsRing)
 	ln, err := Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -94,8 +93,7 @@ func roundTrip(t *testing.T, c *Conn, peer net.Conn, msg string) {
 // there for the netpoller to harvest and drop. Back on the poller path it is in again, with
 // the deadline set while it was out, and no byte is lost either way.
 func TestRingServedSocketLeavesTheNetpoller(t *testing.T) {
-	prev := forcePaths.Swap(pathsPoller)
-	defer forcePaths.Store(prev)
+	forcePath(t, pathsPoller)
 	c, peer := connPair(t)
 	roundTrip(t, c, peer, "poller")
 	if !inNetpoller(t, c) {
@@ -140,8 +138,7 @@ func TestRingServedSocketLeavesTheNetpoller(t *testing.T) {
 // its number, until Close (net's does, and programs keep it): the socket is not retired again.
 // fn may call back into the connection.
 func TestRawConnKeepsItsDescriptor(t *testing.T) {
-	prev := forcePaths.Swap(pathsPoller)
-	defer forcePaths.Store(prev)
+	forcePath(t, pathsPoller)
 	c, peer := connPair(t)
 	raw, err := c.SyscallConn()
 	if err != nil {
@@ -324,8 +321,7 @@ func refuseNewFiles(t *testing.T) (restore func()) {
 // connection's Read, with the reason epoll gives, as net's Accept fails such a connection,
 // keeps its descriptor open, and the ring still serves it every byte.
 func TestRefusedFileFailsThePollerAndLosesNothing(t *testing.T) {
-	prev := forcePaths.Swap(pathsRing)
-	defer forcePaths.Store(prev)
+	forcePath(t, pathsRing)
 	c, peer := connPair(t)
 	refuseNewFiles(t)
 	roundTrip(t, c, peer, "ring")
@@ -403,8 +399,7 @@ func TestAcceptOfAConnectionTheNetpollerRefuses(t *testing.T) {
 // made of its descriptor itself: the poller serves the connection as before, and a raw
 // Control runs on that File.
 func TestRetiredSocketComesBackAtTheDescriptorLimit(t *testing.T) {
-	prev := forcePaths.Swap(pathsRing)
-	defer forcePaths.Store(prev)
+	forcePath(t, pathsRing)
 	c, peer := connPair(t)
 	raw, err := c.SyscallConn()
 	if err != nil {

@@ -342,12 +342,12 @@ func (l *loop) advanceClose(c *conn.Conn) {
 // the loop counts in flight, their own completions, which follow, end them: they are not
 // cancelled again, for a cancel by descriptor walks every operation armed on the ring (and one
 // that finds nothing searches on), which a loop closing thousands of connections at once would
-// pay twice for each. A cancel finds nothing also while a multishot receive is busy delivering
-// (docs/engine.md, back-pressure), and is simply made again; but for a connection the loop had
-// when the kernel dropped completions (Audited), one that finds nothing may be finding what is
-// lost, and the close must not wait for it: the operations the loop still counts are taken as
-// ended, and the connection fails. (A late completion of one that was only busy is told stale
-// by its generation.) res is a count for either kind of cancel (foundOne).
+// pay twice for each. A cancel finds nothing also while an operation's last completion is on
+// its way, and is simply made again; but for a connection the loop had when the kernel dropped
+// completions (Audited), one that finds nothing may be finding what is lost, and the close
+// must not wait for it: the operations the loop still counts are taken as ended, and the
+// connection fails. (A late completion of one that was only on its way is told stale by its
+// generation.) res is a count for either kind of cancel (foundOne).
 func (l *loop) onCancel(c *conn.Conn, res int32) {
 	c.Ops.CancelSent = false
 	inFlight := 0

@@ -387,17 +387,16 @@ func TestReceivingStopSurvivesAFailedMove(t *testing.T) {
 		}
 	})
 	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if time.Now().After(deadline) {
-			t.Fatal("waited ten seconds for the move's end")
-		}
+	deadline := time.After(10 * time.Second)
+	for waiting := true; waiting; {
 		select {
 		case err = <-moved:
+			waiting = false
+		case <-deadline:
+			t.Fatal("waited ten seconds for the move's end")
 		case <-time.After(20 * time.Millisecond):
 			onLoop(t, s, 0, func(*loop) {}) // a wake-up, for the hold to end on
-			continue
 		}
-		break
 	}
 	if err == nil {
 		t.Fatal("a move into a full table succeeded")

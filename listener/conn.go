@@ -88,16 +88,27 @@ func (lc *Conn) ownLink() *ringLink {
 func (lc *Conn) ringSide() *ringConn { return lc.link.Load().ring.Load() }
 
 // keptDeadline is a deadline as its time since start (the policy's clock, so that it keeps the
-// monotonic reading), 0 for none.
+// monotonic reading), 0 for none, longPastAt for one at or before start.
 type keptDeadline struct{ at atomic.Int64 }
 
+// longPastAt is what a deadline at or before start is kept as: every clock reading is past it,
+// so no clock need be read to tell (net/http ends its background read with one, a second
+// before the epoch, around every request).
+const longPastAt = 1
+
 func (k *keptDeadline) store(t time.Time) {
-	if t.IsZero() {
+	switch {
+	case t.IsZero():
 		k.at.Store(0)
-		return
+	case !t.After(start): // without Sub, which checks a difference of wall clocks for overflow
+		k.at.Store(longPastAt)
+	default:
+		k.at.Store(int64(max(t.Sub(start), longPastAt)))
 	}
-	k.at.Store(int64(max(t.Sub(start), 1)))
 }
+
+// longPast reports whether the deadline kept is at or before start.
+func (k *keptDeadline) longPast() bool { return k.at.Load() == longPastAt }
 
 func (k *keptDeadline) load() time.Time {
 	d := k.at.Load()
@@ -143,8 +154,13 @@ func newConn(e *engine, nc stdConn) *Conn {
 func (lc *Conn) Read(p []byte) (int, error) {
 	lc.rmu.Lock()
 	defer lc.rmu.Unlock()
-	if lc.shut.Load()&(readShutBit|closedBit) == readShutBit {
+	switch shut := lc.shut.Load(); {
+	case shut&(readShutBit|closedBit) == readShutBit:
 		return 0, io.EOF
+	case shut&closedBit == 0 && lc.link.Load().rdlAt.longPast():
+		// What either path would say, without a path's work: net/http ends a read with such a
+		// deadline once for every request.
+		return 0, lc.opError("read", os.ErrDeadlineExceeded)
 	}
 	onRing := paths.onRing()
 	for {

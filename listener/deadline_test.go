@@ -1,9 +1,14 @@
 package listener
 
 import (
+	"fmt"
+	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/uringnet/uringnet/internal/loopback"
 )
 
 // A deadline passes once, wakes its direction once, and is revived by the next set; a timer
@@ -71,4 +76,44 @@ func TestDeadlineSetsAndFires(t *testing.T) {
 		t.Fatalf("a future deadline set again allocates %v times", n)
 	}
 	d.set(time.Time{})
+}
+
+// A Read past a deadline set long ago (net/http's, a second after the epoch, which a Read
+// answers without a path's work: Conn.Read) says what net's says, on every path: the deadline
+// even with a byte waiting, which the next Read without a deadline returns; and once the
+// connection is closed, that it is closed, whatever the deadline.
+func TestReadPastALongPastDeadlineIsNets(t *testing.T) {
+	nc, npeer := loopback.TCPPair(t)
+	want := describeLongPastDeadline(t, npeer, nc)
+	forEachPath(t, func(t *testing.T) {
+		c, peer := connPair(t)
+		if got := describeLongPastDeadline(t, c, peer); got != want {
+			t.Errorf("got:\n%s\nnet's:\n%s", got, want)
+		}
+	})
+}
+
+func describeLongPastDeadline(t *testing.T, c, peer net.Conn) string {
+	var b strings.Builder
+	longAgo := time.Unix(1, 0)
+	buf := make([]byte, 8)
+	if _, err := peer.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		fmt.Fprintf(&b, "set long past: %v\n", c.SetReadDeadline(longAgo))
+		n, err := c.Read(buf)
+		fmt.Fprintf(&b, "read %d, a byte waiting: %d %s\n", i, n, describeError(err))
+	}
+	fmt.Fprintf(&b, "cleared: %v\n", c.SetReadDeadline(time.Time{}))
+	n, err := c.Read(buf)
+	fmt.Fprintf(&b, "read without one: %q %v\n", buf[:n], err)
+	c.SetReadDeadline(longAgo)
+	fmt.Fprintf(&b, "closed: %v\n", c.Close())
+	_, err = c.Read(buf)
+	fmt.Fprintf(&b, "read after close: %s\n", describeError(err))
+	err = c.SetReadDeadline(longAgo)
+	_, rerr := c.Read(buf)
+	fmt.Fprintf(&b, "set long past after close: %s; read: %s\n", describeError(err), describeError(rerr))
+	return b.String()
 }

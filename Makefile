@@ -60,7 +60,7 @@ test-nettest:
 # Only one benchmark runs at a time on a machine (BENCH_LOCK); wrk and redis-benchmark rows run
 # when those are installed (make bench-deps). Each prints the table and writes PREFIX.json (every
 # sample, the machine, the command), PREFIX.md and PREFIX-{throughput,p99,cpu}.png.
-.PHONY: bench-bin bench bench-full bench-sizes bench-accept bench-listener bench-listener-echo bench-example-http bench-readme bench-deps bench-mech bench-resp bench-pinned
+.PHONY: bench-bin bench bench-full bench-sizes bench-accept bench-listener bench-listener-echo bench-listener-http bench-example-http bench-readme bench-deps bench-mech bench-resp bench-pinned
 BENCH_LOCK ?= flock /tmp/uringnet-bench.lock
 BENCH_FLAGS ?= # more flags for bench run, e.g. -repeats 5 -duration 5s (recorded with the results)
 BENCHSTAT ?= $(or $(shell command -v benchstat),$(shell $(GO) env GOPATH)/bin/benchstat)
@@ -128,6 +128,11 @@ bench-listener: bench-bin
 # seven repeats leave the median anywhere in that.
 bench-listener-echo: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan listener -engines listener,net,net.2 -only echo -repeats 15 -label "make bench-listener-echo" -out benchmarks/results/listener-echo $(BENCH_FLAGS)
+
+# The listener plan's net/http points alone, seven repeats (about 40 minutes): what a net/http
+# user feels, without the echo points, after a change to the path every request takes.
+bench-listener-http: bench-bin
+	$(BENCH_LOCK) bin/bench run -plan listener -engines listener,net,net.2 -only nethttp -label "make bench-listener-http" -out benchmarks/results/listener-http $(BENCH_FLAGS)
 
 # The same HTTP target on examples/http itself: built on uringnet.Run and on gnet.Run
 # (-tags gnetengine), alternating, five repeats of wrk -c256 16 deep, medians and their ratio.

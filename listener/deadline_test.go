@@ -80,8 +80,9 @@ func TestDeadlineSetsAndFires(t *testing.T) {
 
 // A Read past a deadline set long ago (net/http's, a second after the epoch, which a Read
 // answers without a path's work: Conn.Read) says what net's says, on every path: the deadline
-// even with a byte waiting, which the next Read without a deadline returns; and once the
-// connection is closed, that it is closed, whatever the deadline.
+// even with a byte waiting, which the next Read without a deadline returns; nothing, for a
+// read of nothing, whatever the deadline; and once the connection is closed, that it is
+// closed, whatever the deadline.
 func TestReadPastALongPastDeadlineIsNets(t *testing.T) {
 	nc, npeer := loopback.TCPPair(t)
 	want := describeLongPastDeadline(t, npeer, nc)
@@ -105,8 +106,15 @@ func describeLongPastDeadline(t *testing.T, c, peer net.Conn) string {
 		n, err := c.Read(buf)
 		fmt.Fprintf(&b, "read %d, a byte waiting: %d %s\n", i, n, describeError(err))
 	}
+	n, err := c.Read(buf[:0])
+	fmt.Fprintf(&b, "read of nothing: %d %v\n", n, err)
+	c.SetReadDeadline(time.Now()) // passed, and after start: not kept as long past
+	n, err = c.Read(buf[:0])
+	fmt.Fprintf(&b, "read of nothing past a deadline just passed: %d %v\n", n, err)
+	n, err = c.Read(buf)
+	fmt.Fprintf(&b, "read past it, a byte waiting: %d %s\n", n, describeError(err))
 	fmt.Fprintf(&b, "cleared: %v\n", c.SetReadDeadline(time.Time{}))
-	n, err := c.Read(buf)
+	n, err = c.Read(buf)
 	fmt.Fprintf(&b, "read without one: %q %v\n", buf[:n], err)
 	c.SetReadDeadline(longAgo)
 	fmt.Fprintf(&b, "closed: %v\n", c.Close())

@@ -1,7 +1,6 @@
 package listener
 
 import (
-	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -38,7 +37,7 @@ type Conn struct {
 	// path needs sits behind it, so that a connection the poller serves, as most do, costs
 	// little beyond net's: servers hold tens of thousands idle.
 	link     atomic.Pointer[ringLink]
-	shut     atomic.Uint32 // closedBit, readShutBit, writeShutBit, adoptedBit
+	shut     atomic.Uint32 // closedBit, writeShutBit, adoptedBit
 	readPath readPath      // under rmu
 	// reads and writes count the connection's Reads and Writes that moved bytes (under rmu
 	// and wmu); every callSample-th reaches the policy's meter, which so sees how many writes
@@ -49,7 +48,6 @@ type Conn struct {
 // The bits of Conn.shut.
 const (
 	closedBit    = 1 << iota // Close was called
-	readShutBit              // CloseRead
 	writeShutBit             // CloseWrite
 	adoptedBit               // the one adoption started; if it failed, the poller serves for good
 )
@@ -154,13 +152,15 @@ func newConn(e *engine, nc stdConn) *Conn {
 func (lc *Conn) Read(p []byte) (int, error) {
 	lc.rmu.Lock()
 	defer lc.rmu.Unlock()
-	switch shut := lc.shut.Load(); {
-	case shut&(readShutBit|closedBit) == readShutBit:
-		return 0, io.EOF
-	case shut&closedBit == 0 && len(p) > 0 && lc.link.Load().rdlAt.longPast():
+	// As net's: a closed connection says so (the path does); a read of nothing returns nothing,
+	// whatever the deadline.
+	switch {
+	case lc.isShut(closedBit):
+	case len(p) == 0:
+		return 0, nil
+	case lc.link.Load().rdlAt.longPast():
 		// What either path would say, without a path's work: net/http ends a read with such a
-		// deadline once for every request. (A read of nothing is answered before the deadline
-		// is looked at, as net's is.)
+		// deadline once for every request.
 		return 0, lc.opError("read", os.ErrDeadlineExceeded)
 	}
 	onRing := paths.onRing()

@@ -6,8 +6,6 @@ import (
 	"os"
 	"syscall"
 	"time"
-
-	"github.com/uringnet/uringnet/conn"
 )
 
 // What net/http, crypto/tls and others probe a connection for.
@@ -29,19 +27,12 @@ func (lc *Conn) CloseWrite() error {
 	return lc.nc.CloseWrite()
 }
 
-// CloseRead shuts down the reading side: Reads return io.EOF from now on.
+// CloseRead shuts down the reading side, as net's does on Linux: Reads return what has arrived,
+// and io.EOF, at once, when nothing has. On the ring, the shutdown ends the loop's receive as
+// the peer's end would, after what the socket held.
 func (lc *Conn) CloseRead() error {
 	if lc.isShut(closedBit) {
 		return lc.opError("close", net.ErrClosed)
-	}
-	lc.shut.Or(readShutBit)
-	if r := lc.ringSide(); r != nil {
-		r.wakeReader()
-		r.onLoop(func(c *conn.Conn) error {
-			r.readDiscard = true
-			c.Discard(-1)
-			return nil
-		})
 	}
 	return lc.nc.CloseRead()
 }

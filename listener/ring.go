@@ -61,7 +61,6 @@ type ringConn struct {
 	lastOut       int  // c.OutboundBuffered() as last seen
 	eofSeen       bool // the peer's EOF arrived
 	userClosed    bool // Close reached the loop
-	readDiscard   bool // CloseRead reached the loop: input is dropped
 	recvStopped   bool // receiving was turned off (leave) and has ended
 	closeWhenSent bool // close once everything written is sent
 	shutWhenSent  bool // shut the write side down once everything written is sent

@@ -14,7 +14,7 @@ import (
 
 // loopReceived hands what arrived to the readers (OnTraffic).
 func (r *ringConn) loopReceived(c *conn.Conn) {
-	if r.userClosed || r.readDiscard {
+	if r.userClosed {
 		c.Discard(-1)
 		return
 	}
@@ -83,7 +83,7 @@ func (r *ringConn) wakeWriter() {
 
 // loopRefill hands over what was held back, now that the readers took the last chunk.
 func (r *ringConn) loopRefill() {
-	if c := r.c; c.State() == conn.Open && !r.userClosed && !r.readDiscard {
+	if c := r.c; c.State() == conn.Open && !r.userClosed {
 		r.handOver(c)
 	}
 }

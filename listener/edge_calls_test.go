@@ -1,0 +1,159 @@
+package listener
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uringnet/uringnet/internal/loopback"
+)
+
+// The calls at the edges of a connection's life (reads and writes of nothing, past a deadline,
+// past the peer's end, after either side's half-close and after Close) answer what net's do,
+// on every path: each is described for a connection net accepted and for ours, and the two
+// descriptions must be the same.
+func TestEdgeCallsAreNets(t *testing.T) {
+	nc, npeer := loopback.TCPPair(t)
+	want := describeEdgeCalls(t, npeer, nc)
+	forEachPath(t, func(t *testing.T) {
+		c, peer := connPair(t)
+		if got := describeEdgeCalls(t, c, peer); got != want {
+			t.Errorf("got:\n%s\nnet's:\n%s", got, want)
+		}
+	})
+}
+
+type halfCloser interface {
+	CloseRead() error
+	CloseWrite() error
+}
+
+func describeEdgeCalls(t *testing.T, c, peer net.Conn) string {
+	var b strings.Builder
+	say := func(what string, n int, err error) { fmt.Fprintf(&b, "%s: %d %s\n", what, n, describeError(err)) }
+	buf := make([]byte, 8)
+
+	n, err := c.Read(buf[:0])
+	say("read of nothing", n, err)
+	n, err = c.Write(nil)
+	say("write of nothing", n, err)
+	c.SetWriteDeadline(time.Now())
+	n, err = c.Write(nil)
+	say("write of nothing past the deadline", n, err)
+	n, err = c.Write([]byte("x"))
+	say("write past the deadline", n, err)
+	c.SetWriteDeadline(time.Time{})
+
+	if _, err := peer.Write([]byte("ab")); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.(halfCloser).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	n, err = io.ReadFull(c, buf[:2])
+	say("read what the peer sent", n, err)
+	n, err = c.Read(buf)
+	say("read past the peer's end", n, err)
+	n, err = c.Read(buf[:0])
+	say("read of nothing past the peer's end", n, err)
+	n, err = c.Read(buf)
+	say("read past the peer's end again", n, err)
+	n, err = c.Write([]byte("cd"))
+	say("write after the peer's end", n, err)
+
+	say("CloseWrite", 0, c.(halfCloser).CloseWrite())
+	n, err = c.Write(nil)
+	say("write of nothing after CloseWrite", n, err)
+	n, err = c.Write([]byte("x"))
+	say("write after CloseWrite", n, err)
+	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(peer)
+	fmt.Fprintf(&b, "the peer read %q %s\n", got, describeError(err))
+
+	say("CloseRead", 0, c.(halfCloser).CloseRead())
+	n, err = c.Read(buf[:0])
+	say("read of nothing after CloseRead", n, err)
+	n, err = c.Read(buf)
+	say("read after CloseRead", n, err)
+	c.SetReadDeadline(time.Now())
+	n, err = c.Read(buf)
+	say("read after CloseRead past a deadline", n, err)
+	c.SetReadDeadline(time.Time{})
+
+	say("Close", 0, c.Close())
+	n, err = c.Read(buf[:0])
+	say("read of nothing after Close", n, err)
+	n, err = c.Write(nil)
+	say("write of nothing after Close", n, err)
+	say("CloseRead after Close", 0, c.(halfCloser).CloseRead())
+	say("Close again", 0, c.Close())
+	return b.String()
+}
+
+// What had arrived when the reading side was shut down is still read, as net's reads it on
+// Linux, then io.EOF at once: on every path.
+func TestCloseReadLeavesWhatArrived(t *testing.T) {
+	nc, npeer := loopback.TCPPair(t)
+	want := describeCloseRead(t, npeer, nc)
+	forEachPath(t, func(t *testing.T) {
+		c, peer := connPair(t)
+		if got := describeCloseRead(t, c, peer); got != want {
+			t.Errorf("got:\n%s\nnet's:\n%s", got, want)
+		}
+	})
+}
+
+func describeCloseRead(t *testing.T, c, peer net.Conn) string {
+	var b strings.Builder
+	buf := make([]byte, 8)
+	// One byte read first, so that the ring serves the reads (on its path) and holds the rest.
+	if _, err := peer.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, buf[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.(halfCloser).CloseRead(); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a Read that would wait fails the test
+	got, err := io.ReadAll(c)
+	fmt.Fprintf(&b, "read after CloseRead: %q %s\n", got, describeError(err))
+	n, err := c.Read(buf)
+	fmt.Fprintf(&b, "read again: %d %s\n", n, describeError(err))
+	return b.String()
+}
+
+// A Read blocked when the reading side is shut down returns io.EOF, on every path, as net's.
+func TestCloseReadEndsABlockedRead(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		c, peer := connPair(t)
+		if _, err := peer.Write([]byte("a")); err != nil { // the ring serves the reads from here
+			t.Fatal(err)
+		}
+		buf := make([]byte, 8)
+		if _, err := io.ReadFull(c, buf[:1]); err != nil {
+			t.Fatal(err)
+		}
+		read := make(chan error, 1)
+		go func() {
+			_, err := c.Read(buf)
+			read <- err
+		}()
+		time.Sleep(20 * time.Millisecond) // the Read is blocked by now, or soon finds the shutdown
+		if err := c.CloseRead(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-read:
+			if err != io.EOF {
+				t.Fatalf("the blocked Read returned %v, want io.EOF", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("CloseRead did not end a blocked Read within 10s")
+		}
+	})
+}

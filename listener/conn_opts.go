@@ -17,8 +17,9 @@ func (lc *Conn) CloseWrite() error {
 		return lc.opError("close", net.ErrClosed)
 	}
 	lc.shut.Or(writeShutBit)
-	if r := lc.ringSide(); r != nil && !r.idle() {
-		// The FIN follows what the loop still holds.
+	if r := lc.ringSide(); r != nil && !r.idle() && !isClosed(r.dead) {
+		// The FIN follows what the loop still holds. (A loop side that failed leaves the
+		// shutdown to the socket, which answers as net's: ENOTCONN after a reset.)
 		if err := r.onLoop(r.closeWrite); err != nil {
 			return lc.opError("close", err)
 		}

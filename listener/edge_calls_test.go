@@ -157,3 +157,62 @@ func TestCloseReadEndsABlockedRead(t *testing.T) {
 		}
 	})
 }
+
+// After the peer's reset, reads and writes fail as net's do, on every path: the reset is told
+// once, to the first call, and the socket answers from then on. (A Write of nothing, which
+// net's makes a system call of, the ring answers itself, with nothing: it does not find a
+// socket that failed while the ring was not reading it.)
+func TestPeerResetIsNets(t *testing.T) {
+	for _, writeFirst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "read first", true: "write first"}[writeFirst], func(t *testing.T) {
+			nc, npeer := loopback.TCPPair(t)
+			want := describePeerReset(t, npeer, nc, writeFirst)
+			check := func(t *testing.T) {
+				c, peer := connPair(t)
+				if got := describePeerReset(t, c, peer, writeFirst); got != want {
+					t.Errorf("got:\n%s\nnet's:\n%s", got, want)
+				}
+			}
+			if !writeFirst {
+				forEachPath(t, check)
+				return
+			}
+			// Not alternating: a write the ring takes while the poller reads is queued before
+			// the ring can know of the reset, as a send buffer takes one before the reset
+			// arrives; the write succeeds and the next read is told.
+			t.Run("poller", func(t *testing.T) { forcePath(t, pathsPoller); check(t) })
+			t.Run("ring", func(t *testing.T) { forcePath(t, pathsRing); check(t) })
+		})
+	}
+}
+
+func describePeerReset(t *testing.T, c, peer net.Conn, writeFirst bool) string {
+	var b strings.Builder
+	say := func(what string, n int, err error) { fmt.Fprintf(&b, "%s: %d %s\n", what, n, describeError(err)) }
+	buf := make([]byte, 8)
+	if _, err := peer.Write([]byte("a")); err != nil { // the ring serves the reads from here
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, buf[:1]); err != nil {
+		t.Fatal(err)
+	}
+	peer.(*net.TCPConn).SetLinger(0)
+	peer.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if writeFirst {
+		time.Sleep(20 * time.Millisecond) // the reset has arrived
+		n, err := c.Write([]byte("x"))
+		say("write after the peer's reset", n, err)
+	}
+	n, err := c.Read(buf)
+	say("read after the peer's reset", n, err)
+	n, err = c.Read(buf)
+	say("read again", n, err)
+	n, err = c.Read(buf[:0])
+	say("read of nothing", n, err)
+	n, err = c.Write([]byte("x"))
+	say("write", n, err)
+	say("CloseWrite", 0, c.(halfCloser).CloseWrite())
+	say("Close", 0, c.Close())
+	return b.String()
+}

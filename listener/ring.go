@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/uringnet/uringnet/conn"
@@ -55,6 +56,8 @@ type ringConn struct {
 	closeOnce sync.Once
 	dead      chan struct{} // closed by the loop when the connection is closed
 	deadErr   error         // why; written before dead is closed
+	deadErrno syscall.Errno // the socket error that ended it, 0 for another end; as deadErr
+	deadTold  atomic.Bool   // deadErrno was given to a call: the socket answers the later ones
 	rdl, wdl  deadline
 
 	// The loop's own bookkeeping.
@@ -132,7 +135,11 @@ func (r *ringConn) read(p []byte, leaving bool) (n int, err error, left bool) {
 			if r.held = r.take(); r.held != nil {
 				continue
 			}
-			return 0, r.lc.opError("read", r.deadErr), false
+			if err, toSocket := r.failed("read"); !toSocket {
+				return 0, err, false
+			}
+			n, err := r.lc.nc.Read(p)
+			return n, err, false
 		}
 		if leaving && r.drained.Load() {
 			if r.held = r.take(); r.held != nil {
@@ -175,7 +182,11 @@ func (r *ringConn) write(p []byte) (int, error) {
 			return n, r.lc.opError("write", net.ErrClosed)
 		}
 		if isClosed(r.dead) {
-			return n, r.lc.opError("write", r.deadErr)
+			if err, toSocket := r.failed("write"); !toSocket {
+				return n, err
+			}
+			k, err := r.lc.nc.Write(p[n:])
+			return n + k, err
 		}
 		if r.wdl.expired() {
 			return n, r.lc.opError("write", os.ErrDeadlineExceeded)
@@ -199,6 +210,21 @@ func (r *ringConn) write(p []byte) (int, error) {
 		<-r.wWake
 		r.wWaiting.Store(false)
 	}
+}
+
+// failed is what a Read or Write (op) finds once the loop's side is dead. The socket error the
+// loop met is given once, as the kernel gives it to net's: to whichever call comes first, named
+// after that call, as net names its read's or write's. From then on the socket answers
+// (toSocket), as net's does once the kernel has handed its error out: a read io.EOF, a write
+// EPIPE. Any other end (a local close) is every call's error.
+func (r *ringConn) failed(op string) (err error, toSocket bool) {
+	if r.deadErrno == 0 {
+		return r.lc.opError(op, r.deadErr), false
+	}
+	if r.deadTold.Swap(true) {
+		return nil, true
+	}
+	return r.lc.opError(op, os.NewSyscallError(op, r.deadErrno)), false
 }
 
 // idle reports whether the loop holds nothing written, queued or in flight, and has not

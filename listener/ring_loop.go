@@ -1,9 +1,9 @@
 package listener
 
 import (
+	"errors"
 	"io"
 	"net"
-	"os"
 	"syscall"
 	"time"
 
@@ -196,26 +196,13 @@ func (r *ringConn) loopClosed(err error) {
 	if err == nil || err == io.EOF || r.userClosed {
 		err = net.ErrClosed
 	}
-	r.deadErr = asSyscallError(err)
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		r.deadErrno = errno
+	}
+	r.deadErr = err
 	close(r.dead)
 	r.wakeReader()
 	r.wakeWriter()
 	r.eng.unref()
-}
-
-// asSyscallError gives a socket error the loop reports (a *net.OpError around the bare errno)
-// net's shape: the errno inside an *os.SyscallError named after the call, as net's read and
-// write errors are.
-func asSyscallError(err error) error {
-	oe, ok := err.(*net.OpError)
-	if !ok {
-		return err
-	}
-	errno, ok := oe.Err.(syscall.Errno)
-	if !ok {
-		return err
-	}
-	wrapped := *oe
-	wrapped.Err = os.NewSyscallError(oe.Op, errno)
-	return &wrapped
 }

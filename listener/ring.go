@@ -181,15 +181,15 @@ func (r *ringConn) write(p []byte) (int, error) {
 		if isClosed(r.closed) {
 			return n, r.lc.opError("write", net.ErrClosed)
 		}
+		if r.wdl.expired() { // before a failure, as net's
+			return n, r.lc.opError("write", os.ErrDeadlineExceeded)
+		}
 		if isClosed(r.dead) {
 			if err, toSocket := r.failed("write"); !toSocket {
 				return n, err
 			}
 			k, err := r.lc.nc.Write(p[n:])
 			return n + k, err
-		}
-		if r.wdl.expired() {
-			return n, r.lc.opError("write", os.ErrDeadlineExceeded)
 		}
 		if n == len(p) {
 			return n, nil

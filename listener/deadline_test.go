@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/uringnet/uringnet/internal/loopback"
 )
 
 // A deadline passes once, wakes its direction once, and is revived by the next set; a timer
@@ -84,14 +82,7 @@ func TestDeadlineSetsAndFires(t *testing.T) {
 // read of nothing, whatever the deadline; and once the connection is closed, that it is
 // closed, whatever the deadline.
 func TestReadPastALongPastDeadlineIsNets(t *testing.T) {
-	nc, npeer := loopback.TCPPair(t)
-	want := describeLongPastDeadline(t, npeer, nc)
-	forEachPath(t, func(t *testing.T) {
-		c, peer := connPair(t)
-		if got := describeLongPastDeadline(t, c, peer); got != want {
-			t.Errorf("got:\n%s\nnet's:\n%s", got, want)
-		}
-	})
+	describedAsNets(t, describeLongPastDeadline)
 }
 
 func describeLongPastDeadline(t *testing.T, c, peer net.Conn) string {

@@ -7,24 +7,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/uringnet/uringnet/internal/loopback"
 )
 
 // The calls at the edges of a connection's life (reads and writes of nothing, past a deadline,
 // past the peer's end, after either side's half-close and after Close) answer what net's do,
 // on every path: each is described for a connection net accepted and for ours, and the two
 // descriptions must be the same.
-func TestEdgeCallsAreNets(t *testing.T) {
-	nc, npeer := loopback.TCPPair(t)
-	want := describeEdgeCalls(t, npeer, nc)
-	forEachPath(t, func(t *testing.T) {
-		c, peer := connPair(t)
-		if got := describeEdgeCalls(t, c, peer); got != want {
-			t.Errorf("got:\n%s\nnet's:\n%s", got, want)
-		}
-	})
-}
+func TestEdgeCallsAreNets(t *testing.T) { describedAsNets(t, describeEdgeCalls) }
 
 type halfCloser interface {
 	CloseRead() error
@@ -95,16 +84,7 @@ func describeEdgeCalls(t *testing.T, c, peer net.Conn) string {
 
 // What had arrived when the reading side was shut down is still read, as net's reads it on
 // Linux, then io.EOF at once: on every path.
-func TestCloseReadLeavesWhatArrived(t *testing.T) {
-	nc, npeer := loopback.TCPPair(t)
-	want := describeCloseRead(t, npeer, nc)
-	forEachPath(t, func(t *testing.T) {
-		c, peer := connPair(t)
-		if got := describeCloseRead(t, c, peer); got != want {
-			t.Errorf("got:\n%s\nnet's:\n%s", got, want)
-		}
-	})
-}
+func TestCloseReadLeavesWhatArrived(t *testing.T) { describedAsNets(t, describeCloseRead) }
 
 func describeCloseRead(t *testing.T, c, peer net.Conn) string {
 	var b strings.Builder
@@ -163,27 +143,16 @@ func TestCloseReadEndsABlockedRead(t *testing.T) {
 // net's makes a system call of, the ring answers itself, with nothing: it does not find a
 // socket that failed while the ring was not reading it.)
 func TestPeerResetIsNets(t *testing.T) {
-	for _, writeFirst := range []bool{false, true} {
-		t.Run(map[bool]string{false: "read first", true: "write first"}[writeFirst], func(t *testing.T) {
-			nc, npeer := loopback.TCPPair(t)
-			want := describePeerReset(t, npeer, nc, writeFirst)
-			check := func(t *testing.T) {
-				c, peer := connPair(t)
-				if got := describePeerReset(t, c, peer, writeFirst); got != want {
-					t.Errorf("got:\n%s\nnet's:\n%s", got, want)
-				}
-			}
-			if !writeFirst {
-				forEachPath(t, check)
-				return
-			}
-			// Not alternating: a write the ring takes while the poller reads is queued before
-			// the ring can know of the reset, as a send buffer takes one before the reset
-			// arrives; the write succeeds and the next read is told.
-			t.Run("poller", func(t *testing.T) { forcePath(t, pathsPoller); check(t) })
-			t.Run("ring", func(t *testing.T) { forcePath(t, pathsRing); check(t) })
-		})
-	}
+	t.Run("read first", func(t *testing.T) {
+		describedAsNets(t, func(t *testing.T, c, peer net.Conn) string { return describePeerReset(t, c, peer, false) })
+	})
+	// Not alternating: a write the ring takes while the poller reads is queued before the ring
+	// can know of the reset, as a send buffer takes one before the reset arrives; the write
+	// succeeds and the next read is told.
+	t.Run("write first", func(t *testing.T) {
+		describedAsNets(t, func(t *testing.T, c, peer net.Conn) string { return describePeerReset(t, c, peer, true) },
+			pollerPath, ringPath)
+	})
 }
 
 func describePeerReset(t *testing.T, c, peer net.Conn, writeFirst bool) string {

@@ -62,18 +62,48 @@ func forcePath(tb testing.TB, mode int32) {
 	tb.Cleanup(func() { forcePaths.Store(prev) })
 }
 
+// A way connections are served, named for a subtest.
+type pathCase struct {
+	name string
+	mode int32
+}
+
+var (
+	pollerPath      = pathCase{"poller", pathsPoller}
+	ringPath        = pathCase{"ring", pathsRing}
+	alternatingPath = pathCase{"alternating", pathsAlternate}
+)
+
 // forEachPath runs f with every connection served by the poller, by the ring, and by the two
 // in turn (each Read and Write asking anew, so that every switch between them is made).
 func forEachPath(t *testing.T, f func(t *testing.T)) {
-	for _, m := range []struct {
-		name string
-		mode int32
-	}{{"poller", pathsPoller}, {"ring", pathsRing}, {"alternating", pathsAlternate}} {
-		t.Run(m.name, func(t *testing.T) {
-			forcePath(t, m.mode)
+	forPaths(t, []pathCase{pollerPath, ringPath, alternatingPath}, f)
+}
+
+// forPaths runs f as a subtest for each of paths, connections served as it says.
+func forPaths(t *testing.T, paths []pathCase, f func(t *testing.T)) {
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			forcePath(t, p.mode)
 			f(t)
 		})
 	}
+}
+
+// describedAsNets describes, with describe, a connection net accepted (and its peer), then ours
+// on each of paths (every path when none is given), and wants each description to be net's.
+func describedAsNets(t *testing.T, describe func(t *testing.T, c, peer net.Conn) string, paths ...pathCase) {
+	peer, nc := loopback.TCPPair(t)
+	want := describe(t, nc, peer)
+	if len(paths) == 0 {
+		paths = []pathCase{pollerPath, ringPath, alternatingPath}
+	}
+	forPaths(t, paths, func(t *testing.T) {
+		c, peer := connPair(t)
+		if got := describe(t, c, peer); got != want {
+			t.Errorf("got:\n%s\nnet's:\n%s", got, want)
+		}
+	})
 }
 
 func isOpError(err error) bool {

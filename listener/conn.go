@@ -105,6 +105,12 @@ func (k *keptDeadline) store(t time.Time) {
 	}
 }
 
+// passed reports whether the deadline kept has passed (reading the clock if one is kept).
+func (k *keptDeadline) passed() bool {
+	at := k.at.Load()
+	return at != 0 && at <= int64(time.Since(start))
+}
+
 // longPast reports whether the deadline kept is at or before start.
 func (k *keptDeadline) longPast() bool { return k.at.Load() == longPastAt }
 
@@ -195,6 +201,9 @@ func (lc *Conn) Write(p []byte) (int, error) {
 	lc.wmu.Lock()
 	defer lc.wmu.Unlock()
 	if lc.shut.Load()&(writeShutBit|closedBit) == writeShutBit {
+		if lc.link.Load().wdlAt.passed() { // net's looks at the deadline first
+			return 0, lc.opError("write", os.ErrDeadlineExceeded)
+		}
 		return 0, lc.opError("write", os.NewSyscallError("write", syscall.EPIPE))
 	}
 	onRing := paths.onRing()

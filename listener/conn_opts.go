@@ -16,16 +16,20 @@ func (lc *Conn) CloseWrite() error {
 	if lc.isShut(closedBit) {
 		return lc.opError("close", net.ErrClosed)
 	}
-	lc.shut.Or(writeShutBit)
+	lc.shut.Or(writeShutBit) // no Write goes to the ring behind the FIN
 	if r := lc.ringSide(); r != nil && !r.idle() && !isClosed(r.dead) {
-		// The FIN follows what the loop still holds. (A loop side that failed leaves the
-		// shutdown to the socket, which answers as net's: ENOTCONN after a reset.)
-		if err := r.onLoop(r.closeWrite); err != nil {
-			return lc.opError("close", err)
+		// The FIN follows what the loop still holds. (A loop side that failed, or fails
+		// meanwhile, leaves the shutdown to the socket, which answers as net's: ENOTCONN after
+		// a reset.)
+		if r.onLoop(r.closeWrite) == nil {
+			return nil
 		}
-		return nil
 	}
-	return lc.nc.CloseWrite()
+	if err := lc.nc.CloseWrite(); err != nil {
+		lc.shut.And(^uint32(writeShutBit)) // a shutdown that failed shuts nothing: Writes ask the kernel, as net's
+		return err
+	}
+	return nil
 }
 
 // CloseRead shuts down the reading side, as net's does on Linux: Reads return what has arrived,

@@ -58,6 +58,10 @@ func describeEdgeCalls(t *testing.T, c, peer net.Conn) string {
 	say("write of nothing after CloseWrite", n, err)
 	n, err = c.Write([]byte("x"))
 	say("write after CloseWrite", n, err)
+	c.SetWriteDeadline(time.Now())
+	n, err = c.Write([]byte("x"))
+	say("write after CloseWrite past a deadline", n, err)
+	c.SetWriteDeadline(time.Time{})
 	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
 	got, err := io.ReadAll(peer)
 	fmt.Fprintf(&b, "the peer read %q %s\n", got, describeError(err))
@@ -104,6 +108,12 @@ func describeCloseRead(t *testing.T, c, peer net.Conn) string {
 	fmt.Fprintf(&b, "read after CloseRead: %q %s\n", got, describeError(err))
 	n, err := c.Read(buf)
 	fmt.Fprintf(&b, "read again: %d %s\n", n, describeError(err))
+	if _, err := peer.Write([]byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // arrived
+	n, err = c.Read(buf)
+	fmt.Fprintf(&b, "read of what the peer sent after CloseRead: %q %s\n", buf[:n], describeError(err))
 	return b.String()
 }
 
@@ -153,21 +163,16 @@ func TestPeerResetIsNets(t *testing.T) {
 		describedAsNets(t, func(t *testing.T, c, peer net.Conn) string { return describePeerReset(t, c, peer, true) },
 			pollerPath, ringPath)
 	})
+	t.Run("CloseWrite first", func(t *testing.T) {
+		describedAsNets(t, describeCloseWriteAfterReset, pollerPath, ringPath)
+	})
 }
 
 func describePeerReset(t *testing.T, c, peer net.Conn, writeFirst bool) string {
 	var b strings.Builder
 	say := func(what string, n int, err error) { fmt.Fprintf(&b, "%s: %d %s\n", what, n, describeError(err)) }
 	buf := make([]byte, 8)
-	if _, err := peer.Write([]byte("a")); err != nil { // the ring serves the reads from here
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(c, buf[:1]); err != nil {
-		t.Fatal(err)
-	}
-	peer.(*net.TCPConn).SetLinger(0)
-	peer.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	resetAfterARead(t, c, peer)
 	if writeFirst {
 		time.Sleep(20 * time.Millisecond) // the reset has arrived
 		n, err := c.Write([]byte("x"))
@@ -190,4 +195,70 @@ func describePeerReset(t *testing.T, c, peer net.Conn, writeFirst bool) string {
 	say("CloseWrite", 0, c.(halfCloser).CloseWrite())
 	say("Close", 0, c.Close())
 	return b.String()
+}
+
+// A CloseWrite that fails after the peer's reset shuts nothing down: the next Write is told of
+// the reset, as net's.
+func describeCloseWriteAfterReset(t *testing.T, c, peer net.Conn) string {
+	var b strings.Builder
+	say := func(what string, n int, err error) { fmt.Fprintf(&b, "%s: %d %s\n", what, n, describeError(err)) }
+	resetAfterARead(t, c, peer)
+	time.Sleep(20 * time.Millisecond) // the reset has arrived
+	say("CloseWrite", 0, c.(halfCloser).CloseWrite())
+	n, err := c.Write([]byte("x"))
+	say("write", n, err)
+	n, err = c.Read(make([]byte, 8))
+	say("read", n, err)
+	return b.String()
+}
+
+// resetAfterARead has the peer send a byte, c read it (so that the ring, on its path, serves the
+// reads), and the peer reset the connection.
+func resetAfterARead(t *testing.T, c, peer net.Conn) {
+	if _, err := peer.Write([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	peer.(*net.TCPConn).SetLinger(0)
+	peer.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+}
+
+// A reset while the loop holds bytes the reader has not taken, and the kernel more behind them:
+// what the reader gets is the start of what the peer sent, and if it is not all of it, a call
+// was told of the reset (net's tells whichever call comes first, here a Write, and its reader
+// then reads what the kernel holds and the end of the stream). Before, the ring's side told the
+// reset to a Write and the reader went on with the socket, past the bytes the loop had held.
+func TestResetLeavesNoGapInWhatIsRead(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		c, peer := connPair(t)
+		sent := make([]byte, 4<<20)
+		for i := range sent {
+			sent[i] = byte(i / 1000)
+		}
+		go peer.Write(sent) // ends with an error at the reset
+		first := make([]byte, 1)
+		if _, err := io.ReadFull(c, first); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // the loop holds what it may, the kernel more
+		peer.(*net.TCPConn).SetLinger(0)
+		peer.Close()
+		time.Sleep(20 * time.Millisecond)
+		_, werr1 := c.Write([]byte("x")) // the ring's send meets the reset, on its path
+		time.Sleep(20 * time.Millisecond)
+		_, werr2 := c.Write([]byte("y"))
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, err := io.ReadAll(c)
+		got = append(first, got...)
+		if i := firstDifference(got, sent[:len(got)]); i >= 0 {
+			t.Fatalf("byte %d of %d read differs from what was sent: a gap", i, len(got))
+		}
+		if len(got) < len(sent) && err == nil && werr1 == nil && werr2 == nil {
+			t.Fatalf("read %d of the %d bytes sent, then the end of the stream, and no call was told why", len(got), len(sent))
+		}
+		t.Logf("read %d of %d bytes, then %v; the writes: %v, %v", len(got), len(sent), err, werr1, werr2)
+	})
 }

@@ -1,7 +1,6 @@
 package listener
 
 import (
-	"io"
 	"net"
 	"os"
 	"sync"
@@ -57,8 +56,11 @@ type ringConn struct {
 	dead      chan struct{} // closed by the loop when the connection is closed
 	deadErr   error         // why; written before dead is closed
 	deadErrno syscall.Errno // the socket error that ended it, 0 for another end; as deadErr
-	deadTold  atomic.Bool   // deadErrno was given to a call: the socket answers the later ones
-	rdl, wdl  deadline
+	// As deadErr: the loop held bytes received that the readers had not taken, or bytes
+	// written that the kernel had not; they are gone with the loop's side.
+	inputLost, outputLost bool
+	deadTold              atomic.Bool // deadErrno was given to a call: the socket answers the later ones
+	rdl, wdl              deadline
 
 	// The loop's own bookkeeping.
 	lastOut       int  // c.OutboundBuffered() as last seen
@@ -129,7 +131,10 @@ func (r *ringConn) read(p []byte, leaving bool) (n int, err error, left bool) {
 			if r.held = r.take(); r.held != nil {
 				continue
 			}
-			return 0, io.EOF, false
+			// The receive ended: at the peer's end, the socket says io.EOF at once too; after
+			// CloseRead, it still has what arrived since, as net's reads it.
+			n, err := r.lc.nc.Read(p)
+			return n, err, false
 		}
 		if isClosed(r.dead) {
 			if r.held = r.take(); r.held != nil {
@@ -216,12 +221,25 @@ func (r *ringConn) write(p []byte) (int, error) {
 // loop met is given once, as the kernel gives it to net's: to whichever call comes first, named
 // after that call, as net names its read's or write's. From then on the socket answers
 // (toSocket), as net's does once the kernel has handed its error out: a read io.EOF, a write
-// EPIPE. Any other end (a local close) is every call's error.
+// EPIPE. But where the loop's side took bytes with it (inputLost for reads, outputLost for
+// writes), the socket would go on past a gap: every call of that direction gets the error.
+// Any other end (a local close) is every call's error.
 func (r *ringConn) failed(op string) (err error, toSocket bool) {
 	if r.deadErrno == 0 {
 		return r.lc.opError(op, r.deadErr), false
 	}
-	if r.deadTold.Swap(true) {
+	lost := r.inputLost
+	if op == "write" {
+		lost = r.outputLost
+	}
+	switch {
+	case lost:
+	case op == "read" && r.deadErrno == syscall.EPIPE:
+		// The loop's stand-in for an error a send cut short met and io_uring did not report
+		// (ringset's onSend): a read of net's would not meet it. The socket answers, and a
+		// write is still told.
+		return nil, true
+	case r.deadTold.Swap(true):
 		return nil, true
 	}
 	return r.lc.opError(op, os.NewSyscallError(op, r.deadErrno)), false

@@ -200,6 +200,8 @@ func (r *ringConn) loopClosed(err error) {
 	if errors.As(err, &errno) {
 		r.deadErrno = errno
 	}
+	r.inputLost = r.rxMore.Load() // handOver left bytes on the loop (at worst a refill asked for nothing)
+	r.outputLost = r.wPending.Load() > 0
 	r.deadErr = err
 	close(r.dead)
 	r.wakeReader()

@@ -110,9 +110,6 @@ func (r *ringConn) read(p []byte, leaving bool) (n int, err error, left bool) {
 		if isClosed(r.closed) {
 			return 0, r.lc.opError("read", net.ErrClosed), false
 		}
-		if len(p) == 0 { // before the deadline, as net's
-			return 0, nil, false
-		}
 		if r.rdl.expired() {
 			return 0, r.lc.opError("read", os.ErrDeadlineExceeded), false
 		}

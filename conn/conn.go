@@ -463,14 +463,19 @@ func (c *Conn) BeginClose(err error) bool {
 	return true
 }
 
-// MarkClosed marks the connection closed and frees its buffers and its cached descriptor; the loop
-// reports the close after.
+// MarkClosed marks the connection closed and closes its cached descriptor; the loop reports the
+// close after, then frees its buffers (ReleaseBuffers): the handler's OnClose may still take
+// what was received and not consumed, as gnet's may before it releases a connection.
 func (c *Conn) MarkClosed() {
 	if c.fd > 0 {
 		unix.Close(int(c.fd) - 1)
 		c.fd = 0
 	}
 	c.state = Closed
+}
+
+// ReleaseBuffers frees a closed connection's buffers.
+func (c *Conn) ReleaseBuffers() {
 	c.in.release()
 	c.out.release()
 }

@@ -118,8 +118,9 @@ func TestCloseOnceAndWritesAfter(t *testing.T) {
 		t.Fatalf("a later EOF replaced the local close's nil: %v", c.Err())
 	}
 	c.MarkClosed()
+	c.ReleaseBuffers()
 	if c.State() != Closed || c.InboundBuffered() != 0 || c.OutboundBuffered() != 0 {
-		t.Fatal("MarkClosed left state behind")
+		t.Fatal("MarkClosed and ReleaseBuffers left state behind")
 	}
 }
 

@@ -128,7 +128,7 @@ func (loopHandler) OnReadEOF(c *conn.Conn) ringset.Action      { of(c).loopEOF(c
 func (loopHandler) OnSent(c *conn.Conn)                        { of(c).loopSent(c) }
 func (loopHandler) OnReceiveStopped(c *conn.Conn)              { of(c).loopReceiveStopped(c) }
 func (loopHandler) OnClose(c *conn.Conn, err error) ringset.Action {
-	of(c).loopClosed(err)
+	of(c).loopClosed(c, err)
 	return ringset.None
 }
 

@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -35,9 +36,12 @@ type ringConn struct {
 	loop int
 	c    *conn.Conn // the loop's side; only ever touched on the loop
 
-	held      *chunk // the chunk the readers are reading from (under the Conn's rmu)
-	rx        atomic.Pointer[chunk]
-	rxMore    atomic.Bool // the loop holds bytes it could not hand over
+	held   *chunk // the chunk the readers are reading from (under the Conn's rmu)
+	rx     atomic.Pointer[chunk]
+	rxMore atomic.Bool // the loop holds bytes it could not hand over
+	// What the loop still held when its side ended, a list of chunks for after rx (set once,
+	// before dead is closed; taken by the readers).
+	rxLeft    atomic.Pointer[chunk]
 	rxWaiting atomic.Bool
 	rxWake    chan struct{}
 	eof       atomic.Bool // every byte before the peer's EOF was handed over
@@ -51,16 +55,14 @@ type ringConn struct {
 	wWaiting  atomic.Bool
 	wWake     chan struct{}
 
-	closed    chan struct{} // closed by close
-	closeOnce sync.Once
-	dead      chan struct{} // closed by the loop when the connection is closed
-	deadErr   error         // why; written before dead is closed
-	deadErrno syscall.Errno // the socket error that ended it, 0 for another end; as deadErr
-	// As deadErr: the loop held bytes received that the readers had not taken, or bytes
-	// written that the kernel had not; they are gone with the loop's side.
-	inputLost, outputLost bool
-	deadTold              atomic.Bool // deadErrno was given to a call: the socket answers the later ones
-	rdl, wdl              deadline
+	closed     chan struct{} // closed by close
+	closeOnce  sync.Once
+	dead       chan struct{} // closed by the loop when the connection is closed
+	deadErr    error         // why; written before dead is closed
+	deadErrno  syscall.Errno // the socket error that ended it, 0 for another end; as deadErr
+	outputLost bool          // as deadErr: the loop held bytes written that the kernel had not taken
+	deadTold   atomic.Bool   // deadErrno was given to a call: the socket answers the later ones
+	rdl, wdl   deadline
 
 	// The loop's own bookkeeping.
 	lastOut       int  // c.OutboundBuffered() as last seen
@@ -137,10 +139,7 @@ func (r *ringConn) read(p []byte, leaving bool) (n int, err error, left bool) {
 			if r.held = r.take(); r.held != nil {
 				continue
 			}
-			if err, toSocket := r.failed("read"); !toSocket {
-				return 0, err, false
-			}
-			n, err := r.lc.nc.Read(p)
+			n, err := r.readFailed(p)
 			return n, err, false
 		}
 		if leaving && r.drained.Load() {
@@ -160,11 +159,17 @@ func (r *ringConn) read(p []byte, leaving bool) (n int, err error, left bool) {
 }
 
 // take takes the chunk the loop handed over, if any, and asks the loop for more if it held
-// bytes back.
+// more; once the loop's side has ended, then what it still held.
 func (r *ringConn) take() *chunk {
 	ch := r.rx.Swap(nil)
 	if ch != nil && r.rxMore.Swap(false) {
 		r.post(r.refillFn)
+	}
+	if ch == nil {
+		if ch = r.rxLeft.Load(); ch != nil { // the readers alone take from it, under rmu
+			r.rxLeft.Store(ch.next)
+			ch.next = nil
+		}
 	}
 	return ch
 }
@@ -187,7 +192,7 @@ func (r *ringConn) write(p []byte) (int, error) {
 			return n, r.lc.opError("write", os.ErrDeadlineExceeded)
 		}
 		if isClosed(r.dead) {
-			if err, toSocket := r.failed("write"); !toSocket {
+			if err, toSocket := r.writeFailed(); !toSocket {
 				return n, err
 			}
 			k, err := r.lc.nc.Write(p[n:])
@@ -214,32 +219,39 @@ func (r *ringConn) write(p []byte) (int, error) {
 	}
 }
 
-// failed is what a Read or Write (op) finds once the loop's side is dead. The socket error the
-// loop met is given once, as the kernel gives it to net's: to whichever call comes first, named
-// after that call, as net names its read's or write's. From then on the socket answers
-// (toSocket), as net's does once the kernel has handed its error out: a read io.EOF, a write
-// EPIPE. But where the loop's side took bytes with it (inputLost for reads, outputLost for
-// writes), the socket would go on past a gap: every call of that direction gets the error.
-// Any other end (a local close) is every call's error.
-func (r *ringConn) failed(op string) (err error, toSocket bool) {
+// A socket error that ended the loop's side (deadErrno) is given once, as the kernel gives it
+// to net's: to whichever call comes first, named after that call, as net names its read's or
+// write's; from then on the socket answers, as net's does once the kernel has handed its error
+// out (a write EPIPE, a read what it still holds, then io.EOF). Any other end (a local close)
+// is every call's error.
+
+// readFailed is a Read once the loop's side has ended and every byte it held was read: the
+// socket's, which may hold more behind them (the loop stops receiving under back-pressure, and
+// a send may be what met the error); at the socket's end, the error, if no call had it. The
+// loop's EPIPE stands for an error a send cut short met and io_uring did not report (ringset's
+// onSend): a read of net's would not meet it.
+func (r *ringConn) readFailed(p []byte) (int, error) {
 	if r.deadErrno == 0 {
-		return r.lc.opError(op, r.deadErr), false
+		return 0, r.lc.opError("read", r.deadErr)
 	}
-	lost := r.inputLost
-	if op == "write" {
-		lost = r.outputLost
+	n, err := r.lc.nc.Read(p)
+	if n > 0 || err != io.EOF || r.deadErrno == syscall.EPIPE || r.deadTold.Swap(true) {
+		return n, err
 	}
-	switch {
-	case lost:
-	case op == "read" && r.deadErrno == syscall.EPIPE:
-		// The loop's stand-in for an error a send cut short met and io_uring did not report
-		// (ringset's onSend): a read of net's would not meet it. The socket answers, and a
-		// write is still told.
+	return 0, r.lc.opError("read", os.NewSyscallError("read", r.deadErrno))
+}
+
+// writeFailed is what a Write finds once the loop's side has ended: the error, or toSocket
+// where the socket is to answer. Where the loop held bytes written and unsent, every Write
+// gets the error: the socket would go on past a gap.
+func (r *ringConn) writeFailed() (err error, toSocket bool) {
+	if r.deadErrno == 0 {
+		return r.lc.opError("write", r.deadErr), false
+	}
+	if !r.outputLost && r.deadTold.Swap(true) {
 		return nil, true
-	case r.deadTold.Swap(true):
-		return nil, true
 	}
-	return r.lc.opError(op, os.NewSyscallError(op, r.deadErrno)), false
+	return r.lc.opError("write", os.NewSyscallError("write", r.deadErrno)), false
 }
 
 // idle reports whether the loop holds nothing written, queued or in flight, and has not

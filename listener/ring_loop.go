@@ -32,10 +32,7 @@ func (r *ringConn) handOver(c *conn.Conn) {
 				return // the reader's take will see rxMore and ask again
 			}
 		}
-		n := c.InboundBuffered()
-		ch := getChunk(n)
-		ch.b = ch.b[:c.Read(ch.b[:min(n, cap(ch.b))])]
-		r.rx.Store(ch)
+		r.rx.Store(readChunk(c))
 		r.wakeReaderIfWaiting()
 	}
 	if r.eofSeen && !r.eof.Load() {
@@ -188,8 +185,9 @@ func (r *ringConn) closeWrite(c *conn.Conn) error {
 	return r.lc.nc.CloseWrite()
 }
 
-// loopClosed: the connection is closed (OnClose); err is nil for a local close.
-func (r *ringConn) loopClosed(err error) {
+// loopClosed: the connection is closed (OnClose); err is nil for a local close. What the loop
+// received and had not handed over goes to the readers still, after what it had (rxLeft).
+func (r *ringConn) loopClosed(c *conn.Conn, err error) {
 	if r.linger != nil {
 		r.linger.Stop()
 	}
@@ -200,11 +198,36 @@ func (r *ringConn) loopClosed(err error) {
 	if errors.As(err, &errno) {
 		r.deadErrno = errno
 	}
-	r.inputLost = r.rxMore.Load() // handOver left bytes on the loop (at worst a refill asked for nothing)
+	if !r.userClosed {
+		r.rxLeft.Store(leftInput(c))
+	}
 	r.outputLost = r.wPending.Load() > 0
 	r.deadErr = err
 	close(r.dead)
 	r.wakeReader()
 	r.wakeWriter()
 	r.eng.unref()
+}
+
+// readChunk moves as much of c's input as a chunk holds into one.
+func readChunk(c *conn.Conn) *chunk {
+	n := c.InboundBuffered()
+	ch := getChunk(n)
+	ch.b = ch.b[:c.Read(ch.b[:min(n, cap(ch.b))])]
+	return ch
+}
+
+// leftInput is c's unconsumed input as a list of chunks, nil for none.
+func leftInput(c *conn.Conn) *chunk {
+	var head, tail *chunk
+	for c.InboundBuffered() > 0 {
+		ch := readChunk(c)
+		if tail == nil {
+			head = ch
+		} else {
+			tail.next = ch
+		}
+		tail = ch
+	}
+	return head
 }

@@ -412,6 +412,7 @@ func (l *loop) finishClose(c *conn.Conn, res int32) {
 	if !l.set.cfg.ReportCloseFirst {
 		l.reportClose(c)
 	}
+	c.ReleaseBuffers()
 }
 
 // reportClose calls OnClose for c (unless it was never reported open) and stops counting it.

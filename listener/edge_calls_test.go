@@ -1,12 +1,15 @@
 package listener
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The calls at the edges of a connection's life (reads and writes of nothing, past a deadline,
@@ -261,4 +264,54 @@ func TestResetLeavesNoGapInWhatIsRead(t *testing.T) {
 		}
 		t.Logf("read %d of %d bytes, then %v; the writes: %v, %v", len(got), len(sent), err, werr1, werr2)
 	})
+}
+
+// Bytes that reached the connection before the peer's reset are all read, then the reset is
+// told, on every path, as net's reads them: the loop hands what it held to the readers when its
+// side ends.
+func TestResetKeepsWhatArrived(t *testing.T) {
+	describedAsNets(t, func(t *testing.T, c, peer net.Conn) string {
+		sent := make([]byte, 100<<10) // within what a receiver that does not read takes
+		for i := range sent {
+			sent[i] = byte(i / 1000)
+		}
+		if _, err := peer.Write([]byte("a")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil { // the ring serves the reads
+			t.Fatal(err)
+		}
+		if _, err := peer.Write(sent); err != nil {
+			t.Fatal(err)
+		}
+		waitAcked(t, peer.(*net.TCPConn))
+		peer.(*net.TCPConn).SetLinger(0)
+		peer.Close()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, err := io.ReadAll(c)
+		t.Logf("read %d bytes, then %v", len(got), err)
+		return fmt.Sprintf("read %d bytes, as sent %v, then %s\n", len(got), bytes.Equal(got, sent), describeError(err))
+	})
+}
+
+// waitAcked waits until the peer of c has acknowledged everything c sent (SIOCOUTQ: nothing
+// unsent or unacknowledged), for up to ten seconds.
+func waitAcked(t *testing.T, c *net.TCPConn) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		var queued int
+		raw.Control(func(fd uintptr) { queued, err = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if queued == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes sent were not acknowledged within 10s", queued)
+		}
+	}
 }

@@ -37,7 +37,7 @@ type Conn struct {
 	// path needs sits behind it, so that a connection the poller serves, as most do, costs
 	// little beyond net's: servers hold tens of thousands idle.
 	link     atomic.Pointer[ringLink]
-	shut     atomic.Uint32 // closedBit, writeShutBit, adoptedBit
+	shut     atomic.Uint32 // closedBit, readShutBit, writeShutBit, adoptedBit
 	readPath readPath      // under rmu
 	// reads and writes count the connection's Reads and Writes that moved bytes (under rmu
 	// and wmu); every callSample-th reaches the policy's meter, which so sees how many writes
@@ -48,6 +48,7 @@ type Conn struct {
 // The bits of Conn.shut.
 const (
 	closedBit    = 1 << iota // Close was called
+	readShutBit              // CloseRead was called (Reads go on: what arrives is read, as net's)
 	writeShutBit             // CloseWrite
 	adoptedBit               // the one adoption started; if it failed, the poller serves for good
 )

@@ -39,6 +39,7 @@ func (lc *Conn) CloseRead() error {
 	if lc.isShut(closedBit) {
 		return lc.opError("close", net.ErrClosed)
 	}
+	lc.shut.Or(readShutBit)
 	return lc.nc.CloseRead()
 }
 

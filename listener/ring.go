@@ -130,8 +130,11 @@ func (r *ringConn) read(p []byte, leaving bool) (n int, err error, left bool) {
 			if r.held = r.take(); r.held != nil {
 				continue
 			}
-			// The receive ended: at the peer's end, the socket says io.EOF at once too; after
-			// CloseRead, it still has what arrived since, as net's reads it.
+			// The receive ended at the peer's end, where the socket would say io.EOF too, or
+			// at CloseRead's, after which the socket still has what arrives, as net's reads it.
+			if !r.lc.isShut(readShutBit) {
+				return 0, io.EOF, false
+			}
 			n, err := r.lc.nc.Read(p)
 			return n, err, false
 		}

@@ -55,14 +55,13 @@ type ringConn struct {
 	wWaiting  atomic.Bool
 	wWake     chan struct{}
 
-	closed     chan struct{} // closed by close
-	closeOnce  sync.Once
-	dead       chan struct{} // closed by the loop when the connection is closed
-	deadErr    error         // why; written before dead is closed
-	deadErrno  syscall.Errno // the socket error that ended it, 0 for another end; as deadErr
-	outputLost bool          // as deadErr: the loop held bytes written that the kernel had not taken
-	deadTold   atomic.Bool   // deadErrno was given to a call: the socket answers the later ones
-	rdl, wdl   deadline
+	closed    chan struct{} // closed by close
+	closeOnce sync.Once
+	dead      chan struct{} // closed by the loop when the connection is closed
+	deadErr   error         // why; written before dead is closed
+	deadErrno syscall.Errno // the socket error that ended it, 0 for another end; as deadErr
+	deadTold  atomic.Bool   // deadErrno was given to a call: the socket answers the later ones
+	rdl, wdl  deadline
 
 	// The loop's own bookkeeping.
 	lastOut       int  // c.OutboundBuffered() as last seen
@@ -169,9 +168,14 @@ func (r *ringConn) take() *chunk {
 		r.post(r.refillFn)
 	}
 	if ch == nil {
-		if ch = r.rxLeft.Load(); ch != nil { // the readers alone take from it, under rmu
-			r.rxLeft.Store(ch.next)
-			ch.next = nil
+		if left := r.rxLeft.Load(); left != nil { // the readers alone take from it, under rmu
+			// The loop hands a chunk to rx before it lists the rest: one that came between the
+			// swap above and this load goes first.
+			if ch = r.rx.Swap(nil); ch == nil {
+				ch = left
+				r.rxLeft.Store(left.next)
+				ch.next = nil
+			}
 		}
 	}
 	return ch
@@ -245,13 +249,14 @@ func (r *ringConn) readFailed(p []byte) (int, error) {
 }
 
 // writeFailed is what a Write finds once the loop's side has ended: the error, or toSocket
-// where the socket is to answer. Where the loop held bytes written and unsent, every Write
-// gets the error: the socket would go on past a gap.
+// where the socket is to answer. Where bytes written were not sent (wPending counts them until
+// the kernel takes them, and the loop's side drops them at its end, even one queued as it
+// ended), every Write gets the error: the socket would go on past a gap.
 func (r *ringConn) writeFailed() (err error, toSocket bool) {
 	if r.deadErrno == 0 {
 		return r.lc.opError("write", r.deadErr), false
 	}
-	if !r.outputLost && r.deadTold.Swap(true) {
+	if r.wPending.Load() == 0 && r.deadTold.Swap(true) {
 		return nil, true
 	}
 	return r.lc.opError("write", os.NewSyscallError("write", r.deadErrno)), false

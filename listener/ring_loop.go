@@ -201,7 +201,6 @@ func (r *ringConn) loopClosed(c *conn.Conn, err error) {
 	if !r.userClosed {
 		r.rxLeft.Store(leftInput(c))
 	}
-	r.outputLost = r.wPending.Load() > 0
 	r.deadErr = err
 	close(r.dead)
 	r.wakeReader()

@@ -653,3 +653,47 @@ func TestMoveOnArrivalLeavesThePassedLoopAlone(t *testing.T) {
 		from, via, to = to, from, via
 	}
 }
+
+// A connection that fails (the peer resets it) with input its handler left unread still holds
+// that input in OnClose, where the handler may take it: the set frees a connection's buffers
+// after OnClose, as gnet releases a connection after its OnClose (the listener hands such
+// bytes to its readers).
+func TestOnCloseMayStillTakeWhatWasReceived(t *testing.T) {
+	const size = 40 << 10
+	left, held := make(chan int, 1), make(chan struct{})
+	h := &hooks{
+		traffic: func(c *conn.Conn) Action { // leaves everything unread
+			if c.InboundBuffered() == size {
+				close(held)
+			}
+			return None
+		},
+		close: func(c *conn.Conn, err error) {
+			b, _ := c.Next(-1)
+			left <- len(b)
+		},
+	}
+	s := startSet(t, Config{}, h)
+	peer, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.Write(make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-held: // all of it, under the inbound limit: the loop did not pause
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loop did not receive what was sent within 10s")
+	}
+	peer.(*net.TCPConn).SetLinger(0)
+	peer.Close()
+	select {
+	case n := <-left:
+		if n != size {
+			t.Fatalf("OnClose took %d bytes, want the %d received", n, size)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no OnClose within 10s of the peer's reset")
+	}
+}

@@ -133,12 +133,19 @@ func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
 	switch res := cqe.Res; {
 	case res > 0, res == 0 && c.IsDatagram(): // an empty datagram is one, not an EOF
 		l.countTraffic(c, res)
-		if c.State() == conn.Open {
-			var data []byte
-			if hasBuf {
-				data = l.bufs.Buffer(bid, int(res))
-			}
+		var data []byte
+		if hasBuf {
+			data = l.bufs.Buffer(bid, int(res))
+		}
+		switch {
+		case c.State() == conn.Open:
 			l.deliver(c, data)
+		case c.State() == conn.Closing && c.Err() != nil && !c.IsDatagram():
+			// Bytes that arrived as the connection failed are kept with what it holds, which
+			// OnClose may still take (finishClose frees it after): not the handler's to read
+			// as traffic, but the stream's up to its end.
+			c.Receive(data)
+			c.KeepUnread()
 		}
 		if hasBuf {
 			l.bufs.Recycle(bid)

@@ -21,7 +21,9 @@ const (
 )
 
 // Handler receives a set's events. OnBoot runs before the loops serve; OnOpen, OnTraffic and
-// OnClose run on the connection's loop; OnTick on loop 0.
+// OnClose run on the connection's loop; OnTick on loop 0. In OnClose the connection still holds
+// the input it was left with (and, where it failed, what arrived as it did): its buffers are
+// freed after OnClose returns.
 type Handler interface {
 	OnBoot(s *Set) Action
 	OnShutdown(s *Set)

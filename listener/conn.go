@@ -207,6 +207,9 @@ func (lc *Conn) Write(p []byte) (int, error) {
 		}
 		return 0, lc.opError("write", os.NewSyscallError("write", syscall.EPIPE))
 	}
+	if len(p) == 0 && !lc.isShut(closedBit) {
+		return 0, lc.writeNothing()
+	}
 	onRing := paths.onRing()
 	r := lc.ringSide()
 	if r == nil && onRing {
@@ -222,6 +225,18 @@ func (lc *Conn) Write(p []byte) (int, error) {
 	n, err := lc.nc.Write(p)
 	countCall(n, false, &lc.writes, &paths.meter.writes)
 	return n, err
+}
+
+// writeNothing is a Write of nothing. net's makes a system call of it, which tells of a socket
+// that failed or shut its writing down; the ring's side would answer it itself, without
+// knowing of a failure it has not met (its receive not armed). So the socket is asked, a
+// retired File not brought back for it.
+func (lc *Conn) writeNothing() error {
+	if s, ok := lc.nc.(*socket); ok {
+		return s.writeNothing(lc.link.Load().wdlAt.passed)
+	}
+	_, err := lc.nc.Write(nil)
+	return err
 }
 
 // countCall counts a Read or Write that moved n bytes, served on the ring or not, for the

@@ -76,6 +76,26 @@ func (s *socket) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// writeNothing is a Write of nothing, asked of the kernel as net's is, without bringing a retired
+// File back: a retired socket's write deadline is the connection's (passed says whether it has
+// passed), which its File would have looked at first.
+func (s *socket) writeNothing(passed func() bool) error {
+	err := s.withFile(func(f *os.File) error {
+		_, err := f.Write(nil)
+		return err
+	}, func(fd int) error {
+		if passed() {
+			return os.ErrDeadlineExceeded
+		}
+		_, err := unix.Write(fd, nil)
+		return err
+	})
+	if err != nil {
+		return s.opError("write", "write", err)
+	}
+	return nil
+}
+
 func (s *socket) Close() error {
 	if err := s.closeFile(); err != nil {
 		return s.opError("close", "", err) // net's is the errno bare

@@ -261,9 +261,29 @@ func (lc *Conn) Close() error {
 	// An adoption under way looks for closedBit once it has published the ring side (adopt):
 	// one of the two, or both, closes the ring side.
 	if r := lc.ringSide(); r != nil {
+		if lc.ringHeldUnread(r) {
+			// The kernel resets a connection closed with input unread, and the peer reads
+			// ECONNRESET after what it was sent; the ring took that input from the kernel,
+			// which would close it with a FIN: its close is made abortive, as net's is.
+			lc.SetLinger(0)
+		}
 		r.close() // the loop's table holds the socket until it has sent what it holds
 	}
 	return lc.nc.Close()
+}
+
+// ringHeldUnread reports whether the ring's side holds input no Read has returned: handed to
+// the readers, held by the loop, or left in a Read's chunk (looked at only if no Read is under
+// way: one that is returns what it holds, or waits with nothing).
+func (lc *Conn) ringHeldUnread(r *ringConn) bool {
+	if r.rx.Load() != nil || r.rxMore.Load() || r.rxLeft.Load() != nil {
+		return true
+	}
+	if !lc.rmu.TryLock() {
+		return false
+	}
+	defer lc.rmu.Unlock()
+	return r.held != nil
 }
 
 // LocalAddr returns the local address: a *net.TCPAddr or a *net.UnixAddr.

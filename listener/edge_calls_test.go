@@ -316,3 +316,24 @@ func waitAcked(t *testing.T, c *net.TCPConn) {
 		}
 	}
 }
+
+// A connection closed with input it has not read is reset, as the kernel resets net's: its
+// peer reads what it was sent, then ECONNRESET (on the ring, whose loop took the input from
+// the kernel, the close is made abortive for it).
+func TestCloseWithInputUnreadResets(t *testing.T) {
+	describedAsNets(t, func(t *testing.T, c, peer net.Conn) string {
+		if _, err := peer.Write([]byte("abc")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil { // "bc" left unread
+			t.Fatal(err)
+		}
+		if _, err := c.Write([]byte("reply")); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, err := io.ReadAll(peer)
+		return fmt.Sprintf("the peer read %q %s\n", got, describeError(err))
+	})
+}

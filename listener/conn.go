@@ -208,6 +208,13 @@ func (lc *Conn) Write(p []byte) (int, error) {
 		return 0, lc.opError("write", os.NewSyscallError("write", syscall.EPIPE))
 	}
 	if len(p) == 0 && !lc.isShut(closedBit) {
+		if r := lc.ringSide(); r != nil && isClosed(r.dead) && !r.wdl.expired() {
+			// The ring's side may have taken a socket error out of the kernel: it is told
+			// once, as for any Write (writeFailed), before the socket is asked.
+			if err, toSocket := r.writeFailed(); !toSocket {
+				return 0, err
+			}
+		}
 		return 0, lc.writeNothing()
 	}
 	onRing := paths.onRing()

@@ -168,6 +168,9 @@ func TestPeerResetIsNets(t *testing.T) {
 	t.Run("CloseWrite first", func(t *testing.T) {
 		describedAsNets(t, describeCloseWriteAfterReset, pollerPath, ringPath)
 	})
+	t.Run("write of nothing first", func(t *testing.T) {
+		describedAsNets(t, describeWriteNothingAfterReset, pollerPath, ringPath)
+	})
 }
 
 func describePeerReset(t *testing.T, c, peer net.Conn, writeFirst bool) string {
@@ -213,6 +216,22 @@ func describeCloseWriteAfterReset(t *testing.T, c, peer net.Conn) string {
 	say("write", n, err)
 	n, err = c.Read(make([]byte, 8))
 	say("read", n, err)
+	return b.String()
+}
+
+// A Write of nothing is the first call told of the reset, even where the ring's side took the
+// error out of the kernel (a review's finding), as net's.
+func describeWriteNothingAfterReset(t *testing.T, c, peer net.Conn) string {
+	var b strings.Builder
+	say := func(what string, n int, err error) { fmt.Fprintf(&b, "%s: %d %s\n", what, n, describeError(err)) }
+	resetAfterARead(t, c, peer)
+	time.Sleep(50 * time.Millisecond) // the reset has arrived
+	n, err := c.Write(nil)
+	say("write of nothing", n, err)
+	for _, what := range []string{"read", "read again"} {
+		n, err = c.Read(make([]byte, 8))
+		say(what, n, err)
+	}
 	return b.String()
 }
 

@@ -15,10 +15,20 @@ import (
 // loopReceived hands what arrived to the readers (OnTraffic).
 func (r *ringConn) loopReceived(c *conn.Conn) {
 	if r.userClosed {
-		c.Discard(-1)
+		r.dropUnread(c)
 		return
 	}
 	r.handOver(c)
+}
+
+// dropUnread drops input that arrived for a closed connection, or that it held unread when
+// closed, and makes its close abortive: the kernel resets a socket closed with input unread,
+// or that input arrives for, and it is the loop that took this input from the kernel.
+func (r *ringConn) dropUnread(c *conn.Conn) {
+	if c.InboundBuffered() > 0 {
+		r.lc.SetLinger(0)
+		c.Discard(-1)
+	}
 }
 
 // handOver moves buffered input into a chunk for the readers, if they took the last one; else
@@ -165,7 +175,7 @@ func (r *ringConn) loopClose() {
 	if c.State() != conn.Open {
 		return
 	}
-	c.Discard(-1)
+	r.dropUnread(c)
 	r.flushBox(c)
 	if c.OutboundBuffered() == 0 {
 		c.Close()

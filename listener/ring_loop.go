@@ -26,7 +26,7 @@ func (r *ringConn) loopReceived(c *conn.Conn) {
 // or that input arrives for, and it is the loop that took this input from the kernel.
 func (r *ringConn) dropUnread(c *conn.Conn) {
 	if c.InboundBuffered() > 0 {
-		r.lc.SetLinger(0)
+		c.SetLinger(0) // through the loop's own hold on the socket: Close may have closed the File
 		c.Discard(-1)
 	}
 }

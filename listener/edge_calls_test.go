@@ -24,19 +24,18 @@ type halfCloser interface {
 }
 
 func describeEdgeCalls(t *testing.T, c, peer net.Conn) string {
-	var b strings.Builder
-	say := func(what string, n int, err error) { fmt.Fprintf(&b, "%s: %d %s\n", what, n, describeError(err)) }
+	var b transcript
 	buf := make([]byte, 8)
 
 	n, err := c.Read(buf[:0])
-	say("read of nothing", n, err)
+	b.say("read of nothing", n, err)
 	n, err = c.Write(nil)
-	say("write of nothing", n, err)
+	b.say("write of nothing", n, err)
 	c.SetWriteDeadline(time.Now())
 	n, err = c.Write(nil)
-	say("write of nothing past the deadline", n, err)
+	b.say("write of nothing past the deadline", n, err)
 	n, err = c.Write([]byte("x"))
-	say("write past the deadline", n, err)
+	b.say("write past the deadline", n, err)
 	c.SetWriteDeadline(time.Time{})
 
 	if _, err := peer.Write([]byte("ab")); err != nil {
@@ -46,46 +45,46 @@ func describeEdgeCalls(t *testing.T, c, peer net.Conn) string {
 		t.Fatal(err)
 	}
 	n, err = io.ReadFull(c, buf[:2])
-	say("read what the peer sent", n, err)
+	b.say("read what the peer sent", n, err)
 	n, err = c.Read(buf)
-	say("read past the peer's end", n, err)
+	b.say("read past the peer's end", n, err)
 	n, err = c.Read(buf[:0])
-	say("read of nothing past the peer's end", n, err)
+	b.say("read of nothing past the peer's end", n, err)
 	n, err = c.Read(buf)
-	say("read past the peer's end again", n, err)
+	b.say("read past the peer's end again", n, err)
 	n, err = c.Write([]byte("cd"))
-	say("write after the peer's end", n, err)
+	b.say("write after the peer's end", n, err)
 
-	say("CloseWrite", 0, c.(halfCloser).CloseWrite())
+	b.say("CloseWrite", 0, c.(halfCloser).CloseWrite())
 	n, err = c.Write(nil)
-	say("write of nothing after CloseWrite", n, err)
+	b.say("write of nothing after CloseWrite", n, err)
 	n, err = c.Write([]byte("x"))
-	say("write after CloseWrite", n, err)
+	b.say("write after CloseWrite", n, err)
 	c.SetWriteDeadline(time.Now())
 	n, err = c.Write([]byte("x"))
-	say("write after CloseWrite past a deadline", n, err)
+	b.say("write after CloseWrite past a deadline", n, err)
 	c.SetWriteDeadline(time.Time{})
 	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
 	got, err := io.ReadAll(peer)
 	fmt.Fprintf(&b, "the peer read %q %s\n", got, describeError(err))
 
-	say("CloseRead", 0, c.(halfCloser).CloseRead())
+	b.say("CloseRead", 0, c.(halfCloser).CloseRead())
 	n, err = c.Read(buf[:0])
-	say("read of nothing after CloseRead", n, err)
+	b.say("read of nothing after CloseRead", n, err)
 	n, err = c.Read(buf)
-	say("read after CloseRead", n, err)
+	b.say("read after CloseRead", n, err)
 	c.SetReadDeadline(time.Now())
 	n, err = c.Read(buf)
-	say("read after CloseRead past a deadline", n, err)
+	b.say("read after CloseRead past a deadline", n, err)
 	c.SetReadDeadline(time.Time{})
 
-	say("Close", 0, c.Close())
+	b.say("Close", 0, c.Close())
 	n, err = c.Read(buf[:0])
-	say("read of nothing after Close", n, err)
+	b.say("read of nothing after Close", n, err)
 	n, err = c.Write(nil)
-	say("write of nothing after Close", n, err)
-	say("CloseRead after Close", 0, c.(halfCloser).CloseRead())
-	say("Close again", 0, c.Close())
+	b.say("write of nothing after Close", n, err)
+	b.say("CloseRead after Close", 0, c.(halfCloser).CloseRead())
+	b.say("Close again", 0, c.Close())
 	return b.String()
 }
 
@@ -174,63 +173,60 @@ func TestPeerResetIsNets(t *testing.T) {
 }
 
 func describePeerReset(t *testing.T, c, peer net.Conn, writeFirst bool) string {
-	var b strings.Builder
-	say := func(what string, n int, err error) { fmt.Fprintf(&b, "%s: %d %s\n", what, n, describeError(err)) }
+	var b transcript
 	buf := make([]byte, 8)
 	resetAfterARead(t, c, peer)
 	if writeFirst {
 		time.Sleep(20 * time.Millisecond) // the reset has arrived
 		n, err := c.Write([]byte("x"))
-		say("write after the peer's reset", n, err)
+		b.say("write after the peer's reset", n, err)
 	}
 	n, err := c.Read(buf)
-	say("read after the peer's reset", n, err)
+	b.say("read after the peer's reset", n, err)
 	n, err = c.Read(buf)
-	say("read again", n, err)
+	b.say("read again", n, err)
 	n, err = c.Read(buf[:0])
-	say("read of nothing", n, err)
+	b.say("read of nothing", n, err)
 	c.SetDeadline(time.Now())
 	n, err = c.Read(buf)
-	say("read past a deadline", n, err)
+	b.say("read past a deadline", n, err)
 	n, err = c.Write([]byte("x"))
-	say("write past a deadline", n, err)
+	b.say("write past a deadline", n, err)
 	c.SetDeadline(time.Time{})
 	n, err = c.Write([]byte("x"))
-	say("write", n, err)
+	b.say("write", n, err)
 	n, err = c.Write(nil)
-	say("write of nothing", n, err)
-	say("CloseWrite", 0, c.(halfCloser).CloseWrite())
-	say("Close", 0, c.Close())
+	b.say("write of nothing", n, err)
+	b.say("CloseWrite", 0, c.(halfCloser).CloseWrite())
+	b.say("Close", 0, c.Close())
 	return b.String()
 }
 
 // A CloseWrite that fails after the peer's reset shuts nothing down: the next Write is told of
 // the reset, as net's.
 func describeCloseWriteAfterReset(t *testing.T, c, peer net.Conn) string {
-	var b strings.Builder
-	say := func(what string, n int, err error) { fmt.Fprintf(&b, "%s: %d %s\n", what, n, describeError(err)) }
+	var b transcript
 	resetAfterARead(t, c, peer)
 	time.Sleep(20 * time.Millisecond) // the reset has arrived
-	say("CloseWrite", 0, c.(halfCloser).CloseWrite())
+	b.say("CloseWrite", 0, c.(halfCloser).CloseWrite())
 	n, err := c.Write([]byte("x"))
-	say("write", n, err)
+	b.say("write", n, err)
 	n, err = c.Read(make([]byte, 8))
-	say("read", n, err)
+	b.say("read", n, err)
 	return b.String()
 }
 
 // A Write of nothing is the first call told of the reset, even where the ring's side took the
 // error out of the kernel (a review's finding), as net's.
 func describeWriteNothingAfterReset(t *testing.T, c, peer net.Conn) string {
-	var b strings.Builder
-	say := func(what string, n int, err error) { fmt.Fprintf(&b, "%s: %d %s\n", what, n, describeError(err)) }
+	var b transcript
 	resetAfterARead(t, c, peer)
 	time.Sleep(50 * time.Millisecond) // the reset has arrived
 	n, err := c.Write(nil)
-	say("write of nothing", n, err)
+	b.say("write of nothing", n, err)
 	for _, what := range []string{"read", "read again"} {
 		n, err = c.Read(make([]byte, 8))
-		say(what, n, err)
+		b.say(what, n, err)
 	}
 	return b.String()
 }
@@ -355,4 +351,11 @@ func TestCloseWithInputUnreadResets(t *testing.T) {
 		got, err := io.ReadAll(peer)
 		return fmt.Sprintf("the peer read %q %s\n", got, describeError(err))
 	})
+}
+
+// transcript is a description built call by call: what each call returned.
+type transcript struct{ strings.Builder }
+
+func (b *transcript) say(what string, n int, err error) {
+	fmt.Fprintf(b, "%s: %d %s\n", what, n, describeError(err))
 }

@@ -38,14 +38,16 @@ func TestServerChild(t *testing.T) {
 	if ProcessCPU(c.Pid()) < 0 {
 		t.Fatal("negative CPU time")
 	}
-	if logged := c.Errors(); !strings.Contains(logged, "a library's log line") {
-		t.Fatalf("the serving child's errors: %q", logged)
-	}
 	if rss, err := RSS(c.Pid()); err != nil || rss <= 0 {
 		t.Fatalf("RSS %d, %v", rss, err)
 	}
 	if err := c.Stop(); err != nil {
 		t.Fatalf("the child did not end cleanly when its input closed: %v", err)
+	}
+	// The child's standard error is copied by a goroutine of exec's, so what it wrote is
+	// certain to be there only once Stop has waited for the child.
+	if logged := c.Errors(); !strings.Contains(logged, "a library's log line") {
+		t.Fatalf("the serving child's errors: %q", logged)
 	}
 }
 

@@ -37,7 +37,7 @@ type Conn struct {
 	// path needs sits behind it, so that a connection the poller serves, as most do, costs
 	// little beyond net's: servers hold tens of thousands idle.
 	link     atomic.Pointer[ringLink]
-	shut     atomic.Uint32 // closedBit, readShutBit, writeShutBit, adoptedBit
+	shut     atomic.Uint32 // closedBit, readShutBit, writeShutBit, adoptedBit, fileReadBit, fileEagerBit
 	readPath readPath      // under rmu
 	// reads and writes count the connection's Reads and Writes that moved bytes (under rmu
 	// and wmu); every callSample-th reaches the policy's meter, which so sees how many writes
@@ -51,6 +51,8 @@ const (
 	readShutBit              // CloseRead was called (Reads go on: what arrives is read, as net's)
 	writeShutBit             // CloseWrite
 	adoptedBit               // the one adoption started; if it failed, the poller serves for good
+	fileReadBit              // a Read is in the socket's File (readSocket): a read deadline set goes to the File at once
+	fileEagerBit             // the File takes read deadlines as they are set (fileReadDeadline)
 )
 
 func (lc *Conn) isShut(bit uint32) bool { return lc.shut.Load()&bit != 0 }
@@ -63,6 +65,10 @@ type ringLink struct {
 	eng          *engine
 	ring         atomic.Pointer[ringConn] // the loop's side, from the first time the ring serves
 	rdlAt, wdlAt keptDeadline             // the read and write deadlines set
+	// fileRdl is the read deadline (as rdlAt keeps it) the socket's File was last given, under
+	// fileRdlMu (fileReadDeadline).
+	fileRdlMu sync.Mutex
+	fileRdl   atomic.Int64
 }
 
 // deadlines are the read and write deadlines kept.
@@ -179,7 +185,7 @@ func (lc *Conn) Read(p []byte) (int, error) {
 				lc.retireFile()
 				continue
 			}
-			n, err := lc.nc.Read(p)
+			n, err := lc.readSocket(p)
 			countCall(n, false, &lc.reads, &paths.meter.reads)
 			return n, err
 		case ringReads:
@@ -309,10 +315,19 @@ func (lc *Conn) SetDeadline(t time.Time) error {
 
 // SetReadDeadline sets the deadline of Read calls, blocked and future. The connection keeps it
 // before the socket is given it: a socket whose File was retired takes what is kept when it
-// makes a new one (socket_file.go).
+// makes a new one (socket_file.go), and an accepted socket's File is given it only when a Read
+// is in it or next goes to it (fileReadDeadline).
 func (lc *Conn) SetReadDeadline(t time.Time) error {
 	lc.setRingDeadline(t, true)
-	return lc.nc.SetReadDeadline(t)
+	s, ok := lc.nc.(*socket)
+	state := lc.shut.Load()
+	switch {
+	case !ok || state&closedBit != 0:
+		return lc.nc.SetReadDeadline(t) // net's own connection; or net's error for a closed one
+	case state&(fileReadBit|fileEagerBit) == 0:
+		return nil
+	}
+	return lc.fileReadDeadline(s, true)
 }
 
 // SetWriteDeadline sets the deadline of Write calls, blocked and future, as SetReadDeadline.

@@ -211,6 +211,7 @@ func (lc *Conn) SyscallConn() (syscall.RawConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	lc.fileDeadlinesEager()
 	s, _ := lc.nc.(*socket)
 	return &rawConn{raw: raw, s: s}, nil
 }

@@ -134,7 +134,7 @@ func (r *ringConn) read(p []byte, leaving bool) (n int, err error, left bool) {
 			if !r.lc.isShut(readShutBit) {
 				return 0, io.EOF, false
 			}
-			n, err := r.lc.nc.Read(p)
+			n, err := r.lc.readSocket(p)
 			return n, err, false
 		}
 		if isClosed(r.dead) {
@@ -241,7 +241,7 @@ func (r *ringConn) readFailed(p []byte) (int, error) {
 	if r.deadErrno == 0 {
 		return 0, r.lc.opError("read", r.deadErr)
 	}
-	n, err := r.lc.nc.Read(p)
+	n, err := r.lc.readSocket(p)
 	if n > 0 || err != io.EOF || r.deadErrno == syscall.EPIPE || r.deadTold.Swap(true) {
 		return n, err
 	}

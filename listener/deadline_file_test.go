@@ -1,0 +1,134 @@
+package listener
+
+import (
+	"net"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// An accepted socket's File is given the read deadline only when a Read is in it or next goes
+// to it (deadline_file.go). Whatever the order of the deadlines set and the Reads, what the Reads
+// answer is net's, on every path: a deadline set with no Read under way ends the next Read; one
+// set and cleared with no Read between (net/http's, around every request) ends none; one set
+// while a Read waits ends it; and a program's own reads through SyscallConn wait under the
+// deadline set before it asked for the descriptor, and under those set after.
+func TestReadDeadlineSetBetweenReadsIsNets(t *testing.T) {
+	describedAsNets(t, describeDeadlinesBetweenReads)
+}
+
+func describeDeadlinesBetweenReads(t *testing.T, c, peer net.Conn) string {
+	var b transcript
+	buf := make([]byte, 8)
+	writeLater := func(s string) {
+		time.AfterFunc(60*time.Millisecond, func() { peer.Write([]byte(s)) })
+	}
+	// A read the deadline should end and does not is ended by a byte from the peer, two
+	// seconds on, which the description then shows.
+	guard := func() (stop func()) {
+		t := time.AfterFunc(2*time.Second, func() { peer.Write([]byte("!")) })
+		return func() { t.Stop() }
+	}
+
+	stop := guard()
+	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	n, err := c.Read(buf)
+	b.say("read under a deadline set before it", n, err)
+	stop()
+	c.SetReadDeadline(time.Time{})
+	writeLater("a")
+	n, err = c.Read(buf)
+	b.say("read once cleared, a byte coming", n, err)
+
+	c.SetReadDeadline(time.Unix(1, 0))
+	c.SetReadDeadline(time.Time{})
+	writeLater("b")
+	n, err = c.Read(buf)
+	b.say("read after long past and cleared, a byte coming", n, err)
+
+	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	c.SetReadDeadline(time.Time{})
+	writeLater("c")
+	n, err = c.Read(buf)
+	b.say("read after a near deadline set and cleared, a byte coming", n, err)
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n, err := c.Read(buf)
+		b.say("read waiting as a deadline long past is set", n, err)
+	}()
+	time.Sleep(30 * time.Millisecond)
+	stop = guard()
+	c.SetReadDeadline(time.Unix(1, 0))
+	<-done
+	stop()
+	c.SetReadDeadline(time.Time{})
+	writeLater("d")
+	n, err = c.Read(buf)
+	b.say("read once cleared, a byte coming", n, err)
+
+	c.SetReadDeadline(time.Unix(1, 0))
+	raw, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The program's read waits until the deadline ends it, or until the guard's byte arrives.
+	var calls int
+	untilWoken := func(uintptr) bool { calls++; return calls > 1 }
+	stop = guard()
+	b.say("raw read under a deadline set before SyscallConn", 0, raw.Read(untilWoken))
+	stop()
+	c.SetReadDeadline(time.Time{})
+	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	calls = 0
+	stop = guard()
+	b.say("raw read under a deadline set after", 0, raw.Read(untilWoken))
+	stop()
+	return b.String()
+}
+
+// Deadlines set long past and cleared by one goroutine while another reads, as net/http's
+// connection goroutine and its background read do, never end a Read they should not, never
+// leave one waiting past the deadline that should end it, and never lose a byte: a race test
+// of the reader's announcement against the setter's.
+func TestReadDeadlinesRaceReads(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		c, peer := connPair(t)
+		buf := make([]byte, 1)
+		for i := range 200 {
+			// A Read that the deadline must end, whether it is already waiting in the File
+			// or only about to go to it as the deadline is set.
+			var wg sync.WaitGroup
+			wg.Add(1)
+			var rerr error
+			go func() {
+				defer wg.Done()
+				_, rerr = c.Read(buf)
+			}()
+			if i%2 == 1 {
+				time.Sleep(time.Millisecond)
+			}
+			c.SetReadDeadline(time.Unix(1, 0))
+			ended := make(chan struct{})
+			go func() { wg.Wait(); close(ended) }()
+			select {
+			case <-ended:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("round %d: a Read waited on past a deadline long past", i)
+			}
+			if ne, ok := rerr.(net.Error); !ok || !ne.Timeout() {
+				t.Fatalf("round %d: the Read the deadline ended returned %v", i, rerr)
+			}
+			// Cleared: the next Read waits for the byte, and gets it.
+			c.SetReadDeadline(time.Time{})
+			if _, err := peer.Write([]byte{byte(i)}); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := c.Read(buf); n != 1 || err != nil || buf[0] != byte(i) {
+				t.Fatalf("round %d: read %d %v (byte %d), want byte %d", i, n, err, buf[0], byte(i))
+			}
+		}
+	})
+}

@@ -37,7 +37,7 @@ type Conn struct {
 	// path needs sits behind it, so that a connection the poller serves, as most do, costs
 	// little beyond net's: servers hold tens of thousands idle.
 	link     atomic.Pointer[ringLink]
-	shut     atomic.Uint32 // closedBit, readShutBit, writeShutBit, adoptedBit, fileReadBit, fileEagerBit
+	shut     atomic.Uint32 // closedBit, readShutBit, writeShutBit, adoptedBit, and the File's deadline bits
 	readPath readPath      // under rmu
 	// reads and writes count the connection's Reads and Writes that moved bytes (under rmu
 	// and wmu); every callSample-th reaches the policy's meter, which so sees how many writes
@@ -51,8 +51,10 @@ const (
 	readShutBit              // CloseRead was called (Reads go on: what arrives is read, as net's)
 	writeShutBit             // CloseWrite
 	adoptedBit               // the one adoption started; if it failed, the poller serves for good
-	fileReadBit              // a Read is in the socket's File (readSocket): a read deadline set goes to the File at once
-	fileEagerBit             // the File takes read deadlines as they are set (fileReadDeadline)
+	// The socket's File and its deadlines (deadline_file.go):
+	fileReadBit  // a Read is in the File: a read deadline set goes to it at once
+	fileWriteBit // a Write is in the File: a write deadline set goes to it at once
+	fileEagerBit // the File takes deadlines as they are set
 )
 
 func (lc *Conn) isShut(bit uint32) bool { return lc.shut.Load()&bit != 0 }
@@ -65,10 +67,10 @@ type ringLink struct {
 	eng          *engine
 	ring         atomic.Pointer[ringConn] // the loop's side, from the first time the ring serves
 	rdlAt, wdlAt keptDeadline             // the read and write deadlines set
-	// fileRdl is the read deadline (as rdlAt keeps it) the socket's File was last given, under
-	// fileRdlMu (fileReadDeadline).
-	fileRdlMu sync.Mutex
-	fileRdl   atomic.Int64
+	// fileRdl and fileWdl are the deadlines (as rdlAt and wdlAt keep them) the socket's File
+	// was last given, under fileDlMu (deadline_file.go).
+	fileDlMu         sync.Mutex
+	fileRdl, fileWdl atomic.Int64
 }
 
 // deadlines are the read and write deadlines kept.
@@ -101,15 +103,22 @@ type keptDeadline struct{ at atomic.Int64 }
 // before the epoch, around every request).
 const longPastAt = 1
 
-func (k *keptDeadline) store(t time.Time) {
+// store keeps t and reports whether it changed what was kept: net/http clears deadlines that
+// are clear around every request, and the store then leaves the connection's memory as it was.
+func (k *keptDeadline) store(t time.Time) (changed bool) {
+	var at int64
 	switch {
 	case t.IsZero():
-		k.at.Store(0)
 	case !t.After(start): // without Sub, which checks a difference of wall clocks for overflow
-		k.at.Store(longPastAt)
+		at = longPastAt
 	default:
-		k.at.Store(int64(max(t.Sub(start), longPastAt)))
+		at = int64(max(t.Sub(start), longPastAt))
 	}
+	if k.at.Load() == at {
+		return false
+	}
+	k.at.Store(at)
+	return true
 }
 
 // passed reports whether the deadline kept has passed (reading the clock if one is kept).
@@ -121,12 +130,14 @@ func (k *keptDeadline) passed() bool {
 // longPast reports whether the deadline kept is at or before start.
 func (k *keptDeadline) longPast() bool { return k.at.Load() == longPastAt }
 
-func (k *keptDeadline) load() time.Time {
-	d := k.at.Load()
-	if d == 0 {
+func (k *keptDeadline) load() time.Time { return keptAt(k.at.Load()) }
+
+// keptAt is the deadline kept as at.
+func keptAt(at int64) time.Time {
+	if at == 0 {
 		return time.Time{}
 	}
-	return start.Add(time.Duration(d))
+	return start.Add(time.Duration(at))
 }
 
 // stdConn is what *net.TCPConn and *net.UnixConn have in common here.
@@ -235,7 +246,7 @@ func (lc *Conn) Write(p []byte) (int, error) {
 		countCall(n, true, &lc.writes, &paths.meter.writes)
 		return n, err
 	}
-	n, err := lc.nc.Write(p)
+	n, err := lc.writeSocket(p)
 	countCall(n, false, &lc.writes, &paths.meter.writes)
 	return n, err
 }
@@ -246,6 +257,8 @@ func (lc *Conn) Write(p []byte) (int, error) {
 // retired File not brought back for it.
 func (lc *Conn) writeNothing() error {
 	if s, ok := lc.nc.(*socket); ok {
+		lc.enterFile(s, fileWrites)
+		defer lc.leaveFile(fileWrites)
 		return s.writeNothing(lc.link.Load().wdlAt.passed)
 	}
 	_, err := lc.nc.Write(nil)
@@ -316,34 +329,21 @@ func (lc *Conn) SetDeadline(t time.Time) error {
 // SetReadDeadline sets the deadline of Read calls, blocked and future. The connection keeps it
 // before the socket is given it: a socket whose File was retired takes what is kept when it
 // makes a new one (socket_file.go), and an accepted socket's File is given it only when a Read
-// is in it or next goes to it (fileReadDeadline).
-func (lc *Conn) SetReadDeadline(t time.Time) error {
-	lc.setRingDeadline(t, true)
-	s, ok := lc.nc.(*socket)
-	state := lc.shut.Load()
-	switch {
-	case !ok || state&closedBit != 0:
-		return lc.nc.SetReadDeadline(t) // net's own connection; or net's error for a closed one
-	case state&(fileReadBit|fileEagerBit) == 0:
-		return nil
-	}
-	return lc.fileReadDeadline(s, true)
-}
+// is in it or next goes to it (deadline_file.go).
+func (lc *Conn) SetReadDeadline(t time.Time) error { return lc.setDeadline(t, fileReads) }
 
 // SetWriteDeadline sets the deadline of Write calls, blocked and future, as SetReadDeadline.
-func (lc *Conn) SetWriteDeadline(t time.Time) error {
-	lc.setRingDeadline(t, false)
-	return lc.nc.SetWriteDeadline(t)
-}
+func (lc *Conn) SetWriteDeadline(t time.Time) error { return lc.setDeadline(t, fileWrites) }
 
 // setRingDeadline keeps the deadline t of reads or writes for the ring side, and gives it to
-// the ring side if there is one. An adoption under way gives the ring side what is kept once
-// it has published it (adopt): a deadline kept before that reaches it either way.
-func (lc *Conn) setRingDeadline(t time.Time, read bool) {
+// the ring side if there is one; it reports whether what was kept changed. An adoption under
+// way gives the ring side what is kept once it has published it (adopt): a deadline kept
+// before that reaches it either way.
+func (lc *Conn) setRingDeadline(t time.Time, read bool) (changed bool) {
 	l := lc.link.Load()
 	if l.blank() {
 		if t.IsZero() {
-			return // none was kept: nothing changes
+			return false // none was kept: nothing changes
 		}
 		l = lc.ownLink()
 	}
@@ -351,10 +351,11 @@ func (lc *Conn) setRingDeadline(t time.Time, read bool) {
 	if read {
 		k = &l.rdlAt
 	}
-	k.store(t)
+	changed = k.store(t)
 	if r := l.ring.Load(); r != nil {
 		r.deadline(read).setKept(k)
 	}
+	return changed
 }
 
 // opError wraps err as net does; a *net.OpError of the same operation is returned as is, and

@@ -171,6 +171,10 @@ func (lc *Conn) readFromByKernel(r io.Reader) (n int64, err error, handled bool)
 	if rs := lc.ringSide(); rs != nil && !rs.idle() {
 		return 0, nil, false
 	}
+	if s, ok := rf.(*socket); ok {
+		lc.enterFile(s, fileWrites) // sendfile and splice wait in the File
+		defer lc.leaveFile(fileWrites)
+	}
 	n, err = rf.ReadFrom(r)
 	paths.count(int(n), false)
 	return n, err, true

@@ -1,61 +1,134 @@
 package listener
 
-// An accepted socket's File is given the read deadline lazily. net/http sets a read deadline
-// long past and then none around every request, to end its background read, which has most
-// often not yet begun: Read answers a deadline long past itself, and a Read that goes to the
-// File first gives it the deadline kept, if the File was last given another. A deadline set
-// while a Read is in the File (fileReadBit) goes to it at once, to end that Read. The reader
-// announces itself before it looks at the deadline kept, and a setter keeps the deadline before
-// it looks for the reader: one of the two gives the File the deadline.
-//
-// A program handed the descriptor (SyscallConn) waits in the File with its own reads, and a
-// File that was retired is revived with the deadlines kept: from then on the File takes read
-// deadlines as they are set (fileEagerBit).
+import (
+	"sync/atomic"
+	"time"
+)
 
-// readSocket reads from the socket, the File given the read deadline kept first.
+// An accepted socket's File is given a deadline lazily. net/http sets read deadlines around
+// every request, none most of them and one long past to end its background read, which has
+// most often not yet begun, and clears the write deadline after every reply: nearly all reach
+// no call that waits in the File. So a deadline set while no call of its direction is in the
+// File is only kept; the next call to go to the File gives it the deadline kept first, unless
+// it was the last one given (enterFile). A deadline set while a call is in the File goes to the
+// File at once, to end that call.
+//
+// The call announces itself before it looks at the deadline kept, and a setter keeps the
+// deadline before it looks for the call: one of the two, or both, gives the File the deadline,
+// one at a time (ringLink.fileDlMu), so that the last given is the last kept.
+//
+// A program handed the descriptor (SyscallConn) waits in the File with its own calls, and a
+// File that was retired is revived with the deadlines kept: from then on the File takes every
+// deadline as it is set (fileEagerBit).
+
+// fileDirection is a direction's deadline in the File: the bit a call in the File holds, and
+// where the link keeps the deadline and what the File was last given.
+type fileDirection struct {
+	read   bool
+	inFile uint32
+}
+
+var (
+	fileReads  = fileDirection{read: true, inFile: fileReadBit}
+	fileWrites = fileDirection{read: false, inFile: fileWriteBit}
+)
+
+func (d fileDirection) of(l *ringLink) (kept *keptDeadline, given *atomic.Int64) {
+	if d.read {
+		return &l.rdlAt, &l.fileRdl
+	}
+	return &l.wdlAt, &l.fileWdl
+}
+
+// setDeadline sets the deadline t of reads (d fileReads) or writes: kept, given to the ring
+// side, and to the socket as this file says.
+func (lc *Conn) setDeadline(t time.Time, d fileDirection) error {
+	changed := lc.setRingDeadline(t, d.read)
+	s, ok := lc.nc.(*socket)
+	if !ok || lc.isShut(closedBit) {
+		// net's own connection; or a closed one, which answers with net's error
+		if d.read {
+			return lc.nc.SetReadDeadline(t)
+		}
+		return lc.nc.SetWriteDeadline(t)
+	}
+	if !changed || !lc.isShut(d.inFile|fileEagerBit) {
+		return nil
+	}
+	return lc.giveFileDeadline(s, d)
+}
+
+// enterFile announces a call of direction d about to go to the socket's File, and gives the
+// File the deadline kept if it was given another. The caller calls leaveFile when the call
+// returns.
+func (lc *Conn) enterFile(s *socket, d fileDirection) {
+	if lc.shut.Or(d.inFile)&fileEagerBit == 0 {
+		lc.giveFileDeadline(s, d) // if it fails, the call says why (a closed socket)
+	}
+}
+
+func (lc *Conn) leaveFile(d fileDirection) { lc.shut.And(^d.inFile) }
+
+// giveFileDeadline gives the socket's File the deadline of direction d kept, unless it was the
+// last one given.
+func (lc *Conn) giveFileDeadline(s *socket, d fileDirection) error {
+	l := lc.link.Load()
+	if l.blank() {
+		return nil // no deadline was ever kept, and the File was given none
+	}
+	kept, given := d.of(l)
+	if kept.at.Load() == given.Load() {
+		return nil
+	}
+	l.fileDlMu.Lock()
+	defer l.fileDlMu.Unlock()
+	at := kept.at.Load()
+	if at == given.Load() {
+		return nil
+	}
+	var err error
+	if d.read {
+		err = s.SetReadDeadline(keptAt(at))
+	} else {
+		err = s.SetWriteDeadline(keptAt(at))
+	}
+	if err == nil {
+		given.Store(at)
+	}
+	return err
+}
+
+// readSocket reads from the socket (the poller path's Read).
 func (lc *Conn) readSocket(p []byte) (int, error) {
 	s, ok := lc.nc.(*socket)
 	if !ok {
 		return lc.nc.Read(p)
 	}
-	if lc.shut.Or(fileReadBit)&fileEagerBit == 0 {
-		lc.fileReadDeadline(s, false) // if it fails, the Read says why (a closed socket)
-	}
+	lc.enterFile(s, fileReads)
 	n, err := s.Read(p)
-	lc.shut.And(^uint32(fileReadBit))
+	lc.leaveFile(fileReads)
 	return n, err
 }
 
-// fileReadDeadline gives the socket's File the read deadline kept, unless it was the last it was
-// given; always, if force (a setter that found a Read in the File, or an eager one: it may have
-// been given a deadline another kept just before).
-func (lc *Conn) fileReadDeadline(s *socket, force bool) error {
-	l := lc.link.Load()
-	if l.blank() {
-		return nil // no deadline was ever kept, and the File was given none
+// writeSocket writes to the socket (the poller path's Write).
+func (lc *Conn) writeSocket(p []byte) (int, error) {
+	s, ok := lc.nc.(*socket)
+	if !ok {
+		return lc.nc.Write(p)
 	}
-	if !force && l.rdlAt.at.Load() == l.fileRdl.Load() {
-		return nil
-	}
-	l.fileRdlMu.Lock()
-	defer l.fileRdlMu.Unlock()
-	at := l.rdlAt.at.Load()
-	if !force && at == l.fileRdl.Load() {
-		return nil
-	}
-	if err := s.SetReadDeadline(l.rdlAt.load()); err != nil {
-		return err
-	}
-	l.fileRdl.Store(at)
-	return nil
+	lc.enterFile(s, fileWrites)
+	n, err := s.Write(p)
+	lc.leaveFile(fileWrites)
+	return n, err
 }
 
-// fileDeadlinesEager has the File take read deadlines as they are set from now on, and gives it
-// the one kept (SyscallConn: the program's reads wait in the File).
+// fileDeadlinesEager has the File take deadlines as they are set from now on, and gives it the
+// ones kept (SyscallConn: the program's calls wait in the File).
 func (lc *Conn) fileDeadlinesEager() {
 	s, ok := lc.nc.(*socket)
 	if !ok || lc.shut.Or(fileEagerBit)&fileEagerBit != 0 {
 		return
 	}
-	lc.fileReadDeadline(s, true)
+	lc.giveFileDeadline(s, fileReads)
+	lc.giveFileDeadline(s, fileWrites)
 }

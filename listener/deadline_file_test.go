@@ -1,7 +1,9 @@
 package listener
 
 import (
+	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"testing"
@@ -86,6 +88,56 @@ func describeDeadlinesBetweenReads(t *testing.T, c, peer net.Conn) string {
 	stop = guard()
 	b.say("raw read under a deadline set after", 0, raw.Read(untilWoken))
 	stop()
+	return b.String()
+}
+
+// The same of write deadlines: one set with no Write under way ends the next Write, and a
+// ReadFrom's sendfile; one set and cleared with no Write between (net/http clears the write
+// deadline after every reply) ends none; one set while a Write waits for room ends it.
+func TestWriteDeadlineSetBetweenWritesIsNets(t *testing.T) {
+	describedAsNets(t, describeDeadlinesBetweenWrites)
+}
+
+func describeDeadlinesBetweenWrites(t *testing.T, c, peer net.Conn) string {
+	var b transcript
+	name, _ := randomFile(t, 1<<10, 1)
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	c.SetWriteDeadline(time.Unix(1, 0))
+	n, err := c.Write([]byte("x"))
+	b.say("write under a deadline long past set before it", n, err)
+	n64, err := c.(io.ReaderFrom).ReadFrom(f)
+	b.say("readfrom of a file under it", int(n64), err)
+	c.SetWriteDeadline(time.Time{})
+	n, err = c.Write([]byte("x"))
+	b.say("write once cleared", n, err)
+
+	c.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
+	c.SetWriteDeadline(time.Time{})
+	time.Sleep(40 * time.Millisecond)
+	n, err = c.Write([]byte("x"))
+	b.say("write after a near deadline set and cleared", n, err)
+
+	// A Write waiting for room, the peer reading nothing, ended by a deadline long past set
+	// from another goroutine (how much it wrote first is the kernel's buffers', not said).
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		big := make([]byte, 64<<20)
+		_, err := c.Write(big)
+		b.say("write waiting for room as a deadline long past is set", 0, err)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	c.SetWriteDeadline(time.Unix(1, 0))
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a Write waited on past a deadline long past")
+	}
 	return b.String()
 }
 

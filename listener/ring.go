@@ -202,7 +202,7 @@ func (r *ringConn) write(p []byte) (int, error) {
 			if err, toSocket := r.writeFailed(); !toSocket {
 				return n, err
 			}
-			k, err := r.lc.nc.Write(p[n:])
+			k, err := r.lc.writeSocket(p[n:])
 			return n + k, err
 		}
 		if n == len(p) {

@@ -18,8 +18,10 @@ import (
 // one at a time (ringLink.fileDlMu), so that the last given is the last kept.
 //
 // A program handed the descriptor (SyscallConn) waits in the File with its own calls, and a
-// File that was retired is revived with the deadlines kept: from then on the File takes every
-// deadline as it is set (fileEagerBit).
+// File the ring's reads retire is revived with the deadlines kept (socket_file.go), out of
+// this file's sight: from then on the File is given every deadline that changes as it is set,
+// whatever it was last given here (fileEagerBit), and it is given the deadlines kept as that
+// begins, for a File that is not retired after all (it was in use) or not yet revived.
 
 // fileDirection is a direction's deadline in the File: the bit a call in the File holds, and
 // where the link keeps the deadline and what the File was last given.
@@ -70,20 +72,21 @@ func (lc *Conn) enterFile(s *socket, d fileDirection) {
 func (lc *Conn) leaveFile(d fileDirection) { lc.shut.And(^d.inFile) }
 
 // giveFileDeadline gives the socket's File the deadline of direction d kept, unless it was the
-// last one given.
+// last one given here, before the File took deadlines eagerly (a revived File was given the
+// ones kept by revive, which this does not see).
 func (lc *Conn) giveFileDeadline(s *socket, d fileDirection) error {
 	l := lc.link.Load()
 	if l.blank() {
 		return nil // no deadline was ever kept, and the File was given none
 	}
 	kept, given := d.of(l)
-	if kept.at.Load() == given.Load() {
+	if kept.at.Load() == given.Load() && !lc.isShut(fileEagerBit) {
 		return nil
 	}
 	l.fileDlMu.Lock()
 	defer l.fileDlMu.Unlock()
 	at := kept.at.Load()
-	if at == given.Load() {
+	if at == given.Load() && !lc.isShut(fileEagerBit) {
 		return nil
 	}
 	var err error
@@ -123,7 +126,7 @@ func (lc *Conn) writeSocket(p []byte) (int, error) {
 }
 
 // fileDeadlinesEager has the File take deadlines as they are set from now on, and gives it the
-// ones kept (SyscallConn: the program's calls wait in the File).
+// ones kept (SyscallConn: the program's calls wait in the File; retireFile).
 func (lc *Conn) fileDeadlinesEager() {
 	s, ok := lc.nc.(*socket)
 	if !ok || lc.shut.Or(fileEagerBit)&fileEagerBit != 0 {

@@ -184,3 +184,87 @@ func TestReadDeadlinesRaceReads(t *testing.T) {
 		}
 	})
 }
+
+// A File the ring's reads retired and a poller Write revived takes the deadlines kept, out of
+// the lazy bookkeeping's sight: a deadline changed after that (here cleared, back to what the
+// File was last given lazily) still reaches it, and the next poller call waits as net's would.
+func TestDeadlineClearedAfterReviveReachesTheFile(t *testing.T) {
+	for _, read := range []bool{true, false} {
+		t.Run(map[bool]string{true: "read", false: "write"}[read], func(t *testing.T) {
+			forcePath(t, pathsRing)
+			c, peer := connPair(t)
+			buf := make([]byte, 8)
+			set := c.SetWriteDeadline
+			if read {
+				set = c.SetReadDeadline
+			}
+			set(time.Now().Add(200 * time.Millisecond)) // no call in the File: only kept
+			if _, err := peer.Write([]byte("a")); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := c.Read(buf); n != 1 || err != nil {
+				t.Fatalf("read on the ring: %d %v", n, err)
+			}
+			if inNetpoller(t, c) {
+				t.Fatal("the ring's read did not retire the File")
+			}
+			forcePaths.Store(pathsPoller)
+			if _, err := c.Write([]byte("x")); err != nil { // revives the File, with the deadlines kept
+				t.Fatal(err)
+			}
+			set(time.Time{})
+			time.Sleep(300 * time.Millisecond) // past the deadline cleared
+			if read {
+				time.AfterFunc(100*time.Millisecond, func() { peer.Write([]byte("b")) })
+				if n, err := c.Read(buf); n != 1 || err != nil || buf[0] != 'b' {
+					t.Fatalf("read once the deadline was cleared: %d %v; net's waits for the byte", n, err)
+				}
+			} else if n, err := c.Write([]byte("y")); n != 1 || err != nil {
+				t.Fatalf("write once the deadline was cleared: %d %v; net's writes", n, err)
+			}
+		})
+	}
+}
+
+// A retire the File declines (a Write waits in it for room) leaves the File serving the poller's
+// calls with the deadlines kept: a read deadline that passed, then cleared with no Read in the
+// File, does not end the next poller Read.
+func TestDeadlineClearedBeforeADeclinedRetireReachesTheFile(t *testing.T) {
+	forcePath(t, pathsPoller)
+	c, peer := connPair(t)
+	buf := make([]byte, 8)
+	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := c.Read(buf); !isTimeout(err) { // the File is given the deadline
+		t.Fatalf("read under a deadline: %v", err)
+	}
+	c.SetReadDeadline(time.Time{}) // no Read in the File: only kept
+
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.Write(make([]byte, 64<<20)) // the peer reads nothing: it waits in the File
+		wrote <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	forcePaths.Store(pathsRing)
+	if _, err := peer.Write([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.Read(buf); n != 1 || err != nil {
+		t.Fatalf("read on the ring: %d %v", n, err)
+	}
+	if !inNetpoller(t, c) {
+		t.Fatal("the File was retired with a Write in it")
+	}
+	forcePaths.Store(pathsPoller)
+	time.AfterFunc(300*time.Millisecond, func() { peer.Write([]byte("b")) })
+	if n, err := c.Read(buf); n != 1 || err != nil || buf[0] != 'b' {
+		t.Errorf("read once the deadline was cleared: %d %v; net's waits for the byte", n, err)
+	}
+	c.Close()
+	<-wrote
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}

@@ -337,7 +337,7 @@ func (lc *Conn) dupFd() (int, error) {
 // the ring serves the reads; under rmu. A poller Read or Write brings it back.
 func (lc *Conn) retireFile() {
 	if s, ok := lc.nc.(*socket); ok {
-		lc.shut.Or(fileEagerBit) // a revived File takes the deadlines kept, and then each as it is set
+		lc.fileDeadlinesEager() // a revived File takes the deadlines kept, and then each as it is set
 		s.retire(lc.link.Load().deadlines)
 	}
 }

@@ -107,7 +107,7 @@ func (s *socket) LocalAddr() net.Addr  { return s.laddr }
 func (s *socket) RemoteAddr() net.Addr { return s.raddr }
 
 // The deadlines of a retired File are the connection's, which it keeps before it sets them
-// here (Conn.SetReadDeadline): a revived File takes them.
+// here, if it does (Conn.SetReadDeadline, deadline_file.go): a revived File takes them.
 func (s *socket) SetDeadline(t time.Time) error {
 	return s.setDeadline(func(f *os.File) error { return f.SetDeadline(t) })
 }

@@ -68,7 +68,7 @@ type ringLink struct {
 	ring         atomic.Pointer[ringConn] // the loop's side, from the first time the ring serves
 	rdlAt, wdlAt keptDeadline             // the read and write deadlines set
 	// fileRdl and fileWdl are the deadlines (as rdlAt and wdlAt keep them) the socket's File
-	// was last given while it took them lazily, under fileDlMu (deadline_file.go).
+	// was last given, written under fileDlMu (deadline_file.go).
 	fileDlMu         sync.Mutex
 	fileRdl, fileWdl atomic.Int64
 }

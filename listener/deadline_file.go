@@ -15,7 +15,10 @@ import (
 //
 // The call announces itself before it looks at the deadline kept, and a setter keeps the
 // deadline before it looks for the call: one of the two, or both, gives the File the deadline,
-// one at a time (ringLink.fileDlMu), so that the last given is the last kept.
+// one at a time (ringLink.fileDlMu), so that the last given is the last kept. The one giving
+// marks what the File was given as unknown before it reads the deadline kept, until the File
+// has it: the others compare without the lock, and must never take what the File is about to
+// be given for what it has.
 //
 // A program handed the descriptor (SyscallConn) waits in the File with its own calls, and a
 // File the ring's reads retire is revived with the deadlines kept (socket_file.go), out of
@@ -85,8 +88,10 @@ func (lc *Conn) giveFileDeadline(s *socket, d fileDirection) error {
 	}
 	l.fileDlMu.Lock()
 	defer l.fileDlMu.Unlock()
+	was := given.Swap(givenUnknown)
 	at := kept.at.Load()
-	if at == given.Load() && !lc.isShut(fileEagerBit) {
+	if at == was && !lc.isShut(fileEagerBit) {
+		given.Store(was)
 		return nil
 	}
 	var err error
@@ -96,10 +101,14 @@ func (lc *Conn) giveFileDeadline(s *socket, d fileDirection) error {
 		err = s.SetWriteDeadline(keptAt(at))
 	}
 	if err == nil {
-		given.Store(at)
+		given.Store(at) // else unknown: the next call gives it again
 	}
 	return err
 }
+
+// givenUnknown is what the File was given (ringLink.fileRdl, fileWdl) while a give is under way,
+// or after one failed: no deadline kept is ever this.
+const givenUnknown = -1
 
 // readSocket reads from the socket (the poller path's Read).
 func (lc *Conn) readSocket(p []byte) (int, error) {

@@ -114,6 +114,39 @@ func TestHTTPPipelined(t *testing.T) {
 	})
 }
 
+// Pipelined batches, over and over, on the poller path: between two requests of a batch no Read
+// reaches the socket's File (the requests wait in net/http's buffer), so each background read
+// goes to a File last given the deadline long past of the abort before, and gives it none as the
+// next abort sets that deadline again. Every batch must be answered: a background read left
+// waiting in the File hangs the connection (the abort waits for it).
+func TestHTTPPipelinedBatchesEndEveryBackgroundRead(t *testing.T) {
+	forcePath(t, pathsPoller)
+	ts := newHTTPServer(t, http.HandlerFunc(hello), nil, false)
+	c := dialRaw(t, ts)
+	var batch strings.Builder
+	for range 16 {
+		batch.WriteString("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	}
+	br := bufio.NewReader(c)
+	deadline := time.Now().Add(2 * time.Second)
+	for b := 0; time.Now().Before(deadline); b++ {
+		if _, err := io.WriteString(c, batch.String()); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for i := range 16 {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("batch %d, response %d: %v", b, i, err)
+			}
+			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+				t.Fatalf("batch %d, response %d: %v", b, i, err)
+			}
+			resp.Body.Close()
+		}
+	}
+}
+
 func TestHTTPExpectContinue(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
 		ts := newHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

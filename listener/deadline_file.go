@@ -88,6 +88,12 @@ func (lc *Conn) giveFileDeadline(s *socket, d fileDirection) error {
 	}
 	l.fileDlMu.Lock()
 	defer l.fileDlMu.Unlock()
+	return lc.giveFileDeadlineLocked(s, l, d)
+}
+
+// giveFileDeadlineLocked is giveFileDeadline under l.fileDlMu.
+func (lc *Conn) giveFileDeadlineLocked(s *socket, l *ringLink, d fileDirection) error {
+	kept, given := d.of(l)
 	was := given.Swap(givenUnknown)
 	at := kept.at.Load()
 	if at == was && !lc.isShut(fileEagerBit) {
@@ -135,12 +141,20 @@ func (lc *Conn) writeSocket(p []byte) (int, error) {
 }
 
 // fileDeadlinesEager has the File take deadlines as they are set from now on, and gives it the
-// ones kept (SyscallConn: the program's calls wait in the File; retireFile).
+// ones kept (SyscallConn: the program's calls wait in the File; retireFile). It turns eager
+// under the lock, behind any give under way: a call that comes to the File once it is eager
+// gives it nothing, and must not find it given a deadline replaced before it came.
 func (lc *Conn) fileDeadlinesEager() {
 	s, ok := lc.nc.(*socket)
-	if !ok || lc.shut.Or(fileEagerBit)&fileEagerBit != 0 {
+	if !ok || lc.isShut(fileEagerBit) {
 		return
 	}
-	lc.giveFileDeadline(s, fileReads)
-	lc.giveFileDeadline(s, fileWrites)
+	l := lc.ownLink() // first: a setter's first deadline makes the link its own, then meets the lock
+	l.fileDlMu.Lock()
+	defer l.fileDlMu.Unlock()
+	if lc.shut.Or(fileEagerBit)&fileEagerBit != 0 {
+		return
+	}
+	lc.giveFileDeadlineLocked(s, l, fileReads)
+	lc.giveFileDeadlineLocked(s, l, fileWrites)
 }

@@ -116,27 +116,26 @@ func (lc *Conn) giveFileDeadlineLocked(s *socket, l *ringLink, d fileDirection) 
 // or after one failed: no deadline kept is ever this.
 const givenUnknown = -1
 
-// readSocket reads from the socket (the poller path's Read).
-func (lc *Conn) readSocket(p []byte) (int, error) {
-	s, ok := lc.nc.(*socket)
-	if !ok {
-		return lc.nc.Read(p)
-	}
-	lc.enterFile(s, fileReads)
-	n, err := s.Read(p)
-	lc.leaveFile(fileReads)
-	return n, err
-}
+// readSocket and writeSocket are the poller path's Read and Write on the socket.
+func (lc *Conn) readSocket(p []byte) (int, error)  { return lc.socketCall(fileReads, p) }
+func (lc *Conn) writeSocket(p []byte) (int, error) { return lc.socketCall(fileWrites, p) }
 
-// writeSocket writes to the socket (the poller path's Write).
-func (lc *Conn) writeSocket(p []byte) (int, error) {
+// socketCall reads or writes p on the socket, in its File once the File has the deadline kept.
+func (lc *Conn) socketCall(d fileDirection, p []byte) (n int, err error) {
 	s, ok := lc.nc.(*socket)
-	if !ok {
+	switch {
+	case !ok && d.read:
+		return lc.nc.Read(p)
+	case !ok:
 		return lc.nc.Write(p)
 	}
-	lc.enterFile(s, fileWrites)
-	n, err := s.Write(p)
-	lc.leaveFile(fileWrites)
+	lc.enterFile(s, d)
+	if d.read {
+		n, err = s.Read(p)
+	} else {
+		n, err = s.Write(p)
+	}
+	lc.leaveFile(d)
 	return n, err
 }
 

@@ -38,22 +38,19 @@ func describeDeadlinesBetweenReads(t *testing.T, c, peer net.Conn) string {
 	n, err := c.Read(buf)
 	b.say("read under a deadline set before it", n, err)
 	stop()
-	c.SetReadDeadline(time.Time{})
-	writeLater("a")
-	n, err = c.Read(buf)
-	b.say("read once cleared, a byte coming", n, err)
-
-	c.SetReadDeadline(time.Unix(1, 0))
-	c.SetReadDeadline(time.Time{})
-	writeLater("b")
-	n, err = c.Read(buf)
-	b.say("read after long past and cleared, a byte coming", n, err)
-
-	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-	c.SetReadDeadline(time.Time{})
-	writeLater("c")
-	n, err = c.Read(buf)
-	b.say("read after a near deadline set and cleared, a byte coming", n, err)
+	// Deadlines set in turn with no Read under way, then a Read with a byte coming.
+	readAfter := func(what, coming string, deadlines ...time.Time) {
+		for _, d := range deadlines {
+			c.SetReadDeadline(d)
+		}
+		writeLater(coming)
+		n, err := c.Read(buf)
+		b.say(what, n, err)
+	}
+	readAfter("read once cleared, a byte coming", "a", time.Time{})
+	readAfter("read after long past and cleared, a byte coming", "b", time.Unix(1, 0), time.Time{})
+	readAfter("read after a near deadline set and cleared, a byte coming", "c",
+		time.Now().Add(20*time.Millisecond), time.Time{})
 
 	done := make(chan struct{})
 	go func() {
@@ -66,10 +63,7 @@ func describeDeadlinesBetweenReads(t *testing.T, c, peer net.Conn) string {
 	c.SetReadDeadline(time.Unix(1, 0))
 	<-done
 	stop()
-	c.SetReadDeadline(time.Time{})
-	writeLater("d")
-	n, err = c.Read(buf)
-	b.say("read once cleared, a byte coming", n, err)
+	readAfter("read once cleared, a byte coming", "d", time.Time{})
 
 	c.SetReadDeadline(time.Unix(1, 0))
 	raw, err := c.(syscall.Conn).SyscallConn()

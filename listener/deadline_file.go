@@ -45,17 +45,27 @@ func (d fileDirection) of(l *ringLink) (kept *keptDeadline, given *atomic.Int64)
 	return &l.wdlAt, &l.fileWdl
 }
 
+// deadliner is what takes a direction's deadline: net's connection, or the socket.
+type deadliner interface {
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+}
+
+// setOn sets t as c's deadline of direction d.
+func (d fileDirection) setOn(c deadliner, t time.Time) error {
+	if d.read {
+		return c.SetReadDeadline(t)
+	}
+	return c.SetWriteDeadline(t)
+}
+
 // setDeadline sets the deadline t of reads (d fileReads) or writes: kept, given to the ring
 // side, and to the socket as this file says.
 func (lc *Conn) setDeadline(t time.Time, d fileDirection) error {
 	changed := lc.setRingDeadline(t, d.read)
 	s, ok := lc.nc.(*socket)
 	if !ok || lc.isShut(closedBit) {
-		// net's own connection; or a closed one, which answers with net's error
-		if d.read {
-			return lc.nc.SetReadDeadline(t)
-		}
-		return lc.nc.SetWriteDeadline(t)
+		return d.setOn(lc.nc, t) // net's own connection; or a closed one, which answers with net's error
 	}
 	if !changed || !lc.isShut(d.inFile|fileEagerBit) {
 		return nil
@@ -100,12 +110,7 @@ func (lc *Conn) giveFileDeadlineLocked(s *socket, l *ringLink, d fileDirection) 
 		given.Store(was)
 		return nil
 	}
-	var err error
-	if d.read {
-		err = s.SetReadDeadline(keptAt(at))
-	} else {
-		err = s.SetWriteDeadline(keptAt(at))
-	}
+	err := d.setOn(s, keptAt(at))
 	if err == nil {
 		given.Store(at) // else unknown: the next call gives it again
 	}

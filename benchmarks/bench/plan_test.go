@@ -26,3 +26,39 @@ func TestMeasuredTimeAtAFixedLoad(t *testing.T) {
 		t.Error("the listener plan measures its fixed loads over the same window as its saturation")
 	}
 }
+
+// A filter keeps the plan's points at the connections, depths and pinning it names, and every
+// point when it names none; a point without a depth is unpipelined.
+func TestPointFilter(t *testing.T) {
+	f, err := parsePointFilter("1,64", "1", "unpinned")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		at   report.Point
+		want bool
+	}{
+		{report.Point{Conns: 1, Depth: 1}, true},
+		{report.Point{Conns: 64}, true},
+		{report.Point{Conns: 64, Depth: 1, Rate: 20000}, true},
+		{report.Point{Conns: 256, Depth: 1}, false},
+		{report.Point{Conns: 64, Depth: 16}, false},
+		{report.Point{Conns: 64, Depth: 1, Pinned: true}, false},
+	} {
+		if got := f.keeps(c.at); got != c.want {
+			t.Errorf("keeps(%+v) = %v, want %v", c.at, got, c.want)
+		}
+	}
+	all, err := parsePointFilter("", "", "both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !all.keeps(report.Point{Conns: 1000, Depth: 16, Pinned: true}) {
+		t.Error("a filter naming nothing left a point out")
+	}
+	for _, bad := range [][3]string{{"0", "", ""}, {"", "x", ""}, {"", "", "sometimes"}} {
+		if _, err := parsePointFilter(bad[0], bad[1], bad[2]); err == nil {
+			t.Errorf("parsePointFilter%q: no error", bad)
+		}
+	}
+}

@@ -23,6 +23,7 @@ type options struct {
 	client  string
 	engines []string
 	wrkLua  string
+	filter  pointFilter
 	// serverCPUs and loadCPUs are where pinned points run the server and the load generator.
 	serverCPUs, loadCPUs []int
 }
@@ -66,14 +67,21 @@ func run(args []string) error {
 	engines := fs.String("engines", strings.Join(server.Engines, ","), "engines to compare; one named again with a suffix (net,net.2) runs twice, the copy's ratio to it the measure's own spread")
 	wrkLua := fs.String("wrk-script", "benchmarks/wrk/pipeline.lua", "wrk's pipelining script")
 	label := fs.String("label", "", "how the run was started (the make target), recorded with the command")
+	conns := fs.String("conns", "", "only the plan's points at these connection counts (comma-separated; empty: all)")
+	depths := fs.String("depths", "", "only the plan's points at these depths (comma-separated; empty: all)")
+	pinning := fs.String("pinning", "", "only the plan's unpinned or pinned points (empty or both: all)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	filter, err := parsePointFilter(*conns, *depths, *pinning)
+	if err != nil {
 		return err
 	}
 	p, err := planNamed(*planName)
 	if err != nil {
 		return err
 	}
-	o := &options{plan: p, loops: *loops, client: *client, engines: strings.Split(*engines, ","), wrkLua: *wrkLua}
+	o := &options{plan: p, loops: *loops, client: *client, engines: strings.Split(*engines, ","), wrkLua: *wrkLua, filter: filter}
 	if slices.Contains(o.pinnings, true) {
 		var ok bool
 		if o.serverCPUs, o.loadCPUs, ok = harness.Split(); !ok {
@@ -132,9 +140,10 @@ func run(args []string) error {
 }
 
 // alternate measures every point of w with the engines in turn, the order rotating from one
-// repeat to the next, so that drift in the machine's load falls on every engine alike. A run
-// that fails is reported in the notes and leaves its point with fewer repeats. A workload with
-// an offered load follows each point with the same point at that rate.
+// repeat to the next, so that drift in the machine's load falls on every engine alike. Points
+// the filter leaves out are not run. A run that fails is reported in the notes and leaves its
+// point with fewer repeats. A workload with an offered load follows each point with the same
+// point at that rate.
 func alternate(o *options, w workload, res *report.Results) {
 	engines := w.engines(o)
 	compared := 0 // the engines that are not copies of another
@@ -144,6 +153,9 @@ func alternate(o *options, w workload, res *report.Results) {
 		}
 	}
 	for _, at := range w.points(o) {
+		if !o.filter.keeps(at) {
+			continue
+		}
 		medians := alternatePoint(o, w, at, engines, res)
 		if w.offered != nil && len(medians) == compared {
 			at.Rate = math.Round(w.offered(o, medians))

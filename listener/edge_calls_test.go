@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/uringnet/uringnet/internal/loopback"
 )
 
 // The calls at the edges of a connection's life (reads and writes of nothing, past a deadline,
@@ -350,6 +352,42 @@ func TestCloseWithInputUnreadResets(t *testing.T) {
 		peer.SetReadDeadline(time.Now().Add(10 * time.Second))
 		got, err := io.ReadAll(peer)
 		return fmt.Sprintf("the peer read %q %s\n", got, describeError(err))
+	})
+}
+
+// Input that arrives as Close begins resets the connection as net's does, on the ring path too,
+// where a receive in flight may take it from the kernel while the connection closes: the peer
+// writes and the connection is closed at once, round after round, each on a fresh pair.
+func TestCloseAsInputArrivesResets(t *testing.T) {
+	const rounds = 50
+	describe := func(t *testing.T, c, peer net.Conn) string {
+		if _, err := peer.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil { // on the ring, receiving is on
+			t.Fatal(err)
+		}
+		if _, err := peer.Write([]byte("abc")); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, err := io.ReadAll(peer)
+		return fmt.Sprintf("the peer read %q %s", got, describeError(err))
+	}
+	peer, nc := loopback.TCPPair(t)
+	want := describe(t, nc, peer)
+	forPaths(t, []pathCase{pollerPath, ringPath, alternatingPath}, func(t *testing.T) {
+		differ := map[string]int{}
+		for range rounds {
+			c, peer := connPair(t)
+			if got := describe(t, c, peer); got != want {
+				differ[got]++
+			}
+		}
+		if len(differ) > 0 {
+			t.Errorf("in %d rounds: %v; net's every time: %s", rounds, differ, want)
+		}
 	})
 }
 

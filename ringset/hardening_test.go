@@ -19,6 +19,7 @@ import (
 
 	"github.com/uringnet/uringnet/conn"
 	"github.com/uringnet/uringnet/internal/leakcheck"
+	"github.com/uringnet/uringnet/internal/loopback"
 	"github.com/uringnet/uringnet/poller"
 	"golang.org/x/sys/unix"
 )
@@ -696,4 +697,46 @@ func TestOnCloseMayStillTakeWhatWasReceived(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no OnClose within 10s of the peer's reset")
 	}
+}
+
+// Input a receive takes from the kernel while a local close is under way is dropped, and the
+// close is abortive, as the kernel's is for a socket closed with input unread: the peer reads
+// ECONNRESET, not the end of the stream. The receive's completion is held back until the close
+// protocol's cancel completes, so that it arrives with the connection closing.
+func TestInputTakenAsALocalCloseBeginsResets(t *testing.T) {
+	h := &receiveRecorder{got: make(chan []byte, 64), stopped: make(chan struct{}, 4)}
+	s := startClientSet(t, Config{Loops: 1}, h)
+	peer, ours := loopback.TCPPair(t)
+	o, conns, errs := openWaiter()
+	if err := s.AdoptConn(0, ours, o); err != nil {
+		t.Fatal(err)
+	}
+	c := waitOpened(t, conns, errs)
+	held := make(chan struct{})
+	onLoop(t, s, 0, func(l *loop) {
+		f := &faults{}
+		f.hold = func(cq *poller.CQE) bool {
+			switch kind, _, _ := splitUserData(cq.UserData); {
+			case kind == opRecv && cq.Res > 0:
+				close(held)
+				return true
+			case kind == opCancel, kind == opCancelIdle, kind == opRecv:
+				f.hold = nil // what it held comes now, just before the close's cancel
+			}
+			return false
+		}
+		l.faults = f
+	})
+	if _, err := peer.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, held, "the receive's completion")
+	onConnLoop(t, c, func() { c.Close() })
+	ours.Close() // the set's descriptor is a copy: the socket closes with the last of the two
+	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(peer)
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the peer read %q and %v, want ECONNRESET", got, err)
+	}
+	expectNothing(t, h.got, "input that arrived as the connection closed")
 }

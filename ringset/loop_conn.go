@@ -146,6 +146,11 @@ func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
 			// as traffic, but the stream's up to its end.
 			c.Receive(data)
 			c.KeepUnread()
+		case c.State() == conn.Closing && !c.IsDatagram():
+			// A local close: the receive took these bytes from the kernel as the close began.
+			// Left there, they would have had the kernel reset the connection as it closed, as
+			// it resets every socket closed with input unread; dropped here, they do the same.
+			c.SetLinger(0)
 		}
 		if hasBuf {
 			l.bufs.Recycle(bid)

@@ -238,7 +238,11 @@ func TestDeadlineClearedBeforeADeclinedRetireReachesTheFile(t *testing.T) {
 		_, err := c.Write(make([]byte, 64<<20)) // the peer reads nothing: it waits in the File
 		wrote <- err
 	}()
-	time.Sleep(200 * time.Millisecond)
+	for s, end := c.nc.(*socket), time.Now().Add(10*time.Second); s.users.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the Write did not reach the File within 10s")
+		}
+	}
 	forcePaths.Store(pathsRing)
 	if _, err := peer.Write([]byte("a")); err != nil {
 		t.Fatal(err)

@@ -42,7 +42,7 @@ func parsePointFilter(conns, depths, pinning string) (pointFilter, error) {
 }
 
 // parseCounts reads a comma-separated list of positive counts; empty is none.
-func parseCounts(flag, list string) ([]int, error) {
+func parseCounts(name, list string) ([]int, error) {
 	if list == "" {
 		return nil, nil
 	}
@@ -50,7 +50,7 @@ func parseCounts(flag, list string) ([]int, error) {
 	for _, s := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("%s %q: want positive counts separated by commas", flag, list)
+			return nil, fmt.Errorf("%s %q: want positive counts separated by commas", name, list)
 		}
 		ns = append(ns, n)
 	}

@@ -386,7 +386,7 @@ func TestCloseAsInputArrivesResets(t *testing.T) {
 			}
 		}
 		if len(differ) > 0 {
-			t.Errorf("in %d rounds: %v; net's every time: %s", rounds, differ, want)
+			t.Errorf("in %d rounds: %v; net's: %s", rounds, differ, want)
 		}
 	})
 }

@@ -22,10 +22,11 @@ func (r *ringConn) loopReceived(c *conn.Conn) {
 }
 
 // dropUnread drops input that arrived for a closed connection, or that it held unread when
-// closed, and makes its close abortive: the kernel resets a socket closed with input unread,
-// or that input arrives for, and it is the loop that took this input from the kernel. Input
+// closed, and makes its close abortive: the kernel resets a TCP socket closed with input
+// unread, or that input arrives for, and it is the loop that took this input from the kernel
+// (a unix stream socket ignores the linger: its peer reads the end of the stream). Input
 // handed to the readers counts while no reader took it: handed over after Close looked for it,
-// it will never be read.
+// it will never be read (a reader that takes it after Close finds the connection closed).
 func (r *ringConn) dropUnread(c *conn.Conn) {
 	if c.InboundBuffered() > 0 || r.rx.Load() != nil {
 		c.SetLinger(0) // through the loop's own hold on the socket: Close may have closed the File

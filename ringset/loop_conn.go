@@ -148,8 +148,10 @@ func (l *loop) onRecv(c *conn.Conn, cqe *poller.CQE) {
 			c.KeepUnread()
 		case c.State() == conn.Closing && !c.IsDatagram():
 			// A local close: the receive took these bytes from the kernel as the close began.
-			// Left there, they would have had the kernel reset the connection as it closed, as
-			// it resets every socket closed with input unread; dropped here, they do the same.
+			// Left there, they would have had the kernel reset a TCP connection as it closed,
+			// as it resets every socket closed with input unread; dropped here, they do the
+			// same. (A unix stream socket ignores the linger, and ends with its peer reading
+			// the end of the stream; a linger that cannot be set leaves a FIN too.)
 			c.SetLinger(0)
 		}
 		if hasBuf {

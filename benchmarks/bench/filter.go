@@ -64,3 +64,33 @@ func (f pointFilter) keeps(at report.Point) bool {
 		(f.depths == nil || slices.Contains(f.depths, depth)) &&
 		(f.pinned == nil || slices.Contains(f.pinned, at.Pinned))
 }
+
+// narrowPinnings is the plan's pinnings the filter keeps, so that a run of unpinned points
+// alone needs no CPUs to pin to.
+func (f pointFilter) narrowPinnings(pinnings []bool) []bool {
+	if f.pinned == nil {
+		return pinnings
+	}
+	var kept []bool
+	for _, p := range pinnings {
+		if slices.Contains(f.pinned, p) {
+			kept = append(kept, p)
+		}
+	}
+	return kept
+}
+
+// anyPointKept reports whether the filter keeps any point of the workloads named in only.
+func anyPointKept(o *options, only string) bool {
+	for _, w := range workloads {
+		if !slices.Contains(strings.Split(only, ","), w.name) {
+			continue
+		}
+		for _, at := range w.points(o) {
+			if o.filter.keeps(at) {
+				return true
+			}
+		}
+	}
+	return false
+}

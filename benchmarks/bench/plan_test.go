@@ -56,6 +56,17 @@ func TestPointFilter(t *testing.T) {
 	if !all.keeps(report.Point{Conns: 1000, Depth: 16, Pinned: true}) {
 		t.Error("a filter naming nothing left a point out")
 	}
+	if got := f.narrowPinnings([]bool{false, true}); len(got) != 1 || got[0] {
+		t.Errorf("unpinned points alone: pinnings %v, want [false]", got)
+	}
+	listener := &options{plan: plans["listener"], filter: f}
+	if !anyPointKept(listener, "nethttp") {
+		t.Error("the listener plan's net/http points at 1 and 64 connections were all left out")
+	}
+	listener.filter.conns = []int{3}
+	if anyPointKept(listener, "echo,nethttp") {
+		t.Error("a filter matching no point of the plan kept one")
+	}
 	for _, bad := range [][3]string{{"0", "", ""}, {"", "x", ""}, {"", "", "sometimes"}} {
 		if _, err := parsePointFilter(bad[0], bad[1], bad[2]); err == nil {
 			t.Errorf("parsePointFilter%q: no error", bad)

@@ -82,6 +82,10 @@ func run(args []string) error {
 		return err
 	}
 	o := &options{plan: p, loops: *loops, client: *client, engines: strings.Split(*engines, ","), wrkLua: *wrkLua, filter: filter}
+	o.pinnings = filter.narrowPinnings(o.pinnings)
+	if !anyPointKept(o, *only) {
+		return fmt.Errorf("plan %s has no point of %s at the -conns, -depths and -pinning asked for", *planName, *only)
+	}
 	if slices.Contains(o.pinnings, true) {
 		var ok bool
 		if o.serverCPUs, o.loadCPUs, ok = harness.Split(); !ok {

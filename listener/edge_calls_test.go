@@ -348,16 +348,21 @@ func TestCloseWithInputUnreadResets(t *testing.T) {
 		if _, err := c.Write([]byte("reply")); err != nil {
 			t.Fatal(err)
 		}
-		c.Close()
-		peer.SetReadDeadline(time.Now().Add(10 * time.Second))
-		got, err := io.ReadAll(peer)
-		return fmt.Sprintf("the peer read %q %s\n", got, describeError(err))
+		return closedPeerReads(c, peer)
 	})
 }
 
+// closedPeerReads closes c and describes what its peer then reads, to its end.
+func closedPeerReads(c, peer net.Conn) string {
+	c.Close()
+	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(peer)
+	return fmt.Sprintf("the peer read %q %s\n", got, describeError(err))
+}
+
 // Input that arrives as Close begins resets the connection as net's does, on the ring path too,
-// where a receive in flight may take it from the kernel while the connection closes: the peer
-// writes and the connection is closed at once, round after round, each on a fresh pair.
+// where the loop may hand it to the readers after Close looked for it: the peer writes and the
+// connection is closed at once, round after round, each on a fresh pair.
 func TestCloseAsInputArrivesResets(t *testing.T) {
 	const rounds = 50
 	describe := func(t *testing.T, c, peer net.Conn) string {
@@ -370,10 +375,7 @@ func TestCloseAsInputArrivesResets(t *testing.T) {
 		if _, err := peer.Write([]byte("abc")); err != nil {
 			t.Fatal(err)
 		}
-		c.Close()
-		peer.SetReadDeadline(time.Now().Add(10 * time.Second))
-		got, err := io.ReadAll(peer)
-		return fmt.Sprintf("the peer read %q %s", got, describeError(err))
+		return closedPeerReads(c, peer)
 	}
 	peer, nc := loopback.TCPPair(t)
 	want := describe(t, nc, peer)

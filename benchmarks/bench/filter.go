@@ -82,10 +82,7 @@ func (f pointFilter) narrowPinnings(pinnings []bool) []bool {
 
 // anyPointKept reports whether the filter keeps any point of the workloads named in only.
 func anyPointKept(o *options, only string) bool {
-	for _, w := range workloads {
-		if !slices.Contains(strings.Split(only, ","), w.name) {
-			continue
-		}
+	for _, w := range workloadsNamed(only) {
 		for _, at := range w.points(o) {
 			if o.filter.keeps(at) {
 				return true

@@ -123,10 +123,7 @@ func run(args []string) error {
 	started := time.Now()
 	fmt.Fprintf(os.Stderr, "bench: plan %s, %d repeats, engines %v, %s, %d cores, %s\n",
 		*planName, o.repeats, o.engines, res.Machine.Kernel, res.Machine.Cores, res.Machine.Go)
-	for _, w := range workloads {
-		if !slices.Contains(strings.Split(*only, ","), w.name) {
-			continue
-		}
+	for _, w := range workloadsNamed(*only) {
 		if why := w.skip(); why != "" {
 			res.Notes = append(res.Notes, why)
 			fmt.Fprintf(os.Stderr, "bench: %s\n", why)

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/uringnet/uringnet/benchmarks/harness"
@@ -24,6 +25,18 @@ var workloads = []workload{
 	{name: "resp", points: respPoints, engines: gnetAPIEngines, measure: measureRESP, skip: never},
 	{name: "netpoll", points: netpollPoints, engines: gnetAPIEngines, measure: measureNetpoll, skip: never},
 	{name: "idle", points: idlePoints, engines: allEngines, measure: measureIdle, skip: never},
+}
+
+// workloadsNamed are the workloads named in only (comma-separated), in run order.
+func workloadsNamed(only string) []workload {
+	names := strings.Split(only, ",")
+	var ws []workload
+	for _, w := range workloads {
+		if slices.Contains(names, w.name) {
+			ws = append(ws, w)
+		}
+	}
+	return ws
 }
 
 func allEngines(o *options) []string { return o.engines }

@@ -39,10 +39,35 @@ type pace struct {
 	// the heap at every read).
 	runnable [1]metrics.Sample
 	busy     [2]metrics.Sample
+	// schedPassed is when the loop last went through Go's scheduler before a wait.
+	schedPassed time.Time
 }
 
 // pollBudget is how long a loop polls before it lets the goroutines waiting for its P run.
 const pollBudget = time.Millisecond
+
+// schedulerPassEvery is how often a loop that waits goes through Go's scheduler.
+//
+// The runtime's monitor (sysmon) takes a goroutine that has not been through the scheduler for
+// 10 ms to be running too long: it asks it to stop and, if it waits in a system call, takes its
+// P there. A loop that polls and then waits in io_uring_enter never goes through the scheduler
+// on its own, so at a lone connection the monitor took its P from a wait every 10 ms or so,
+// and each time went back to its shortest sleep (20 µs) for the next fifty rounds: a wake-up of
+// its thread for every two messages, on the loop's CPU. A pass through the scheduler before a
+// wait, at most this often, keeps the monitor asleep; for a goroutine locked to its thread it
+// costs a hand-off of the P and back, which the monitor's stop cost too.
+const schedulerPassEvery = 5 * time.Millisecond
+
+// passScheduler goes through Go's scheduler (runtime.Gosched) if the loop last did
+// schedulerPassEvery before now, and reports whether it did.
+func (p *pace) passScheduler(now time.Time) bool {
+	if now.Sub(p.schedPassed) < schedulerPassEvery {
+		return false
+	}
+	p.schedPassed = now
+	runtime.Gosched()
+	return true
+}
 
 // step is what a loop does between two iterations.
 type step uint8
@@ -174,15 +199,19 @@ const handOffAfter = 50 * time.Microsecond
 // over as it waits in the kernel. The runtime counts the waiting goroutines of every P, not of
 // this one (Go 1.26 and later: on an older runtime the count is unknown), so with every P busy
 // the hand-off can start a thread that finds nothing to steal.
+//
+// A wait that does not park first goes through the scheduler if it is due (passScheduler).
 func (l *loop) wait(d time.Duration) error {
 	neverPoll := l.set.cfg.NeverPoll
 	nudged := l.takeNudge()
 	if neverPoll && d > 0 && (nudged || l.ring.CQReady() == 0) && l.pace.goroutinesQueued() {
 		if l.parking != nil {
-			return l.park(d, nudged)
+			return l.park(d, nudged) // parking goes through the scheduler
 		}
+		l.pace.passScheduler(time.Now())
 		return waitHandingOff(l.ring, d, &l.handOffs)
 	}
+	l.pace.passScheduler(time.Now())
 	if !neverPoll && !sharingPs() {
 		_, err := l.ring.SubmitAndWaitTimeout(1, d)
 		return err

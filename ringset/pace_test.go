@@ -43,6 +43,29 @@ func TestPaceSteps(t *testing.T) {
 	}
 }
 
+// A loop that waits goes through the scheduler at its first wait and then at most every
+// schedulerPassEvery, however often it waits in between.
+func TestWaitsPassTheSchedulerEvery(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var p pace
+	for i, s := range []struct {
+		at   time.Duration
+		want bool
+	}{
+		{0, true},                                        // the first wait
+		{time.Microsecond, false},                        // waits in between: none
+		{schedulerPassEvery - 1, false},                  // just inside
+		{schedulerPassEvery, true},                       // due
+		{schedulerPassEvery + time.Millisecond, false},   // the interval starts over
+		{3 * schedulerPassEvery, true},                   // a long gap: one pass, not several
+		{3*schedulerPassEvery + time.Microsecond, false}, // and the next interval is whole
+	} {
+		if got := p.passScheduler(t0.Add(s.at)); got != s.want {
+			t.Fatalf("wait %d at %v: passed %v, want %v", i, s.at, got, s.want)
+		}
+	}
+}
+
 // Completions of the loop's own sends are not news; everything else is.
 func TestIsNews(t *testing.T) {
 	for _, k := range []opKind{opWake, opNewConn, opRecv, opCancel, opClose, opAccept, opRecvFrom, opAdopt} {

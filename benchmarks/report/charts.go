@@ -133,6 +133,11 @@ func drawChart(c chart, rows []Row, panels []panel, path string) error {
 			pl.Legend.Add(engine, line, points)
 		}
 		pl.Y.Max = top * 1.45 // the legend's room, above the lines
+		if pl.X.Min == pl.X.Max {
+			// One connection count: the axis gets a range around it (the plot's own would
+			// reach zero, which a logarithmic axis cannot show).
+			pl.X.Min, pl.X.Max = pl.X.Min/2, pl.X.Max*2
+		}
 	}
 	const tile = 9 * vg.Centimeter
 	img := vgimg.New(vg.Length(len(sizes))*tile*1.5, vg.Length(len(depths))*tile)

@@ -254,3 +254,17 @@ func TestFixedLoadP99WithoutRoundsPairsInOrder(t *testing.T) {
 		}
 	}
 }
+
+// A run of the points at one connection count (bench run -conns 1) draws its charts: a
+// logarithmic axis over a single value has no range of its own.
+func TestChartsOfASingleConnectionCount(t *testing.T) {
+	r := &Results{Settings: Settings{Plan: "full", Repeats: 1, Loops: 2}}
+	for _, engine := range []string{"uringnet", "gnet"} {
+		r.Add(Point{Workload: "echo", Load: "uring", Size: 64, Conns: 1, Depth: 1, Unit: "msg/s", Engine: engine},
+			Sample{Value: 20000, P99: 90, ServerCPU: 25000})
+	}
+	names, err := r.Charts(filepath.Join(t.TempDir(), "one"))
+	if err != nil || len(names) != 3 {
+		t.Fatalf("charts %v, %v", names, err)
+	}
+}

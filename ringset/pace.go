@@ -52,10 +52,10 @@ const pollBudget = time.Millisecond
 // 10 ms to be running too long: it asks it to stop and, if it waits in a system call, takes its
 // P there. A loop that polls and then waits in io_uring_enter never goes through the scheduler
 // on its own, so at a lone connection the monitor took its P from a wait every 10 ms or so,
-// and each time went back to its shortest sleep (20 µs) for the next fifty rounds: a wake-up of
-// its thread for every two messages, on the loop's CPU. A pass through the scheduler before a
-// wait, at most this often, keeps the monitor asleep; for a goroutine locked to its thread it
-// costs a hand-off of the P and back, which the monitor's stop cost too.
+// and each time went back to its shortest sleep (20 µs) for the next fifty rounds, waking on
+// the loop's CPU. A pass through the scheduler before a wait, at most this often, keeps the
+// monitor asleep; for a goroutine locked to its thread it costs a hand-off of the P and back,
+// which the monitor's stop cost too.
 const schedulerPassEvery = 5 * time.Millisecond
 
 // passScheduler goes through Go's scheduler (runtime.Gosched) if the loop last did
@@ -200,19 +200,22 @@ const handOffAfter = 50 * time.Microsecond
 // this one (Go 1.26 and later: on an older runtime the count is unknown), so with every P busy
 // the hand-off can start a thread that finds nothing to steal.
 //
-// A wait that does not park first goes through the scheduler if it is due (passScheduler).
+// A loop with a P of its own goes through the scheduler before it waits, when that is due
+// (passScheduler). A loop that shares the Ps does not: there the monitor's takes are what lets
+// another loop, back from its wait with work, find a P while this one waits holding its own,
+// and a pass lets the other loop take the P and keep it through its own wait, while this one
+// waits for the monitor, a tail of milliseconds (docs/engine.md).
 func (l *loop) wait(d time.Duration) error {
 	neverPoll := l.set.cfg.NeverPoll
 	nudged := l.takeNudge()
 	if neverPoll && d > 0 && (nudged || l.ring.CQReady() == 0) && l.pace.goroutinesQueued() {
 		if l.parking != nil {
-			return l.park(d, nudged) // parking goes through the scheduler
+			return l.park(d, nudged)
 		}
-		l.pace.passScheduler(time.Now())
 		return waitHandingOff(l.ring, d, &l.handOffs)
 	}
-	l.pace.passScheduler(time.Now())
 	if !neverPoll && !sharingPs() {
+		l.pace.passScheduler(time.Now())
 		_, err := l.ring.SubmitAndWaitTimeout(1, d)
 		return err
 	}

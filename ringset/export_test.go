@@ -25,6 +25,9 @@ func (s *Set) SharedHandOffs(i int) int64 { return s.loops[i].sharedHandOffs.Loa
 // parking.
 func (s *Set) AllHandOffs(i int) int64 { return s.HandOffs(i) + s.SharedHandOffs(i) + s.Parks(i) }
 
+// SchedulerPasses is how many of loop i's waits went through Go's scheduler first.
+func (s *Set) SchedulerPasses(i int) int64 { return s.loops[i].schedPasses.Load() }
+
 // AcceptorHandOffs is how many of the acceptor's waits gave its P to the runtime.
 func (s *Set) AcceptorHandOffs() int64 { return s.acc.handOffs.Load() }
 

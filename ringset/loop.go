@@ -58,6 +58,7 @@ type loop struct {
 	// parks those that parked the loop's goroutine instead (park.go).
 	handOffs, sharedHandOffs, parks atomic.Int64
 	parkTimeouts                    atomic.Int64 // parks that lasted their whole wait
+	schedPasses                     atomic.Int64 // waits that went through Go's scheduler first (pace.go)
 	// parking is how the loop waits while goroutines wait for a P (NeverPoll; nil without).
 	parking *parking
 	// hold holds the loop's own accept or datagram receive back after it failed.

@@ -46,19 +46,20 @@ type pace struct {
 // pollBudget is how long a loop polls before it lets the goroutines waiting for its P run.
 const pollBudget = time.Millisecond
 
-// schedulerPassEvery is how often a loop that waits goes through Go's scheduler.
+// schedulerPassEvery is at most how often a loop with a P of its own goes through Go's
+// scheduler before it waits.
 //
-// The runtime's monitor (sysmon) takes a goroutine that has not been through the scheduler for
-// 10 ms to be running too long: it asks it to stop and, if it waits in a system call, takes its
-// P there. A loop that polls and then waits in io_uring_enter never goes through the scheduler
-// on its own, so at a lone connection the monitor took its P from a wait every 10 ms or so,
-// and each time went back to its shortest sleep (20 µs) for the next fifty rounds, waking on
-// the loop's CPU. A pass through the scheduler before a wait, at most this often, keeps the
-// monitor asleep; for a goroutine locked to its thread it costs a hand-off of the P and back,
-// which the monitor's stop cost too.
+// Go's monitor (sysmon; Go 1.26) takes a goroutine whose P has not been through the scheduler
+// for 10 ms to be running too long: it asks it to stop and, if it is in a system call, takes
+// its P there, and after taking a P it sleeps its shortest (20 µs) again for some fifty rounds
+// before it backs off. A loop that polls and waits in io_uring_enter never goes through the
+// scheduler on its own, so the monitor takes its P from a wait every 10 ms or so and never
+// backs off, waking all the while on some CPU (on the loop's, when the process has one). A pass
+// before a wait, at most this often, keeps the monitor asleep; for a goroutine locked to its
+// thread it costs a hand-off of the P and back, as the monitor's stop does.
 const schedulerPassEvery = 5 * time.Millisecond
 
-// passScheduler goes through Go's scheduler (runtime.Gosched) if the loop last did
+// passScheduler goes through Go's scheduler (runtime.Gosched) if the loop last did at least
 // schedulerPassEvery before now, and reports whether it did.
 func (p *pace) passScheduler(now time.Time) bool {
 	if now.Sub(p.schedPassed) < schedulerPassEvery {
@@ -200,11 +201,12 @@ const handOffAfter = 50 * time.Microsecond
 // this one (Go 1.26 and later: on an older runtime the count is unknown), so with every P busy
 // the hand-off can start a thread that finds nothing to steal.
 //
-// A loop with a P of its own goes through the scheduler before it waits, when that is due
-// (passScheduler). A loop that shares the Ps does not: there the monitor's takes are what lets
-// another loop, back from its wait with work, find a P while this one waits holding its own,
-// and a pass lets the other loop take the P and keep it through its own wait, while this one
-// waits for the monitor, a tail of milliseconds (docs/engine.md).
+// A loop with a P of its own (no more loops serving than GOMAXPROCS) goes through the
+// scheduler before a wait when that is due (passScheduler), and only before a wait that has
+// nothing to submit and nothing ready, so that the pass delays no send and no completion. A
+// loop that shares the Ps does not: a pass hands the P to another loop, which keeps it through
+// its polling and its waits shorter than handOffAfter, while the loop that passed waits for the
+// monitor to take the P back (docs/engine.md, "One connection").
 func (l *loop) wait(d time.Duration) error {
 	neverPoll := l.set.cfg.NeverPoll
 	nudged := l.takeNudge()
@@ -215,7 +217,9 @@ func (l *loop) wait(d time.Duration) error {
 		return waitHandingOff(l.ring, d, &l.handOffs)
 	}
 	if !neverPoll && !sharingPs() {
-		l.pace.passScheduler(time.Now())
+		if l.ring.SQPending() == 0 && l.ring.CQReady() == 0 && l.pace.passScheduler(time.Now()) {
+			l.schedPasses.Add(1)
+		}
 		_, err := l.ring.SubmitAndWaitTimeout(1, d)
 		return err
 	}

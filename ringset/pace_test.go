@@ -43,9 +43,9 @@ func TestPaceSteps(t *testing.T) {
 	}
 }
 
-// A loop that waits goes through the scheduler at its first wait and then at most every
-// schedulerPassEvery, however often it waits in between.
-func TestWaitsPassTheSchedulerEvery(t *testing.T) {
+// passScheduler's rhythm: a pass at the first call, then at most one every
+// schedulerPassEvery, however often it is called in between.
+func TestPassSchedulerRhythm(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	var p pace
 	for i, s := range []struct {
@@ -63,6 +63,55 @@ func TestWaitsPassTheSchedulerEvery(t *testing.T) {
 		if got := p.passScheduler(t0.Add(s.at)); got != s.want {
 			t.Fatalf("wait %d at %v: passed %v, want %v", i, s.at, got, s.want)
 		}
+	}
+}
+
+// A paced loop with a P of its own goes through the scheduler before its waits, about once
+// for each wait that comes schedulerPassEvery after the last pass; a loop that shares the Ps,
+// and a loop whose work runs on goroutines, never do.
+func TestOnlyLoopsWithAPOfTheirOwnPassTheScheduler(t *testing.T) {
+	const rounds = 12
+	for _, tc := range []struct {
+		name       string
+		procs      int
+		cfg        Config
+		passesMost bool
+	}{
+		{"a P of its own", 2, Config{Loops: 1}, true},
+		{"two loops on one P", 1, Config{Loops: 2}, false},
+		{"NeverPoll", 2, Config{Loops: 1, NeverPoll: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.procs))
+			s := startSet(t, tc.cfg, &echo{})
+			c := dial(t, s)
+			// Counted once every loop serves: a loop's first waits may come before the others
+			// count as serving, with a P of its own until then.
+			if err := echoRoundTrip(c, 64, rounds); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(schedulerPassEvery + time.Millisecond)
+			before := 0
+			for i := range tc.cfg.Loops {
+				before += int(s.SchedulerPasses(i))
+			}
+			for r := range rounds {
+				time.Sleep(schedulerPassEvery + time.Millisecond) // the loop waits meanwhile
+				if err := echoRoundTrip(c, 64, uint64(r)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			passes := -before
+			for i := range tc.cfg.Loops {
+				passes += int(s.SchedulerPasses(i))
+			}
+			switch {
+			case tc.passesMost && passes < rounds/2:
+				t.Fatalf("%d passes in %d round trips %v apart: the loop waited without them", passes, rounds, schedulerPassEvery)
+			case !tc.passesMost && passes != 0:
+				t.Fatalf("%d passes: a loop that shares the Ps or runs its work on goroutines went through the scheduler", passes)
+			}
+		})
 	}
 }
 

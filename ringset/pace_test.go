@@ -84,6 +84,12 @@ func TestOnlyLoopsWithAPOfTheirOwnPassTheScheduler(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.procs))
 			s := startSet(t, tc.cfg, &echo{})
+			passes := func() (n int) {
+				for i := range tc.cfg.Loops {
+					n += int(s.SchedulerPasses(i))
+				}
+				return n
+			}
 			c := dial(t, s)
 			// Counted once every loop serves: a loop's first waits may come before the others
 			// count as serving, with a P of its own until then.
@@ -91,25 +97,18 @@ func TestOnlyLoopsWithAPOfTheirOwnPassTheScheduler(t *testing.T) {
 				t.Fatal(err)
 			}
 			time.Sleep(schedulerPassEvery + time.Millisecond)
-			before := 0
-			for i := range tc.cfg.Loops {
-				before += int(s.SchedulerPasses(i))
-			}
+			before := passes()
 			for r := range rounds {
 				time.Sleep(schedulerPassEvery + time.Millisecond) // the loop waits meanwhile
 				if err := echoRoundTrip(c, 64, uint64(r)); err != nil {
 					t.Fatal(err)
 				}
 			}
-			passes := -before
-			for i := range tc.cfg.Loops {
-				passes += int(s.SchedulerPasses(i))
-			}
-			switch {
-			case tc.passesMost && passes < rounds/2:
-				t.Fatalf("%d passes in %d round trips %v apart: the loop waited without them", passes, rounds, schedulerPassEvery)
-			case !tc.passesMost && passes != 0:
-				t.Fatalf("%d passes: a loop that shares the Ps or runs its work on goroutines went through the scheduler", passes)
+			switch n := passes() - before; {
+			case tc.passesMost && n < rounds/2:
+				t.Fatalf("%d passes in %d round trips %v apart: the loop waited without them", n, rounds, schedulerPassEvery)
+			case !tc.passesMost && n != 0:
+				t.Fatalf("%d passes: a loop that shares the Ps or runs its work on goroutines went through the scheduler", n)
 			}
 		})
 	}

@@ -49,14 +49,15 @@ const pollBudget = time.Millisecond
 // schedulerPassEvery is at most how often a loop with a P of its own goes through Go's
 // scheduler before it waits.
 //
-// Go's monitor (sysmon; Go 1.26) takes a goroutine whose P has not been through the scheduler
-// for 10 ms to be running too long: it asks it to stop and, if it is in a system call, takes
-// its P there, and after taking a P it sleeps its shortest (20 µs) again for some fifty rounds
-// before it backs off. A loop that polls and waits in io_uring_enter never goes through the
-// scheduler on its own, so the monitor takes its P from a wait every 10 ms or so and never
-// backs off, waking all the while on some CPU (on the loop's, when the process has one). A pass
-// before a wait, at most this often, keeps the monitor asleep; for a goroutine locked to its
-// thread it costs a hand-off of the P and back, as the monitor's stop does.
+// Go's monitor (sysmon) takes a goroutine whose P has not been through the scheduler for its
+// preemption interval to be running too long: it asks it to stop and, if it is in a system
+// call, takes its P there, and after each take it goes back to its shortest sleeps before it
+// backs off. A loop that polls and waits in io_uring_enter never goes through the scheduler on
+// its own, so the monitor keeps taking its P from its waits and never backs off, waking all the
+// while on some CPU (docs/engine.md, "One connection", has the runtime's intervals and the
+// measurements). A pass before a wait, well within the preemption interval, keeps the monitor
+// asleep; for a goroutine locked to its thread it costs a hand-off of the P and back, as the
+// monitor's stop does.
 const schedulerPassEvery = 5 * time.Millisecond
 
 // passScheduler goes through Go's scheduler (runtime.Gosched) if the loop last did at least

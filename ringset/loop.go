@@ -520,7 +520,11 @@ func (l *loop) tick() {
 		action = Shutdown
 	}
 	if action == Shutdown {
+		// No tick follows a Shutdown: the set's shutdown runs on a goroutine of its own and
+		// may reach the loop a delay or more later, on a loaded machine.
 		l.set.Stop()
+		l.nextTick = time.Time{}
+		return
 	}
 	if delay <= 0 {
 		delay = time.Second

@@ -85,6 +85,8 @@ type loop struct {
 	deferred []poller.CQE
 	nextTick time.Time
 	pace     pace
+	// countedBusy: the loop is counted in busyLoops (pace.go).
+	countedBusy bool
 	// pending are the adoptions and dials in flight (open.go), by the index their completions
 	// carry; pendingFree lists the free indexes.
 	pending     []*pendingOpen
@@ -273,6 +275,7 @@ func (l *loop) run(ready chan<- error) {
 	<-l.set.begin // OnBoot first
 	serving.Add(1)
 	defer serving.Add(-1)
+	defer l.countBusy(false)
 	defer l.teardown()
 	// A panic here is not a handler's (those are recovered where they are called): the ring
 	// itself failed. The set stops with the error; teardown closes the ring, and with it every

@@ -171,13 +171,34 @@ func isNews(userData uint64) bool {
 	return k != opSend && k != opSendTo
 }
 
-// serving counts the process's loops that are serving, in every set.
-var serving atomic.Int32
+// serving counts the process's loops that are serving, in every set; busyLoops those of them
+// with work of their own to wait for: a connection, or a datagram socket.
+var serving, busyLoops atomic.Int32
 
-// sharingPs reports whether the process runs more loops than it has Ps (it was started on
-// fewer CPUs than it runs loops, or with a small GOMAXPROCS).
-func sharingPs() bool {
-	return int(serving.Load()) > runtime.GOMAXPROCS(0)
+// sharesPs reports whether the loop waits as one that shares the Ps with other loops: the
+// process runs more loops than it has Ps (it was started on fewer CPUs than it runs loops, or
+// with a small GOMAXPROCS), and either this loop has no work of its own, or more loops have
+// than there are Ps. A loop with nothing to serve gives its P up as it waits, so that the
+// loops with connections, as long as they are no more than the Ps, wait as loops with a P of
+// their own do: a gnet program asking for a loop per CPU in a container whose CPU quota is
+// below the host's CPU count runs more loops than Ps, most of them idle while it has few
+// connections.
+func (l *loop) sharesPs() bool {
+	procs := int32(runtime.GOMAXPROCS(0))
+	return serving.Load() > procs && (!l.countedBusy || busyLoops.Load() > procs)
+}
+
+// countBusy counts the loop in busyLoops, or no longer.
+func (l *loop) countBusy(busy bool) {
+	if busy == l.countedBusy {
+		return
+	}
+	l.countedBusy = busy
+	if busy {
+		busyLoops.Add(1)
+	} else {
+		busyLoops.Add(-1)
+	}
 }
 
 // handOffAfter is how long a thread that shares the Ps waits holding its own before it hands
@@ -202,14 +223,19 @@ const handOffAfter = 50 * time.Microsecond
 // this one (Go 1.26 and later: on an older runtime the count is unknown), so with every P busy
 // the hand-off can start a thread that finds nothing to steal.
 //
-// A loop with a P of its own (no more loops serving than GOMAXPROCS) goes through the
-// scheduler before a wait when that is due (passScheduler), and only before a wait that has
-// nothing to submit and nothing ready, so that the pass delays no send and no completion. A
-// loop that shares the Ps does not: a pass hands the P to another loop, which keeps it through
-// its polling and its waits shorter than handOffAfter, while the loop that passed waits for the
-// monitor to take the P back (docs/engine.md, "One connection").
+// A loop with nothing of its own to serve, among more loops than Ps, hands its P over as soon
+// as it waits: nothing it serves will come soon, and a P it held would keep a busy loop back
+// from its wait, or wait for the monitor to take it.
+//
+// A loop with a P of its own (sharesPs false) goes through the scheduler before a wait when
+// that is due (passScheduler), and only before a wait that has nothing to submit and nothing
+// ready, so that the pass delays no send and no completion. A loop that shares the Ps does
+// not: a pass hands the P to another loop, which keeps it through its polling and its waits
+// shorter than handOffAfter, while the loop that passed waits for the monitor to take the P
+// back (docs/engine.md, "One connection").
 func (l *loop) wait(d time.Duration) error {
 	neverPoll := l.set.cfg.NeverPoll
+	l.countBusy(l.open > 0 || l.udp != nil)
 	nudged := l.takeNudge()
 	if neverPoll && d > 0 && (nudged || l.ring.CQReady() == 0) && l.pace.goroutinesQueued() {
 		if l.parking != nil {
@@ -217,12 +243,18 @@ func (l *loop) wait(d time.Duration) error {
 		}
 		return waitHandingOff(l.ring, d, &l.handOffs)
 	}
-	if !neverPoll && !sharingPs() {
+	if neverPoll {
+		return waitSharingP(l.ring, d, &l.sharedHandOffs)
+	}
+	switch {
+	case !l.sharesPs():
 		if l.ring.SQPending() == 0 && l.ring.CQReady() == 0 && l.pace.passScheduler(time.Now()) {
 			l.schedPasses.Add(1)
 		}
 		_, err := l.ring.SubmitAndWaitTimeout(1, d)
 		return err
+	case !l.countedBusy && d > handOffAfter:
+		return waitHandingOff(l.ring, d, &l.sharedHandOffs)
 	}
 	return waitSharingP(l.ring, d, &l.sharedHandOffs)
 }

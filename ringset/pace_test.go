@@ -67,19 +67,23 @@ func TestPassSchedulerRhythm(t *testing.T) {
 }
 
 // A paced loop with a P of its own goes through the scheduler before its waits, about once
-// for each wait that comes schedulerPassEvery after the last pass; a loop that shares the Ps,
-// and a loop whose work runs on goroutines, never do.
+// for each wait that comes schedulerPassEvery after the last pass; a loop that shares the Ps
+// with another that serves, and a loop whose work runs on goroutines, never do. Among more
+// loops than Ps, a loop that serves has one of its own while the others serve nothing.
 func TestOnlyLoopsWithAPOfTheirOwnPassTheScheduler(t *testing.T) {
 	const rounds = 12
 	for _, tc := range []struct {
 		name       string
 		procs      int
 		cfg        Config
+		conns      int // dialed, one a loop; the first carries the round trips
 		passesMost bool
 	}{
-		{"a P of its own", 2, Config{Loops: 1}, true},
-		{"two loops on one P", 1, Config{Loops: 2}, false},
-		{"NeverPoll", 2, Config{Loops: 1, NeverPoll: true}, false},
+		{"a P of its own", 2, Config{Loops: 1}, 1, true},
+		// The idle loop gives its P up as it waits: the serving loop has one of its own.
+		{"two loops on one P, one serving", 1, Config{Loops: 2}, 1, true},
+		{"two loops on one P, both serving", 1, Config{Loops: 2}, 2, false},
+		{"NeverPoll", 2, Config{Loops: 1, NeverPoll: true}, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.procs))
@@ -91,6 +95,11 @@ func TestOnlyLoopsWithAPOfTheirOwnPassTheScheduler(t *testing.T) {
 				return n
 			}
 			c := dial(t, s)
+			for range tc.conns - 1 {
+				if err := echoRoundTrip(dial(t, s), 64, 0); err != nil { // round robin: the next loop
+					t.Fatal(err)
+				}
+			}
 			// Counted once every loop serves: a loop's first waits may come before the others
 			// count as serving, with a P of its own until then.
 			if err := echoRoundTrip(c, 64, rounds); err != nil {

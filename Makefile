@@ -60,7 +60,7 @@ test-nettest:
 # Only one benchmark runs at a time on a machine (BENCH_LOCK); wrk and redis-benchmark rows run
 # when those are installed (make bench-deps). Each prints the table and writes PREFIX.json (every
 # sample, the machine, the command), PREFIX.md and PREFIX-{throughput,p99,cpu}.png.
-.PHONY: bench-bin bench bench-full bench-sizes bench-accept bench-listener bench-listener-echo bench-listener-http bench-example-http bench-readme bench-deps bench-mech bench-resp bench-pinned
+.PHONY: bench-bin bench bench-full bench-sizes bench-accept bench-listener bench-listener-echo bench-listener-http bench-listener-windows bench-example-http bench-readme bench-deps bench-mech bench-resp bench-pinned
 BENCH_LOCK ?= flock /tmp/uringnet-bench.lock
 BENCH_FLAGS ?= # more flags for bench run, e.g. -repeats 5 -duration 5s (recorded with the results)
 BENCHSTAT ?= $(or $(shell command -v benchstat),$(shell $(GO) env GOPATH)/bin/benchstat)
@@ -133,6 +133,13 @@ bench-listener-echo: bench-bin
 # user feels, without the echo points, after a change to the path every request takes.
 bench-listener-http: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan listener -engines listener,net,net.2 -only nethttp -label "make bench-listener-http" -out benchmarks/results/listener-http $(BENCH_FLAGS)
+
+# net/http at saturation where the poller serves (one and 64 connections, unpipelined,
+# unpinned), window by window (about 26 minutes): 20 sets of servers, 15 windows of 0.5 s an
+# engine on each, the engines taking turns; there the listener runs net's own poll code, and
+# separate runs cannot tell it from net, a few hundred windows side by side can to about 1 %.
+bench-listener-windows: bench-bin
+	$(BENCH_LOCK) bin/bench run -plan listener -engines listener,net,net.2 -only nethttp -conns 1,64 -depths 1 -pinning unpinned -saturation-only -interleave 15 -repeats 20 -warmup 200ms -duration 500ms -label "make bench-listener-windows" -out benchmarks/results/listener-windows $(BENCH_FLAGS)
 
 # The same HTTP target on examples/http itself: built on uringnet.Run and on gnet.Run
 # (-tags gnetengine), alternating, five repeats of wrk -c256 16 deep, medians and their ratio.

@@ -24,6 +24,9 @@ type options struct {
 	engines []string
 	wrkLua  string
 	filter  pointFilter
+	// interleave, when not 0, measures each point on sets of servers that keep running, each
+	// engine in this many windows a set, the engines taking turns window by window.
+	interleave int
 	// serverCPUs and loadCPUs are where pinned points run the server and the load generator.
 	serverCPUs, loadCPUs []int
 }
@@ -47,7 +50,10 @@ type workload struct {
 	points  func(o *options) []report.Point
 	engines func(o *options) []string
 	measure func(o *options, at report.Point) (report.Sample, error)
-	skip    func() string // why it cannot run here ("" when it can)
+	// serve, if set, starts the point's server alone, for a run that measures each server in
+	// many windows (-interleave); workloads without it cannot run so.
+	serve func(o *options, at report.Point) (served, error)
+	skip  func() string // why it cannot run here ("" when it can)
 	// offered, if set, follows each point with the same point at a fixed offered load: the
 	// rate it returns from the engines' medians there.
 	offered func(o *options, medians []float64) float64
@@ -70,6 +76,8 @@ func run(args []string) error {
 	conns := fs.String("conns", "", "only the plan's points at these connection counts (comma-separated; empty: all)")
 	depths := fs.String("depths", "", "only the plan's points at these depths (comma-separated; empty: all)")
 	pinning := fs.String("pinning", "", "only the plan's unpinned or pinned points (empty or both: all)")
+	atSaturationOnly := fs.Bool("saturation-only", false, "measure no point at a fixed offered load (only as fast as the servers answer)")
+	interleave := fs.Int("interleave", 0, "measure each engine in this many windows (of -duration) on each set of servers, the engines taking turns window by window, and -repeats sets per point (0: a fresh server for every run); for echo and nethttp under our load generator")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,7 +89,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	o := &options{plan: p, loops: *loops, client: *client, engines: strings.Split(*engines, ","), wrkLua: *wrkLua, filter: filter}
+	o := &options{plan: p, loops: *loops, client: *client, engines: strings.Split(*engines, ","), wrkLua: *wrkLua, filter: filter,
+		interleave: max(*interleave, 0)}
 	o.pinnings = filter.narrowPinnings(o.pinnings)
 	if !anyPointKept(o, *only) {
 		return fmt.Errorf("plan %s has no point of %s at the -conns, -depths and -pinning asked for", *planName, *only)
@@ -101,6 +110,9 @@ func run(args []string) error {
 	if *duration > 0 {
 		o.duration = *duration
 	}
+	if *atSaturationOnly {
+		o.offered = 0
+	}
 	if *offeredDuration > 0 {
 		o.offeredDuration = *offeredDuration
 	}
@@ -117,14 +129,18 @@ func run(args []string) error {
 		Machine: harness.ThisMachine(map[string]string{"wrk": "-v", "redis-benchmark": "--version"}),
 		Settings: report.Settings{Plan: *planName, Repeats: o.repeats, Warmup: o.warmup.String(),
 			Duration: o.duration.String(), OfferedDuration: offered, Loops: o.loops, ListenerRings: listener.DefaultLoops(), Client: o.client,
-			PinnedServerCPUs: len(o.serverCPUs)},
+			PinnedServerCPUs: len(o.serverCPUs), Interleave: o.interleave},
 	}
 	defer removeExampleBinaries()
 	started := time.Now()
 	fmt.Fprintf(os.Stderr, "bench: plan %s, %d repeats, engines %v, %s, %d cores, %s\n",
 		*planName, o.repeats, o.engines, res.Machine.Kernel, res.Machine.Cores, res.Machine.Go)
 	for _, w := range workloadsNamed(*only) {
-		if why := w.skip(); why != "" {
+		why := w.skip()
+		if o.interleave > 0 && w.serve == nil {
+			why = fmt.Sprintf("The %s points that need a server of their own for each run were not run: -interleave measures servers that keep running from one window to the next.", w.name)
+		}
+		if why != "" {
 			res.Notes = append(res.Notes, why)
 			fmt.Fprintf(os.Stderr, "bench: %s\n", why)
 			continue
@@ -158,33 +174,40 @@ func alternate(o *options, w workload, res *report.Results) {
 			continue
 		}
 		medians := alternatePoint(o, w, at, engines, res)
-		if w.offered != nil && len(medians) == compared {
+		if w.offered != nil && o.offered > 0 && len(medians) == compared {
 			at.Rate = math.Round(w.offered(o, medians))
 			alternatePoint(o, w, at, engines, res)
 		}
 	}
 }
 
-// alternatePoint measures one point, every engine o.repeats times, and returns the medians of
-// the engines compared (of those that ran; not of copies, whose rate must not set another
-// engine's offered load).
+// alternatePoint measures one point, every engine o.repeats times (or, interleaved, in
+// o.repeats sets of o.interleave windows), and returns the medians of the engines compared (of
+// those that ran; not of copies, whose rate must not set another engine's offered load).
 func alternatePoint(o *options, w workload, at report.Point, engines []string, res *report.Results) []float64 {
 	values := map[string][]float64{}
-	for r := 0; r < o.repeats; r++ {
-		for i := range engines {
-			at.Engine = engines[(i+r)%len(engines)]
-			s, err := w.measure(o, at)
-			if err != nil {
-				note := fmt.Sprintf("%s %s %s, repeat %d, failed: %v", at.Workload, at.Describe(), at.Engine, r+1, err)
-				res.Notes = append(res.Notes, note)
-				fmt.Fprintf(os.Stderr, "bench: %s\n", note)
-				continue
+	record := func(at report.Point, round int, s report.Sample, err error) {
+		if err != nil {
+			note := fmt.Sprintf("%s %s %s, round %d, failed: %v", at.Workload, at.Describe(), at.Engine, round, err)
+			res.Notes = append(res.Notes, note)
+			fmt.Fprintf(os.Stderr, "bench: %s\n", note)
+			return
+		}
+		s.Repeat = round
+		res.Add(at, s)
+		values[at.Engine] = append(values[at.Engine], s.Value)
+		fmt.Fprintf(os.Stderr, "  %-10s %-34s %-8s #%d  %12.0f %-6s p50 %8.1f µs  p99 %8.1f µs  server %6.0f ns/op  client %6.0f ns/op\n",
+			at.Workload, at.Describe(), at.Engine, round, s.Value, at.Unit, s.P50, s.P99, s.ServerCPU, s.ClientCPU)
+	}
+	if o.interleave > 0 {
+		interleaveRounds(o, w, at, engines, record)
+	} else {
+		for r := 0; r < o.repeats; r++ {
+			for i := range engines {
+				at.Engine = engines[(i+r)%len(engines)]
+				s, err := w.measure(o, at)
+				record(at, r+1, s, err)
 			}
-			s.Repeat = r + 1
-			res.Add(at, s)
-			values[at.Engine] = append(values[at.Engine], s.Value)
-			fmt.Fprintf(os.Stderr, "  %-10s %-34s %-8s #%d  %12.0f %-6s p50 %8.1f µs  p99 %8.1f µs  server %6.0f ns/op  client %6.0f ns/op\n",
-				at.Workload, at.Describe(), at.Engine, r+1, s.Value, at.Unit, s.P50, s.P99, s.ServerCPU, s.ClientCPU)
 		}
 	}
 	var medians []float64
@@ -194,6 +217,40 @@ func alternatePoint(o *options, w workload, at report.Point, engines []string, r
 		}
 	}
 	return medians
+}
+
+// interleaveRounds measures one point on o.repeats sets of servers, one server an engine
+// started afresh for each set, each engine in o.interleave windows on its set's server, the
+// engines taking turns window by window with the order rotating, so that an engine's window
+// is a second or so from the others' rather than a round's tens of seconds. Each turn is one
+// round.
+func interleaveRounds(o *options, w workload, at report.Point, engines []string, record func(report.Point, int, report.Sample, error)) {
+	round := 0
+	for set := 0; set < o.repeats; set++ {
+		servers := map[string]served{}
+		for _, e := range engines {
+			at.Engine = e
+			srv, err := w.serve(o, at)
+			if err != nil {
+				record(at, round+1, report.Sample{}, fmt.Errorf("starting its server: %w", err))
+				continue
+			}
+			servers[e] = srv
+		}
+		for c := 0; c < o.interleave; c++ {
+			round++
+			for i := range engines {
+				at.Engine = engines[(i+c+set)%len(engines)]
+				if srv, ok := servers[at.Engine]; ok {
+					s, err := srv.measure(o, at)
+					record(at, round, s, err)
+				}
+			}
+		}
+		for _, srv := range servers {
+			srv.child.Stop()
+		}
+	}
 }
 
 // write saves the results, the markdown table and the charts under prefix and returns the

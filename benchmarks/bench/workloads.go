@@ -16,11 +16,11 @@ import (
 )
 
 var workloads = []workload{
-	{name: "echo", points: echoPoints, engines: allEngines, measure: measureLoad, skip: never},
+	{name: "echo", points: echoPoints, engines: allEngines, measure: measureLoad, serve: serveLoad, skip: never},
 	{name: "connect", points: connectPoints, engines: gnetAPIEngines, measure: measureLoad, skip: never},
 	{name: "http", points: httpPoints, engines: allEngines, measure: measureHTTP, skip: needs("wrk")},
 	{name: server.NetHTTP, points: netHTTPPoints, engines: goroutineEngines, measure: measureHTTP, skip: needs("wrk")},
-	{name: server.NetHTTP, points: netHTTPLoadPoints, engines: goroutineEngines, measure: measureLoad, skip: never, offered: offeredHalf},
+	{name: server.NetHTTP, points: netHTTPLoadPoints, engines: goroutineEngines, measure: measureLoad, serve: serveLoad, skip: never, offered: offeredHalf},
 	{name: "redis", points: redisPoints, engines: gnetAPIEngines, measure: measureRedis, skip: needs("redis-benchmark")},
 	{name: "resp", points: respPoints, engines: gnetAPIEngines, measure: measureRESP, skip: never},
 	{name: "netpoll", points: netpollPoints, engines: gnetAPIEngines, measure: measureNetpoll, skip: never},
@@ -155,6 +155,22 @@ func startLoad(o *options, pinned bool, args ...string) (ld *harness.Child, err 
 // measureLoad runs the load generator against a fresh server of the benchmark's own (echo, or
 // net/http's hello world over HTTP, or echo for short-lived connections).
 func measureLoad(o *options, at report.Point) (report.Sample, error) {
+	srv, err := serveLoad(o, at)
+	if err != nil {
+		return report.Sample{}, err
+	}
+	defer srv.child.Stop()
+	return srv.measure(o, at)
+}
+
+// served is a running server of the benchmark's own and the protocol its program speaks.
+type served struct {
+	child          *harness.Child
+	addr, protocol string
+}
+
+// serveLoad starts a server of the benchmark's own for at's engine and workload.
+func serveLoad(o *options, at report.Point) (served, error) {
 	program, protocol := "echo", loadgen.Echo
 	if at.Workload == server.NetHTTP {
 		program, protocol = server.NetHTTP, loadgen.HTTP
@@ -164,12 +180,13 @@ func measureLoad(o *options, at report.Point) (report.Sample, error) {
 		flags = append(flags, "-reuseport")
 	}
 	srv, addr, err := startServer(o, at.Engine, program, at.Pinned, flags...)
-	if err != nil {
-		return report.Sample{}, err
-	}
-	defer srv.Stop()
-	s, err := loadServer(o, at, protocol, addr, srv.Pid())
-	if logged := srv.Errors(); err != nil && logged != "" {
+	return served{child: srv, addr: addr, protocol: protocol}, err
+}
+
+// measure runs the load generator against the server once.
+func (srv served) measure(o *options, at report.Point) (report.Sample, error) {
+	s, err := loadServer(o, at, srv.protocol, srv.addr, srv.child.Pid())
+	if logged := srv.child.Errors(); err != nil && logged != "" {
 		// A load that failed may have met a server that logged why (a refused connection, a
 		// failed ring): the error carries the log.
 		err = fmt.Errorf("%w\nthe server's log:\n%s", err, logged)

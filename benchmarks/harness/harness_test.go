@@ -73,6 +73,27 @@ func TestSpread(t *testing.T) {
 	}
 }
 
+func TestIntervalOf(t *testing.T) {
+	var xs []float64
+	for i := 100; i >= 1; i-- {
+		xs = append(xs, float64(i))
+	}
+	// The 95 % interval of a median of 100: the 40th and 61st values (binomial tables).
+	if got := IntervalOf(xs); got != (Interval{Median: 50.5, Lo: 40, Hi: 61, N: 100}) {
+		t.Fatalf("%+v", got)
+	}
+	if xs[0] != 100 {
+		t.Fatal("IntervalOf reordered its input")
+	}
+	// Seven values are too few to exclude any: the interval is their range.
+	if got := IntervalOf([]float64{3, 1, 2, 7, 5, 4, 6}); got != (Interval{Median: 4, Lo: 1, Hi: 7, N: 7}) {
+		t.Fatalf("%+v", got)
+	}
+	if IntervalOf(nil) != (Interval{}) {
+		t.Fatal("empty")
+	}
+}
+
 func TestThisMachine(t *testing.T) {
 	m := ThisMachine(map[string]string{"no-such-tool-here": "--version"})
 	if m.Cores <= 0 || !strings.HasPrefix(m.Kernel, "Linux ") || m.Go == "" || m.Date == "" {

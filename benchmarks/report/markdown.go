@@ -44,11 +44,11 @@ func (r *Results) Markdown(imageDir string, charts []string) string {
 	}
 	fmt.Fprintf(&b, "Plan %q: uringnet and gnet with %d event loops, the goroutine-per-connection servers `listener` with %d ring%s and `net` on GOMAXPROCS=%d%s; "+
 		"each server in its own process and the load generator in another; engines alternate at every point "+
-		"(A B C D, then B C D A, …), %d repeats per point after %s of warm-up, %s. "+
+		"(A B C D, then B C D A, …), %s after %s of warm-up, %s. "+
 		"Each row gives the median of its repeats (the \"runs\" column) with their range; "+
 		"`×base` is the row's median over its baseline's at the same point (gnet's for uringnet and gnet, net's for listener and net: what the program would run on without uringnet), and for the p99 at a fixed offered load the median of the two engines' ratios round by round; server CPU is user+system time from /proc per message or request. "+
 		"These machines are shared and noisy (±15 %% from one pair of runs to the next): compare medians, and read the ranges.\n\n",
-		s.Plan, s.Loops, rings, plural(rings), m.Cores, pinnedProcs(s.PinnedServerCPUs), s.Repeats, s.Warmup, measured(s))
+		s.Plan, s.Loops, rings, plural(rings), m.Cores, pinnedProcs(s.PinnedServerCPUs), repeatsText(s), s.Warmup, measured(s))
 	if len(m.Tools) > 0 {
 		var tools []string
 		for name, v := range m.Tools {
@@ -72,6 +72,7 @@ func (r *Results) Markdown(imageDir string, charts []string) string {
 	rows := r.Rows()
 	b.WriteString(lossSummary(rows))
 	b.WriteString(copySummary(rows))
+	b.WriteString(windowsSummary(r))
 	for _, t := range tables {
 		var in []Row
 		for _, row := range rows {
@@ -304,6 +305,15 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// repeatsText is how often each engine was measured at a point.
+func repeatsText(s Settings) string {
+	if s.Interleave == 0 {
+		return fmt.Sprintf("%d repeats per point", s.Repeats)
+	}
+	return fmt.Sprintf("%d sets of servers per point, each engine measured in %d windows on each set, the engines taking turns window by window (%d windows per point, each one round)",
+		s.Repeats, s.Interleave, s.Repeats*s.Interleave)
 }
 
 // measured is how long each run measured: Duration, and OfferedDuration at a fixed offered

@@ -37,6 +37,10 @@ type Settings struct {
 	// PinnedServerCPUs is how many CPUs a pinned point's server may run on, and so its
 	// GOMAXPROCS (Go's default); 0 where no point is pinned, and in results from before.
 	PinnedServerCPUs int `json:"pinned_server_cpus,omitempty"`
+	// Interleave is how many windows each engine was measured for on each set of servers, the
+	// engines taking turns window by window (Repeats sets, each with servers started afresh);
+	// 0: a fresh server for every run.
+	Interleave int `json:"interleave,omitempty"`
 }
 
 // Point is one engine at one workload point, with its repeated samples.

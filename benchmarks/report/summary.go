@@ -85,9 +85,15 @@ func (row Row) Loses() bool {
 // its few longest stalls, which this machine's scheduling decides and which come and go with
 // its load from one minute to the next: two runs of one round share that load, and the median
 // of their ratios moves less than the ratio of the two medians (docs/listener.md has a copy of
-// net measured against net both ways). Samples without their round are paired in order when
-// both points have them all.
+// net measured against net both ways).
 func pairedP99Ratio(p, base Point) float64 {
+	return harness.Median(pairedRatios(p, base, func(s Sample) float64 { return s.P99 }))
+}
+
+// pairedRatios are p's values over base's, f picking the value, one for each round both were
+// measured in with a value. Samples without their round are paired in order when both points
+// have them all.
+func pairedRatios(p, base Point, f func(Sample) float64) []float64 {
 	inOrder := len(p.Samples) == len(base.Samples)
 	byRound := func(q Point) map[int]float64 {
 		m := map[int]float64{}
@@ -99,8 +105,8 @@ func pairedP99Ratio(p, base Point) float64 {
 				}
 				round = i + 1
 			}
-			if s.P99 > 0 {
-				m[round] = s.P99
+			if v := f(s); v > 0 {
+				m[round] = v
 			}
 		}
 		return m
@@ -112,10 +118,7 @@ func pairedP99Ratio(p, base Point) float64 {
 			ratios = append(ratios, v/b)
 		}
 	}
-	if len(ratios) == 0 {
-		return 0
-	}
-	return harness.Median(ratios)
+	return ratios
 }
 
 func collect(p Point, f func(Sample) float64) []float64 {

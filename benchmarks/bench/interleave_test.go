@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -93,6 +95,41 @@ func TestSaturationOnlyMeasuresNoFixedLoad(t *testing.T) {
 		}
 		if want := map[bool]int{true: 2, false: 1}[offered > 0]; len(rates) != want {
 			t.Errorf("offered %v: points at rates %v, want %d", offered, rates, want)
+		}
+	}
+}
+
+// Over an interleaved run's turns (make bench-listener-windows: 20 sets of 15), each engine
+// runs in each place of a turn, and after each other engine, about as often as the others do:
+// no engine always follows the same one.
+func TestTurnsTakeEveryOrder(t *testing.T) {
+	engines := []string{"listener", "net", "net.2"}
+	places, follows := map[string]int{}, map[string]int{}
+	for set := range 20 {
+		var seq []string
+		for c := range 15 {
+			order := turnOrder(engines, set, c)
+			if got := slices.Sorted(slices.Values(order)); !slices.Equal(got, []string{"listener", "net", "net.2"}) {
+				t.Fatalf("set %d turn %d: %v", set, c, order)
+			}
+			for i, e := range order {
+				places[fmt.Sprint(e, " in place ", i)]++
+			}
+			seq = append(seq, order...)
+		}
+		for i := 1; i < len(seq); i++ {
+			if seq[i] != seq[i-1] {
+				follows[seq[i]+" after "+seq[i-1]]++
+			}
+		}
+	}
+	for _, c := range []struct {
+		counts map[string]int
+		kinds  int
+	}{{places, 3 * 3}, {follows, 3 * 2}} {
+		n := slices.Collect(maps.Values(c.counts))
+		if len(n) != c.kinds || float64(slices.Max(n)) > 1.4*float64(slices.Min(n)) {
+			t.Errorf("uneven: %v", c.counts)
 		}
 	}
 }

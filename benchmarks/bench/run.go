@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -221,9 +222,10 @@ func alternatePoint(o *options, w workload, at report.Point, engines []string, r
 
 // interleaveRounds measures one point on o.repeats sets of servers, one server an engine
 // started afresh for each set, each engine in o.interleave windows on its set's server, the
-// engines taking turns window by window with the order rotating, so that an engine's window
-// is a second or so from the others' rather than a round's tens of seconds. Each turn is one
-// round.
+// engines taking turns window by window, so that an engine's window is a second or so from the
+// others' rather than a round's tens of seconds. Each turn is one round, in an order of its
+// own (turnOrder): a rotation of one order would have each engine always follow the same
+// other, and what a window leaves behind (a warm cache, a busy CPU) fall on it alone.
 func interleaveRounds(o *options, w workload, at report.Point, engines []string, record func(report.Point, int, report.Sample, error)) {
 	round := 0
 	for set := 0; set < o.repeats; set++ {
@@ -239,8 +241,8 @@ func interleaveRounds(o *options, w workload, at report.Point, engines []string,
 		}
 		for c := 0; c < o.interleave; c++ {
 			round++
-			for i := range engines {
-				at.Engine = engines[(i+c+set)%len(engines)]
+			for _, e := range turnOrder(engines, set, c) {
+				at.Engine = e
 				if srv, ok := servers[at.Engine]; ok {
 					s, err := srv.measure(o, at)
 					record(at, round, s, err)
@@ -251,6 +253,16 @@ func interleaveRounds(o *options, w workload, at report.Point, engines []string,
 			srv.child.Stop()
 		}
 	}
+}
+
+// turnOrder is the engines' order in turn c of set: a shuffle, the same for the same set and
+// turn, so that over many turns each engine runs first, last, after and before each other
+// about as often as every other engine does.
+func turnOrder(engines []string, set, c int) []string {
+	order := slices.Clone(engines)
+	r := rand.New(rand.NewPCG(uint64(set), uint64(c)))
+	r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	return order
 }
 
 // write saves the results, the markdown table and the charts under prefix and returns the

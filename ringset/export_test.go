@@ -28,6 +28,12 @@ func (s *Set) AllHandOffs(i int) int64 { return s.HandOffs(i) + s.SharedHandOffs
 // SchedulerPasses is how many of loop i's waits went through Go's scheduler first.
 func (s *Set) SchedulerPasses(i int) int64 { return s.loops[i].schedPasses.Load() }
 
+// IdleHandOffs counts loop i's waits with nothing to serve that gave its P up at once.
+func (s *Set) IdleHandOffs(i int) int64 { return s.loops[i].idleHandOffs.Load() }
+
+// LoopsCounted are the process's loops counted as serving, and as serving something.
+func LoopsCounted() (servingLoops, busy int32) { return serving.Load(), busyLoops.Load() }
+
 // AcceptorHandOffs is how many of the acceptor's waits gave its P to the runtime.
 func (s *Set) AcceptorHandOffs() int64 { return s.acc.handOffs.Load() }
 

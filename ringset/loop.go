@@ -59,6 +59,7 @@ type loop struct {
 	handOffs, sharedHandOffs, parks atomic.Int64
 	parkTimeouts                    atomic.Int64 // parks that lasted their whole wait
 	schedPasses                     atomic.Int64 // waits that went through Go's scheduler first (pace.go)
+	idleHandOffs                    atomic.Int64 // waits with nothing to serve that gave the P up at once (pace.go)
 	// parking is how the loop waits while goroutines wait for a P (NeverPoll; nil without).
 	parking *parking
 	// hold holds the loop's own accept or datagram receive back after it failed.
@@ -274,9 +275,7 @@ func (l *loop) run(ready chan<- error) {
 	ready <- nil
 	<-l.set.begin // OnBoot first
 	serving.Add(1)
-	defer serving.Add(-1)
-	defer l.countBusy(false)
-	defer l.teardown()
+	defer l.teardown() // which un-counts the loop
 	// A panic here is not a handler's (those are recovered where they are called): the ring
 	// itself failed. The set stops with the error; teardown closes the ring, and with it every
 	// direct descriptor, so no socket leaks.
@@ -395,6 +394,9 @@ func (l *loop) teardown() {
 	if l.parking != nil {
 		l.parking.close()
 	}
+	// Not counted once Wait returns: a set started next must not see this one's loops.
+	l.countBusy(false)
+	serving.Add(-1)
 	close(l.exit)
 }
 

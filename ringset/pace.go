@@ -211,7 +211,8 @@ const handOffAfter = 50 * time.Microsecond
 // looks only at ticks of its own, which grow long after a quiet spell. With a P per loop nobody
 // needs it meanwhile. With fewer Ps than loops, another loop back from its wait with work
 // cannot run until then: one loop's connections were served at once while the
-// other's waited for milliseconds. So a loop that shares the Ps waits as waitSharingP does.
+// other's waited for milliseconds. So a loop that shares the Ps with others that serve waits
+// as waitSharingP does.
 //
 // A loop whose work runs on goroutines (NeverPoll) shares the Ps with them however many loops
 // there are: an idle loop waits up to maxWait, and on one processor every goroutine of the
@@ -224,8 +225,13 @@ const handOffAfter = 50 * time.Microsecond
 // the hand-off can start a thread that finds nothing to steal.
 //
 // A loop with nothing of its own to serve, among more loops than Ps, hands its P over as soon
-// as it waits: nothing it serves will come soon, and a P it held would keep a busy loop back
-// from its wait, or wait for the monitor to take it.
+// as it waits, unless the wait submits work or a dial or adoption is under way, whose
+// completions come at once: otherwise nothing will come soon, and a P it held would keep a
+// busy loop back from its wait, or wait for the monitor to take it. The busy loops, as long as
+// they are no more than the Ps, then hold theirs through their waits, as loops with a P each
+// do; so, as there, the acceptor, an idle loop woken (a tick, a connection passed to it) and
+// the program's goroutines wait for a P until a busy loop passes the scheduler or polls for
+// pollBudget, or the monitor takes a P from a wait, every time they need one, not once.
 //
 // A loop with a P of its own (sharesPs false) goes through the scheduler before a wait when
 // that is due (passScheduler), and only before a wait that has nothing to submit and nothing
@@ -253,8 +259,8 @@ func (l *loop) wait(d time.Duration) error {
 		}
 		_, err := l.ring.SubmitAndWaitTimeout(1, d)
 		return err
-	case !l.countedBusy && d > handOffAfter:
-		return waitHandingOff(l.ring, d, &l.sharedHandOffs)
+	case !l.countedBusy && d > handOffAfter && l.ring.SQPending() == 0 && !l.hasPending():
+		return waitHandingOff(l.ring, d, &l.idleHandOffs)
 	}
 	return waitSharingP(l.ring, d, &l.sharedHandOffs)
 }

@@ -1,6 +1,8 @@
 package ringset
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -113,6 +115,16 @@ func TestOnlyLoopsWithAPOfTheirOwnPassTheScheduler(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if tc.procs == 1 && tc.conns == 1 {
+				// The idle loop's first wait may have begun before the other counted as
+				// serving, as a loop with a P of its own, for up to maxWait: a task wakes it.
+				s.Post(1, func() {})
+				for deadline := time.Now().Add(2 * time.Second); s.IdleHandOffs(1) == 0; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the loop with nothing to serve never gave its P up as it waited")
+					}
+				}
+			}
 			switch n := passes() - before; {
 			case tc.passesMost && n < rounds/2:
 				t.Fatalf("%d passes in %d round trips %v apart: the loop waited without them", n, rounds, schedulerPassEvery)
@@ -120,6 +132,70 @@ func TestOnlyLoopsWithAPOfTheirOwnPassTheScheduler(t *testing.T) {
 				t.Fatalf("%d passes: a loop that shares the Ps or runs its work on goroutines went through the scheduler", n)
 			}
 		})
+	}
+}
+
+// A loop counts as serving something while it has a connection, and no longer once its last
+// one closes or the set stops with connections open: a set started next is not taken for
+// another's loops.
+func TestLoopsAreCountedWhileTheyServe(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	s, err := Start(Config{Network: "tcp", Address: "127.0.0.1:0", Loops: 2}, &echo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := func(want int32) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			// A loop syncs its count as it waits: a round trip on a connection it serves, or
+			// a moment for one that has gone idle, brings it there.
+			if _, busy := LoopsCounted(); busy == want {
+				return
+			} else if time.Now().After(deadline) {
+				t.Fatalf("%d loops counted as serving something, want %d", busy, want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	counted(0)
+	a, b := dial(t, s), dial(t, s) // round robin: one a loop
+	for _, c := range []net.Conn{a, b} {
+		if err := echoRoundTrip(c, 64, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counted(2)
+	b.Close() // the loop that served it un-counts itself at its next wait, after the close
+	counted(1)
+	s.Stop()
+	if err := s.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if servingLoops, busy := LoopsCounted(); servingLoops != 0 || busy != 0 {
+		t.Fatalf("after Wait, with a connection still open: %d loops counted as serving, %d as serving something", servingLoops, busy)
+	}
+}
+
+// Among more loops than Ps, a loop with nothing to serve but a dial under way waits as a loop
+// that shares the Ps (holding its P for handOffAfter first), not as an idle one, which gives
+// its P up at once: the dial's completions come soon, and each would have to win a P back from
+// the loop that serves.
+func TestALoopDialingWaitsAsOneSharingThePs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	s := startSet(t, Config{Network: "tcp", Address: "127.0.0.1:0", Loops: 2}, &echo{})
+	if err := echoRoundTrip(dial(t, s), 64, 1); err != nil { // loop 0 serves it
+		t.Fatal(err)
+	}
+	addr := blackHole(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	before := s.SharedHandOffs(1)
+	if _, err := dialResult(t, func(o Opening) error { return s.Dial(ctx, 1, "tcp", addr, o) }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("dial of a black hole with a 300ms context: %v", err)
+	}
+	if s.SharedHandOffs(1) == before {
+		t.Fatal("the loop waited 300ms for its connect without the wait of a loop sharing the Ps")
 	}
 }
 

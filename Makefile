@@ -135,7 +135,7 @@ bench-listener-http: bench-bin
 	$(BENCH_LOCK) bin/bench run -plan listener -engines listener,net,net.2 -only nethttp -label "make bench-listener-http" -out benchmarks/results/listener-http $(BENCH_FLAGS)
 
 # net/http at saturation where the poller serves (one and 64 connections, unpipelined,
-# unpinned), window by window (about 26 minutes): 20 sets of servers, 15 windows of 0.5 s an
+# unpinned), window by window (about 25 minutes): 20 sets of servers, 15 windows of 0.5 s an
 # engine on each, the engines taking turns; there the listener runs net's own poll code, and
 # separate runs cannot tell it from net, a few hundred windows side by side can to about 1 %.
 bench-listener-windows: bench-bin

@@ -140,10 +140,7 @@ func TestOnlyLoopsWithAPOfTheirOwnPassTheScheduler(t *testing.T) {
 // another's loops.
 func TestLoopsAreCountedWhileTheyServe(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	s, err := Start(Config{Network: "tcp", Address: "127.0.0.1:0", Loops: 2}, &echo{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := startSet(t, Config{Network: "tcp", Address: "127.0.0.1:0", Loops: 2}, &echo{})
 	counted := func(want int32) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)

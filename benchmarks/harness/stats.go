@@ -40,18 +40,19 @@ type Interval struct {
 }
 
 // IntervalOf is the median of xs with a distribution-free 95 % confidence interval: the order
-// statistics whose ranks the binomial law (by its normal approximation) puts 1.96 standard
-// deviations either side of the middle (of 100 values, the 40th and the 61st). It makes no assumption about the values' distribution,
-// which for a noisy machine's ratios has long tails; it needs a few dozen values to be narrow.
-// The zero Interval for none.
+// statistics whose ranks the binomial law (by its normal approximation) puts z standard
+// deviations either side of the middle. It makes no assumption about the values'
+// distribution, which for a noisy machine's ratios has long tails; it needs a few dozen values
+// to be narrow. The zero Interval for none.
 func IntervalOf(xs []float64) Interval {
+	const z = 1.96 // the normal law's two-sided 95 % quantile
 	n := len(xs)
 	if n == 0 {
 		return Interval{}
 	}
 	s := slices.Clone(xs)
 	sort.Float64s(s)
-	half := 0.98 * math.Sqrt(float64(n)) // 1.96·√n/2
+	half := z * math.Sqrt(float64(n)) / 2 // the rank's standard deviation is √n/2
 	lo := max(0, int(math.Floor(float64(n)/2-half))-1)
 	hi := min(n-1, int(math.Ceil(float64(n)/2+half)))
 	return Interval{Median: Median(s), Lo: s[lo], Hi: s[hi], N: n}
